@@ -1,0 +1,1 @@
+// Intentionally empty until this module has sources; keeps the static library non-empty.

@@ -1,0 +1,15 @@
+// Subcommand registration for the nexum program. Each capability adds its
+// own `register_*` function in its own file and calls it from commands.cc.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace nexum::cli {
+
+void register_commands(CLI::App& app);
+
+// The exit code the chosen subcommand set (0 when none ran).
+int exit_code();
+void set_exit_code(int code);
+
+}  // namespace nexum::cli

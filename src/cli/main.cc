@@ -1,0 +1,19 @@
+// nexum: the command-line program. One subcommand per capability.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"nexum: embedded event store and projection engine for core banking"};
+  app.set_version_flag("--version", std::string("nexum ") + NEXUM_VERSION);
+  app.require_subcommand(0, 1);
+  nexum::cli::register_commands(app);
+  CLI11_PARSE(app, argc, argv);
+  if (app.get_subcommands().empty()) {
+    std::fputs(app.help().c_str(), stdout);
+  }
+  return nexum::cli::exit_code();
+}
