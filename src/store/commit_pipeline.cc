@@ -1,0 +1,331 @@
+#include "store/commit_pipeline.h"
+
+#include <unordered_set>
+#include <utility>
+
+#include <rocksdb/write_batch.h>
+
+#include "nexum/topics.h"
+#include "store/keys.h"
+
+namespace nexum::store {
+
+namespace {
+
+struct EventIdHash {
+  std::size_t operator()(const EventId& id) const {
+    std::uint64_t a, b;
+    std::memcpy(&a, id.bytes().data(), 8);
+    std::memcpy(&b, id.bytes().data() + 8, 8);
+    return static_cast<std::size_t>(a ^ (b * 0x9e3779b97f4a7c15ULL));
+  }
+};
+
+struct IdLocation {
+  std::int64_t position;
+  std::int64_t version;
+};
+
+}  // namespace
+
+Result<std::int64_t> read_stream_last_version(const StoreHandles& h, std::string_view stream) {
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.streams));
+  std::string end = stream_end_key(stream);
+  it->SeekForPrev(end);
+  if (!it->Valid()) {
+    if (!it->status().ok()) return Status::unavailable("reading stream index: " + it->status().ToString());
+    return std::int64_t{-1};
+  }
+  auto k = parse_stream_key(std::string_view(it->key().data(), it->key().size()));
+  if (!k || k->stream != stream) return std::int64_t{-1};
+  return k->version;
+}
+
+std::string encode_id_value(std::int64_t position, std::int64_t version) {
+  std::string v;
+  v.reserve(16);
+  append_u64(static_cast<std::uint64_t>(position), v);
+  append_u64(static_cast<std::uint64_t>(version), v);
+  return v;
+}
+
+bool decode_id_value(std::string_view value, std::int64_t* position, std::int64_t* version) {
+  if (value.size() != 16) return false;
+  *position = static_cast<std::int64_t>(*decode_u64(value.substr(0, 8)));
+  *version = static_cast<std::int64_t>(*decode_u64(value.substr(8, 8)));
+  return true;
+}
+
+struct CommitPipeline::Item {
+  std::string stream;
+  ExpectedVersion expected = ExpectedVersion::any();
+  std::vector<EventId> ids;
+  std::vector<PendingRecord> records;
+};
+
+struct CommitPipeline::Request {
+  std::vector<Item> items;
+  std::size_t event_count = 0;
+  std::function<void(Result<AppendResult>)> done;
+  Status status;  // non-OK: rejected during decide()
+  AppendResult result;
+  // Tentative effects, applied to the group only when decide() accepts.
+  std::vector<std::pair<std::string, std::int64_t>> new_versions;
+};
+
+// State of one commit group while it is being built.
+struct CommitPipeline::Group {
+  std::int64_t next_position = 0;
+  std::unordered_map<std::string, std::int64_t> versions;  // streams written by this group
+  std::unordered_map<EventId, IdLocation, EventIdHash> ids;  // ids written by this group
+};
+
+CommitPipeline::CommitPipeline(StoreHandles handles, const StoreOptions& options, std::int64_t last_position,
+                               std::function<void(std::int64_t)> on_committed)
+    : h_(handles), options_(options), on_committed_(std::move(on_committed)), next_position_(last_position + 1) {
+  thread_ = std::thread([this] { run(); });
+}
+
+CommitPipeline::~CommitPipeline() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void CommitPipeline::submit(std::vector<StreamAppend> appends, std::function<void(Result<AppendResult>)> done) {
+  if (appends.empty()) {
+    done(Status::invalid_argument("appends: no stream given"));
+    return;
+  }
+  auto req = std::make_unique<Request>();
+  req->items.reserve(appends.size());
+  std::unordered_set<std::string_view> streams;
+  std::unordered_set<EventId, EventIdHash> ids;
+  for (std::size_t i = 0; i < appends.size(); ++i) {
+    StreamAppend& a = appends[i];
+    std::string where = "appends[" + std::to_string(i) + "]";
+    if (Status s = validate_stream_id(a.stream); !s.ok()) {
+      done(Status::invalid_argument(where + ".stream: " + s.message()));
+      return;
+    }
+    if (!streams.insert(a.stream).second) {
+      done(Status::invalid_argument(where + ".stream: '" + a.stream + "' appears twice in one append"));
+      return;
+    }
+    if (a.events.empty()) {
+      done(Status::invalid_argument(where + ".events: empty batch for stream '" + a.stream + "'"));
+      return;
+    }
+    if (a.expected.kind() == ExpectedVersion::Kind::kExact && a.expected.version() < 0) {
+      done(Status::invalid_argument(where + ".expected: exact version must be >= 0"));
+      return;
+    }
+    Item item;
+    item.stream = a.stream;
+    item.expected = a.expected;
+    item.ids.reserve(a.events.size());
+    item.records.reserve(a.events.size());
+    for (std::size_t j = 0; j < a.events.size(); ++j) {
+      const EventSchema& e = a.events[j];
+      std::string ewhere = where + ".events[" + std::to_string(j) + "]";
+      if (e.event_id.is_nil()) {
+        done(Status::invalid_argument(ewhere + ".event_id: nil UUID"));
+        return;
+      }
+      if (!ids.insert(e.event_id).second) {
+        done(Status::invalid_argument(ewhere + ".event_id: " + e.event_id.to_string() + " appears twice"));
+        return;
+      }
+      if (e.event_type.empty()) {
+        done(Status::invalid_argument(ewhere + ".event_type: empty"));
+        return;
+      }
+      std::string_view topic = a.topic;
+      if (topic.empty()) {
+        auto t = topics::topic_for_event_type(e.event_type);
+        if (!t) {
+          done(Status::invalid_argument(ewhere + ".event_type: no topic for '" + e.event_type +
+                                        "'; give StreamAppend::topic"));
+          return;
+        }
+        topic = *t;
+      }
+      item.ids.push_back(e.event_id);
+      item.records.emplace_back(e, a.stream, topic);
+    }
+    req->event_count += a.events.size();
+    req->items.push_back(std::move(item));
+  }
+  req->done = std::move(done);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(req));
+      cv_.notify_one();
+      return;
+    }
+  }
+  req->done(Status::unavailable("event store is closing"));
+}
+
+void CommitPipeline::run() {
+  std::vector<std::unique_ptr<Request>> group;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      std::size_t events = 0;
+      while (!queue_.empty() && (group.empty() || events + queue_.front()->event_count <= options_.max_group_events)) {
+        events += queue_.front()->event_count;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit_group(group);
+    group.clear();
+  }
+}
+
+Result<std::int64_t> CommitPipeline::current_version(const std::string& stream, const Group& group) {
+  if (auto it = group.versions.find(stream); it != group.versions.end()) return it->second;
+  if (auto it = version_cache_.find(stream); it != version_cache_.end()) return it->second;
+  auto v = read_stream_last_version(h_, stream);
+  if (!v) return v;
+  if (version_cache_.size() >= options_.stream_cache_entries) version_cache_.clear();
+  version_cache_.emplace(stream, *v);
+  return v;
+}
+
+Status CommitPipeline::decide(Request& req, Group& group) {
+  // Idempotency: are these ids stored already (or earlier in this group)?
+  std::vector<IdLocation> found;
+  std::size_t first_found_item = 0, first_found_event = 0;
+  bool any_missing = false;
+  std::string value;
+  for (std::size_t i = 0; i < req.items.size(); ++i) {
+    for (std::size_t j = 0; j < req.items[i].ids.size(); ++j) {
+      const EventId& id = req.items[i].ids[j];
+      IdLocation loc{};
+      bool hit = false;
+      if (auto it = group.ids.find(id); it != group.ids.end()) {
+        loc = it->second;
+        hit = true;
+      } else {
+        const auto& b = id.bytes();
+        rocksdb::Status s = h_.db->Get(rocksdb::ReadOptions(), h_.ids,
+                                       rocksdb::Slice(reinterpret_cast<const char*>(b.data()), b.size()), &value);
+        if (s.ok()) {
+          if (!decode_id_value(value, &loc.position, &loc.version)) {
+            return Status::data_loss("ids index entry for " + id.to_string() + " is malformed");
+          }
+          hit = true;
+        } else if (!s.IsNotFound()) {
+          return Status::unavailable("reading id index: " + s.ToString());
+        }
+      }
+      if (hit) {
+        if (found.empty()) {
+          first_found_item = i;
+          first_found_event = j;
+        }
+        found.push_back(loc);
+      } else {
+        any_missing = true;
+      }
+    }
+  }
+  if (!found.empty()) {
+    if (any_missing) {
+      return Status::invalid_argument(
+          "appends[" + std::to_string(first_found_item) + "].events[" + std::to_string(first_found_event) +
+          "].event_id: " + req.items[first_found_item].ids[first_found_event].to_string() +
+          " is already stored at position " + std::to_string(found.front().position) +
+          " but other events of this append are not: a partly stored batch");
+    }
+    req.result.deduplicated = true;
+    std::size_t k = 0;
+    for (const Item& item : req.items) {
+      for (std::size_t j = 0; j < item.ids.size(); ++j, ++k) req.result.positions.push_back(found[k].position);
+      req.result.stream_versions.push_back(found[k - 1].version);
+    }
+    return Status();
+  }
+  // Optimistic concurrency.
+  req.new_versions.clear();
+  for (const Item& item : req.items) {
+    auto current = current_version(item.stream, group);
+    if (!current) return current.error();
+    if (!item.expected.matches(*current)) {
+      return Status::conflict("stream '" + item.stream + "': expected " + item.expected.to_string() +
+                                  ", actual version " + std::to_string(*current),
+                              *current);
+    }
+    req.new_versions.emplace_back(item.stream, *current);
+  }
+  return Status();
+}
+
+void CommitPipeline::commit_group(std::vector<std::unique_ptr<Request>>& requests) {
+  Group group;
+  group.next_position = next_position_;
+  rocksdb::WriteBatch batch;
+  std::string value;
+  bool any_write = false;
+  for (auto& req : requests) {
+    req->status = decide(*req, group);
+    if (!req->status.ok() || req->result.deduplicated) continue;
+    for (std::size_t i = 0; i < req->items.size(); ++i) {
+      Item& item = req->items[i];
+      std::int64_t version = req->new_versions[i].second;
+      for (std::size_t j = 0; j < item.records.size(); ++j) {
+        ++version;
+        std::int64_t position = group.next_position++;
+        item.records[j].set_position(position, version);
+        item.records[j].serialize_to(value);
+        auto pos_key = encode_u64(static_cast<std::uint64_t>(position));
+        batch.Put(h_.log, rocksdb::Slice(pos_key.data(), pos_key.size()), value);
+        batch.Put(h_.streams, stream_key(item.stream, version), rocksdb::Slice(pos_key.data(), pos_key.size()));
+        const auto& b = item.ids[j].bytes();
+        batch.Put(h_.ids, rocksdb::Slice(reinterpret_cast<const char*>(b.data()), b.size()),
+                  encode_id_value(position, version));
+        group.ids.emplace(item.ids[j], IdLocation{position, version});
+        req->result.positions.push_back(position);
+      }
+      group.versions[item.stream] = version;
+      req->result.stream_versions.push_back(version);
+    }
+    any_write = true;
+  }
+  Status write_status;
+  if (any_write) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.durability == Durability::kSync;
+    rocksdb::Status s = h_.db->Write(wo, &batch);
+    if (s.ok()) {
+      next_position_ = group.next_position;
+      for (auto& [stream, version] : group.versions) {
+        if (version_cache_.size() >= options_.stream_cache_entries) version_cache_.clear();
+        version_cache_[stream] = version;
+      }
+      on_committed_(next_position_ - 1);
+    } else {
+      write_status = Status::unavailable("writing commit group: " + s.ToString());
+    }
+  }
+  for (auto& req : requests) {
+    if (!req->status.ok()) {
+      req->done(std::move(req->status));
+    } else if (!write_status.ok()) {
+      req->done(write_status);  // a deduplicated request may rest on ids this group failed to write
+    } else {
+      req->done(std::move(req->result));
+    }
+  }
+}
+
+}  // namespace nexum::store

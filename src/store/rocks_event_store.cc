@@ -1,0 +1,235 @@
+#include "store/rocks_event_store.h"
+
+#include <filesystem>
+#include <utility>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+#include "store/keys.h"
+#include "store/rocks_status.h"
+
+namespace nexum::store {
+namespace {
+
+constexpr std::string_view kAllColumnFamilies[] = {kCfLog,       kCfStreams,    kCfIds,  kCfCheckpoints,
+                                                   kCfSnapshots, kCfReadModels, kCfSagas, kCfMeta};
+
+}  // namespace
+
+Result<std::unique_ptr<RocksEventStore>> RocksEventStore::open_rocks(const std::string& dir,
+                                                                     const StoreOptions& options) {
+  std::unique_ptr<RocksEventStore> store(new RocksEventStore(dir, options));
+  NEXUM_RETURN_IF_ERROR(store->open_db());
+  return store;
+}
+
+RocksEventStore::RocksEventStore(std::string dir, const StoreOptions& options)
+    : dir_(std::move(dir)), options_(options) {}
+
+RocksEventStore::~RocksEventStore() {
+  pipeline_.reset();
+  {
+    // Subscriptions should be destroyed first; any left are stopped here so
+    // none reads a closed database.
+    std::lock_guard<std::mutex> lock(subscriptions_mu_);
+    for (LogSubscription* sub : subscriptions_) sub->detach_from_store();
+    subscriptions_.clear();
+  }
+  for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
+  if (db_) db_->Close().PermitUncheckedError();
+}
+
+Status RocksEventStore::open_db() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  bool fresh = false;
+  if (!fs::exists(dir_, ec)) {
+    if (!options_.create_if_missing) return Status::not_found("data directory '" + dir_ + "' does not exist");
+    fs::create_directories(dir_, ec);
+    if (ec) return Status::unavailable("creating data directory '" + dir_ + "': " + ec.message());
+    fresh = true;
+  } else if (!fs::is_directory(dir_, ec)) {
+    return Status::invalid_argument("data directory '" + dir_ + "' is not a directory");
+  } else if (!fs::exists(fs::path(dir_) / "CURRENT", ec)) {
+    if (!fs::is_empty(dir_, ec)) {
+      return Status::invalid_argument("'" + dir_ + "' holds files but no Nexum store; refusing to write there");
+    }
+    if (!options_.create_if_missing) return Status::not_found("no Nexum store in '" + dir_ + "'");
+    fresh = true;
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = fresh;
+  db_options.create_missing_column_families = fresh;
+  db_options.max_background_jobs = 2;
+  db_options.db_write_buffer_size = 128u << 20;  // all memtables together
+  db_options.max_total_wal_size = 256u << 20;
+  db_options.keep_log_file_num = 4;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.write_buffer_size = options_.write_buffer_bytes;
+  cf_options.max_write_buffer_number = 3;
+
+  if (!fresh) {
+    std::vector<std::string> existing;
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir_, &existing);
+    if (!s.ok()) return Status::invalid_argument("'" + dir_ + "' is not a readable RocksDB: " + s.ToString());
+    for (std::string_view want : kAllColumnFamilies) {
+      bool found = false;
+      for (const auto& e : existing) found = found || e == want;
+      if (!found) {
+        return Status::invalid_argument("'" + dir_ + "' is a RocksDB but not a Nexum store (no column family '" +
+                                        std::string(want) + "')");
+      }
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (std::string_view name : kAllColumnFamilies) descriptors.emplace_back(std::string(name), cf_options);
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles, &raw);
+  if (!s.ok()) return to_status(s, "opening store '" + dir_ + "'");
+  db_.reset(raw);
+  cfs_ = std::move(handles);
+  handles_ = StoreHandles{db_.get(), column_family(kCfLog), column_family(kCfStreams), column_family(kCfIds)};
+
+  // Format version: written once, checked on every open.
+  std::string format;
+  s = db_->Get(rocksdb::ReadOptions(), column_family(kCfMeta), to_slice(kFormatVersionKey), &format);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), column_family(kCfLog)));
+  it->SeekToLast();
+  if (s.IsNotFound()) {
+    if (it->Valid()) {
+      return Status::invalid_argument("'" + dir_ + "' has events but no format version; not a Nexum store");
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    NEXUM_RETURN_IF_ERROR(to_status(db_->Put(wo, column_family(kCfMeta), to_slice(kFormatVersionKey),
+                                              to_slice(kFormatVersion)),
+                                     "writing format version"));
+  } else if (!s.ok()) {
+    return to_status(s, "reading format version");
+  } else if (format != kFormatVersion) {
+    return Status::invalid_argument("'" + dir_ + "' holds store format '" + format + "'; this build reads '" +
+                                    std::string(kFormatVersion) + "'");
+  }
+  if (it->Valid()) {
+    auto last = decode_u64(std::string_view(it->key().data(), it->key().size()));
+    if (!last) return Status::data_loss("log key of " + std::to_string(it->key().size()) + " bytes, not 8");
+    last_position_.store(static_cast<std::int64_t>(*last));
+  } else if (!it->status().ok()) {
+    return to_status(it->status(), "reading the last log position");
+  }
+  pipeline_ = std::make_unique<CommitPipeline>(handles_, options_, last_position_.load(),
+                                               [this](std::int64_t last) { on_committed(last); });
+  return Status();
+}
+
+rocksdb::ColumnFamilyHandle* RocksEventStore::column_family(std::string_view name) const {
+  for (std::size_t i = 0; i < std::size(kAllColumnFamilies); ++i) {
+    if (kAllColumnFamilies[i] == name) return cfs_[i + 1];  // cfs_[0] is "default"
+  }
+  return nullptr;
+}
+
+void RocksEventStore::on_committed(std::int64_t last) {
+  {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+    last_position_.store(last, std::memory_order_release);
+  }
+  commit_cv_.notify_all();
+}
+
+bool RocksEventStore::wait_for_position(std::int64_t position, std::chrono::milliseconds timeout,
+                                        const std::atomic<bool>* cancel) {
+  std::unique_lock<std::mutex> lock(commit_mu_);
+  commit_cv_.wait_for(lock, timeout, [&] {
+    return last_position_.load(std::memory_order_acquire) >= position || (cancel && cancel->load());
+  });
+  return last_position_.load(std::memory_order_acquire) >= position;
+}
+
+void RocksEventStore::wake_waiters() {
+  { std::lock_guard<std::mutex> lock(commit_mu_); }
+  commit_cv_.notify_all();
+}
+
+Result<std::unique_ptr<Subscription>> RocksEventStore::subscribe(std::int64_t from_position, EventFilter filter,
+                                                                 SubscriptionHandler handler) {
+  if (!handler) return Status::invalid_argument("handler: empty");
+  auto sub = std::make_unique<LogSubscription>(*this, from_position, std::move(filter), std::move(handler));
+  std::lock_guard<std::mutex> lock(subscriptions_mu_);
+  subscriptions_.insert(sub.get());
+  return std::unique_ptr<Subscription>(std::move(sub));
+}
+
+void RocksEventStore::forget_subscription(LogSubscription* subscription) {
+  std::lock_guard<std::mutex> lock(subscriptions_mu_);
+  subscriptions_.erase(subscription);
+}
+
+Result<AppendResult> RocksEventStore::append_multi(std::vector<StreamAppend> appends) {
+  std::promise<Result<AppendResult>> promise;
+  auto future = promise.get_future();
+  pipeline_->submit(std::move(appends), [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+void RocksEventStore::append_async(std::vector<StreamAppend> appends,
+                                   std::function<void(Result<AppendResult>)> done) {
+  pipeline_->submit(std::move(appends), std::move(done));
+}
+
+Status RocksEventStore::save_snapshot(std::string_view stream, const Snapshot& snapshot) {
+  NEXUM_RETURN_IF_ERROR(validate_stream_id(stream));
+  if (snapshot.version < 0) return Status::invalid_argument("snapshot.version: must be >= 0");
+  std::string value;
+  append_u64(static_cast<std::uint64_t>(snapshot.version), value);
+  value += snapshot.state;
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.durability == Durability::kSync;
+  return to_status(db_->Put(wo, column_family(kCfSnapshots), to_slice(stream), value), "saving snapshot");
+}
+
+Result<Snapshot> RocksEventStore::load_snapshot(std::string_view stream) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), column_family(kCfSnapshots), to_slice(stream), &value);
+  if (s.IsNotFound()) return Status::not_found("no snapshot for stream '" + std::string(stream) + "'");
+  NEXUM_RETURN_IF_ERROR(to_status(s, "loading snapshot"));
+  auto version = decode_u64(std::string_view(value).substr(0, 8));
+  if (value.size() < 8 || !version) return Status::data_loss("snapshot of '" + std::string(stream) + "' is malformed");
+  return Snapshot{static_cast<std::int64_t>(*version), value.substr(8)};
+}
+
+Result<std::int64_t> RocksEventStore::load_checkpoint(std::string_view consumer) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), column_family(kCfCheckpoints), to_slice(consumer), &value);
+  if (s.IsNotFound()) return std::int64_t{0};
+  NEXUM_RETURN_IF_ERROR(to_status(s, "loading checkpoint"));
+  auto v = decode_u64(value);
+  if (!v) return Status::data_loss("checkpoint of '" + std::string(consumer) + "' is malformed");
+  return static_cast<std::int64_t>(*v);
+}
+
+Status RocksEventStore::save_checkpoint(std::string_view consumer, std::int64_t position) {
+  if (consumer.empty()) return Status::invalid_argument("consumer: empty name");
+  if (position < 0) return Status::invalid_argument("position: must be >= 0");
+  auto v = encode_u64(static_cast<std::uint64_t>(position));
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.durability == Durability::kSync;
+  return to_status(db_->Put(wo, column_family(kCfCheckpoints), to_slice(consumer), rocksdb::Slice(v.data(), v.size())),
+                    "saving checkpoint");
+}
+
+}  // namespace nexum::store

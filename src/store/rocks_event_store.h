@@ -1,0 +1,83 @@
+// The RocksDB implementation of EventStore. Internal: modules under src/
+// (projections, sagas) use db() and the column families to commit their own
+// state atomically with their checkpoints. Key layout: doc/key_layout.md.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <rocksdb/db.h>
+
+#include "nexum/store.h"
+#include "store/commit_pipeline.h"
+#include "store/log_subscription.h"
+
+namespace nexum::store {
+
+// Thread-safe.
+class RocksEventStore final : public EventStore {
+ public:
+  static Result<std::unique_ptr<RocksEventStore>> open_rocks(const std::string& dir, const StoreOptions& options);
+  ~RocksEventStore() override;
+
+  Result<AppendResult> append_multi(std::vector<StreamAppend> appends) override;
+  void append_async(std::vector<StreamAppend> appends, std::function<void(Result<AppendResult>)> done) override;
+  Result<std::vector<RecordedEvent>> read_stream(std::string_view stream, std::int64_t from_version, std::size_t limit,
+                                                 ReadDirection direction) override;
+  Status scan_log(std::int64_t from_position, std::size_t limit, const EventFilter& filter,
+                  const std::function<Status(const EventView&)>& visit) override;
+  Result<StreamInfo> stream_info(std::string_view stream) override;
+  std::int64_t last_position() const override { return last_position_.load(std::memory_order_acquire); }
+  Result<std::int64_t> find_event(const EventId& id) override;
+  Result<std::unique_ptr<Subscription>> subscribe(std::int64_t from_position, EventFilter filter,
+                                                  SubscriptionHandler handler) override;
+  Status save_snapshot(std::string_view stream, const Snapshot& snapshot) override;
+  Result<Snapshot> load_snapshot(std::string_view stream) override;
+  Result<std::int64_t> load_checkpoint(std::string_view consumer) override;
+  Status save_checkpoint(std::string_view consumer, std::int64_t position) override;
+  Status verify(const std::function<void(std::int64_t)>& progress) override;
+  const std::string& directory() const override { return dir_; }
+
+  // ---- internal API for src/ modules ----
+  rocksdb::DB* db() const { return db_.get(); }
+  // REQUIRES: `name` is one of the column families in store/keys.h.
+  rocksdb::ColumnFamilyHandle* column_family(std::string_view name) const;
+  // Waits until last_position() >= position, or `timeout`, or `*cancel`
+  // becomes true after a wake_waiters() call. Returns last_position() >= position.
+  bool wait_for_position(std::int64_t position, std::chrono::milliseconds timeout, const std::atomic<bool>* cancel);
+  // Wakes every wait_for_position() caller (used to stop subscriptions).
+  void wake_waiters();
+  const StoreOptions& options() const { return options_; }
+  // A subscription going away before the store.
+  void forget_subscription(LogSubscription* subscription);
+
+ private:
+  RocksEventStore(std::string dir, const StoreOptions& options);
+  Status open_db();
+  void on_committed(std::int64_t last);
+  Status verify_log(const std::function<void(std::int64_t)>& progress);
+  Status verify_indexes();
+
+  const std::string dir_;
+  const StoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // owned; destroyed before db_
+  StoreHandles handles_;
+
+  std::atomic<std::int64_t> last_position_{0};
+  std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+
+  std::mutex subscriptions_mu_;
+  std::set<LogSubscription*> subscriptions_;  // guarded by subscriptions_mu_; not owned
+
+  std::unique_ptr<CommitPipeline> pipeline_;  // destroyed first
+};
+
+}  // namespace nexum::store

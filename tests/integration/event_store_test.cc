@@ -1,0 +1,420 @@
+// EventStore against real RocksDB directories.
+#include "nexum/store.h"
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include "store/keys.h"
+#include "store/rocks_event_store.h"
+#include "test_util.h"
+
+namespace nexum {
+namespace {
+
+using testing::make_event;
+using testing::TempDir;
+
+class EventStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { reopen(); }
+  void reopen(StoreOptions options = {}) {
+    store_.reset();
+    auto s = EventStore::open(dir_.sub("data"), options);
+    ASSERT_TRUE(s) << s.error().to_string();
+    store_ = std::move(s).value();
+  }
+  EventSchema deposit(const std::string& account, int amount) {
+    return make_event("transaction_created", "account", account,
+                      {{"transaction_type", "deposit"}, {"amount", std::to_string(amount) + ".00"}});
+  }
+  Result<AppendResult> append(const std::string& stream, ExpectedVersion ev, int n) {
+    std::vector<EventSchema> events;
+    for (int i = 0; i < n; ++i) events.push_back(deposit(stream, i + 1));
+    return store_->append(stream, ev, std::move(events));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<EventStore> store_;
+};
+
+TEST_F(EventStoreTest, AppendAssignsDensePositionsAndStreamVersions) {
+  auto a = append("account-a1", ExpectedVersion::no_stream(), 3);
+  ASSERT_TRUE(a) << a.error().to_string();
+  EXPECT_EQ(a->positions, (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(a->stream_versions, (std::vector<std::int64_t>{2}));
+  auto b = append("account-a2", ExpectedVersion::any(), 2);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->positions, (std::vector<std::int64_t>{4, 5}));
+  EXPECT_EQ(store_->last_position(), 5);
+  auto info = store_->stream_info("account-a1");
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(info->exists);
+  EXPECT_EQ(info->last_version, 2);
+  EXPECT_EQ(info->last_position, 3);
+  auto none = store_->stream_info("account-zz");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->exists);
+  EXPECT_EQ(none->last_version, -1);
+}
+
+TEST_F(EventStoreTest, EventsSurviveReopenWithTheirContent) {
+  EventSchema e = deposit("acc_1", 250);
+  e.metadata = {{"correlation_id", "corr-1"}, {"user_id", "u-9"}};
+  ASSERT_TRUE(store_->append("account-acc_1", ExpectedVersion::no_stream(), {e}));
+  reopen();
+  EXPECT_EQ(store_->last_position(), 1);
+  auto events = store_->read_stream("account-acc_1", 0, 10);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1u);
+  const RecordedEvent& r = events->front();
+  EXPECT_EQ(r.event, e);
+  EXPECT_EQ(r.stream, "account-acc_1");
+  EXPECT_EQ(r.stream_version, 0);
+  EXPECT_EQ(r.global_position, 1);
+  EXPECT_EQ(r.topic, "nexum.transactions.created");
+}
+
+TEST_F(EventStoreTest, StaleExpectedVersionIsConflictCarryingActualVersionAndWritesNothing) {
+  ASSERT_TRUE(append("account-a1", ExpectedVersion::no_stream(), 2));
+  auto r = append("account-a1", ExpectedVersion::exact(0), 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), StatusCode::kConflict);
+  EXPECT_EQ(r.error().actual_version(), 1);
+  auto r2 = append("account-a1", ExpectedVersion::no_stream(), 1);
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().actual_version(), 1);
+  auto r3 = append("account-b1", ExpectedVersion::stream_exists(), 1);
+  ASSERT_FALSE(r3);
+  EXPECT_EQ(r3.error().code(), StatusCode::kConflict);
+  EXPECT_EQ(r3.error().actual_version(), -1);
+  EXPECT_EQ(store_->last_position(), 2);
+  ASSERT_TRUE(append("account-a1", ExpectedVersion::exact(1), 1));
+  ASSERT_TRUE(append("account-a1", ExpectedVersion::stream_exists(), 1));
+  EXPECT_EQ(store_->last_position(), 4);
+}
+
+TEST_F(EventStoreTest, InvalidStreamIdsAndEmptyBatchesAreInvalidArgument) {
+  for (std::string bad : {"", "account", "-a1", "account-", std::string("acc\0x-1", 7), "acc\n-1"}) {
+    auto r = store_->append(bad, ExpectedVersion::any(), {deposit("x", 1)});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(r.error().message().find("stream"), std::string::npos) << r.error().message();
+  }
+  auto empty = store_->append("account-a1", ExpectedVersion::any(), {});
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(empty.error().message().find("events"), std::string::npos);
+  auto no_topic = store_->append("account-a1", ExpectedVersion::any(), {make_event("mystery", "account", "a1")});
+  ASSERT_FALSE(no_topic);
+  EXPECT_NE(no_topic.error().message().find("event_type"), std::string::npos);
+  EXPECT_EQ(store_->last_position(), 0);
+}
+
+TEST_F(EventStoreTest, ReappendingStoredEventsReturnsOriginalPositionsAndWritesNothing) {
+  std::vector<EventSchema> events = {deposit("a1", 1), deposit("a1", 2)};
+  auto first = store_->append("account-a1", ExpectedVersion::no_stream(), events);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(append("account-a2", ExpectedVersion::any(), 1));
+  // A retry with the (now stale) expected version still gets the original result.
+  auto again = store_->append("account-a1", ExpectedVersion::no_stream(), events);
+  ASSERT_TRUE(again) << again.error().to_string();
+  EXPECT_TRUE(again->deduplicated);
+  EXPECT_EQ(again->positions, first->positions);
+  EXPECT_EQ(again->stream_versions, first->stream_versions);
+  EXPECT_EQ(store_->last_position(), 3);
+  reopen();  // the id index is durable
+  auto after_reopen = store_->append("account-a1", ExpectedVersion::any(), events);
+  ASSERT_TRUE(after_reopen);
+  EXPECT_TRUE(after_reopen->deduplicated);
+  EXPECT_EQ(store_->last_position(), 3);
+}
+
+TEST_F(EventStoreTest, PartlyStoredBatchIsRejectedNamingTheFirstStoredId) {
+  EventSchema stored = deposit("a1", 1);
+  ASSERT_TRUE(store_->append("account-a1", ExpectedVersion::any(), {stored}));
+  auto r = store_->append("account-a1", ExpectedVersion::any(), {deposit("a1", 2), stored});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.error().message().find(stored.event_id.to_string()), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("events[1]"), std::string::npos) << r.error().message();
+  EXPECT_EQ(store_->last_position(), 1);
+}
+
+TEST_F(EventStoreTest, MultiStreamAppendIsAllOrNothing) {
+  ASSERT_TRUE(append("account-b", ExpectedVersion::no_stream(), 1));
+  std::vector<StreamAppend> transfer(3);
+  transfer[0] = {"account-a", ExpectedVersion::no_stream(), {deposit("a", 5)}, ""};
+  transfer[1] = {"account-b", ExpectedVersion::exact(7), {deposit("b", 5)}, ""};  // stale
+  transfer[2] = {"transaction-t1", ExpectedVersion::no_stream(), {deposit("t1", 5)}, ""};
+  auto r = store_->append_multi(transfer);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), StatusCode::kConflict);
+  EXPECT_NE(r.error().message().find("account-b"), std::string::npos);
+  EXPECT_FALSE(store_->stream_info("account-a")->exists);
+  EXPECT_FALSE(store_->stream_info("transaction-t1")->exists);
+  EXPECT_EQ(store_->last_position(), 1);
+  transfer[1].expected = ExpectedVersion::exact(0);
+  auto ok = store_->append_multi(transfer);
+  ASSERT_TRUE(ok) << ok.error().to_string();
+  EXPECT_EQ(ok->positions, (std::vector<std::int64_t>{2, 3, 4}));
+  EXPECT_EQ(ok->stream_versions, (std::vector<std::int64_t>{0, 1, 0}));
+}
+
+TEST_F(EventStoreTest, RacingAppendersWithTheSameExpectedVersionExactlyOneWins) {
+  ASSERT_TRUE(append("account-hot", ExpectedVersion::no_stream(), 1));
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<int> wins{0}, conflicts{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        auto r = append("account-hot", ExpectedVersion::exact(round), 1);
+        if (r) {
+          ++wins;
+        } else if (r.error().code() == StatusCode::kConflict) {
+          ++conflicts;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(wins.load(), 1) << "round " << round;
+    EXPECT_EQ(conflicts.load(), 7) << "round " << round;
+  }
+  EXPECT_EQ(store_->stream_info("account-hot")->last_version, 20);
+}
+
+TEST_F(EventStoreTest, ReadsStreamsForwardBackwardAndTheLogByCategoryAndType) {
+  ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 5));
+  ASSERT_TRUE(store_->append("customer-c", ExpectedVersion::any(),
+                             {make_event("customer_created", "customer", "c", {{"first_name", "Ada"}})}));
+  ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 2));
+  auto fwd = store_->read_stream("account-a", 2, 3);
+  ASSERT_TRUE(fwd);
+  ASSERT_EQ(fwd->size(), 3u);
+  EXPECT_EQ((*fwd)[0].stream_version, 2);
+  EXPECT_EQ((*fwd)[2].stream_version, 4);
+  auto back = store_->read_stream("account-a", -1, 3, ReadDirection::kBackward);
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->size(), 3u);
+  EXPECT_EQ((*back)[0].stream_version, 6);
+  EXPECT_EQ((*back)[0].global_position, 8);
+  EXPECT_EQ((*back)[2].stream_version, 4);
+  auto back_from = store_->read_stream("account-a", 1, 10, ReadDirection::kBackward);
+  ASSERT_EQ(back_from->size(), 2u);
+  EXPECT_EQ((*back_from)[1].stream_version, 0);
+  auto log = store_->read_all(4, 3);
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->size(), 3u);
+  EXPECT_EQ((*log)[0].global_position, 4);
+  EXPECT_EQ((*log)[2].global_position, 6);
+  EventFilter customers;
+  customers.categories = {"customer"};
+  auto c = store_->read_all(1, 100, customers);
+  ASSERT_EQ(c->size(), 1u);
+  EXPECT_EQ((*c)[0].event.data.at("first_name").as_string(), "Ada");
+  EventFilter by_type;
+  by_type.event_types = {"transaction_created"};
+  EXPECT_EQ(store_->read_all(1, 100, by_type)->size(), 7u);
+}
+
+TEST_F(EventStoreTest, AsyncAppendsFromOneThreadKeepManyInFlight) {
+  std::vector<std::future<Result<AppendResult>>> futures;
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<StreamAppend> a(1);
+    a[0].stream = "account-" + std::to_string(i % 50);
+    a[0].events = {deposit("x", i)};
+    futures.push_back(store_->append_future(std::move(a)));
+  }
+  std::set<std::int64_t> positions;
+  for (auto& f : futures) {
+    auto r = f.get();
+    ASSERT_TRUE(r) << r.error().to_string();
+    positions.insert(r->positions[0]);
+  }
+  EXPECT_EQ(positions.size(), 2000u);
+  EXPECT_EQ(*positions.begin(), 1);
+  EXPECT_EQ(*positions.rbegin(), 2000);
+  EXPECT_TRUE(store_->verify().ok());
+}
+
+TEST_F(EventStoreTest, SubscriptionCatchesUpThenFollowsLiveAppendsWithoutGapsOrDuplicates) {
+  ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 100));
+  std::mutex mu;
+  std::vector<std::int64_t> seen;
+  auto sub = store_->subscribe(1, {}, [&](const EventView& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(e.global_position);
+    return Status();
+  });
+  ASSERT_TRUE(sub);
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 250; ++i) ASSERT_TRUE(append("account-w" + std::to_string(t), ExpectedVersion::any(), 1));
+    });
+  }
+  for (auto& w : writers) w.join();
+  for (int i = 0; i < 500 && (*sub)->position() < 1100; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  (*sub)->stop();
+  ASSERT_EQ(seen.size(), 1100u);
+  for (std::size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], static_cast<std::int64_t>(i + 1));
+  EXPECT_TRUE((*sub)->caught_up());
+  EXPECT_TRUE((*sub)->status().ok());
+}
+
+TEST_F(EventStoreTest, SubscriptionFromAPositionWithAFilterDeliversOnlyMatchingEvents) {
+  ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 3));
+  ASSERT_TRUE(store_->append("customer-c", ExpectedVersion::any(), {make_event("customer_created", "customer", "c")}));
+  ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 3));
+  EventFilter f;
+  f.categories = {"account"};
+  std::atomic<int> count{0};
+  std::atomic<std::int64_t> first{0};
+  auto sub = store_->subscribe(3, f, [&](const EventView& e) {
+    if (count++ == 0) first = e.global_position;
+    return Status();
+  });
+  ASSERT_TRUE(sub);
+  for (int i = 0; i < 500 && (*sub)->position() < 7; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(count.load(), 4);  // positions 3, 5, 6, 7
+  EXPECT_EQ(first.load(), 3);
+}
+
+TEST_F(EventStoreTest, FailingSubscriberStopsWithItsErrorAndDoesNotBlockAppenders) {
+  ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 5));
+  auto sub = store_->subscribe(1, {}, [&](const EventView& e) {
+    if (e.global_position == 3) return Status::internal("read model broken");
+    return Status();
+  });
+  ASSERT_TRUE(sub);
+  for (int i = 0; i < 500 && (*sub)->status().ok(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ((*sub)->status().code(), StatusCode::kInternal);
+  EXPECT_EQ((*sub)->position(), 2);
+  ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 5));
+  EXPECT_EQ(store_->last_position(), 10);
+}
+
+TEST_F(EventStoreTest, SnapshotsAndCheckpointsAreDurable) {
+  EXPECT_EQ(store_->load_snapshot("account-a").error().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store_->save_snapshot("account-a", {41, "balance=100.00"}).ok());
+  EXPECT_EQ(*store_->load_checkpoint("relay"), 0);
+  ASSERT_TRUE(store_->save_checkpoint("relay", 1234).ok());
+  reopen();
+  auto snap = store_->load_snapshot("account-a");
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(snap->version, 41);
+  EXPECT_EQ(snap->state, "balance=100.00");
+  EXPECT_EQ(*store_->load_checkpoint("relay"), 1234);
+}
+
+TEST_F(EventStoreTest, CorruptRecordIsDataLossNamingItsPositionNeverSkipped) {
+  ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 5));
+  auto* rocks = static_cast<store::RocksEventStore*>(store_.get());
+  auto key = store::encode_u64(3);
+  ASSERT_TRUE(rocks->db()
+                  ->Put(rocksdb::WriteOptions(), rocks->column_family(store::kCfLog),
+                        rocksdb::Slice(key.data(), key.size()), "garbage!")
+                  .ok());
+  std::vector<std::int64_t> seen;
+  Status s = store_->scan_log(1, 100, {}, [&](const EventView& e) {
+    seen.push_back(e.global_position);
+    return Status();
+  });
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("position 3"), std::string::npos) << s.message();
+  EXPECT_EQ(seen, (std::vector<std::int64_t>{1, 2}));
+  Status v = store_->verify();
+  EXPECT_EQ(v.code(), StatusCode::kDataLoss);
+  EXPECT_NE(v.message().find("position 3"), std::string::npos) << v.message();
+}
+
+TEST_F(EventStoreTest, MissingLogPositionIsReportedAsAGap) {
+  ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 5));
+  auto* rocks = static_cast<store::RocksEventStore*>(store_.get());
+  auto key = store::encode_u64(2);
+  ASSERT_TRUE(rocks->db()->Delete(rocksdb::WriteOptions(), rocks->column_family(store::kCfLog),
+                                  rocksdb::Slice(key.data(), key.size())).ok());
+  Status s = store_->scan_log(1, 100, {}, [](const EventView&) { return Status(); });
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("position 2 is missing"), std::string::npos) << s.message();
+}
+
+TEST(EventStoreOpenTest, CreatesAMissingDirectoryAndRefusesForeignData) {
+  TempDir dir;
+  {
+    auto s = EventStore::open(dir.sub("a/b/c"));
+    ASSERT_TRUE(s) << s.error().to_string();
+  }
+  {
+    StoreOptions no_create;
+    no_create.create_if_missing = false;
+    auto s = EventStore::open(dir.sub("missing"), no_create);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code(), StatusCode::kNotFound);
+  }
+  {
+    std::filesystem::create_directories(dir.sub("notes"));
+    std::ofstream(dir.sub("notes/readme.txt")) << "hello";
+    auto s = EventStore::open(dir.sub("notes"));
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.error().message().find("no Nexum store"), std::string::npos);
+  }
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir.sub("foreign"), &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "v").ok());
+    delete db;
+    auto s = EventStore::open(dir.sub("foreign"));
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.error().message().find("not a Nexum store"), std::string::npos) << s.error().message();
+  }
+}
+
+TEST(EventStoreOpenTest, RefusesAnotherFormatVersion) {
+  TempDir dir;
+  {
+    auto s = store::RocksEventStore::open_rocks(dir.sub("d"), {});
+    ASSERT_TRUE(s);
+    ASSERT_TRUE((*s)->db()->Put(rocksdb::WriteOptions(), (*s)->column_family(store::kCfMeta),
+                                std::string(store::kFormatVersionKey), "nexum-store/99").ok());
+  }
+  auto s = EventStore::open(dir.sub("d"));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.error().message().find("nexum-store/99"), std::string::npos) << s.error().message();
+}
+
+TEST_F(EventStoreTest, ConcurrentAppendersLeaveAStoreThatVerifies) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::vector<StreamAppend> a(2);
+        a[0] = {"account-" + std::to_string((t * 7 + i) % 13), ExpectedVersion::any(), {deposit("x", i)}, ""};
+        a[1] = {"transaction-" + std::to_string(t) + "_" + std::to_string(i), ExpectedVersion::no_stream(),
+                {deposit("y", i), deposit("y", i + 1)}, ""};
+        auto r = store_->append_multi(std::move(a));
+        ASSERT_TRUE(r) << r.error().to_string();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(store_->last_position(), 8 * 200 * 3);
+  Status v = store_->verify();
+  EXPECT_TRUE(v.ok()) << v.to_string();
+  reopen();
+  EXPECT_EQ(store_->last_position(), 8 * 200 * 3);
+  EXPECT_TRUE(store_->verify().ok());
+}
+
+}  // namespace
+}  // namespace nexum
