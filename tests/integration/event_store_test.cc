@@ -100,7 +100,7 @@ TEST_F(EventStoreTest, StaleExpectedVersionIsConflictCarryingActualVersionAndWri
 }
 
 TEST_F(EventStoreTest, InvalidStreamIdsAndEmptyBatchesAreInvalidArgument) {
-  for (std::string bad : {"", "account", "-a1", "account-", std::string("acc\0x-1", 7), "acc\n-1"}) {
+  for (const std::string& bad : std::vector<std::string>{"", "account", "-a1", "account-", std::string("acc\0x-1", 7), "acc\n-1"}) {
     auto r = store_->append(bad, ExpectedVersion::any(), {deposit("x", 1)});
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << bad;
