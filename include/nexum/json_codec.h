@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "nexum/clock.h"
@@ -21,13 +22,50 @@ struct JsonDecodeOptions {
 
 // {"event_id":…,"event_type":…,"timestamp":…,"source":…,"version":…,
 //  "entity_type":…,"entity_id":…,"data":{…},"metadata":{…}} — nothing else.
+// Compact (no spaces), UTF-8 (not \u-escaped). Empty entity_type/entity_id
+// are written as null. Envelope strings that are not valid UTF-8 have each bad
+// sequence replaced by U+FFFD; payload strings must already be valid UTF-8
+// (boost::json::parse guarantees it).
 std::string encode_event_json(const EventSchema& event);
 void encode_event_json(const EventSchema& event, std::string& out);  // appends
+
+// The envelope as stored pieces: lets the store and the relay build the JSON
+// form without materializing boost::json values. Views must outlive the call.
+struct EnvelopeView {
+  EventId event_id;
+  std::string_view event_type;
+  Timestamp timestamp{};
+  std::string_view source = "nexum";
+  std::string_view version = "1.0";
+  std::string_view entity_type;  // empty → null
+  std::string_view entity_id;    // empty → null
+  // Already-serialized JSON objects, copied verbatim; empty means {}.
+  // REQUIRES: each is one JSON object, e.g. from serialize_payload().
+  std::string_view data_json;
+  std::string_view metadata_json;
+};
+
+// Appends the JSON form. Byte-identical to encode_event_json(event) when the
+// view's fields are the event's and data_json/metadata_json are
+// serialize_payload(event.data)/serialize_payload(event.metadata).
+void encode_event_json(const EnvelopeView& view, std::string& out);
+
+// The canonical serialized form of a payload object, as stored
+// (boost::json::serialize: compact, keys in insertion order).
+std::string serialize_payload(const boost::json::object& payload);
+void append_payload(const boost::json::object& payload, std::string& out);  // appends
 
 // Strict decode. Errors are InvalidArgument naming the field: missing or
 // mistyped keys, malformed UUID or timestamp, non-object data/metadata,
 // invalid UTF-8, input over options.max_bytes. Keys outside the nine are
-// rejected too (the seed's from_dict raises on them).
+// rejected too (the seed's from_dict raises on them), and so is a key given
+// twice.
+//
+// Required: event_id, event_type (non-empty), timestamp. May be absent:
+// source ("nexum"), version ("1.0"), entity_type and entity_id (null, held
+// as ""), data ({}), metadata ({}). entity_type/entity_id may be null.
+// event_from_json copies data/metadata out of `value`; decode_event_json
+// builds them in place.
 Result<EventSchema> decode_event_json(std::string_view json, const JsonDecodeOptions& options = {});
 Result<EventSchema> event_from_json(const boost::json::value& value);
 
