@@ -31,11 +31,19 @@ constexpr bool is_hyphen_position(std::size_t i) { return i == 8 || i == 13 || i
 // Echoes at most 40 printable-ASCII characters of untrusted input into an
 // error message; anything else is summarized by its length.
 std::string describe_input(std::string_view text) {
-  if (text.size() > 40) return std::to_string(text.size()) + " characters";
-  for (char c : text) {
-    if (c < 0x20 || c > 0x7e) return std::to_string(text.size()) + " bytes with non-printable characters";
+  std::string out;
+  if (text.size() > 40) {
+    out.append(std::to_string(text.size())).append(" characters");
+    return out;
   }
-  return "\"" + std::string(text) + "\"";
+  for (char c : text) {
+    if (c < 0x20 || c > 0x7e) {
+      out.append(std::to_string(text.size())).append(" bytes with non-printable characters");
+      return out;
+    }
+  }
+  out.append("\"").append(text).append("\"");
+  return out;
 }
 
 // ---- UUIDv7 generation ------------------------------------------------------
