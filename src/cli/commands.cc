@@ -9,7 +9,9 @@ int exit_code() { return g_exit_code; }
 void set_exit_code(int code) { g_exit_code = code; }
 
 void register_commands(CLI::App& app) {
-  (void)app;
+  register_store_commands(app);
+  register_bench_command(app);
+  register_kafka_mock_command(app);
 }
 
 }  // namespace nexum::cli

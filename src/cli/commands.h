@@ -8,6 +8,15 @@ namespace nexum::cli {
 
 void register_commands(CLI::App& app);
 
+// `nexum kafka-mock`: src/cli/kafka_mock_command.cc.
+void register_kafka_mock_command(CLI::App& app);
+
+// `nexum log|read|verify`: src/cli/store_commands.cc.
+void register_store_commands(CLI::App& app);
+
+// `nexum bench append|replay|...`: src/cli/bench_command.cc.
+void register_bench_command(CLI::App& app);
+
 // The exit code the chosen subcommand set (0 when none ran).
 int exit_code();
 void set_exit_code(int code);

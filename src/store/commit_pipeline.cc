@@ -1,5 +1,8 @@
 #include "store/commit_pipeline.h"
 
+#include <pthread.h>
+
+#include <cstring>
 #include <unordered_set>
 #include <utility>
 
@@ -10,23 +13,12 @@
 
 namespace nexum::store {
 
-namespace {
-
-struct EventIdHash {
-  std::size_t operator()(const EventId& id) const {
-    std::uint64_t a, b;
-    std::memcpy(&a, id.bytes().data(), 8);
-    std::memcpy(&b, id.bytes().data() + 8, 8);
-    return static_cast<std::size_t>(a ^ (b * 0x9e3779b97f4a7c15ULL));
-  }
-};
-
-struct IdLocation {
-  std::int64_t position;
-  std::int64_t version;
-};
-
-}  // namespace
+std::size_t CommitPipeline::EventIdHash::operator()(const EventId& id) const {
+  std::uint64_t a, b;
+  std::memcpy(&a, id.bytes().data(), 8);
+  std::memcpy(&b, id.bytes().data() + 8, 8);
+  return static_cast<std::size_t>(a ^ (b * 0x9e3779b97f4a7c15ULL));
+}
 
 Result<std::int64_t> read_stream_last_version(const StoreHandles& h, std::string_view stream) {
   rocksdb::ReadOptions ro;
@@ -74,17 +66,28 @@ struct CommitPipeline::Request {
   std::vector<std::pair<std::string, std::int64_t>> new_versions;
 };
 
-// State of one commit group while it is being built.
+// One commit group: built by the decider thread, written by the writer thread.
 struct CommitPipeline::Group {
   std::int64_t next_position = 0;
-  std::unordered_map<std::string, std::int64_t> versions;  // streams written by this group
+  std::size_t events = 0;  // events of every request taken, for the size cap
+  std::unordered_map<std::string, std::int64_t> versions;     // streams written by this group
   std::unordered_map<EventId, IdLocation, EventIdHash> ids;  // ids written by this group
+  std::vector<std::unique_ptr<Request>> requests;
+  rocksdb::WriteBatch batch;
+  bool any_write = false;
 };
 
 CommitPipeline::CommitPipeline(StoreHandles handles, const StoreOptions& options, std::int64_t last_position,
                                std::function<void(std::int64_t)> on_committed)
     : h_(handles), options_(options), on_committed_(std::move(on_committed)), next_position_(last_position + 1) {
-  thread_ = std::thread([this] { run(); });
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "nexum-wal");
+    run_writer();
+  });
+  decider_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "nexum-commit");
+    run_decider();
+  });
 }
 
 CommitPipeline::~CommitPipeline() {
@@ -93,7 +96,13 @@ CommitPipeline::~CommitPipeline() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  decider_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    writer_stopping_ = true;
+  }
+  writer_cv_.notify_all();
+  writer_.join();
 }
 
 void CommitPipeline::submit(std::vector<StreamAppend> appends, std::function<void(Result<AppendResult>)> done) {
@@ -172,22 +181,102 @@ void CommitPipeline::submit(std::vector<StreamAppend> appends, std::function<voi
   req->done(Status::unavailable("event store is closing"));
 }
 
-void CommitPipeline::run() {
-  std::vector<std::unique_ptr<Request>> group;
+// The decider: takes queued appends into the open group while the writer is
+// busy, and hands the group over as soon as the writer is free. So a group
+// grows while the previous one is being fsynced, and deciding overlaps I/O.
+void CommitPipeline::run_decider() {
+  auto open = std::make_unique<Group>();
+  open->next_position = next_position_;
+  std::vector<std::unique_ptr<Request>> taken;
   for (;;) {
+    Status failed;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, nothing left
-      std::size_t events = 0;
-      while (!queue_.empty() && (group.empty() || events + queue_.front()->event_count <= options_.max_group_events)) {
-        events += queue_.front()->event_count;
-        group.push_back(std::move(queue_.front()));
+      cv_.wait(lock, [&] {
+        return stopping_ || (!writer_busy_ && !open->requests.empty()) ||
+               (!queue_.empty() && open->events < options_.max_group_events);
+      });
+      if (stopping_) {
+        for (auto& r : queue_) taken.push_back(std::move(r));
+        queue_.clear();
+        break;
+      }
+      if (!writer_busy_ && !open->requests.empty()) {
+        // Hand off: the ids stay visible to the decider until they are on disk.
+        inflight_ids_.swap(open->ids);
+        for (auto& [stream, version] : open->versions) {
+          if (version_cache_.size() >= options_.stream_cache_entries) version_cache_.clear();
+          version_cache_[stream] = version;
+        }
+        next_position_ = open->next_position;
+        handoff_ = std::move(open);
+        writer_busy_ = true;
+        writer_cv_.notify_one();
+        open = std::make_unique<Group>();
+        open->next_position = next_position_;
+        continue;
+      }
+      while (!queue_.empty() &&
+             (open->events == 0 || open->events + queue_.front()->event_count <= options_.max_group_events)) {
+        open->events += queue_.front()->event_count;
+        taken.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      failed = failed_;
     }
-    commit_group(group);
-    group.clear();
+    for (auto& req : taken) {
+      if (!failed.ok()) {
+        req->done(failed);
+      } else {
+        add_to_group(std::move(req), *open);
+      }
+    }
+    taken.clear();
+  }
+  Status closing = Status::unavailable("event store is closing");
+  for (auto& req : taken) req->done(closing);
+  for (auto& req : open->requests) req->done(closing);
+}
+
+// The writer: one WriteBatch and one WAL sync per group, in group order.
+void CommitPipeline::run_writer() {
+  for (;;) {
+    std::unique_ptr<Group> group;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      writer_cv_.wait(lock, [&] { return writer_stopping_ || handoff_ != nullptr; });
+      if (handoff_ == nullptr) return;
+      group = std::move(handoff_);
+    }
+    Status write_status;
+    if (group->any_write) {
+      rocksdb::WriteOptions wo;
+      wo.sync = options_.durability == Durability::kSync;
+      rocksdb::Status s = h_.db->Write(wo, &group->batch);
+      if (s.ok()) {
+        on_committed_(group->next_position - 1);
+      } else {
+        // RocksDB stops accepting writes after a failed WAL write; so do we,
+        // so that positions stay dense. Reopen the store to recover.
+        write_status = Status::unavailable("writing commit group: " + s.ToString());
+        std::lock_guard<std::mutex> lock(mu_);
+        failed_ = write_status;
+      }
+    }
+    for (auto& req : group->requests) {
+      if (!req->status.ok()) {
+        req->done(std::move(req->status));
+      } else if (!write_status.ok()) {
+        req->done(write_status);  // a deduplicated request may rest on ids this group failed to write
+      } else {
+        req->done(std::move(req->result));
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writer_busy_ = false;
+    }
+    cv_.notify_all();
   }
 }
 
@@ -214,6 +303,9 @@ Status CommitPipeline::decide(Request& req, Group& group) {
       bool hit = false;
       if (auto it = group.ids.find(id); it != group.ids.end()) {
         loc = it->second;
+        hit = true;
+      } else if (auto in = inflight_ids_.find(id); in != inflight_ids_.end()) {
+        loc = in->second;
         hit = true;
       } else {
         const auto& b = id.bytes();
@@ -270,15 +362,10 @@ Status CommitPipeline::decide(Request& req, Group& group) {
   return Status();
 }
 
-void CommitPipeline::commit_group(std::vector<std::unique_ptr<Request>>& requests) {
-  Group group;
-  group.next_position = next_position_;
-  rocksdb::WriteBatch batch;
-  std::string value;
-  bool any_write = false;
-  for (auto& req : requests) {
-    req->status = decide(*req, group);
-    if (!req->status.ok() || req->result.deduplicated) continue;
+void CommitPipeline::add_to_group(std::unique_ptr<Request> req, Group& group) {
+  req->status = decide(*req, group);
+  if (req->status.ok() && !req->result.deduplicated) {
+    std::string value;
     for (std::size_t i = 0; i < req->items.size(); ++i) {
       Item& item = req->items[i];
       std::int64_t version = req->new_versions[i].second;
@@ -288,43 +375,29 @@ void CommitPipeline::commit_group(std::vector<std::unique_ptr<Request>>& request
         item.records[j].set_position(position, version);
         item.records[j].serialize_to(value);
         auto pos_key = encode_u64(static_cast<std::uint64_t>(position));
-        batch.Put(h_.log, rocksdb::Slice(pos_key.data(), pos_key.size()), value);
-        batch.Put(h_.streams, stream_key(item.stream, version), rocksdb::Slice(pos_key.data(), pos_key.size()));
+        rocksdb::Slice pos_slice(pos_key.data(), pos_key.size());
+        group.batch.Put(h_.log, pos_slice, value);
+        group.batch.Put(h_.streams, stream_key(item.stream, version), pos_slice);
         const auto& b = item.ids[j].bytes();
-        batch.Put(h_.ids, rocksdb::Slice(reinterpret_cast<const char*>(b.data()), b.size()),
-                  encode_id_value(position, version));
+        group.batch.Put(h_.ids, rocksdb::Slice(reinterpret_cast<const char*>(b.data()), b.size()),
+                        encode_id_value(position, version));
         group.ids.emplace(item.ids[j], IdLocation{position, version});
         req->result.positions.push_back(position);
       }
       group.versions[item.stream] = version;
       req->result.stream_versions.push_back(version);
     }
-    any_write = true;
+    item_records_done(*req);
+    group.any_write = true;
   }
-  Status write_status;
-  if (any_write) {
-    rocksdb::WriteOptions wo;
-    wo.sync = options_.durability == Durability::kSync;
-    rocksdb::Status s = h_.db->Write(wo, &batch);
-    if (s.ok()) {
-      next_position_ = group.next_position;
-      for (auto& [stream, version] : group.versions) {
-        if (version_cache_.size() >= options_.stream_cache_entries) version_cache_.clear();
-        version_cache_[stream] = version;
-      }
-      on_committed_(next_position_ - 1);
-    } else {
-      write_status = Status::unavailable("writing commit group: " + s.ToString());
-    }
-  }
-  for (auto& req : requests) {
-    if (!req->status.ok()) {
-      req->done(std::move(req->status));
-    } else if (!write_status.ok()) {
-      req->done(write_status);  // a deduplicated request may rest on ids this group failed to write
-    } else {
-      req->done(std::move(req->result));
-    }
+  group.requests.push_back(std::move(req));
+}
+
+// The records are in the batch; free their builders now rather than after the fsync.
+void CommitPipeline::item_records_done(Request& req) {
+  for (Item& item : req.items) {
+    item.records.clear();
+    item.records.shrink_to_fit();
   }
 }
 

@@ -1,7 +1,8 @@
 // Group commit: gathers concurrent appends into one WriteBatch and one WAL
-// sync. Appenders validate and encode their own events (in parallel); a
-// single commit thread decides versions and idempotency, assigns positions
-// in commit order, writes the batch, then acknowledges every append in it.
+// sync. Appenders validate and encode their own events (in parallel). A
+// decider thread checks versions and idempotency, assigns positions in
+// commit order and builds the next batch while a writer thread writes and
+// fsyncs the previous one, then acknowledges every append in it.
 #pragma once
 
 #include <condition_variable>
@@ -57,9 +58,18 @@ class CommitPipeline {
   struct Item;
   struct Request;
   struct Group;
+  struct IdLocation {
+    std::int64_t position;
+    std::int64_t version;
+  };
+  struct EventIdHash {
+    std::size_t operator()(const EventId& id) const;
+  };
 
-  void run();
-  void commit_group(std::vector<std::unique_ptr<Request>>& requests);
+  void run_decider();
+  void run_writer();
+  void add_to_group(std::unique_ptr<Request> req, Group& group);
+  static void item_records_done(Request& req);
   Status decide(Request& req, Group& group);
   Result<std::int64_t> current_version(const std::string& stream, const Group& group);
 
@@ -71,12 +81,20 @@ class CommitPipeline {
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Request>> queue_;  // guarded by mu_
   bool stopping_ = false;                        // guarded by mu_
+  std::condition_variable writer_cv_;
+  std::unique_ptr<Group> handoff_;  // guarded by mu_: the group the writer writes next
+  bool writer_busy_ = false;        // guarded by mu_: a group is being written
+  bool writer_stopping_ = false;    // guarded by mu_
+  Status failed_;                   // guarded by mu_: set once a group write fails
 
-  // Commit-thread state: no lock.
+  // Decider-thread state: no lock.
   std::int64_t next_position_;
   std::unordered_map<std::string, std::int64_t> version_cache_;
+  // Ids of the group being written: not yet readable from RocksDB.
+  std::unordered_map<EventId, IdLocation, EventIdHash> inflight_ids_;
 
-  std::thread thread_;
+  std::thread writer_;
+  std::thread decider_;
 };
 
 }  // namespace nexum::store

@@ -1,5 +1,7 @@
 #include "store/log_subscription.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -14,7 +16,10 @@ LogSubscription::LogSubscription(RocksEventStore& store, std::int64_t from_posit
       filter_(std::move(filter)),
       handler_(std::move(handler)),
       position_(std::max<std::int64_t>(from_position, 1) - 1) {
-  thread_ = std::thread([this, from_position] { run(std::max<std::int64_t>(from_position, 1)); });
+  thread_ = std::thread([this, from_position] {
+    pthread_setname_np(pthread_self(), "nexum-sub");
+    run(std::max<std::int64_t>(from_position, 1));
+  });
 }
 
 LogSubscription::~LogSubscription() {

@@ -1,0 +1,53 @@
+// `nexum bench append|replay|load`: end-to-end benchmarks, each printing one
+// table of ours vs a baseline measured in the same run.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "drivers/store_drivers.h"
+
+namespace nexum::cli {
+namespace {
+
+void report(const std::string& title, const Result<std::vector<bench::BenchRow>>& rows) {
+  if (!rows) {
+    std::fprintf(stderr, "nexum bench: %s\n", rows.error().to_string().c_str());
+    set_exit_code(1);
+    return;
+  }
+  bench::print_table(title, *rows);
+}
+
+}  // namespace
+
+void register_bench_command(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "End-to-end benchmarks with a same-run baseline");
+  bench->require_subcommand(1);
+
+  auto append = std::make_shared<bench::AppendBenchOptions>();
+  CLI::App* a = bench->add_subcommand("append", "Durable appends from many callers vs raw RocksDB batched sync");
+  a->add_option("--data", append->dir, "Scratch directory")->required();
+  a->add_option("--callers", append->callers, "Concurrent callers (default 64)");
+  a->add_option("--streams", append->streams, "Distinct streams (default 10000)");
+  a->add_option("--events", append->events, "Events to append (default 200000)");
+  a->add_option("--payload", append->payload_bytes, "Payload bytes per event (default 300)");
+  a->callback([append] { report("nexum bench append", bench::run_append_bench(*append)); });
+
+  auto replay = std::make_shared<bench::ReplayBenchOptions>();
+  CLI::App* r = bench->add_subcommand("replay", "Decode + fold the global log vs raw RocksDB iteration");
+  r->add_option("--data", replay->dir, "Store directory, filled up to --events when shorter")->required();
+  r->add_option("--events", replay->events, "Events in the log (default 5000000)");
+  r->add_option("--accounts", replay->accounts, "Accounts (default 10000)");
+  r->callback([replay] { report("nexum bench replay", bench::run_replay_bench(*replay)); });
+
+  auto load = std::make_shared<bench::LoadBenchOptions>();
+  CLI::App* l = bench->add_subcommand("load", "Warm loads of a 100-event aggregate: p50/p99");
+  l->add_option("--data", load->dir, "Scratch directory")->required();
+  l->add_option("--loads", load->loads, "Loads measured (default 20000)");
+  l->callback([load] { report("nexum bench load", bench::run_load_bench(*load)); });
+}
+
+}  // namespace nexum::cli
