@@ -17,15 +17,16 @@ namespace nexum {
 
 struct JsonDecodeOptions {
   // Inputs longer than this are InvalidArgument. Default: 1 MiB.
+  // (Nesting is limited to 32 levels, the envelope included; not an option.)
   std::size_t max_bytes = 1 << 20;
 };
 
 // {"event_id":…,"event_type":…,"timestamp":…,"source":…,"version":…,
 //  "entity_type":…,"entity_id":…,"data":{…},"metadata":{…}} — nothing else.
 // Compact (no spaces), UTF-8 (not \u-escaped). Empty entity_type/entity_id
-// are written as null. Envelope strings that are not valid UTF-8 have each bad
-// sequence replaced by U+FFFD; payload strings must already be valid UTF-8
-// (boost::json::parse guarantees it).
+// are written as null. In envelope strings each byte that is not part of
+// valid UTF-8 is written as U+FFFD; payload strings must already be valid
+// UTF-8 (boost::json::parse guarantees it).
 std::string encode_event_json(const EventSchema& event);
 void encode_event_json(const EventSchema& event, std::string& out);  // appends
 
@@ -70,9 +71,12 @@ Result<EventSchema> decode_event_json(std::string_view json, const JsonDecodeOpt
 Result<EventSchema> event_from_json(const boost::json::value& value);
 
 // "2026-01-02T03:04:05.123456+00:00" (always six fraction digits, UTC).
+// Years 0001–9999 (Python's datetime range); a time outside is clamped.
 std::string format_timestamp(Timestamp t);
-void append_timestamp(Timestamp t, std::string& out);
+void append_timestamp(Timestamp t, std::string& out);  // appends
 // Accepts "Z" or any ±HH:MM offset, with or without a fraction (1–6 digits).
+// Rejects (InvalidArgument naming `field`): no offset, impossible dates
+// (month 13, Feb 30), hour 24, second 60, and instants outside 0001–9999 UTC.
 Result<Timestamp> parse_timestamp(std::string_view text, std::string_view field = "timestamp");
 
 }  // namespace nexum
