@@ -1,0 +1,337 @@
+// OutboxRelay. Delivery guarantees: doc/delivery.md.
+//
+// Two threads: the store subscription's thread reads the log in order and
+// hands each event to the bus (waiting when max_in_flight are outstanding);
+// the control thread persists the checkpoint and handles pauses. A pause
+// (delivery failure, bus switch, stop) stops the subscription, drains the
+// bus, persists the contiguous confirmed position, and resubscribes after it.
+#include "nexum/outbox_relay.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include "nexum/json_codec.h"
+#include "nexum/kafka_message.h"
+
+namespace nexum {
+namespace {
+
+void add_header(std::vector<MessageHeader>& headers, std::string_view name, std::string value) {
+  headers.push_back(MessageHeader{std::string(name), std::move(value)});
+}
+
+}  // namespace
+
+// The message for a stored event, built from the record in place: value =
+// the stored envelope JSON, key = entity_id, CloudEvents + nexum headers.
+// Same bytes as make_kafka_message(const RecordedEvent&).
+OutgoingMessage make_relay_message(const EventView& e) {
+  OutgoingMessage m;
+  m.topic = std::string(e.topic);
+  if (!e.envelope.entity_id.empty()) m.key = std::string(e.envelope.entity_id);
+  m.value.reserve(e.envelope.data_json.size() + e.envelope.metadata_json.size() + 256);
+  encode_event_json(e.envelope, m.value);
+  m.headers.reserve(10);
+  add_header(m.headers, kHeaderSpecVersion, std::string(kCloudEventsSpecVersion));
+  add_header(m.headers, kHeaderId, e.envelope.event_id.to_string());
+  add_header(m.headers, kHeaderType, std::string(e.envelope.event_type));
+  add_header(m.headers, kHeaderSource, e.envelope.source.empty() ? std::string("nexum") : std::string(e.envelope.source));
+  add_header(m.headers, kHeaderTime, format_timestamp(e.envelope.timestamp));
+  if (!e.envelope.entity_id.empty()) add_header(m.headers, kHeaderSubject, std::string(e.envelope.entity_id));
+  add_header(m.headers, kHeaderContentType, std::string(kJsonContentType));
+  add_header(m.headers, kHeaderStream, std::string(e.stream));
+  add_header(m.headers, kHeaderStreamVersion, std::to_string(e.stream_version));
+  add_header(m.headers, kHeaderPosition, std::to_string(e.global_position));
+  return m;
+}
+
+class OutboxRelay::Impl {
+ public:
+  Impl(EventStore& store, EventBus& bus, OutboxRelayOptions options, const Clock& clock)
+      : store_(store), bus_(&bus), options_(std::move(options)), clock_(clock) {}
+
+  ~Impl() { stop().ignore_error(); }
+
+  Status start() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_) return Status();
+    auto checkpoint = store_.load_checkpoint(options_.name);
+    if (!checkpoint) return checkpoint.error();
+    confirmed_ = persisted_ = *checkpoint;
+    stop_requested_ = false;
+    running_ = true;
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "nexum-relay");
+      run();
+    });
+    return Status();
+  }
+
+  Status stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!running_) return Status();
+      stop_requested_ = true;
+    }
+    control_cv_.notify_all();
+    window_cv_.notify_all();
+    thread_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    running_ = false;
+    return last_persist_;
+  }
+
+  Status switch_bus(EventBus& bus) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!running_) {
+      bus_ = &bus;
+      return Status();
+    }
+    pending_bus_ = &bus;
+    control_cv_.notify_all();
+    window_cv_.notify_all();
+    control_cv_.wait(lock, [&] { return pending_bus_ == nullptr || !running_; });
+    return Status();
+  }
+
+  bool wait_until_relayed(std::int64_t position, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock<std::mutex> lock(mu_);
+    return progress_cv_.wait_until(lock, deadline, [&] { return confirmed_ >= position; });
+  }
+
+  RelayStats stats() const {
+    RelayStats s;
+    std::int64_t oldest_micros = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      s.running = running_;
+      s.checkpoint = confirmed_;
+      s.delivered = delivered_;
+      s.resent = resent_;
+      s.delivery_failures = delivery_failures_;
+      s.restarts = restarts_;
+      s.last_error = last_error_;
+      for (std::size_t i = 0; i < window_.size() && oldest_micros == 0; ++i) {
+        if (!window_[i].confirmed) oldest_micros = window_[i].timestamp_micros;
+      }
+    }
+    s.last_position = store_.last_position();
+    s.lag_positions = std::max<std::int64_t>(0, s.last_position - s.checkpoint);
+    if (s.lag_positions > 0 && oldest_micros == 0) {
+      // Behind, with nothing in flight: the oldest unrelayed event is the next one.
+      store_.scan_log(s.checkpoint + 1, 1, {}, [&](const EventView& e) {
+        oldest_micros = e.envelope.timestamp.time_since_epoch().count();
+        return Status();
+      }).ignore_error();
+    }
+    if (s.lag_positions > 0 && oldest_micros != 0) {
+      s.lag_seconds = std::max(0.0, static_cast<double>(clock_.now().time_since_epoch().count() - oldest_micros) / 1e6);
+    }
+    return s;
+  }
+
+ private:
+  struct InFlight {
+    bool confirmed = false;
+    std::int64_t timestamp_micros = 0;
+  };
+
+  // Control thread.
+  void run() {
+    auto backoff = options_.retry_backoff_initial;
+    for (;;) {
+      std::uint64_t epoch;
+      std::int64_t from;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        epoch = ++epoch_;
+        failure_ = false;
+        window_.clear();
+        window_base_ = confirmed_ + 1;
+        from = window_base_;
+      }
+      std::int64_t confirmed_at_start = from - 1;
+      auto sub = store_.subscribe(from, {}, [this, epoch](const EventView& e) { return relay(epoch, e); });
+      if (!sub) {
+        note_failure(sub.error());
+      } else {
+        std::unique_lock<std::mutex> lock(mu_);
+        while (!stop_requested_ && pending_bus_ == nullptr && !failure_) {
+          control_cv_.wait_for(lock, options_.checkpoint_interval);
+          lock.unlock();
+          persist();
+          Status sub_status = (*sub)->status();
+          lock.lock();
+          if (!sub_status.ok() && !failure_) {  // e.g. DataLoss while reading the log
+            failure_ = true;
+            last_error_ = sub_status.to_string();
+          }
+        }
+      }
+      // Pause: stop reading, drain the bus, persist what is confirmed.
+      window_cv_.notify_all();
+      if (sub) (*sub)->stop();
+      EventBus* bus = current_bus();
+      Status flushed = bus->flush(options_.drain_timeout);
+      if (!flushed.ok()) spdlog::warn("outbox relay: draining the bus: {}", flushed.to_string());
+      bool failed, stopping;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const InFlight& f : window_) resent_ += f.confirmed ? 1 : 0;  // confirmed out of order: sent again
+        window_.clear();
+        ++epoch_;  // late callbacks of this epoch are ignored
+        failed = failure_;
+        stopping = stop_requested_;
+        if (pending_bus_ != nullptr) {
+          bus_ = pending_bus_;
+          pending_bus_ = nullptr;
+        }
+        if (failed) ++restarts_;
+      }
+      control_cv_.notify_all();
+      persist();
+      if (stopping) return;
+      if (!failed) {
+        backoff = options_.retry_backoff_initial;
+        continue;
+      }
+      if (confirmed() > confirmed_at_start) backoff = options_.retry_backoff_initial;
+      std::unique_lock<std::mutex> lock(mu_);
+      control_cv_.wait_for(lock, backoff, [&] { return stop_requested_; });
+      if (stop_requested_) return;
+      backoff = std::min(backoff * 2, options_.retry_backoff_max);
+    }
+  }
+
+  // Subscription thread: one event, in log order.
+  Status relay(std::uint64_t epoch, const EventView& e) {
+    EventBus* bus;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      window_cv_.wait(lock, [&] { return window_.size() < options_.max_in_flight || pausing(epoch); });
+      if (pausing(epoch)) return Status::unavailable("outbox relay pausing");
+      window_.push_back(InFlight{false, e.envelope.timestamp.time_since_epoch().count()});
+      bus = bus_;
+    }
+    std::int64_t position = e.global_position;
+    Status s = bus->publish_recorded(make_relay_message(e), [this, epoch, position](const DeliveryReport& r) {
+      on_delivery(epoch, position, r);
+    });
+    if (!s.ok()) {
+      note_failure(s);
+      return s;
+    }
+    return Status();
+  }
+
+  // Bus delivery thread (or inline, for local buses).
+  void on_delivery(std::uint64_t epoch, std::int64_t position, const DeliveryReport& r) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (epoch != epoch_) return;
+    std::int64_t index = position - window_base_;
+    if (index < 0 || index >= static_cast<std::int64_t>(window_.size())) return;
+    if (!r.status.ok()) {
+      ++delivery_failures_;
+      last_error_ = "position " + std::to_string(position) + ": " + r.status.to_string();
+      failure_ = true;
+      lock.unlock();
+      control_cv_.notify_all();
+      window_cv_.notify_all();
+      return;
+    }
+    ++delivered_;
+    window_[static_cast<std::size_t>(index)].confirmed = true;
+    bool was_full = window_.size() >= options_.max_in_flight;
+    bool advanced = false;
+    while (!window_.empty() && window_.front().confirmed) {
+      window_.pop_front();
+      confirmed_ = window_base_++;
+      advanced = true;
+    }
+    lock.unlock();
+    if (was_full) window_cv_.notify_all();
+    if (advanced) progress_cv_.notify_all();
+  }
+
+  // REQUIRES: mu_ held.
+  bool pausing(std::uint64_t epoch) const {
+    return failure_ || stop_requested_ || pending_bus_ != nullptr || epoch != epoch_;
+  }
+
+  void note_failure(const Status& s) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      failure_ = true;
+      ++delivery_failures_;
+      last_error_ = s.to_string();
+    }
+    spdlog::warn("outbox relay: {}", s.to_string());
+    control_cv_.notify_all();
+    window_cv_.notify_all();
+  }
+
+  void persist() {
+    std::int64_t c;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (confirmed_ <= persisted_) return;
+      c = confirmed_;
+    }
+    Status s = store_.save_checkpoint(options_.name, c);
+    std::lock_guard<std::mutex> lock(mu_);
+    last_persist_ = s;
+    if (s.ok()) persisted_ = std::max(persisted_, c);
+  }
+
+  std::int64_t confirmed() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return confirmed_;
+  }
+
+  EventBus* current_bus() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bus_;
+  }
+
+  EventStore& store_;
+  EventBus* bus_;  // guarded by mu_; not owned
+  const OutboxRelayOptions options_;
+  const Clock& clock_;
+
+  mutable std::mutex mu_;
+  std::condition_variable control_cv_;   // stop, switch, failure, pause finished
+  std::condition_variable window_cv_;    // room in the in-flight window
+  std::condition_variable progress_cv_;  // confirmed_ advanced
+  bool running_ = false;                  // guarded by mu_
+  bool stop_requested_ = false;           // guarded by mu_
+  bool failure_ = false;                  // guarded by mu_
+  EventBus* pending_bus_ = nullptr;       // guarded by mu_
+  std::uint64_t epoch_ = 0;               // guarded by mu_
+  std::int64_t confirmed_ = 0;            // guarded by mu_
+  std::int64_t persisted_ = 0;            // guarded by mu_
+  std::int64_t window_base_ = 1;          // guarded by mu_: position of window_.front()
+  std::deque<InFlight> window_;           // guarded by mu_
+  std::uint64_t delivered_ = 0, resent_ = 0, delivery_failures_ = 0, restarts_ = 0;  // guarded by mu_
+  std::string last_error_;                // guarded by mu_
+  Status last_persist_;                   // guarded by mu_
+  std::thread thread_;
+};
+
+OutboxRelay::OutboxRelay(EventStore& store, EventBus& bus, OutboxRelayOptions options, const Clock& clock)
+    : impl_(std::make_unique<Impl>(store, bus, std::move(options), clock)) {}
+OutboxRelay::~OutboxRelay() = default;
+Status OutboxRelay::start() { return impl_->start(); }
+Status OutboxRelay::stop() { return impl_->stop(); }
+Status OutboxRelay::switch_bus(EventBus& bus) { return impl_->switch_bus(bus); }
+bool OutboxRelay::wait_until_relayed(std::int64_t position, std::chrono::milliseconds timeout) {
+  return impl_->wait_until_relayed(position, timeout);
+}
+RelayStats OutboxRelay::stats() const { return impl_->stats(); }
+
+}  // namespace nexum
