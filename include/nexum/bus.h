@@ -1,0 +1,209 @@
+// EventBus: where events go after the store (DESIGN.md §4.5), with the
+// seed's interface, plus the asynchronous, delivery-confirmed produce that
+// the OutboxRelay builds on. Implementations: InMemoryEventBus and
+// LogEventBus (here), KafkaEventBus (nexum/kafka_bus.h).
+// Kafka wire format: doc/wire_format.md, "Kafka message".
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nexum/event.h"
+#include "nexum/status.h"
+
+namespace nexum {
+
+// A subscriber. OK means "handled": for a Kafka consumer the offset may then
+// be committed. Unavailable means "transient, retry me"; any other error, or
+// an exception, means the event cannot be handled (see each bus).
+using EventHandler = std::function<Status(const EventSchema&)>;
+
+// A Kafka-style message header. Value type.
+struct MessageHeader {
+  std::string name;
+  std::string value;
+  friend bool operator==(const MessageHeader&, const MessageHeader&) = default;
+};
+
+// A message already encoded for the wire: what the relay hands to a bus.
+// Build one with make_kafka_message() (nexum/kafka_message.h). Value type.
+struct OutgoingMessage {
+  std::string topic;
+  std::optional<std::string> key;  // nullopt: no key (Kafka null key).
+  std::string value;               // The envelope's JSON (encode_event_json).
+  std::vector<MessageHeader> headers;
+};
+
+// The outcome of one publish_recorded() message. Value type.
+struct DeliveryReport {
+  // OK: the broker acknowledged the message (acks=all for Kafka; "stored"
+  // for InMemory/Log). Otherwise the message is NOT confirmed: Unavailable
+  // for timeouts, broker outages and purges at stop(), InvalidArgument for a
+  // message the broker refuses (too large, bad topic), Internal for a fatal
+  // producer error.
+  Status status;
+  std::string topic;
+  std::int32_t partition = -1;  // -1 when unknown.
+  std::int64_t offset = -1;     // Broker offset (InMemory: index ever published); -1 when unknown.
+  // True when a failed message may nevertheless have been written (it was in
+  // flight when it failed): a retry may then duplicate it.
+  bool possibly_persisted = false;
+};
+
+// Called exactly once per message accepted by publish_recorded().
+// Kafka: on the bus's delivery thread, in produce order per partition.
+// InMemory/Log: synchronously, before publish_recorded() returns.
+// Must be quick and must not call flush() or stop() on the same bus.
+using DeliveryCallback = std::function<void(const DeliveryReport&)>;
+
+// Abstract event bus. Implementations are Thread-safe.
+class EventBus {
+ public:
+  virtual ~EventBus() = default;
+
+  // Publishes one event to `topic`. `key` nullopt: no key. What "published"
+  // means is the implementation's: InMemory/Log have stored and dispatched
+  // it; Kafka has a broker acknowledgement (the call waits for it).
+  // Errors: InvalidArgument (empty topic), Unavailable (bus cannot deliver).
+  Status publish(std::string_view topic, const EventSchema& event,
+                 std::optional<std::string> key = std::nullopt);
+
+  // Publishes `events` in order. `keys` is either empty (no event has a key)
+  // or has exactly one key per event; an empty string means "no key" for that
+  // event. Any other count is InvalidArgument and nothing is published (the
+  // seed's zip() silently dropped the extra events). Not atomic: on an error
+  // part of the batch may have been published.
+  Status publish_batch(std::string_view topic, const std::vector<EventSchema>& events,
+                       const std::vector<std::string>& keys);
+
+  // Registers `handler` for events on `topic`. Subscribers are never
+  // removed; they survive stop()/start().
+  virtual Status subscribe(std::string_view topic, EventHandler handler) = 0;
+
+  virtual Status start() = 0;
+  // Stops consuming and drains outstanding deliveries (each gets its
+  // callback). Idempotent.
+  virtual Status stop() = 0;
+  virtual bool is_running() const = 0;
+
+  // Asynchronous, delivery-confirmed produce of a pre-encoded message: the
+  // OutboxRelay's path. Returns OK when the bus has taken the message; then
+  // `on_delivery` runs exactly once with the outcome. Returns an error when
+  // the message was not taken (then `on_delivery` never runs):
+  // InvalidArgument (empty topic, undecodable value for InMemory/Log,
+  // message too large), Unavailable (bus not running, local queue stayed
+  // full for the bus's enqueue timeout). Per topic+key, deliveries succeed
+  // in the order the messages were taken.
+  virtual Status publish_recorded(const OutgoingMessage& message, DeliveryCallback on_delivery) = 0;
+
+  // Waits until every message taken so far has had its delivery callback.
+  // Unavailable if `timeout` passes first. OK does not mean every delivery
+  // succeeded: each callback says that.
+  virtual Status flush(std::chrono::milliseconds timeout) = 0;
+
+ protected:
+  // REQUIRES: topic non-empty (checked by publish()).
+  virtual Status do_publish(std::string_view topic, const EventSchema& event,
+                            std::optional<std::string> key) = 0;
+  // REQUIRES: keys.size() == events.size(); nullopt = no key.
+  virtual Status do_publish_batch(std::string_view topic, const std::vector<EventSchema>& events,
+                                  const std::vector<std::optional<std::string>>& keys);
+};
+
+// One published event as InMemoryEventBus keeps it. Value type.
+struct PublishedEvent {
+  std::string topic;
+  EventSchema event;
+  std::optional<std::string> key;
+  std::vector<MessageHeader> headers;  // Only for publish_recorded() messages.
+};
+
+// Counters of the local (InMemory/Log) buses. Value type.
+struct LocalBusStats {
+  std::uint64_t published = 0;         // Events accepted, ever.
+  std::uint64_t dropped = 0;           // InMemory: oldest events dropped at the cap.
+  std::uint64_t handler_failures = 0;  // Handlers that returned an error or threw.
+};
+
+namespace bus_internal {
+class LocalDispatcher;
+}  // namespace bus_internal
+
+struct InMemoryEventBusOptions {
+  // Events kept for get_events(); past this the oldest is dropped and
+  // counted. Default: 10000.
+  std::size_t max_events = 10000;
+};
+
+// Keeps published events in memory (bounded) and calls subscribers inline,
+// in publish order. A handler that fails or throws is logged and counted;
+// it never stops the bus or fails the publish. Publishing works whether or
+// not the bus is started (the seed's behaviour). A handler may publish or
+// subscribe re-entrantly; nested publishes are dispatched depth-first.
+// Thread-safe: concurrent publishes are serialized.
+class InMemoryEventBus final : public EventBus {
+ public:
+  explicit InMemoryEventBus(InMemoryEventBusOptions options = {});
+  ~InMemoryEventBus() override;
+
+  Status subscribe(std::string_view topic, EventHandler handler) override;
+  Status start() override;
+  Status stop() override;
+  bool is_running() const override;
+  Status publish_recorded(const OutgoingMessage& message, DeliveryCallback on_delivery) override;
+  Status flush(std::chrono::milliseconds timeout) override;
+
+  // Kept events, oldest first; `topic` empty: every topic.
+  std::vector<PublishedEvent> get_events(std::string_view topic = {}) const;
+  void clear_events();  // Does not reset the counters.
+  LocalBusStats stats() const;
+
+ protected:
+  Status do_publish(std::string_view topic, const EventSchema& event,
+                    std::optional<std::string> key) override;
+
+ private:
+  std::unique_ptr<bus_internal::LocalDispatcher> dispatcher_;
+};
+
+struct LogEventBusOptions {
+  // The spdlog logger to write to, looked up by name; if none is registered
+  // under it, the default logger. Default: "nexum.events".
+  std::string logger_name = "nexum.events";
+};
+
+// Writes one INFO line per event,
+//   EVENT: {topic} - {event_type} - {entity_type}:{entity_id}
+// (a null entity field prints as "None", as the seed's f-string did), then
+// calls subscribers as InMemoryEventBus does. Keeps nothing.
+// Thread-safe.
+class LogEventBus final : public EventBus {
+ public:
+  explicit LogEventBus(LogEventBusOptions options = {});
+  ~LogEventBus() override;
+
+  Status subscribe(std::string_view topic, EventHandler handler) override;
+  Status start() override;
+  Status stop() override;
+  bool is_running() const override;
+  Status publish_recorded(const OutgoingMessage& message, DeliveryCallback on_delivery) override;
+  Status flush(std::chrono::milliseconds timeout) override;
+  LocalBusStats stats() const;
+
+ protected:
+  Status do_publish(std::string_view topic, const EventSchema& event,
+                    std::optional<std::string> key) override;
+
+ private:
+  std::string logger_name_;
+  std::unique_ptr<bus_internal::LocalDispatcher> dispatcher_;
+};
+
+}  // namespace nexum

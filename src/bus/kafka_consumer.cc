@@ -1,0 +1,274 @@
+#include "bus/kafka_consumer.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/kafka_config.h"
+#include "bus/local_dispatcher.h"
+#include "nexum/json_codec.h"
+#include "nexum/kafka_message.h"
+
+namespace nexum::kafka_internal {
+namespace {
+
+constexpr std::chrono::milliseconds kPollTimeout{100};
+constexpr std::chrono::milliseconds kCommitRetryInterval{1000};
+
+std::chrono::milliseconds next_backoff(std::chrono::milliseconds current, std::chrono::milliseconds max) {
+  return std::min(current * 2, max);
+}
+
+}  // namespace
+
+KafkaConsumer::KafkaConsumer(const KafkaEventBusOptions& options, std::string topic, std::string group_id,
+                             std::string auto_offset_reset, EventHandler handler, KafkaProducer& producer,
+                             KafkaCounters& counters)
+    : options_(options),
+      topic_(std::move(topic)),
+      group_id_(std::move(group_id)),
+      auto_offset_reset_(std::move(auto_offset_reset)),
+      handler_(std::move(handler)),
+      producer_(producer),
+      counters_(counters) {}
+
+KafkaConsumer::~KafkaConsumer() { stop(); }
+
+Status KafkaConsumer::start() {
+  if (rk_ != nullptr) return Status();
+  Result<ConfPtr> conf = make_consumer_conf(options_, group_id_, auto_offset_reset_);
+  if (!conf) return conf.error();
+  rd_kafka_conf_set_opaque(conf->get(), this);
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &KafkaConsumer::on_rebalance);
+  rd_kafka_conf_set_error_cb(conf->get(), &KafkaConsumer::on_error);
+  std::array<char, 512> errstr{};
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr.data(), errstr.size());
+  if (rk == nullptr) return Status::invalid_argument(std::string("kafka consumer: ") + errstr.data());
+  (void)conf->release();  // rd_kafka_new took ownership.
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, topic_.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_destroy(rk);
+    return status_from_kafka_error(err, "subscribe to " + topic_);
+  }
+  rk_ = rk;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+  return Status();
+}
+
+void KafkaConsumer::stop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (rk_ != nullptr) {
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+  assigned_ = false;
+}
+
+bool KafkaConsumer::sleep_unless_stopping(std::chrono::milliseconds delay) {
+  std::unique_lock lock(stop_mu_);
+  return !stop_cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
+}
+
+void KafkaConsumer::run() {
+  while (!stopping_.load()) {
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(rk_, static_cast<int>(kPollTimeout.count()));
+    if (message == nullptr) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!done_offsets_.empty() && (done_since_commit_ > 0 || now - last_commit_attempt_ >= kCommitRetryInterval)) {
+        commit_done();
+      }
+      continue;
+    }
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        spdlog::warn("kafka consumer {} on {}: {}", group_id_, topic_, rd_kafka_message_errstr(message));
+      }
+    } else {
+      counters_.consumed.fetch_add(1);
+      handle(message);
+    }
+    rd_kafka_message_destroy(message);
+  }
+  commit_done();
+  rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);  // Serves the final revoke.
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("kafka consumer {}: close: {}", group_id_, rd_kafka_err2str(err));
+  }
+}
+
+void KafkaConsumer::handle(const rd_kafka_message_t* message) {
+  std::string_view value(static_cast<const char*>(message->payload), message->payload ? message->len : 0);
+  Result<EventSchema> event = decode_event_json(value);
+  if (!event) {
+    if (dead_letter(message, "invalid envelope: " + event.error().to_string(), 0)) mark_done(message);
+    return;
+  }
+  std::chrono::milliseconds backoff = options_.retry_backoff;
+  for (int attempt = 1;; ++attempt) {
+    Status status = bus_internal::invoke_handler(handler_, *event);
+    if (status.ok()) {
+      counters_.handled.fetch_add(1);
+      mark_done(message);
+      return;
+    }
+    if (status.code() == StatusCode::kUnavailable && attempt <= options_.max_handler_retries) {
+      counters_.handler_retries.fetch_add(1);
+      spdlog::warn("kafka consumer {}: handler unavailable for {} [{}] @{} (attempt {}), retrying in {} ms: {}",
+                   group_id_, topic_, message->partition, message->offset, attempt, backoff.count(),
+                   status.message());
+      // Stopping mid-retry leaves the offset uncommitted: redelivered later.
+      if (!sleep_unless_stopping(backoff)) return;
+      backoff = next_backoff(backoff, options_.retry_backoff_max);
+      continue;
+    }
+    if (dead_letter(message, status.to_string(), attempt)) mark_done(message);
+    return;
+  }
+}
+
+bool KafkaConsumer::dead_letter(const rd_kafka_message_t* message, const std::string& error, int attempts) {
+  if (topic_ == options_.dlq_topic) {
+    spdlog::error("kafka consumer {}: message {} [{}] @{} of the DLQ itself failed ({}); skipping it", group_id_,
+                  topic_, message->partition, message->offset, error);
+    return true;
+  }
+  OutgoingMessage dlq;
+  dlq.topic = options_.dlq_topic;
+  if (message->key != nullptr) dlq.key.emplace(static_cast<const char*>(message->key), message->key_len);
+  if (message->payload != nullptr) dlq.value.assign(static_cast<const char*>(message->payload), message->len);
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* val = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      dlq.headers.push_back(MessageHeader{name, val != nullptr ? std::string(static_cast<const char*>(val), size)
+                                                               : std::string()});
+    }
+  }
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqTopic), topic_});
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqPartition), std::to_string(message->partition)});
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqOffset), std::to_string(message->offset)});
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqGroup), group_id_});
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqError), error});
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqAttempts), std::to_string(attempts)});
+
+  const std::vector<OutgoingMessage> batch{std::move(dlq)};
+  std::chrono::milliseconds backoff = options_.retry_backoff;
+  while (true) {
+    Status status = producer_.produce_and_wait(batch, &stopping_);
+    if (status.ok()) {
+      counters_.dead_lettered.fetch_add(1);
+      spdlog::warn("kafka consumer {}: dead-lettered {} [{}] @{} to {}: {}", group_id_, topic_, message->partition,
+                   message->offset, options_.dlq_topic, error);
+      return true;
+    }
+    if (stopping_.load()) return false;
+    spdlog::error("kafka consumer {}: writing {} [{}] @{} to {} failed, retrying in {} ms: {}", group_id_, topic_,
+                  message->partition, message->offset, options_.dlq_topic, backoff.count(), status.to_string());
+    if (!sleep_unless_stopping(backoff)) return false;
+    backoff = next_backoff(backoff, options_.retry_backoff_max);
+  }
+}
+
+void KafkaConsumer::mark_done(const rd_kafka_message_t* message) {
+  done_offsets_[Partition(rd_kafka_topic_name(message->rkt), message->partition)] = message->offset + 1;
+  if (++done_since_commit_ >= std::max(1, options_.commit_every_messages)) commit_done();
+}
+
+void KafkaConsumer::commit_done(const rd_kafka_topic_partition_list_t* only) {
+  rd_kafka_topic_partition_list_t* offsets =
+      rd_kafka_topic_partition_list_new(static_cast<int>(std::max<std::size_t>(1, done_offsets_.size())));
+  for (const auto& [partition, offset] : done_offsets_) {
+    if (only != nullptr &&
+        rd_kafka_topic_partition_list_find(only, partition.first.c_str(), partition.second) == nullptr) {
+      continue;
+    }
+    rd_kafka_topic_partition_list_add(offsets, partition.first.c_str(), partition.second)->offset = offset;
+  }
+  if (offsets->cnt == 0) {
+    rd_kafka_topic_partition_list_destroy(offsets);
+    return;
+  }
+  done_since_commit_ = 0;
+  last_commit_attempt_ = std::chrono::steady_clock::now();
+  rd_kafka_resp_err_t err = rd_kafka_commit(rk_, offsets, 0 /* synchronous */);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    counters_.commit_failures.fetch_add(1);
+    spdlog::warn("kafka consumer {}: commit failed (will retry): {}", group_id_, rd_kafka_err2str(err));
+  } else {
+    counters_.commits.fetch_add(1);
+    for (int i = 0; i < offsets->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = offsets->elems[i];
+      auto it = done_offsets_.find(Partition(tp.topic, tp.partition));
+      if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && it != done_offsets_.end() && it->second == tp.offset) {
+        done_offsets_.erase(it);
+      }
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+void KafkaConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  // Served inside rd_kafka_consumer_poll/close: on the consumer's own thread.
+  auto* self = static_cast<KafkaConsumer*>(opaque);
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  rd_kafka_error_t* error = nullptr;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    spdlog::info("kafka consumer {}: assigned {} partition(s) of {}", self->group_id_, partitions->cnt,
+                 self->topic_);
+    if (cooperative) {
+      error = rd_kafka_incremental_assign(rk, partitions);
+    } else {
+      rd_kafka_assign(rk, partitions);
+    }
+    self->assigned_ = true;
+  } else {
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+      spdlog::info("kafka consumer {}: {} partition(s) of {} revoked", self->group_id_, partitions->cnt,
+                   self->topic_);
+      // Commit what we handled while we still own the partitions; if they
+      // were lost, another member owns them and may already be past us.
+      if (!rd_kafka_assignment_lost(rk)) self->commit_done(partitions);
+    } else {
+      spdlog::error("kafka consumer {}: rebalance error: {}", self->group_id_, rd_kafka_err2str(err));
+    }
+    for (int i = 0; i < partitions->cnt; ++i) {
+      self->done_offsets_.erase(Partition(partitions->elems[i].topic, partitions->elems[i].partition));
+    }
+    if (cooperative) {
+      error = rd_kafka_incremental_unassign(rk, partitions);
+    } else {
+      rd_kafka_assign(rk, nullptr);
+      self->assigned_ = false;
+    }
+  }
+  if (error != nullptr) {
+    spdlog::error("kafka consumer {}: incremental rebalance: {}", self->group_id_, rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  }
+}
+
+void KafkaConsumer::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<KafkaConsumer*>(opaque);
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  spdlog::log(code == RD_KAFKA_RESP_ERR__TRANSPORT ? spdlog::level::debug : spdlog::level::warn,
+              "kafka consumer {}: {}: {}", self->group_id_, rd_kafka_err2name(code), reason);
+}
+
+}  // namespace nexum::kafka_internal

@@ -1,0 +1,87 @@
+// One KafkaEventBus subscriber: a consumer-group member on its own thread
+// that calls the handler per message, retries, dead-letters, and commits.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include <librdkafka/rdkafka.h>
+
+#include "bus/kafka_producer.h"
+#include "nexum/bus.h"
+#include "nexum/kafka_bus.h"
+
+namespace nexum::kafka_internal {
+
+// Lifecycle Thread-safe (start/stop/assigned from any thread); everything
+// else runs on the consumer's own thread, including librdkafka's rebalance
+// callback (served inside rd_kafka_consumer_poll), so the offset
+// bookkeeping needs no lock.
+class KafkaConsumer {
+ public:
+  // `options`, `producer` (for the DLQ) and `counters` must outlive this.
+  KafkaConsumer(const KafkaEventBusOptions& options, std::string topic, std::string group_id,
+                std::string auto_offset_reset, EventHandler handler, KafkaProducer& producer,
+                KafkaCounters& counters);
+  ~KafkaConsumer();  // stop()
+  KafkaConsumer(const KafkaConsumer&) = delete;
+  KafkaConsumer& operator=(const KafkaConsumer&) = delete;
+
+  // Creates the handle, subscribes, starts the thread. InvalidArgument on
+  // bad configuration.
+  Status start();
+  // Stops polling, commits handled offsets, leaves the group, joins.
+  // REQUIRES: not called from this consumer's handler.
+  void stop();
+  // True once the group has given this member an assignment (possibly empty).
+  bool assigned() const { return assigned_.load(); }
+  const std::string& group_id() const { return group_id_; }
+
+ private:
+  using Partition = std::pair<std::string, std::int32_t>;
+
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                           void* opaque);
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  void run();
+  void handle(const rd_kafka_message_t* message);
+  // Records that `message` is finished (handled or dead-lettered).
+  void mark_done(const rd_kafka_message_t* message);
+  // Commits recorded offsets (only those in `only`, when given). Failures are
+  // counted; the offsets stay recorded for the next attempt.
+  void commit_done(const rd_kafka_topic_partition_list_t* only = nullptr);
+  // Writes `message` to the DLQ and waits for the broker's acknowledgement,
+  // retrying until it succeeds or the consumer stops (then false).
+  bool dead_letter(const rd_kafka_message_t* message, const std::string& error, int attempts);
+  // Sleeps `delay` unless stop() is called first (then false).
+  bool sleep_unless_stopping(std::chrono::milliseconds delay);
+
+  const KafkaEventBusOptions& options_;
+  const std::string topic_;
+  const std::string group_id_;
+  const std::string auto_offset_reset_;
+  const EventHandler handler_;
+  KafkaProducer& producer_;
+  KafkaCounters& counters_;
+
+  rd_kafka_t* rk_ = nullptr;  // Created by start(); used by the thread; destroyed by stop() after join.
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> assigned_{false};
+  std::mutex stop_mu_;  // Pairs with stop_cv_.
+  std::condition_variable stop_cv_;
+
+  // Consumer thread only.
+  std::map<Partition, std::int64_t> done_offsets_;  // Next offset to commit, per partition.
+  int done_since_commit_ = 0;
+  std::chrono::steady_clock::time_point last_commit_attempt_{};
+};
+
+}  // namespace nexum::kafka_internal

@@ -1,0 +1,279 @@
+#include "bus/kafka_producer.h"
+
+#include <array>
+#include <exception>
+#include <memory>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/kafka_config.h"
+
+namespace nexum::kafka_internal {
+
+KafkaBusStats KafkaCounters::snapshot() const {
+  KafkaBusStats s;
+  s.produced = produced.load();
+  s.delivered = delivered.load();
+  s.delivery_failures = delivery_failures.load();
+  s.queue_full_waits = queue_full_waits.load();
+  s.consumed = consumed.load();
+  s.handled = handled.load();
+  s.handler_retries = handler_retries.load();
+  s.dead_lettered = dead_lettered.load();
+  s.commits = commits.load();
+  s.commit_failures = commit_failures.load();
+  return s;
+}
+
+namespace {
+
+// What rides along with each message as its librdkafka opaque.
+struct PendingDelivery {
+  DeliveryCallback callback;
+};
+
+}  // namespace
+
+KafkaProducer::KafkaProducer(const KafkaEventBusOptions& options, KafkaCounters& counters)
+    : options_(options), counters_(counters) {}
+
+KafkaProducer::~KafkaProducer() { stop(); }
+
+Status KafkaProducer::start() {
+  std::unique_lock lock(handle_mu_);
+  if (rk_ != nullptr) return Status();
+  Result<ConfPtr> conf = make_producer_conf(options_);
+  if (!conf) return conf.error();
+  rd_kafka_conf_set_opaque(conf->get(), this);
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaProducer::on_delivery_report);
+  rd_kafka_conf_set_error_cb(conf->get(), &KafkaProducer::on_error);
+  std::array<char, 512> errstr{};
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr.data(), errstr.size());
+  if (rk == nullptr) return Status::invalid_argument(std::string("kafka producer: ") + errstr.data());
+  (void)conf->release();  // rd_kafka_new took ownership.
+  rk_ = rk;
+  fatal_ = false;
+  poll_stop_ = false;
+  accepting_ = true;
+  poll_thread_ = std::thread([this] { poll_loop(); });
+  return Status();
+}
+
+void KafkaProducer::poll_loop() {
+  rd_kafka_t* rk = nullptr;
+  {
+    std::shared_lock lock(handle_mu_);
+    rk = rk_;  // Stays valid until stop() has joined this thread.
+  }
+  while (!poll_stop_.load()) {
+    if (rd_kafka_poll(rk, 50) > 0) wake_waiters();
+  }
+  while (rd_kafka_poll(rk, 0) > 0) {
+  }
+  wake_waiters();
+}
+
+void KafkaProducer::wake_waiters() {
+  std::lock_guard lock(wake_mu_);
+  wake_cv_.notify_all();
+}
+
+void KafkaProducer::on_delivery_report(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message, void* opaque) {
+  // Runs on the poll thread (rd_kafka_poll) or, at the very end of stop(),
+  // on the stopping thread once the poll thread is gone.
+  auto* self = static_cast<KafkaProducer*>(opaque);
+  std::unique_ptr<PendingDelivery> pending(static_cast<PendingDelivery*>(message->_private));
+  DeliveryReport report;
+  report.topic = message->rkt != nullptr ? rd_kafka_topic_name(message->rkt) : "";
+  report.partition = message->partition;
+  report.offset = message->offset;
+  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    report.status = status_from_kafka_error(message->err, "delivery to " + report.topic);
+    report.possibly_persisted = rd_kafka_message_status(message) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+    self->counters_.delivery_failures.fetch_add(1);
+    spdlog::warn("kafka: delivery to {} [{}] failed: {}", report.topic, report.partition,
+                 report.status.to_string());
+  } else {
+    self->counters_.delivered.fetch_add(1);
+  }
+  if (pending && pending->callback) {
+    try {
+      pending->callback(report);
+    } catch (const std::exception& e) {
+      spdlog::error("kafka: delivery callback threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("kafka: delivery callback threw");
+    }
+  }
+  self->pending_.fetch_sub(1);
+}
+
+void KafkaProducer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  // Served by rd_kafka_poll on the poll thread.
+  auto* self = static_cast<KafkaProducer*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    std::array<char, 512> errstr{};
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, errstr.data(), errstr.size());
+    self->fatal_ = true;
+    spdlog::critical("kafka producer fatal error {}: {}; stop() and start() the bus", rd_kafka_err2name(orig),
+                     errstr.data());
+    return;
+  }
+  // librdkafka has already logged transport failures; only say more once
+  // every broker is gone.
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  spdlog::log(code == RD_KAFKA_RESP_ERR__TRANSPORT ? spdlog::level::debug : spdlog::level::warn, "kafka producer: {}: {}",
+              rd_kafka_err2name(code), reason);
+}
+
+Status KafkaProducer::produce(const OutgoingMessage& message, DeliveryCallback on_delivery) {
+  if (message.topic.empty()) return Status::invalid_argument("topic: must not be empty");
+  std::shared_lock lock(handle_mu_);
+  if (rk_ == nullptr || !accepting_.load()) return Status::unavailable("kafka bus is not running");
+  if (fatal_.load()) return Status::internal("kafka producer hit a fatal error; stop() and start() the bus");
+
+  auto pending = std::make_unique<PendingDelivery>(PendingDelivery{std::move(on_delivery)});
+  std::vector<rd_kafka_vu_t> vus(5 + message.headers.size());
+  std::size_t n = 0;
+  vus[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vus[n++].u.cstr = message.topic.c_str();
+  if (message.key) {
+    vus[n].vtype = RD_KAFKA_VTYPE_KEY;
+    vus[n].u.mem.ptr = const_cast<char*>(message.key->data());
+    vus[n++].u.mem.size = message.key->size();
+  }
+  vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
+  vus[n].u.mem.ptr = const_cast<char*>(message.value.data());
+  vus[n++].u.mem.size = message.value.size();
+  vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vus[n++].u.i = RD_KAFKA_MSG_F_COPY;
+  vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vus[n++].u.ptr = pending.get();
+  for (const MessageHeader& h : message.headers) {
+    vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
+    vus[n].u.header.name = h.name.c_str();
+    vus[n].u.header.val = h.value.data();
+    vus[n++].u.header.size = static_cast<ssize_t>(h.value.size());
+  }
+
+  const auto deadline = std::chrono::steady_clock::now() + options_.enqueue_timeout;
+  pending_.fetch_add(1);
+  while (true) {
+    rd_kafka_error_t* error = rd_kafka_produceva(rk_, vus.data(), n);
+    if (error == nullptr) {
+      (void)pending.release();  // Owned by the delivery report now.
+      counters_.produced.fetch_add(1);
+      return Status();
+    }
+    rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+    if (code != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      pending_.fetch_sub(1);
+      return status_from_kafka_error(code, "produce to " + message.topic);
+    }
+    // Backpressure: wait for the poll thread to serve delivery reports.
+    counters_.queue_full_waits.fetch_add(1);
+    if (!accepting_.load() || std::chrono::steady_clock::now() >= deadline) {
+      pending_.fetch_sub(1);
+      wake_waiters();
+      return Status::unavailable("produce to " + message.topic + ": local queue full for " +
+                                 std::to_string(options_.enqueue_timeout.count()) + " ms");
+    }
+    std::unique_lock wake(wake_mu_);
+    wake_cv_.wait_for(wake, std::chrono::milliseconds(10));
+  }
+}
+
+namespace {
+
+// Collects the reports of one produce_and_wait() call. Thread-safe.
+struct BatchWaiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t remaining = 0;
+  Status first_error;
+};
+
+}  // namespace
+
+Status KafkaProducer::produce_and_wait(const std::vector<OutgoingMessage>& messages,
+                                       const std::atomic<bool>* abort) {
+  auto waiter = std::make_shared<BatchWaiter>();
+  waiter->remaining = messages.size();
+  Status produce_error;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    Status s = produce(messages[i], [waiter](const DeliveryReport& report) {
+      std::lock_guard lock(waiter->mu);
+      if (!report.status.ok() && waiter->first_error.ok()) waiter->first_error = report.status;
+      if (--waiter->remaining == 0) waiter->cv.notify_all();
+    });
+    if (!s.ok()) {
+      produce_error = s;
+      std::lock_guard lock(waiter->mu);
+      waiter->remaining -= messages.size() - i;
+      break;
+    }
+  }
+  // librdkafka reports every message within message.timeout.ms; the margin
+  // only guards against a bug leaving us waiting forever.
+  const auto deadline = std::chrono::steady_clock::now() + options_.message_timeout + std::chrono::seconds(30);
+  std::unique_lock lock(waiter->mu);
+  while (waiter->remaining > 0) {
+    if (abort != nullptr && abort->load()) return Status::unavailable("gave up waiting for delivery: stopping");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::unavailable("no delivery report within message timeout");
+    }
+    waiter->cv.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  if (!produce_error.ok()) return produce_error;
+  return waiter->first_error;
+}
+
+Status KafkaProducer::flush(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(wake_mu_);
+  while (pending_.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::unavailable("flush: " + std::to_string(pending_.load()) + " messages still outstanding after " +
+                                 std::to_string(timeout.count()) + " ms");
+    }
+    wake_cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+  return Status();
+}
+
+void KafkaProducer::stop() {
+  accepting_ = false;
+  if (!poll_thread_.joinable()) return;
+  if (!flush(options_.stop_drain_timeout).ok()) {
+    spdlog::warn("kafka producer: {} messages undelivered after {} ms; purging them", pending_.load(),
+                 options_.stop_drain_timeout.count());
+    {
+      std::shared_lock lock(handle_mu_);
+      rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    }
+    flush(std::chrono::seconds(5)).ignore_error();  // Purged reports arrive quickly.
+  }
+  poll_stop_ = true;
+  poll_thread_.join();
+  std::unique_lock lock(handle_mu_);
+  purge_and_serve_locked();
+  rd_kafka_destroy(rk_);
+  rk_ = nullptr;
+}
+
+void KafkaProducer::purge_and_serve_locked() {
+  // A produce() that raced with stop() may have slipped a message in after
+  // the drain; no other thread can produce now, so report it here.
+  for (int i = 0; i < 100 && pending_.load() > 0; ++i) {
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(rk_, 50);
+  }
+  if (pending_.load() > 0) {
+    spdlog::error("kafka producer: {} messages never reported before destroy", pending_.load());
+  }
+  wake_waiters();
+}
+
+}  // namespace nexum::kafka_internal

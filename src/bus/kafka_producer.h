@@ -1,0 +1,83 @@
+// The KafkaEventBus's one long-lived producer and its poll thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+
+#include "bus/thread_annotations.h"
+#include "nexum/bus.h"
+#include "nexum/kafka_bus.h"
+
+namespace nexum::kafka_internal {
+
+// KafkaBusStats as atomics, shared by the producer and the consumers.
+// Thread-safe.
+struct KafkaCounters {
+  std::atomic<std::uint64_t> produced{0}, delivered{0}, delivery_failures{0}, queue_full_waits{0},
+      consumed{0}, handled{0}, handler_retries{0}, dead_lettered{0}, commits{0}, commit_failures{0};
+  KafkaBusStats snapshot() const;
+};
+
+// One idempotent producer. A dedicated poll thread serves delivery reports
+// and errors, so every DeliveryCallback runs on that thread. A full local
+// queue makes produce() wait for room (the poll thread wakes it) rather than
+// drop. start()/stop() may be repeated. Thread-safe.
+class KafkaProducer {
+ public:
+  KafkaProducer(const KafkaEventBusOptions& options, KafkaCounters& counters);
+  ~KafkaProducer();  // stop()
+  KafkaProducer(const KafkaProducer&) = delete;
+  KafkaProducer& operator=(const KafkaProducer&) = delete;
+
+  Status start();
+  // Drains outstanding messages for up to options.stop_drain_timeout, purges
+  // the rest (their callbacks report Unavailable), then destroys the handle.
+  void stop();
+
+  // See EventBus::publish_recorded.
+  Status produce(const OutgoingMessage& message, DeliveryCallback on_delivery);
+
+  // Produces `messages` and waits for all their reports; returns the first
+  // failure. Gives up with Unavailable when `abort` becomes true (the
+  // messages may still be delivered later).
+  Status produce_and_wait(const std::vector<OutgoingMessage>& messages,
+                          const std::atomic<bool>* abort = nullptr);
+
+  // See EventBus::flush.
+  Status flush(std::chrono::milliseconds timeout);
+  std::uint64_t pending() const { return pending_.load(); }
+
+ private:
+  static void on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  void poll_loop();
+  void wake_waiters();
+  // REQUIRES: handle_mu_ held exclusively; the poll thread is stopped.
+  void purge_and_serve_locked();
+
+  const KafkaEventBusOptions& options_;
+  KafkaCounters& counters_;
+
+  // Shared while producing, exclusive while creating or destroying rk_.
+  mutable std::shared_mutex handle_mu_;
+  rd_kafka_t* rk_ NEXUM_GUARDED_BY(handle_mu_) = nullptr;
+  std::atomic<bool> accepting_{false};  // produce() takes messages.
+  std::atomic<bool> fatal_{false};      // The producer hit a fatal error; restart the bus.
+  std::atomic<bool> poll_stop_{false};
+  std::thread poll_thread_;  // Only start()/stop() touch it (serialized by the bus).
+
+  std::atomic<std::uint64_t> pending_{0};  // Taken, not yet reported.
+  std::mutex wake_mu_;                     // Pairs with wake_cv_.
+  std::condition_variable wake_cv_;        // Notified after reports are served.
+};
+
+}  // namespace nexum::kafka_internal

@@ -1,0 +1,155 @@
+// Helpers for tests against librdkafka's mock cluster: plain librdkafka
+// clients (not ours) to read back, produce raw bytes, and ask for committed
+// offsets, plus a wait-until with a deadline.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include "nexum/bus.h"
+#include "nexum/kafka_bus.h"
+
+namespace nexum::testing {
+
+// Polls `predicate` every `interval` until it holds or `timeout` passes.
+inline bool wait_until(const std::function<bool()>& predicate,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                       std::chrono::milliseconds interval = std::chrono::milliseconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(interval);
+  }
+  return true;
+}
+
+// Bus options tuned for the mock cluster: quick group joins and reconnects.
+inline KafkaEventBusOptions test_bus_options(const std::string& bootstrap) {
+  KafkaEventBusOptions options;
+  options.bootstrap_servers = bootstrap;
+  options.client_id = "nexum-test";
+  options.properties = {{"reconnect.backoff.max.ms", "500"}, {"retry.backoff.ms", "50"}};
+  // The mock coordinator elects a leader session.timeout.ms - 1 s after a
+  // rebalance starts; keep it short.
+  options.consumer_properties = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "300"}};
+  options.retry_backoff = std::chrono::milliseconds(10);
+  options.retry_backoff_max = std::chrono::milliseconds(100);
+  return options;
+}
+
+struct RawMessage {
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::optional<std::string> key;
+  std::string value;
+  std::vector<MessageHeader> headers;
+};
+
+inline rd_kafka_t* new_client(rd_kafka_type_t type, const std::string& bootstrap,
+                              const std::vector<std::pair<std::string, std::string>>& extra = {}) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::array<char, 512> err{};
+  auto set = [&](const std::string& k, const std::string& v) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err.data(), err.size()) != RD_KAFKA_CONF_OK) {
+      ADD_FAILURE() << k << ": " << err.data();
+    }
+  };
+  set("bootstrap.servers", bootstrap);
+  set("log_level", "3");
+  for (const auto& [k, v] : extra) set(k, v);
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err.data(), err.size());
+  if (rk == nullptr) ADD_FAILURE() << "rd_kafka_new: " << err.data();
+  return rk;
+}
+
+// Reads `topic` (with `partitions` partitions) from the beginning with a
+// plain assign()ed consumer until `count` messages arrived or `timeout`.
+inline std::vector<RawMessage> read_topic(const std::string& bootstrap, const std::string& topic, int partitions,
+                                          std::size_t count,
+                                          std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  rd_kafka_t* rk = new_client(RD_KAFKA_CONSUMER, bootstrap,
+                              {{"group.id", "test-reader"}, {"enable.auto.commit", "false"}});
+  std::vector<RawMessage> out;
+  if (rk == nullptr) return out;
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      RawMessage r;
+      r.topic = rd_kafka_topic_name(m->rkt);
+      r.partition = m->partition;
+      r.offset = m->offset;
+      if (m->key != nullptr) r.key.emplace(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name = nullptr;
+        const void* val = nullptr;
+        std::size_t size = 0;
+        for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
+          r.headers.push_back({name, val ? std::string(static_cast<const char*>(val), size) : std::string()});
+        }
+      }
+      out.push_back(std::move(r));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+// Produces one message with a plain producer and waits for it.
+inline void produce_raw(const std::string& bootstrap, const std::string& topic, std::optional<std::string> key,
+                        const std::string& value, int32_t partition = RD_KAFKA_PARTITION_UA) {
+  rd_kafka_t* rk = new_client(RD_KAFKA_PRODUCER, bootstrap);
+  ASSERT_NE(rk, nullptr);
+  const void* key_ptr = key ? key->data() : nullptr;
+  const std::size_t key_len = key ? key->size() : 0;
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+      RD_KAFKA_V_KEY(key_ptr, key_len),
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_END);
+  EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
+  EXPECT_EQ(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_destroy(rk);
+}
+
+// The offset `group` has committed for topic/partition (RD_KAFKA_OFFSET_INVALID
+// when none), asked through a separate handle that does not join the group.
+inline std::int64_t committed_offset(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                                     int32_t partition) {
+  rd_kafka_t* rk = new_client(RD_KAFKA_CONSUMER, bootstrap, {{"group.id", group}});
+  if (rk == nullptr) return -2;
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(parts, topic.c_str(), partition);
+  std::int64_t offset = -2;
+  if (rd_kafka_committed(rk, parts, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && parts->elems[0].err == 0) {
+    offset = parts->elems[0].offset;
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+  rd_kafka_destroy(rk);
+  return offset;
+}
+
+}  // namespace nexum::testing

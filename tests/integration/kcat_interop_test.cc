@@ -1,0 +1,166 @@
+// Interop with a Kafka client we did not write: kcat (librdkafka's CLI, the
+// Debian package "kcat") reads what KafkaEventBus produces, and KafkaEventBus
+// consumes and commits what kcat produces. Runs against the mock cluster.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "bus/kafka_mock_cluster.h"
+#include "kafka_test_util.h"
+#include "nexum/clock.h"
+#include "nexum/json_codec.h"
+#include "nexum/kafka_bus.h"
+#include "nexum/kafka_message.h"
+
+namespace nexum {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::committed_offset;
+using testing::test_bus_options;
+using testing::wait_until;
+
+// Runs `command` through the shell, feeding `input` to its stdin when given;
+// returns its exit status and stdout.
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+
+CommandResult run(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  std::size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+int run_with_input(const std::string& command, const std::string& input) {
+  FILE* pipe = popen(command.c_str(), "w");
+  if (pipe == nullptr) return -1;
+  std::fwrite(input.data(), 1, input.size(), pipe);
+  int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+class KcatInteropTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (run("kcat -V 2>&1").status != 0) {
+      FAIL() << "kcat is not installed or not on PATH; install it with: apt-get install kcat";
+    }
+    auto cluster = KafkaMockCluster::create(1);
+    ASSERT_TRUE(cluster) << cluster.error().to_string();
+    cluster_ = std::move(cluster).value();
+    bootstrap_ = cluster_->bootstrap_servers();
+  }
+
+  static EventSchema event(const std::string& type, const std::string& entity_id) {
+    static const ManualClock clock;
+    boost::json::object data;
+    data["amount"] = "100.50";
+    data["currency"] = "EUR";
+    data["note"] = "caf\xc3\xa9";  // Non-ASCII survives the trip.
+    return EventSchema::make(type, "account", entity_id, std::move(data), {}, clock);
+  }
+
+  std::unique_ptr<KafkaMockCluster> cluster_;
+  std::string bootstrap_;
+};
+
+TEST_F(KcatInteropTest, KcatReadsOurMessagesAsSeedJsonWithHeaders) {
+  const std::string topic = "nexum.accounts.created";
+  ASSERT_TRUE(cluster_->create_topic(topic, 2).ok());
+  auto bus = KafkaEventBus::create(test_bus_options(bootstrap_));
+  ASSERT_TRUE(bus);
+  ASSERT_TRUE((*bus)->start().ok());
+  std::vector<RecordedEvent> events;
+  for (int i = 0; i < 3; ++i) {
+    events.push_back(RecordedEvent{event("account_created", "acc_" + std::to_string(i)),
+                                   "account-acc_" + std::to_string(i), 0, i + 1, topic});
+    ASSERT_TRUE((*bus)->publish_recorded(make_kafka_message(events.back()), nullptr).ok());
+  }
+  ASSERT_TRUE((*bus)->flush(30s).ok());
+  EXPECT_EQ((*bus)->stats().delivered, 3u);
+
+  CommandResult kcat = run("kcat -b " + bootstrap_ + " -C -t " + topic + " -e -q -J 2>&1");
+  ASSERT_EQ(kcat.status, 0) << kcat.output;
+  std::istringstream lines(kcat.output);
+  std::string line;
+  int seen = 0;
+  static const std::vector<std::string> kSeedKeys{"event_id",    "event_type", "timestamp", "source",  "version",
+                                                  "entity_type", "entity_id",  "data",      "metadata"};
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    boost::json::object record = boost::json::parse(line).as_object();
+    const std::string key(record.at("key").as_string());
+    boost::json::object payload = boost::json::parse(record.at("payload").as_string()).as_object();
+    std::vector<std::string> keys;
+    for (const auto& kv : payload) keys.emplace_back(kv.key());
+    EXPECT_EQ(keys, kSeedKeys) << line;  // Exactly the nine, in the seed's order.
+    EXPECT_EQ(std::string(payload.at("entity_id").as_string()), key);
+    EXPECT_EQ(std::string(payload.at("data").at("note").as_string()), "caf\xc3\xa9");
+    const boost::json::array& headers = record.at("headers").as_array();
+    std::map<std::string, std::string> h;
+    for (std::size_t i = 0; i + 1 < headers.size(); i += 2) {
+      h[std::string(headers[i].as_string())] = std::string(headers[i + 1].as_string());
+    }
+    EXPECT_EQ(h["ce_id"], std::string(payload.at("event_id").as_string()));
+    EXPECT_EQ(h["ce_type"], "account_created");
+    EXPECT_EQ(h["ce_specversion"], "1.0");
+    EXPECT_EQ(h["content-type"], "application/json");
+    EXPECT_EQ(h["nexum_stream"], "account-" + key);
+    ++seen;
+  }
+  EXPECT_EQ(seen, 3) << kcat.output;
+}
+
+TEST_F(KcatInteropTest, OurConsumerHandlesAndCommitsWhatKcatProduces) {
+  const std::string topic = "nexum.commands.accounts";
+  ASSERT_TRUE(cluster_->create_topic(topic, 1).ok());
+  auto bus = KafkaEventBus::create(test_bus_options(bootstrap_));
+  ASSERT_TRUE(bus);
+  std::mutex mu;
+  std::vector<EventSchema> handled;
+  ASSERT_TRUE((*bus)->subscribe(topic, [&](const EventSchema& e) {
+                      std::lock_guard lock(mu);
+                      handled.push_back(e);
+                      return Status();
+                    }).ok());
+  ASSERT_TRUE((*bus)->start().ok());
+
+  EventSchema command = event("open_account", "acc_42");
+  const std::string json = encode_event_json(command);
+  ASSERT_EQ(json.find('\n'), std::string::npos);  // One message per line for kcat -P.
+  ASSERT_EQ(run_with_input("kcat -b " + bootstrap_ + " -P -t " + topic + " -k acc_42 -H source=kcat 2>&1", json + "\n"),
+            0);
+
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lock(mu);
+    return !handled.empty();
+  }));
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(handled.size(), 1u);
+    EXPECT_EQ(handled[0], command);
+  }
+  EXPECT_TRUE(wait_until([&] { return committed_offset(bootstrap_, "nexum-test_" + topic, topic, 0) == 1; }, 30s,
+                         100ms));
+}
+
+}  // namespace
+}  // namespace nexum
