@@ -12,6 +12,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "nexum/decimal.h"
+#include "nexum/json_fields.h"
 #include "nexum/store.h"
 #include "store/keys.h"
 #include "store/rocks_event_store.h"
@@ -175,21 +176,14 @@ Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
   };
   std::unordered_map<std::string, std::int64_t, Hash, std::equal_to<>> balances;
   std::int64_t folded = 0;
-  unsigned char scratch[4096];
+  JsonFieldReader fields({"amount", "transaction_type"});
   start = Clock::now();
   Status s = store->scan_log(1, SIZE_MAX, {}, [&](const EventView& e) -> Status {
-    boost::json::monotonic_resource mr(scratch, sizeof scratch);
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(e.envelope.data_json, ec, &mr);
-    if (ec || !v.is_object()) return Status::data_loss("data of position " + std::to_string(e.global_position));
-    const auto& data = v.get_object();
-    auto* amount = data.if_contains("amount");
-    auto* type = data.if_contains("transaction_type");
-    if (!amount || !type || !amount->is_string()) return Status::data_loss("amount missing");
-    auto d = Decimal::parse(amount->get_string(), "amount");
+    NEXUM_RETURN_IF_ERROR(fields.parse(e.envelope.data_json));
+    auto d = Decimal::parse(fields.string_or_empty(0), "amount");
     if (!d) return d.error();
     std::int64_t cents = d->units_at(2).value_or(0);
-    if (type->get_string() == "withdrawal") cents = -cents;
+    if (fields.string_or_empty(1) == "withdrawal") cents = -cents;
     auto it = balances.find(e.envelope.entity_id);
     if (it == balances.end()) it = balances.emplace(std::string(e.envelope.entity_id), 0).first;
     it->second += cents;

@@ -1,0 +1,44 @@
+// JsonFieldReader: reads chosen top-level fields of a JSON object without
+// building a DOM. For hot folds over stored payloads (replay, projections,
+// aggregates), where boost::json::parse would allocate a tree per event.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nexum/status.h"
+
+namespace nexum {
+
+// Thread-compatible: one reader per thread, reused across parses.
+class JsonFieldReader {
+ public:
+  enum class Kind : unsigned char { kMissing, kString, kNumber, kBool, kNull, kObject, kArray };
+
+  // `names`: the top-level keys to capture, in the order value() indexes them.
+  explicit JsonFieldReader(std::vector<std::string> names);
+  ~JsonFieldReader();
+  JsonFieldReader(const JsonFieldReader&) = delete;
+  JsonFieldReader& operator=(const JsonFieldReader&) = delete;
+
+  // Parses `json`, which must be one JSON object. InvalidArgument when it is
+  // not (the message says where it stopped). Fields not present are kMissing.
+  Status parse(std::string_view json);
+
+  Kind kind(std::size_t i) const;
+  // Strings unescaped; numbers, true/false as their literal text; empty otherwise.
+  std::string_view text(std::size_t i) const;
+  // The string value, or empty when the field is missing or not a string.
+  std::string_view string_or_empty(std::size_t i) const {
+    return kind(i) == Kind::kString ? text(i) : std::string_view();
+  }
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nexum
