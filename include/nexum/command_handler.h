@@ -1,0 +1,123 @@
+// NexumCommandHandler: consumes the seed's command topics, decides each
+// command against event-sourced aggregates, and appends its outcome.
+// Command shapes, outcomes and rejection reasons: doc/commands.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nexum/aggregates.h"
+#include "nexum/bus.h"
+#include "nexum/clock.h"
+#include "nexum/event.h"
+#include "nexum/status.h"
+#include "nexum/store.h"
+#include "nexum/topics.h"
+
+namespace nexum {
+
+enum class CommandOutcomeKind : std::uint8_t {
+  kAccepted,  // the command's domain events were appended
+  kRejected,  // its business failure event (transaction_failed / workflow_rejected) was appended
+};
+
+// The one observable outcome of a command. Value type.
+struct CommandOutcome {
+  CommandOutcomeKind kind = CommandOutcomeKind::kAccepted;
+  std::string topic;   // the command topic
+  std::string action;  // data.action, e.g. "deposit"
+  // For kRejected: the reason code (banking_events.h, e.g. "insufficient_funds")
+  // and a sentence naming the entity and figures. Empty when accepted.
+  std::string reason;
+  std::string message;
+  // The entity of the outcome's first event: the transaction of a money
+  // movement (or its failure), the customer/account/loan created or changed,
+  // or the workflow of a workflow_rejected.
+  std::string entity_type;
+  std::string entity_id;
+  // Global positions of the outcome's events, in order.
+  std::vector<std::int64_t> positions;
+  // The command (same event_id) had been handled before: nothing was
+  // appended now, and this is the stored outcome.
+  bool duplicate = false;
+
+  bool accepted() const { return kind == CommandOutcomeKind::kAccepted; }
+};
+
+struct CommandHandlerOptions {
+  // A command whose streams moved between read and append (optimistic
+  // concurrency conflict) is re-read and re-decided up to this many times;
+  // then handle() returns Unavailable (Kafka redelivers it). Default: 10.
+  int max_conflict_retries = 10;
+  // Snapshot policy of the aggregates. Default: every 100 events.
+  AggregateRepositoryOptions repository;
+  // Who writes malformed commands to the dead-letter topic.
+  enum class DeadLetters : std::uint8_t {
+    kAuto,       // the bus if it is a KafkaEventBus (it has a DLQ), else the handler
+    kBus,        // return the error to the bus; it dead-letters
+    kHandler,    // publish {command, error headers} to dlq_topic on the bus, then return OK
+  };
+  DeadLetters dead_letters = DeadLetters::kAuto;  // Default: kAuto.
+  // Default: "nexum.commands.dlq".
+  std::string dlq_topic = std::string(topics::kCommandsDlq);
+};
+
+// Counters since construction. Value type.
+struct CommandHandlerStats {
+  std::uint64_t accepted = 0;    // new outcomes, accepted
+  std::uint64_t rejected = 0;    // new outcomes, business rejections
+  std::uint64_t duplicates = 0;  // redeliveries answered with the stored outcome
+  std::uint64_t malformed = 0;   // InvalidArgument: unparseable / unknown / invalid field
+  std::uint64_t failed = 0;      // other errors (store unavailable, retries exhausted)
+  std::uint64_t conflict_retries = 0;
+  std::uint64_t dead_letters_published = 0;  // by the handler itself (DeadLetters::kHandler)
+  std::map<std::string, std::uint64_t> accepted_by_action;    // "transactions.deposit" → n
+  std::map<std::string, std::uint64_t> rejected_by_reason;    // "insufficient_funds" → n
+  std::map<std::string, std::uint64_t> malformed_by_field;    // "amount" → n
+  // accepted + rejected + duplicates + malformed + failed.
+  std::uint64_t handled() const { return accepted + rejected + duplicates + malformed + failed; }
+};
+
+// Thread-safe: handle() may run concurrently (e.g. one Kafka consumer per
+// topic); concurrent commands on one account are serialized by optimistic
+// concurrency on its stream. `store` and `bus` must outlive the handler;
+// stop the bus's consumers before destroying the handler (messages that
+// still arrive afterwards are answered Unavailable).
+class NexumCommandHandler {
+ public:
+  NexumCommandHandler(EventStore& store, EventBus& bus, CommandHandlerOptions options = {},
+                      const Clock& clock = SystemClock::instance());
+  ~NexumCommandHandler();
+  NexumCommandHandler(const NexumCommandHandler&) = delete;
+  NexumCommandHandler& operator=(const NexumCommandHandler&) = delete;
+
+  // Subscribes to nexum.commands.{transactions,customers,loans,accounts}.
+  // A second call does nothing.
+  Status start();
+
+  // Decides `command` (an envelope whose data.action names the action) and
+  // appends its outcome; returns once the outcome is durable.
+  // Errors: InvalidArgument naming the field for a malformed or unknown
+  // command (nothing is appended: it belongs on the DLQ); Unavailable when
+  // the store is unavailable or conflicts outlasted max_conflict_retries;
+  // DataLoss when a stream does not fold.
+  Result<CommandOutcome> handle(std::string_view topic, const EventSchema& command);
+
+  // What start() registers for each topic: handle(), then OK once the
+  // outcome is durable; a malformed command is dead-lettered (see
+  // CommandHandlerOptions::DeadLetters); Unavailable is passed on for retry.
+  Status on_bus_message(std::string_view topic, const EventSchema& command);
+
+  CommandHandlerStats stats() const;
+  AggregateRepository& repository();
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace nexum

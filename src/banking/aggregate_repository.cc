@@ -1,0 +1,69 @@
+#include <spdlog/spdlog.h>
+
+#include "nexum/aggregates.h"
+
+namespace nexum {
+
+AggregateRepository::AggregateRepository(EventStore& store, AggregateRepositoryOptions options)
+    : store_(store), options_(options) {}
+
+bool AggregateRepository::snapshot_due(std::int64_t previous_version, std::int64_t version) const {
+  if (options_.snapshot_every <= 0 || version <= previous_version) return false;
+  // Stream lengths are version + 1; a snapshot is due when a multiple of
+  // snapshot_every lies in (previous length, new length].
+  return (version + 1) / options_.snapshot_every > (previous_version + 1) / options_.snapshot_every;
+}
+
+Status AggregateRepository::save(const std::string& stream, std::int64_t version, std::string state) {
+  return store_.save_snapshot(stream, Snapshot{version, std::move(state)});
+}
+
+template <typename Aggregate>
+Result<Aggregate> AggregateRepository::load(std::string_view id) {
+  Aggregate aggregate;
+  aggregate.id = std::string(id);
+  const std::string stream = aggregate.stream();
+  if (Status s = validate_stream_id(stream); !s.ok()) return s;
+
+  Result<Snapshot> snapshot = store_.load_snapshot(stream);
+  if (snapshot) {
+    Result<Aggregate> restored = Aggregate::from_snapshot(id, snapshot->state, snapshot->version);
+    if (restored) {
+      aggregate = std::move(restored).value();
+    } else {
+      spdlog::warn("aggregates: ignoring the snapshot of {} at version {}: {}", stream, snapshot->version,
+                   restored.error().to_string());
+    }
+  } else if (snapshot.error().code() != StatusCode::kNotFound) {
+    return snapshot.error();
+  }
+
+  const std::size_t batch = options_.read_batch == 0 ? 256 : options_.read_batch;
+  while (true) {
+    Result<std::vector<RecordedEvent>> events = store_.read_stream(stream, aggregate.version + 1, batch);
+    if (!events) {
+      // A stream that does not exist reads as NotFound or as empty, depending on the store.
+      if (events.error().code() == StatusCode::kNotFound) break;
+      return events.error();
+    }
+    for (const RecordedEvent& recorded : *events) {
+      if (recorded.stream_version != aggregate.version + 1) {
+        return Status::data_loss(stream + ": expected version " + std::to_string(aggregate.version + 1) +
+                                 " while folding, read " + std::to_string(recorded.stream_version));
+      }
+      if (Status s = aggregate.apply(recorded.event); !s.ok()) {
+        return Status::data_loss(stream + " version " + std::to_string(recorded.stream_version) + " (position " +
+                                 std::to_string(recorded.global_position) + "): " + s.message());
+      }
+    }
+    if (events->size() < batch) break;
+  }
+  return aggregate;
+}
+
+Result<Customer> AggregateRepository::load_customer(std::string_view id) { return load<Customer>(id); }
+Result<Account> AggregateRepository::load_account(std::string_view id) { return load<Account>(id); }
+Result<Loan> AggregateRepository::load_loan(std::string_view id) { return load<Loan>(id); }
+Result<Transaction> AggregateRepository::load_transaction(std::string_view id) { return load<Transaction>(id); }
+
+}  // namespace nexum

@@ -1,0 +1,281 @@
+// The folds of Customer, Account, Loan and Transaction, and their snapshots.
+// Event fields: doc/commands.md.
+#include "nexum/aggregates.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "banking/event_payloads.h"
+#include "banking/json_fields.h"
+#include "nexum/banking_events.h"
+
+namespace nexum {
+namespace {
+
+using banking_internal::FieldReader;
+using banking_internal::nullable;
+
+FieldReader event_reader(const EventSchema& e) {
+  return FieldReader(e.data, StatusCode::kDataLoss, e.event_type + ": data.");
+}
+
+// The snapshot's JSON object; DataLoss when it is not one.
+Result<boost::json::object> parse_snapshot(std::string_view json) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(json, ec);
+  if (ec) return Status::data_loss("snapshot: " + ec.message());
+  if (!v.is_object()) return Status::data_loss("snapshot: not a JSON object");
+  return std::move(v.as_object());
+}
+
+#define NEXUM_ASSIGN_OR_RETURN(lhs, expr) \
+  do {                                    \
+    auto nexum_r_ = (expr);               \
+    if (!nexum_r_) return nexum_r_.error(); \
+    lhs = std::move(*nexum_r_);           \
+  } while (0)
+
+}  // namespace
+
+// ---- Customer ----
+
+Status Customer::apply(const EventSchema& e) {
+  const FieldReader r = event_reader(e);
+  if (e.event_type == banking::kCustomerCreated || e.event_type == banking::kCustomerUpdated) {
+    NEXUM_ASSIGN_OR_RETURN(first_name, r.optional_string("first_name"));
+    NEXUM_ASSIGN_OR_RETURN(last_name, r.optional_string("last_name"));
+    NEXUM_ASSIGN_OR_RETURN(email, r.optional_string("email"));
+    NEXUM_ASSIGN_OR_RETURN(phone, r.optional_string("phone"));
+    if (e.event_type == banking::kCustomerCreated) {
+      NEXUM_ASSIGN_OR_RETURN(kyc_status, r.enumeration<KycStatus>("kyc_status"));
+      NEXUM_ASSIGN_OR_RETURN(kyc_tier, r.enumeration<KycTier>("kyc_tier"));
+      exists = true;
+    }
+  } else if (e.event_type == banking::kKycStatusChanged) {
+    NEXUM_ASSIGN_OR_RETURN(kyc_status, r.enumeration<KycStatus>("new_status"));
+    NEXUM_ASSIGN_OR_RETURN(kyc_tier, r.enumeration<KycTier>("new_tier"));
+  }
+  ++version;
+  return Status();
+}
+
+std::string Customer::to_snapshot() const {
+  return boost::json::serialize(banking_internal::customer_created_data(*this));
+}
+
+Result<Customer> Customer::from_snapshot(std::string_view id, std::string_view json, std::int64_t version) {
+  Result<boost::json::object> o = parse_snapshot(json);
+  if (!o) return o.error();
+  Customer c;
+  c.id = std::string(id);
+  EventSchema e;
+  e.event_type = banking::kCustomerCreated;
+  e.data = std::move(*o);
+  NEXUM_RETURN_IF_ERROR(c.apply(e));
+  c.version = version;
+  return c;
+}
+
+// ---- Account ----
+
+Status Account::apply(const EventSchema& e) {
+  const FieldReader r = event_reader(e);
+  if (e.event_type == banking::kAccountCreated) {
+    NEXUM_ASSIGN_OR_RETURN(account_number, r.optional_string("account_number"));
+    NEXUM_ASSIGN_OR_RETURN(product_type, r.enumeration<ProductType>("product_type"));
+    NEXUM_ASSIGN_OR_RETURN(customer_id, r.optional_string("customer_id"));
+    NEXUM_ASSIGN_OR_RETURN(currency, r.currency("currency"));
+    NEXUM_ASSIGN_OR_RETURN(name, r.optional_string("name"));
+    NEXUM_ASSIGN_OR_RETURN(balance, r.money("balance", currency));
+    // A snapshot carries the state; a creation event does not (it is active).
+    NEXUM_ASSIGN_OR_RETURN(state, r.optional_enumeration<AccountState>("state", AccountState::kActive));
+    exists = true;
+  } else if (e.event_type == banking::kAccountUpdated) {
+    NEXUM_ASSIGN_OR_RETURN(state, r.enumeration<AccountState>("state"));
+    NEXUM_ASSIGN_OR_RETURN(account_number, r.optional_string("account_number", account_number));
+    Result<Money> stated = r.money("balance", currency);
+    if (!stated) return stated.error();
+    if (r.has_value("amount") || r.has_value("direction")) {
+      Result<Money> amount = r.positive_money("amount", currency);
+      if (!amount) return amount.error();
+      Result<std::string> direction = r.required_string("direction");
+      if (!direction) return direction.error();
+      Result<Money> moved = *direction == "credit"  ? balance.add(*amount)
+                            : *direction == "debit" ? balance.subtract(*amount)
+                                                    : Result<Money>(r.error("direction", "must be credit or debit"));
+      if (!moved) return Status::data_loss(moved.error().message());
+      if (!(*moved == *stated)) {
+        return r.error("balance", "states " + stated->to_string() + " but the previous balance " +
+                                      balance.to_string() + " " + *direction + " " + amount->to_string() +
+                                      " is " + moved->to_string());
+      }
+    }
+    balance = *stated;
+  }
+  ++version;
+  return Status();
+}
+
+std::string Account::to_snapshot() const {
+  boost::json::object o = banking_internal::account_created_data(*this);
+  o["state"] = enum_name(state);
+  return boost::json::serialize(o);
+}
+
+Result<Account> Account::from_snapshot(std::string_view id, std::string_view json, std::int64_t version) {
+  Result<boost::json::object> o = parse_snapshot(json);
+  if (!o) return o.error();
+  Account a;
+  a.id = std::string(id);
+  EventSchema e;
+  e.event_type = banking::kAccountCreated;
+  e.data = std::move(*o);
+  NEXUM_RETURN_IF_ERROR(a.apply(e));
+  a.version = version;
+  return a;
+}
+
+// ---- Loan ----
+
+Status Loan::apply(const EventSchema& e) {
+  const FieldReader r = event_reader(e);
+  if (e.event_type == banking::kLoanOriginated) {
+    NEXUM_ASSIGN_OR_RETURN(customer_id, r.optional_string("customer_id"));
+    Result<Currency> cur = r.currency("currency");
+    if (!cur) return cur.error();
+    NEXUM_ASSIGN_OR_RETURN(principal, r.money("principal", *cur));
+    NEXUM_ASSIGN_OR_RETURN(interest_rate, r.decimal("interest_rate"));
+    Result<std::int64_t> term = r.integer("term_months", 0, 100000);
+    if (!term) return term.error();
+    term_months = static_cast<int>(*term);
+    NEXUM_ASSIGN_OR_RETURN(payment_frequency, r.enumeration<PaymentFrequency>("payment_frequency"));
+    NEXUM_ASSIGN_OR_RETURN(account_id, r.optional_string("account_id"));
+    // Snapshots carry the running figures; an origination starts them at zero.
+    NEXUM_ASSIGN_OR_RETURN(state, r.optional_enumeration<LoanState>("state", LoanState::kOriginated));
+    outstanding_balance = Money::zero(*cur);
+    total_paid = Money::zero(*cur);
+    if (r.has_value("outstanding_balance")) {
+      NEXUM_ASSIGN_OR_RETURN(outstanding_balance, r.money("outstanding_balance", *cur));
+    }
+    if (r.has_value("total_paid")) NEXUM_ASSIGN_OR_RETURN(total_paid, r.money("total_paid", *cur));
+    exists = true;
+  } else if (e.event_type == banking::kLoanDisbursed) {
+    std::string account;
+    NEXUM_ASSIGN_OR_RETURN(account, r.optional_string("account_id"));
+    if (!account.empty()) account_id = std::move(account);
+    state = LoanState::kDisbursed;
+    outstanding_balance = principal;
+  } else if (e.event_type == banking::kLoanPayment) {
+    Result<Money> paid = r.money("payment_amount", currency());
+    if (!paid) return paid.error();
+    Result<Money> total = total_paid.add(*paid);
+    if (!total) return Status::data_loss(total.error().message());
+    total_paid = *total;
+    // The host's figure is authoritative (it may include interest).
+    NEXUM_ASSIGN_OR_RETURN(outstanding_balance, r.money("outstanding_balance", currency()));
+    state = LoanState::kActive;
+  } else if (e.event_type == banking::kLoanPaidOff || e.event_type == banking::kLoanDefaulted) {
+    if (r.has_value("outstanding_balance")) {
+      NEXUM_ASSIGN_OR_RETURN(outstanding_balance, r.money("outstanding_balance", currency()));
+    }
+    state = e.event_type == banking::kLoanPaidOff ? LoanState::kPaidOff : LoanState::kDefaulted;
+  }
+  ++version;
+  return Status();
+}
+
+std::string Loan::to_snapshot() const {
+  boost::json::object o = banking_internal::loan_originated_data(*this);
+  o["account_id"] = nullable(account_id);
+  o["state"] = enum_name(state);
+  o["outstanding_balance"] = outstanding_balance.to_string();
+  o["total_paid"] = total_paid.to_string();
+  return boost::json::serialize(o);
+}
+
+Result<Loan> Loan::from_snapshot(std::string_view id, std::string_view json, std::int64_t version) {
+  Result<boost::json::object> o = parse_snapshot(json);
+  if (!o) return o.error();
+  Loan l;
+  l.id = std::string(id);
+  EventSchema e;
+  e.event_type = banking::kLoanOriginated;
+  e.data = std::move(*o);
+  NEXUM_RETURN_IF_ERROR(l.apply(e));
+  l.version = version;
+  return l;
+}
+
+// ---- Transaction ----
+
+std::string Transaction::default_reference() const {
+  std::string r(enum_name(transaction_type));
+  for (char& c : r) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return r + "-" + id.substr(0, 8);
+}
+
+Status Transaction::apply(const EventSchema& e) {
+  const FieldReader r = event_reader(e);
+  const bool created = e.event_type == banking::kTransactionCreated;
+  const bool posted = e.event_type == banking::kTransactionPosted;
+  const bool failed = e.event_type == banking::kTransactionFailed;
+  if (created || posted || failed) {
+    NEXUM_ASSIGN_OR_RETURN(transaction_type, r.enumeration<TransactionType>("transaction_type"));
+    NEXUM_ASSIGN_OR_RETURN(from_account_id, r.optional_string("from_account_id"));
+    NEXUM_ASSIGN_OR_RETURN(to_account_id, r.optional_string("to_account_id"));
+    // transaction_failed carries amount/currency only as Nexum's extra fields.
+    if (r.has_value("amount") && r.has_value("currency")) {
+      Result<Currency> cur = r.currency("currency");
+      if (!cur) return cur.error();
+      NEXUM_ASSIGN_OR_RETURN(amount, r.money("amount", *cur));
+    }
+    exists = true;
+  }
+  if (created) {
+    NEXUM_ASSIGN_OR_RETURN(description, r.optional_string("description"));
+    NEXUM_ASSIGN_OR_RETURN(reference, r.optional_string("reference"));
+    NEXUM_ASSIGN_OR_RETURN(state, r.optional_enumeration<TransactionState>("state", TransactionState::kPending));
+    if (r.has_value("final_balance")) {
+      NEXUM_ASSIGN_OR_RETURN(final_balance, r.money("final_balance", amount.currency()));
+    }
+    NEXUM_ASSIGN_OR_RETURN(journal_entry_id, r.optional_string("journal_entry_id"));
+    NEXUM_ASSIGN_OR_RETURN(error_message, r.optional_string("error"));
+  } else if (posted) {
+    state = TransactionState::kCompleted;
+    if (r.has_value("final_balance")) {
+      NEXUM_ASSIGN_OR_RETURN(final_balance, r.money("final_balance", amount.currency()));
+    }
+    NEXUM_ASSIGN_OR_RETURN(journal_entry_id, r.optional_string("journal_entry_id"));
+  } else if (failed) {
+    state = TransactionState::kFailed;
+    NEXUM_ASSIGN_OR_RETURN(error_message, r.optional_string("error"));
+  }
+  ++version;
+  return Status();
+}
+
+std::string Transaction::to_snapshot() const {
+  boost::json::object o = banking_internal::transaction_created_data(*this);
+  o["state"] = enum_name(state);
+  o["final_balance"] = final_balance ? boost::json::value(final_balance->to_string()) : nullptr;
+  o["journal_entry_id"] = nullable(journal_entry_id);
+  o["error"] = nullable(error_message);
+  return boost::json::serialize(o);
+}
+
+Result<Transaction> Transaction::from_snapshot(std::string_view id, std::string_view json, std::int64_t version) {
+  Result<boost::json::object> o = parse_snapshot(json);
+  if (!o) return o.error();
+  Transaction t;
+  t.id = std::string(id);
+  EventSchema e;
+  e.event_type = banking::kTransactionCreated;
+  e.data = std::move(*o);
+  NEXUM_RETURN_IF_ERROR(t.apply(e));
+  t.version = version;
+  return t;
+}
+
+}  // namespace nexum

@@ -1,0 +1,284 @@
+// NexumCommandHandler: validate → (check stored outcome → decide → append)
+// with bounded retries on conflict. Commands and outcomes: doc/commands.md.
+#include "nexum/command_handler.h"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "banking/command_decision.h"
+#include "nexum/banking_events.h"
+#include "nexum/kafka_bus.h"
+#include "nexum/kafka_message.h"
+
+namespace nexum {
+
+using banking_internal::CommandContext;
+using banking_internal::Decider;
+using banking_internal::Decision;
+using banking_internal::FieldReader;
+
+namespace {
+
+// Events one command may produce; the stored-outcome probe stops here.
+constexpr int kMaxOutcomeEvents = 64;
+
+constexpr std::string_view kHandledTopics[] = {topics::kCommandsTransactions, topics::kCommandsCustomers,
+                                               topics::kCommandsLoans, topics::kCommandsAccounts};
+
+// The field an InvalidArgument message names: the text before the first ':'.
+std::string field_of(const Status& s) {
+  const std::string& m = s.message();
+  const auto colon = m.find(':');
+  return colon == std::string::npos ? std::string("command") : m.substr(0, std::min<std::size_t>(colon, 64));
+}
+
+std::string json_string(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// A short randomized pause before re-deciding after a conflict, growing with the attempt.
+void conflict_backoff(int attempt) {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  const int cap_us = 50 << std::min(attempt, 6);
+  std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<unsigned>(cap_us)));
+}
+
+}  // namespace
+
+class NexumCommandHandler::Impl {
+ public:
+  Impl(EventStore& store, EventBus& bus, CommandHandlerOptions options, const Clock& clock)
+      : store_(store), bus_(bus), options_(std::move(options)), clock_(clock), repo_(store, options_.repository) {
+    using DL = CommandHandlerOptions::DeadLetters;
+    handler_dead_letters_ = options_.dead_letters == DL::kHandler ||
+                            (options_.dead_letters == DL::kAuto && dynamic_cast<KafkaEventBus*>(&bus) == nullptr);
+  }
+
+  Result<CommandOutcome> handle(std::string_view topic, const EventSchema& command);
+  Status on_bus_message(std::string_view topic, const EventSchema& command);
+  Status publish_dead_letter(std::string_view topic, const EventSchema& command, const Status& error);
+
+  EventStore& store_;
+  EventBus& bus_;
+  const CommandHandlerOptions options_;
+  const Clock& clock_;
+  AggregateRepository repo_;
+  bool handler_dead_letters_ = false;
+  std::atomic<bool> started_{false};
+
+  mutable std::mutex mu_;
+  CommandHandlerStats stats_;  // guarded by mu_
+
+ private:
+  Result<CommandOutcome> handle_valid(CommandContext& ctx, const Decider& decide);
+  Result<std::optional<CommandOutcome>> stored_outcome(const CommandContext& ctx);
+  Status malformed(const Status& s) {
+    std::lock_guard lock(mu_);
+    ++stats_.malformed;
+    ++stats_.malformed_by_field[field_of(s)];
+    return s;
+  }
+  Status failed(const Status& s) {
+    std::lock_guard lock(mu_);
+    ++stats_.failed;
+    return s;
+  }
+};
+
+Result<CommandOutcome> NexumCommandHandler::Impl::handle(std::string_view topic, const EventSchema& command) {
+  Result<Decider> (*parse)(const CommandContext&, const FieldReader&) = nullptr;
+  if (topic == topics::kCommandsTransactions) parse = banking_internal::parse_transaction_command;
+  if (topic == topics::kCommandsCustomers) parse = banking_internal::parse_customer_command;
+  if (topic == topics::kCommandsAccounts) parse = banking_internal::parse_account_command;
+  if (topic == topics::kCommandsLoans) parse = banking_internal::parse_loan_command;
+  if (parse == nullptr) {
+    return malformed(Status::invalid_argument("topic: '" + std::string(topic.substr(0, 64)) +
+                                              "' is not a command topic"));
+  }
+  if (command.event_id.is_nil()) return malformed(Status::invalid_argument("event_id: the nil UUID is not a command id"));
+  const FieldReader meta(command.metadata, StatusCode::kInvalidArgument, "metadata.");
+  for (std::string_view key : {"correlation_id", "user_id"}) {
+    if (meta.has_value(key)) {
+      Result<std::string> s = meta.optional_string(key);
+      if (!s) return malformed(s.error());
+    }
+  }
+  const FieldReader data(command.data, StatusCode::kInvalidArgument);
+  Result<std::string> action = data.required_string("action");
+  if (!action) return malformed(action.error());
+
+  CommandContext ctx(command, std::string(topic), *action, clock_);
+  Result<Decider> decider = parse(ctx, data);
+  if (!decider) return malformed(decider.error());
+  return handle_valid(ctx, *decider);
+}
+
+Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& ctx, const Decider& decide) {
+  for (int attempt = 0;; ++attempt) {
+    Result<std::optional<CommandOutcome>> stored = stored_outcome(ctx);
+    if (!stored) return failed(stored.error());
+    if (*stored) {
+      std::lock_guard lock(mu_);
+      ++stats_.duplicates;
+      return std::move(**stored);
+    }
+    if (attempt > options_.max_conflict_retries) {
+      return failed(Status::unavailable("command " + ctx.command_id() + ": still conflicting after " +
+                                        std::to_string(options_.max_conflict_retries) + " retries"));
+    }
+
+    Result<Decision> decision = decide(ctx, repo_);
+    if (!decision) {
+      if (decision.error().code() == StatusCode::kInvalidArgument) return malformed(decision.error());
+      return failed(decision.error());
+    }
+    int index = 0;
+    for (StreamAppend& a : decision->appends) {
+      for (EventSchema& e : a.events) e.event_id = banking_internal::outcome_event_id(ctx.command_id(), index++);
+    }
+
+    Result<AppendResult> appended = store_.append_multi(std::move(decision->appends));
+    if (!appended) {
+      const StatusCode code = appended.error().code();
+      if (code == StatusCode::kConflict) {
+        {
+          std::lock_guard lock(mu_);
+          ++stats_.conflict_retries;
+        }
+        conflict_backoff(attempt);
+        continue;
+      }
+      if (code == StatusCode::kInvalidArgument) {
+        // A partly stored batch: an earlier delivery decided differently and
+        // its outcome is stored; the next pass finds it. Anything else is our bug.
+        Result<std::optional<CommandOutcome>> again = stored_outcome(ctx);
+        if (again && *again) continue;
+        return failed(Status::internal("command " + ctx.command_id() + ": " + appended.error().message()));
+      }
+      return failed(appended.error());
+    }
+    if (appended->deduplicated) continue;  // reported from the store on the next pass
+
+    CommandOutcome outcome = std::move(decision->outcome);
+    outcome.topic = ctx.topic();
+    outcome.action = ctx.action();
+    outcome.positions = std::move(appended->positions);
+    for (const auto& after : decision->after_append) {
+      Status s = after(repo_);
+      if (!s.ok()) spdlog::warn("command handler: snapshot after command {} failed: {}", ctx.command_id(), s.to_string());
+    }
+    std::lock_guard lock(mu_);
+    if (outcome.accepted()) {
+      ++stats_.accepted;
+      ++stats_.accepted_by_action[ctx.qualified_action()];
+    } else {
+      ++stats_.rejected;
+      ++stats_.rejected_by_reason[outcome.reason];
+    }
+    return outcome;
+  }
+}
+
+Result<std::optional<CommandOutcome>> NexumCommandHandler::Impl::stored_outcome(const CommandContext& ctx) {
+  std::vector<std::int64_t> positions;
+  for (int i = 0; i < kMaxOutcomeEvents; ++i) {
+    Result<std::int64_t> p = store_.find_event(banking_internal::outcome_event_id(ctx.command_id(), i));
+    if (!p) {
+      if (p.error().code() == StatusCode::kNotFound) break;
+      return p.error();
+    }
+    positions.push_back(*p);
+  }
+  if (positions.empty()) return std::optional<CommandOutcome>();
+  Result<std::vector<RecordedEvent>> first = store_.read_all(positions.front(), 1);
+  if (!first) return first.error();
+  if (first->empty()) return Status::internal("event at position " + std::to_string(positions.front()) + " not readable");
+  const EventSchema& e = first->front().event;
+  CommandOutcome o;
+  o.topic = ctx.topic();
+  o.action = ctx.action();
+  o.kind = (e.event_type == banking::kTransactionFailed || e.event_type == banking::kWorkflowRejected)
+               ? CommandOutcomeKind::kRejected
+               : CommandOutcomeKind::kAccepted;
+  if (!o.accepted()) {
+    o.reason = json_string(e.data, "reason");
+    o.message = json_string(e.data, "error");
+  }
+  o.entity_type = e.entity_type;
+  o.entity_id = e.entity_id;
+  o.positions = std::move(positions);
+  o.duplicate = true;
+  return std::optional<CommandOutcome>(std::move(o));
+}
+
+Status NexumCommandHandler::Impl::publish_dead_letter(std::string_view topic, const EventSchema& command,
+                                                      const Status& error) {
+  std::optional<std::string> key;
+  if (!command.entity_id.empty()) key = command.entity_id;
+  OutgoingMessage m = make_kafka_message(options_.dlq_topic, command, std::move(key));
+  m.headers.push_back({std::string(kHeaderDlqTopic), std::string(topic)});
+  m.headers.push_back({std::string(kHeaderDlqError), error.to_string()});
+  m.headers.push_back({std::string(kHeaderDlqAttempts), "1"});
+  Status s = bus_.publish_recorded(m, [](const DeliveryReport&) {});
+  if (s.ok()) {
+    std::lock_guard lock(mu_);
+    ++stats_.dead_letters_published;
+  }
+  return s;
+}
+
+Status NexumCommandHandler::Impl::on_bus_message(std::string_view topic, const EventSchema& command) {
+  Result<CommandOutcome> outcome = handle(topic, command);
+  if (outcome) return Status();
+  const Status& error = outcome.error();
+  if (error.code() == StatusCode::kUnavailable || !handler_dead_letters_) return error;
+  spdlog::warn("command handler: dead-lettering command {} from {}: {}", command.event_id.to_string(), topic,
+               error.to_string());
+  Status s = publish_dead_letter(topic, command, error);
+  if (!s.ok()) return Status::unavailable("writing the dead letter failed: " + s.to_string());
+  return Status();
+}
+
+NexumCommandHandler::NexumCommandHandler(EventStore& store, EventBus& bus, CommandHandlerOptions options,
+                                         const Clock& clock)
+    : impl_(std::make_shared<Impl>(store, bus, std::move(options), clock)) {}
+
+NexumCommandHandler::~NexumCommandHandler() = default;
+
+Status NexumCommandHandler::start() {
+  if (impl_->started_.exchange(true)) return Status();
+  std::weak_ptr<Impl> weak = impl_;
+  for (std::string_view topic : kHandledTopics) {
+    Status s = impl_->bus_.subscribe(topic, [weak, topic](const EventSchema& command) {
+      std::shared_ptr<Impl> impl = weak.lock();
+      if (!impl) return Status::unavailable("command handler destroyed");
+      return impl->on_bus_message(topic, command);
+    });
+    if (!s.ok()) return s;
+  }
+  return Status();
+}
+
+Result<CommandOutcome> NexumCommandHandler::handle(std::string_view topic, const EventSchema& command) {
+  return impl_->handle(topic, command);
+}
+
+Status NexumCommandHandler::on_bus_message(std::string_view topic, const EventSchema& command) {
+  return impl_->on_bus_message(topic, command);
+}
+
+CommandHandlerStats NexumCommandHandler::stats() const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->stats_;
+}
+
+AggregateRepository& NexumCommandHandler::repository() { return impl_->repo_; }
+
+}  // namespace nexum

@@ -1,0 +1,175 @@
+// nexum.commands.customers: create, update, change_kyc (doc/commands.md).
+#include <algorithm>
+#include <utility>
+
+#include "banking/command_decision.h"
+#include "banking/event_payloads.h"
+#include "nexum/banking_events.h"
+
+namespace nexum::banking_internal {
+namespace {
+
+// local@domain.tld: one '@', no spaces or control characters, a dot in the
+// domain that is neither its first nor its last character, at most 254 bytes.
+bool plausible_email(std::string_view e) {
+  if (e.size() > 254) return false;
+  if (std::any_of(e.begin(), e.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; })) return false;
+  const auto at = e.find('@');
+  if (at == std::string_view::npos || at == 0 || e.find('@', at + 1) != std::string_view::npos) return false;
+  const std::string_view domain = e.substr(at + 1);
+  const auto dot = domain.rfind('.');
+  return dot != std::string_view::npos && dot > 0 && dot + 1 < domain.size() && domain.front() != '.';
+}
+
+Result<std::string> email_field(const FieldReader& r, bool required) {
+  Result<std::string> e = required ? r.required_string("email") : r.optional_string("email");
+  if (!e) return e;
+  if ((required || !e->empty()) && !plausible_email(*e)) return r.error("email", "not a valid email address");
+  return e;
+}
+
+Rejection customer_not_found(const std::string& id) {
+  return {std::string(banking::kReasonCustomerNotFound), "customer " + id + " does not exist"};
+}
+
+// Appends one event for `after` on the customer's stream at `before`'s version.
+Decision customer_event(const CommandContext& ctx, const Customer& before, Customer after, std::string_view type,
+                        boost::json::object data) {
+  Decision d;
+  StreamAppend a;
+  a.stream = after.stream();
+  a.expected = before.exists ? ExpectedVersion::exact(before.version) : ExpectedVersion::no_stream();
+  a.events.push_back(ctx.event(type, Customer::kEntityType, after.id, std::move(data)));
+  d.appends.push_back(std::move(a));
+  d.outcome.entity_type = std::string(Customer::kEntityType);
+  d.outcome.entity_id = after.id;
+  after.version = before.version + 1;
+  const std::int64_t previous = before.version;
+  d.after_append.push_back(
+      [after = std::move(after), previous](AggregateRepository& repo) { return repo.snapshot_if_due(after, previous); });
+  return d;
+}
+
+Result<Decider> parse_create(const CommandContext& ctx, const FieldReader& r) {
+  NEXUM_RETURN_IF_ERROR(r.only(
+      {"action", "customer_id", "first_name", "last_name", "email", "phone", "kyc_status", "kyc_tier"}));
+  Customer c;
+  Result<std::string> id = r.optional_string("customer_id");
+  if (!id) return id.error();
+  c.id = id->empty() ? ctx.derived_id("cust_") : *id;
+  if (Status s = validate_stream_id(c.stream()); !s.ok()) return r.error("customer_id", s.message());
+  Result<std::string> first = r.required_string("first_name");
+  if (!first) return first.error();
+  Result<std::string> last = r.required_string("last_name");
+  if (!last) return last.error();
+  Result<std::string> email = email_field(r, /*required=*/true);
+  if (!email) return email.error();
+  Result<std::string> phone = r.optional_string("phone");
+  if (!phone) return phone.error();
+  Result<KycStatus> status = r.optional_enumeration<KycStatus>("kyc_status", KycStatus::kNone);
+  if (!status) return status.error();
+  Result<KycTier> tier = r.optional_enumeration<KycTier>("kyc_tier", KycTier::kTier0);
+  if (!tier) return tier.error();
+  c.first_name = *first;
+  c.last_name = *last;
+  c.email = *email;
+  c.phone = *phone;
+  c.kyc_status = *status;
+  c.kyc_tier = *tier;
+  c.exists = true;
+  return Decider([c = std::move(c)](CommandContext& ctx, AggregateRepository& repo) -> Result<Decision> {
+    Result<Customer> current = repo.load_customer(c.id);
+    if (!current) return current.error();
+    if (current->exists) {
+      return reject_workflow(ctx, WorkflowType::kCustomerOnboarding, c.id, Customer::kEntityType, c.id,
+                             {std::string(banking::kReasonCustomerExists), "customer " + c.id + " already exists"});
+    }
+    return customer_event(ctx, *current, c, banking::kCustomerCreated, customer_created_data(c));
+  });
+}
+
+struct CustomerUpdate {
+  std::string id;
+  std::optional<std::string> first_name, last_name, email, phone;
+};
+
+Result<Decider> parse_update(const FieldReader& r) {
+  NEXUM_RETURN_IF_ERROR(r.only({"action", "customer_id", "first_name", "last_name", "email", "phone"}));
+  CustomerUpdate u;
+  Result<std::string> id = r.required_string("customer_id");
+  if (!id) return id.error();
+  u.id = *id;
+  for (auto [key, slot] : {std::pair{"first_name", &u.first_name}, std::pair{"last_name", &u.last_name}}) {
+    if (!r.has(key)) continue;
+    Result<std::string> v = r.required_string(key);
+    if (!v) return v.error();
+    *slot = *v;
+  }
+  if (r.has("email")) {
+    Result<std::string> e = email_field(r, /*required=*/true);
+    if (!e) return e.error();
+    u.email = *e;
+  }
+  if (r.has("phone")) {  // null clears it
+    Result<std::string> p = r.optional_string("phone");
+    if (!p) return p.error();
+    u.phone = *p;
+  }
+  if (!u.first_name && !u.last_name && !u.email && !u.phone) {
+    return r.error("data", "update needs at least one of first_name, last_name, email, phone");
+  }
+  return Decider([u = std::move(u)](CommandContext& ctx, AggregateRepository& repo) -> Result<Decision> {
+    Result<Customer> current = repo.load_customer(u.id);
+    if (!current) return current.error();
+    if (!current->exists) {
+      return reject_workflow(ctx, WorkflowType::kCustomerOnboarding, u.id, Customer::kEntityType, u.id,
+                             customer_not_found(u.id));
+    }
+    Customer after = *current;
+    if (u.first_name) after.first_name = *u.first_name;
+    if (u.last_name) after.last_name = *u.last_name;
+    if (u.email) after.email = *u.email;
+    if (u.phone) after.phone = *u.phone;
+    return customer_event(ctx, *current, after, banking::kCustomerUpdated, customer_updated_data(after));
+  });
+}
+
+Result<Decider> parse_change_kyc(const FieldReader& r) {
+  NEXUM_RETURN_IF_ERROR(r.only({"action", "customer_id", "new_status", "new_tier"}));
+  Result<std::string> id = r.required_string("customer_id");
+  if (!id) return id.error();
+  Result<KycStatus> status = r.enumeration<KycStatus>("new_status");
+  if (!status) return status.error();
+  std::optional<KycTier> tier;
+  if (r.has_value("new_tier")) {
+    Result<KycTier> t = r.enumeration<KycTier>("new_tier");
+    if (!t) return t.error();
+    tier = *t;
+  }
+  return Decider([id = *id, status = *status, tier](CommandContext& ctx,
+                                                    AggregateRepository& repo) -> Result<Decision> {
+    Result<Customer> current = repo.load_customer(id);
+    if (!current) return current.error();
+    if (!current->exists) {
+      return reject_workflow(ctx, WorkflowType::kKycReview, id, Customer::kEntityType, id, customer_not_found(id));
+    }
+    Customer after = *current;
+    after.kyc_status = status;
+    if (tier) after.kyc_tier = *tier;
+    return customer_event(ctx, *current, after, banking::kKycStatusChanged,
+                          kyc_status_changed_data(after, current->kyc_status, current->kyc_tier));
+  });
+}
+
+}  // namespace
+
+Result<Decider> parse_customer_command(const CommandContext& ctx, const FieldReader& r) {
+  const std::string& action = ctx.action();
+  if (action == "create") return parse_create(ctx, r);
+  if (action == "update") return parse_update(r);
+  if (action == "change_kyc") return parse_change_kyc(r);
+  return r.error("action", "unknown action '" + action.substr(0, 64) + "' for " + ctx.topic() +
+                               " (expected create, update or change_kyc)");
+}
+
+}  // namespace nexum::banking_internal

@@ -1,0 +1,128 @@
+// nexum.commands.transactions: deposit, withdraw, transfer (doc/commands.md).
+#include <utility>
+
+#include "banking/command_decision.h"
+
+namespace nexum::banking_internal {
+namespace {
+
+struct Movement {
+  TransactionType type = TransactionType::kDeposit;
+  std::string from_account_id;  // debited; empty for a deposit
+  std::string to_account_id;    // credited; empty for a withdrawal
+  Money amount = Money::zero(default_currency());
+  std::string description;
+  std::string reference;
+};
+
+// Loads the account, or an absent one for an empty id.
+Result<Account> load_or_empty(AggregateRepository& repo, const std::string& id) {
+  if (id.empty()) return Account{};
+  return repo.load_account(id);
+}
+
+Result<Decision> decide_movement(const Movement& m, CommandContext& ctx, AggregateRepository& repo) {
+  Result<Account> from = load_or_empty(repo, m.from_account_id);
+  if (!from) return from.error();
+  Result<Account> to = load_or_empty(repo, m.to_account_id);
+  if (!to) return to.error();
+
+  auto reject = [&](const Rejection& r) {
+    return reject_transaction(ctx, m.type, m.from_account_id, m.to_account_id, m.amount, r);
+  };
+  if (!m.from_account_id.empty()) {
+    const std::string_view role = m.to_account_id.empty() ? "account" : "from_account";
+    if (auto r = check_movement(*from, m.from_account_id, m.amount, /*debit=*/true, role)) return reject(*r);
+  }
+  if (!m.to_account_id.empty()) {
+    const std::string_view role = m.from_account_id.empty() ? "account" : "to_account";
+    if (auto r = check_movement(*to, m.to_account_id, m.amount, /*debit=*/false, role)) return reject(*r);
+  }
+
+  Transaction t;
+  t.id = ctx.derived_id("txn_");
+  t.transaction_type = m.type;
+  t.amount = m.amount;
+  t.from_account_id = m.from_account_id;
+  t.to_account_id = m.to_account_id;
+  t.description = m.description;
+  t.reference = m.reference.empty() ? t.default_reference() : m.reference;
+  t.state = TransactionState::kCompleted;
+
+  Account from_after = *from;
+  Account to_after = *to;
+  if (!m.from_account_id.empty()) {
+    Result<Money> b = from->balance.subtract(m.amount);
+    if (!b) return b.error();
+    from_after.balance = *b;
+  }
+  if (!m.to_account_id.empty()) {
+    Result<Money> b = to->balance.add(m.amount);
+    if (!b) return b.error();
+    to_after.balance = *b;
+  }
+  // final_balance: the debited account's for withdrawals and transfers, the
+  // credited one's for deposits.
+  t.final_balance = m.from_account_id.empty() ? to_after.balance : from_after.balance;
+
+  Decision d;
+  add_transaction(d, ctx, t);
+  if (!m.from_account_id.empty()) add_account_movement(d, ctx, *from, from_after, t.id, m.amount, /*debit=*/true);
+  if (!m.to_account_id.empty()) add_account_movement(d, ctx, *to, to_after, t.id, m.amount, /*debit=*/false);
+  return d;
+}
+
+}  // namespace
+
+Result<Decider> parse_transaction_command(const CommandContext& ctx, const FieldReader& r) {
+  Movement m;
+  const std::string& action = ctx.action();
+  std::string default_description;
+  if (action == "deposit" || action == "withdraw") {
+    NEXUM_RETURN_IF_ERROR(r.only({"action", "account_id", "amount", "currency", "description", "reference"}));
+    Result<std::string> account = r.required_string("account_id");
+    if (!account) return account.error();
+    if (action == "deposit") {
+      m.type = TransactionType::kDeposit;
+      m.to_account_id = *account;
+      default_description = "Kafka deposit command";
+    } else {
+      m.type = TransactionType::kWithdrawal;
+      m.from_account_id = *account;
+      default_description = "Kafka withdraw command";
+    }
+  } else if (action == "transfer") {
+    NEXUM_RETURN_IF_ERROR(r.only(
+        {"action", "from_account_id", "to_account_id", "amount", "currency", "description", "reference"}));
+    Result<std::string> from = r.required_string("from_account_id");
+    if (!from) return from.error();
+    Result<std::string> to = r.required_string("to_account_id");
+    if (!to) return to.error();
+    if (*from == *to) return r.error("to_account_id", "must differ from from_account_id");
+    m.type = TransactionType::kTransferInternal;
+    m.from_account_id = *from;
+    m.to_account_id = *to;
+    default_description = "Kafka transfer command";
+  } else {
+    return r.error("action", "unknown action '" + action.substr(0, 64) + "' for " + ctx.topic() +
+                                 " (expected deposit, withdraw or transfer)");
+  }
+  // The seed defaulted the currency to USD.
+  Result<Currency> currency = r.currency("currency", "USD");
+  if (!currency) return currency.error();
+  Result<Money> amount = r.positive_money("amount", *currency);
+  if (!amount) return amount.error();
+  m.amount = *amount;
+  Result<std::string> description = r.optional_string("description", default_description);
+  if (!description) return description.error();
+  m.description = *description;
+  Result<std::string> reference = r.optional_string("reference");
+  if (!reference) return reference.error();
+  m.reference = *reference;
+
+  return Decider([m = std::move(m)](CommandContext& c, AggregateRepository& repo) {
+    return decide_movement(m, c, repo);
+  });
+}
+
+}  // namespace nexum::banking_internal
