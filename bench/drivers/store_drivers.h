@@ -26,6 +26,10 @@ struct AppendBenchOptions {
   int streams = 10000;         // distinct account streams
   std::int64_t events = 200000;
   std::size_t payload_bytes = 300;
+  bool buffered = false;       // Durability::kBuffered instead of kSync (no fsync)
+  // > 0: one thread keeps this many append_async calls in flight instead of
+  // `callers` blocking threads (the pipeline's ceiling without thread switches).
+  int async_in_flight = 0;
 };
 // Durable (kSync) appends, one event per call, vs raw RocksDB WriteBatches
 // of 100 × payload_bytes with sync=true.

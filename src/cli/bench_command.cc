@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "drivers/projection_drivers.h"
 #include "drivers/store_drivers.h"
 
 namespace nexum::cli {
@@ -34,6 +35,8 @@ void register_bench_command(CLI::App& app) {
   a->add_option("--streams", append->streams, "Distinct streams (default 10000)");
   a->add_option("--events", append->events, "Events to append (default 200000)");
   a->add_option("--payload", append->payload_bytes, "Payload bytes per event (default 300)");
+  a->add_option("--async", append->async_in_flight, "One thread with this many append_async calls in flight");
+  a->add_flag("--buffered", append->buffered, "Durability::kBuffered (WAL without fsync) instead of kSync");
   a->callback([append] { report("nexum bench append", bench::run_append_bench(*append)); });
 
   auto replay = std::make_shared<bench::ReplayBenchOptions>();
@@ -48,6 +51,14 @@ void register_bench_command(CLI::App& app) {
   l->add_option("--data", load->dir, "Scratch directory")->required();
   l->add_option("--loads", load->loads, "Loads measured (default 20000)");
   l->callback([load] { report("nexum bench load", bench::run_load_bench(*load)); });
+
+  auto projections = std::make_shared<bench::ProjectionBenchOptions>();
+  CLI::App* p = bench->add_subcommand("projections", "Rebuild all built-in projections vs raw scan; live lag");
+  p->add_option("--data", projections->dir, "Store directory, filled with banking events up to --events")->required();
+  p->add_option("--events", projections->events, "Events in the log (default 5000000)");
+  p->add_option("--live-rate", projections->live_rate, "Live phase: events appended per second (default 50000)");
+  p->add_option("--live-seconds", projections->live_seconds, "Live phase duration, 0 skips it (default 10)");
+  p->callback([projections] { report("nexum bench projections", bench::run_projection_bench(*projections)); });
 }
 
 }  // namespace nexum::cli

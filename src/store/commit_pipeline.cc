@@ -3,7 +3,7 @@
 #include <pthread.h>
 
 #include <cstring>
-#include <unordered_set>
+#include <algorithm>
 #include <utility>
 
 #include <rocksdb/write_batch.h>
@@ -105,67 +105,78 @@ CommitPipeline::~CommitPipeline() {
   writer_.join();
 }
 
+namespace {
+
+std::string where(std::size_t i) { return "appends[" + std::to_string(i) + "]"; }
+std::string where(std::size_t i, std::size_t j) { return where(i) + ".events[" + std::to_string(j) + "]"; }
+
+// Checks everything that does not need the store; error strings are built
+// only on failure (this runs once per append on the caller's thread).
+Status validate_appends(const std::vector<StreamAppend>& appends) {
+  if (appends.empty()) return Status::invalid_argument("appends: no stream given");
+  std::size_t total_events = 0;
+  for (std::size_t i = 0; i < appends.size(); ++i) {
+    const StreamAppend& a = appends[i];
+    if (Status s = validate_stream_id(a.stream); !s.ok()) {
+      return Status::invalid_argument(where(i) + ".stream: " + s.message());
+    }
+    for (std::size_t k = 0; k < i; ++k) {
+      if (appends[k].stream == a.stream) {
+        return Status::invalid_argument(where(i) + ".stream: '" + a.stream + "' appears twice in one append");
+      }
+    }
+    if (a.events.empty()) {
+      return Status::invalid_argument(where(i) + ".events: empty batch for stream '" + a.stream + "'");
+    }
+    if (a.expected.kind() == ExpectedVersion::Kind::kExact && a.expected.version() < 0) {
+      return Status::invalid_argument(where(i) + ".expected: exact version must be >= 0");
+    }
+    for (std::size_t j = 0; j < a.events.size(); ++j) {
+      const EventSchema& e = a.events[j];
+      if (e.event_id.is_nil()) return Status::invalid_argument(where(i, j) + ".event_id: nil UUID");
+      if (e.event_type.empty()) return Status::invalid_argument(where(i, j) + ".event_type: empty");
+      if (a.topic.empty() && !topics::topic_for_event_type(e.event_type)) {
+        return Status::invalid_argument(where(i, j) + ".event_type: no topic for '" + e.event_type +
+                                        "'; give StreamAppend::topic");
+      }
+    }
+    total_events += a.events.size();
+  }
+  if (total_events > 1) {
+    std::vector<EventId> ids;
+    ids.reserve(total_events);
+    for (const StreamAppend& a : appends) {
+      for (const EventSchema& e : a.events) ids.push_back(e.event_id);
+    }
+    std::sort(ids.begin(), ids.end());
+    auto dup = std::adjacent_find(ids.begin(), ids.end());
+    if (dup != ids.end()) {
+      return Status::invalid_argument("event_id: " + dup->to_string() + " appears twice in one append");
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
 void CommitPipeline::submit(std::vector<StreamAppend> appends, std::function<void(Result<AppendResult>)> done) {
-  if (appends.empty()) {
-    done(Status::invalid_argument("appends: no stream given"));
+  if (Status s = validate_appends(appends); !s.ok()) {
+    done(std::move(s));
     return;
   }
   auto req = std::make_unique<Request>();
   req->items.reserve(appends.size());
-  std::unordered_set<std::string_view> streams;
-  std::unordered_set<EventId, EventIdHash> ids;
-  for (std::size_t i = 0; i < appends.size(); ++i) {
-    StreamAppend& a = appends[i];
-    std::string where = "appends[" + std::to_string(i) + "]";
-    if (Status s = validate_stream_id(a.stream); !s.ok()) {
-      done(Status::invalid_argument(where + ".stream: " + s.message()));
-      return;
-    }
-    if (!streams.insert(a.stream).second) {
-      done(Status::invalid_argument(where + ".stream: '" + a.stream + "' appears twice in one append"));
-      return;
-    }
-    if (a.events.empty()) {
-      done(Status::invalid_argument(where + ".events: empty batch for stream '" + a.stream + "'"));
-      return;
-    }
-    if (a.expected.kind() == ExpectedVersion::Kind::kExact && a.expected.version() < 0) {
-      done(Status::invalid_argument(where + ".expected: exact version must be >= 0"));
-      return;
-    }
+  for (StreamAppend& a : appends) {
     Item item;
-    item.stream = a.stream;
     item.expected = a.expected;
     item.ids.reserve(a.events.size());
     item.records.reserve(a.events.size());
-    for (std::size_t j = 0; j < a.events.size(); ++j) {
-      const EventSchema& e = a.events[j];
-      std::string ewhere = where + ".events[" + std::to_string(j) + "]";
-      if (e.event_id.is_nil()) {
-        done(Status::invalid_argument(ewhere + ".event_id: nil UUID"));
-        return;
-      }
-      if (!ids.insert(e.event_id).second) {
-        done(Status::invalid_argument(ewhere + ".event_id: " + e.event_id.to_string() + " appears twice"));
-        return;
-      }
-      if (e.event_type.empty()) {
-        done(Status::invalid_argument(ewhere + ".event_type: empty"));
-        return;
-      }
-      std::string_view topic = a.topic;
-      if (topic.empty()) {
-        auto t = topics::topic_for_event_type(e.event_type);
-        if (!t) {
-          done(Status::invalid_argument(ewhere + ".event_type: no topic for '" + e.event_type +
-                                        "'; give StreamAppend::topic"));
-          return;
-        }
-        topic = *t;
-      }
+    for (const EventSchema& e : a.events) {
+      std::string_view topic = a.topic.empty() ? *topics::topic_for_event_type(e.event_type) : a.topic;
       item.ids.push_back(e.event_id);
       item.records.emplace_back(e, a.stream, topic);
     }
+    item.stream = std::move(a.stream);
     req->event_count += a.events.size();
     req->items.push_back(std::move(item));
   }

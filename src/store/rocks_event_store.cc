@@ -5,6 +5,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
 #include "store/keys.h"
@@ -95,7 +96,14 @@ Status RocksEventStore::open_db() {
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
-  for (std::string_view name : kAllColumnFamilies) descriptors.emplace_back(std::string(name), cf_options);
+  // log keys only grow and ids are time-ordered (UUIDv7): insert hints make
+  // their memtable inserts start where the last one ended.
+  rocksdb::ColumnFamilyOptions sequential = cf_options;
+  sequential.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
+  for (std::string_view name : kAllColumnFamilies) {
+    bool hinted = name == kCfLog || name == kCfIds;
+    descriptors.emplace_back(std::string(name), hinted ? sequential : cf_options);
+  }
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles, &raw);
