@@ -1,0 +1,271 @@
+// CommandRelay. Delivery guarantees: doc/sagas.md, "Delivery".
+//
+// Rounds: read up to max_in_flight outbox entries in key order; append the
+// events, hand the commands whose ids the sent ledger lacks to the bus; wait
+// for the bus's confirmations (up to delivery_timeout); then, in one
+// WriteBatch, delete every finished entry and record each confirmed command
+// id in the ledger. Anything unconfirmed stays and is sent again (same id)
+// after a backoff.
+#include "sagas/command_relay.h"
+
+#include <pthread.h>
+
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include "nexum/kafka_message.h"
+#include "sagas/saga_keys.h"
+#include "sagas/saga_outbox.h"
+#include "store/keys.h"
+#include "store/rocks_status.h"
+
+namespace nexum::sagas {
+
+using store::to_slice;
+using store::to_status;
+
+// Delivery outcomes of the current round. Callbacks hold a shared_ptr, so one
+// arriving after the relay is gone is harmless; the epoch makes a callback
+// from an abandoned round a no-op.
+struct CommandRelay::Deliveries {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::uint64_t epoch = 0;                // guarded by mu
+  std::size_t outstanding = 0;            // guarded by mu
+  std::vector<std::optional<DeliveryReport>> reports;  // guarded by mu; index = item
+};
+
+std::size_t count_keys(store::RocksEventStore& store, const std::string& prefix) {
+  std::string end = prefix_end(prefix);
+  rocksdb::Slice upper = to_slice(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.column_family(store::kCfSagas)));
+  std::size_t n = 0;
+  for (it->Seek(to_slice(prefix)); it->Valid(); it->Next()) ++n;
+  return n;
+}
+
+CommandRelay::CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga,
+                           CommandRelayOptions options)
+    : store_(store),
+      bus_(bus),
+      saga_(std::move(saga)),
+      options_(options),
+      deliveries_(std::make_shared<Deliveries>()) {}
+
+CommandRelay::~CommandRelay() { stop(); }
+
+void CommandRelay::start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (running_) return;
+  running_ = true;
+  stop_ = false;
+  notified_ = true;  // deliver whatever a previous run left behind
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "nexum-saga-cmd");
+    run();
+  });
+}
+
+void CommandRelay::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!running_) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  running_ = false;
+}
+
+void CommandRelay::notify() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    notified_ = true;
+  }
+  cv_.notify_all();
+}
+
+CommandRelayCounters CommandRelay::counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counters_;
+}
+
+void CommandRelay::run() {
+  auto backoff = options_.backoff_initial;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || notified_; });
+    if (stop_) return;
+    notified_ = false;
+    lock.unlock();
+    bool more = false;
+    Status s = round(more);
+    lock.lock();
+    if (!s.ok()) {
+      ++counters_.failures;
+      counters_.last_error = s.to_string();
+      spdlog::warn("saga {}: command relay: {} (retrying in {} ms)", saga_, s.to_string(), backoff.count());
+      cv_.wait_for(lock, backoff, [&] { return stop_; });
+      backoff = std::min(backoff * 2, options_.backoff_max);
+      notified_ = true;
+      continue;
+    }
+    backoff = options_.backoff_initial;
+    if (more) notified_ = true;
+  }
+}
+
+Status CommandRelay::round(bool& more) {
+  more = false;
+  rocksdb::DB* db = store_.db();
+  rocksdb::ColumnFamilyHandle* cf = store_.column_family(store::kCfSagas);
+  const std::string prefix = kind_prefix(saga_, KeyKind::kOutbox);
+  const std::string end = prefix_end(prefix);
+
+  struct Item {
+    std::string key;
+    OutboxEntry entry;
+    bool done = false;       // finished without a bus delivery (event, or deduplicated)
+    bool sent = false;       // handed to the bus
+  };
+  std::vector<Item> items;
+  {
+    rocksdb::Slice upper = to_slice(end);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+    for (it->Seek(to_slice(prefix)); it->Valid() && items.size() < options_.max_in_flight; it->Next()) {
+      auto entry = decode_outbox_entry(store::to_view(it->value()));
+      if (!entry) {
+        return Status::data_loss("outbox key " + std::to_string(parse_outbox_seq(store::to_view(it->key()).substr(prefix.size()))
+                                                                     .value_or(0)) +
+                                 ": " + entry.error().message());
+      }
+      items.push_back(Item{std::string(store::to_view(it->key())), std::move(entry).value()});
+    }
+    NEXUM_RETURN_IF_ERROR(to_status(it->status(), "reading the saga outbox"));
+  }
+  if (items.empty()) return Status();
+  more = items.size() >= options_.max_in_flight;
+
+  std::uint64_t epoch;
+  {
+    std::lock_guard<std::mutex> lock(deliveries_->mu);
+    epoch = ++deliveries_->epoch;
+    deliveries_->outstanding = 0;
+    deliveries_->reports.assign(items.size(), std::nullopt);
+  }
+  Status failure;
+  std::uint64_t deduplicated = 0, events = 0;
+  for (std::size_t i = 0; i < items.size() && failure.ok(); ++i) {
+    Item& item = items[i];
+    if (item.entry.kind == OutboxEntry::Kind::kEvent) {
+      std::vector<StreamAppend> append(1);
+      append[0].stream = item.entry.stream;
+      append[0].expected = ExpectedVersion::any();
+      append[0].events.push_back(item.entry.envelope);
+      append[0].topic = item.entry.topic;
+      auto r = store_.append_multi(std::move(append));
+      if (!r) {
+        failure = r.error();
+        break;
+      }
+      item.done = true;
+      ++events;
+      continue;
+    }
+    std::string ledger;
+    rocksdb::Status g = db->Get(rocksdb::ReadOptions(), cf, to_slice(sent_key(saga_, item.entry.envelope.event_id)), &ledger);
+    if (g.ok()) {
+      item.done = true;
+      ++deduplicated;
+      continue;
+    }
+    if (!g.IsNotFound()) {
+      failure = to_status(g, "reading the sent ledger");
+      break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(deliveries_->mu);
+      ++deliveries_->outstanding;
+    }
+    std::shared_ptr<Deliveries> d = deliveries_;
+    Status taken = bus_.publish_recorded(
+        make_kafka_message(item.entry.topic, item.entry.envelope, item.entry.key),
+        [d, epoch, i](const DeliveryReport& report) {
+          {
+            std::lock_guard<std::mutex> lock(d->mu);
+            if (d->epoch != epoch) return;
+            d->reports[i] = report;
+            --d->outstanding;
+          }
+          d->cv.notify_all();
+        });
+    if (!taken.ok()) {
+      std::lock_guard<std::mutex> lock(deliveries_->mu);
+      --deliveries_->outstanding;
+      failure = taken;
+      break;
+    }
+    item.sent = true;
+  }
+
+  std::vector<std::optional<DeliveryReport>> reports;
+  {
+    std::unique_lock<std::mutex> lock(deliveries_->mu);
+    deliveries_->cv.wait_for(lock, options_.delivery_timeout, [&] { return deliveries_->outstanding == 0; });
+    reports = deliveries_->reports;
+    ++deliveries_->epoch;  // late callbacks of this round are ignored
+  }
+
+  rocksdb::WriteBatch batch;
+  std::uint64_t sent = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const Item& item = items[i];
+    if (item.done) {
+      batch.Delete(cf, to_slice(item.key));
+      continue;
+    }
+    if (!item.sent) continue;
+    const auto& report = reports[i];
+    if (!report) {
+      if (failure.ok()) failure = Status::unavailable("delivery of command " + item.entry.step + " not confirmed in time");
+      continue;
+    }
+    if (!report->status.ok()) {
+      if (failure.ok()) failure = report->status;
+      continue;
+    }
+    boost::json::object ledger{{"instance", item.entry.instance_id},
+                               {"step", item.entry.step},
+                               {"topic", report->topic.empty() ? item.entry.topic : report->topic},
+                               {"partition", report->partition},
+                               {"offset", report->offset}};
+    batch.Delete(cf, to_slice(item.key));
+    batch.Put(cf, to_slice(sent_key(saga_, item.entry.envelope.event_id)), to_slice(boost::json::serialize(ledger)));
+    ++sent;
+  }
+  if (batch.Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    Status w = to_status(db->Write(wo, &batch), "committing delivered saga commands");
+    if (!w.ok()) return w;  // counted nothing: the entries are still there
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    counters_.sent += sent;
+    counters_.deduplicated += deduplicated;
+    counters_.events += events;
+  }
+  if (!failure.ok()) return failure;
+  return Status();
+}
+
+}  // namespace nexum::sagas

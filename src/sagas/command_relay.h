@@ -1,0 +1,78 @@
+// CommandRelay: delivers a saga's outbox. Commands go to their topics on an
+// EventBus; each entry is deleted — and its command id written to the sent
+// ledger — only after the bus confirmed delivery. Emitted events are appended
+// to the store (their deterministic ids make a repeat a no-op).
+// Guarantees: doc/sagas.md, "Delivery".
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "nexum/bus.h"
+#include "nexum/status.h"
+#include "store/rocks_event_store.h"
+
+namespace nexum::sagas {
+
+struct CommandRelayOptions {
+  std::size_t max_in_flight = 1024;
+  std::chrono::milliseconds delivery_timeout{30000};
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{5000};
+  bool sync = true;  // fsync the ledger writes
+};
+
+// Value type.
+struct CommandRelayCounters {
+  std::uint64_t sent = 0;          // commands confirmed by the bus
+  std::uint64_t deduplicated = 0;  // commands dropped: already in the sent ledger
+  std::uint64_t events = 0;        // events appended (or already stored)
+  std::uint64_t failures = 0;      // failed rounds
+  std::string last_error;
+};
+
+// One relay thread per saga. Thread-safe. The store and bus must outlive it.
+class CommandRelay {
+ public:
+  CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga, CommandRelayOptions options);
+  ~CommandRelay();  // stop()
+  CommandRelay(const CommandRelay&) = delete;
+  CommandRelay& operator=(const CommandRelay&) = delete;
+
+  void start();
+  // Finishes the current round (bounded by delivery_timeout) and joins.
+  void stop();
+  // New entries were committed: run a round soon.
+  void notify();
+  CommandRelayCounters counters() const;
+
+ private:
+  struct Deliveries;  // shared with delivery callbacks, which may outlive a round
+  void run();
+  // One pass over up to max_in_flight entries. `more`: entries may remain.
+  Status round(bool& more);
+
+  store::RocksEventStore& store_;
+  EventBus& bus_;
+  const std::string saga_;
+  const CommandRelayOptions options_;
+  std::shared_ptr<Deliveries> deliveries_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool running_ = false;   // guarded by mu_
+  bool stop_ = false;      // guarded by mu_
+  bool notified_ = false;  // guarded by mu_
+  CommandRelayCounters counters_;  // guarded by mu_
+  std::thread thread_;
+};
+
+// Entries in the outbox of `saga` now.
+std::size_t count_keys(store::RocksEventStore& store, const std::string& prefix);
+
+}  // namespace nexum::sagas

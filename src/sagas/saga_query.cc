@@ -1,0 +1,132 @@
+// Read-only queries over the sagas column family (what `nexum sagas` prints).
+// Keys: doc/sagas.md, "Keys and values".
+#include <memory>
+#include <set>
+
+#include <boost/json/parse.hpp>
+
+#include "nexum/saga_engine.h"
+#include "sagas/command_relay.h"
+#include "sagas/saga_keys.h"
+#include "store/keys.h"
+#include "store/rocks_event_store.h"
+#include "store/rocks_status.h"
+
+namespace nexum {
+namespace {
+
+using store::to_slice;
+using store::to_status;
+using store::to_view;
+
+Result<store::RocksEventStore*> rocks_of(EventStore& store) {
+  auto* rocks = dynamic_cast<store::RocksEventStore*>(&store);
+  if (rocks == nullptr) return Status::invalid_argument("store: saga queries need the store EventStore::open returns");
+  return rocks;
+}
+
+Result<SagaInstance> parse_instance(std::string_view saga, std::string_view id, std::string_view bytes) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(bytes, ec);
+  if (ec) return Status::data_loss("saga " + std::string(saga) + " instance '" + std::string(id) + "': not JSON");
+  auto instance = SagaInstance::from_json(v);
+  if (!instance) {
+    return Status::data_loss("saga " + std::string(saga) + " instance '" + std::string(id) + "': " +
+                             instance.error().message());
+  }
+  return instance;
+}
+
+}  // namespace
+
+Result<SagaInstance> load_saga_instance(EventStore& store, std::string_view saga, std::string_view id) {
+  NEXUM_RETURN_IF_ERROR(validate_saga_name(saga));
+  auto rocks = rocks_of(store);
+  if (!rocks) return rocks.error();
+  std::string value;
+  rocksdb::Status s = (*rocks)->db()->Get(rocksdb::ReadOptions(), (*rocks)->column_family(store::kCfSagas),
+                                          to_slice(sagas::instance_key(saga, id)), &value);
+  if (s.IsNotFound()) {
+    return Status::not_found("saga " + std::string(saga) + " has no instance '" + std::string(id) + "'");
+  }
+  NEXUM_RETURN_IF_ERROR(to_status(s, "loading saga instance"));
+  return parse_instance(saga, id, value);
+}
+
+Result<std::vector<SagaInstance>> list_saga_instances(EventStore& store, std::string_view saga, std::size_t limit) {
+  NEXUM_RETURN_IF_ERROR(validate_saga_name(saga));
+  auto rocks = rocks_of(store);
+  if (!rocks) return rocks.error();
+  const std::string prefix = sagas::kind_prefix(saga, sagas::KeyKind::kInstance);
+  const std::string end = sagas::prefix_end(prefix);
+  rocksdb::Slice upper = to_slice(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it((*rocks)->db()->NewIterator(ro, (*rocks)->column_family(store::kCfSagas)));
+  std::vector<SagaInstance> out;
+  for (it->Seek(to_slice(prefix)); it->Valid() && out.size() < limit; it->Next()) {
+    auto instance = parse_instance(saga, to_view(it->key()).substr(prefix.size()), to_view(it->value()));
+    if (!instance) return instance.error();
+    out.push_back(std::move(instance).value());
+  }
+  NEXUM_RETURN_IF_ERROR(to_status(it->status(), "listing saga instances"));
+  return out;
+}
+
+Result<SagaSummary> summarize_saga(EventStore& store, std::string_view saga) {
+  NEXUM_RETURN_IF_ERROR(validate_saga_name(saga));
+  auto rocks = rocks_of(store);
+  if (!rocks) return rocks.error();
+  SagaSummary s;
+  s.saga = std::string(saga);
+  auto checkpoint = store.load_checkpoint("saga/" + std::string(saga));
+  if (!checkpoint) return checkpoint.error();
+  s.checkpoint = *checkpoint;
+  auto instances = list_saga_instances(store, saga);
+  if (!instances) return instances.error();
+  for (const SagaInstance& i : *instances) {
+    ++s.instances;
+    switch (i.status) {
+      case SagaStatus::kActive: ++s.active; break;
+      case SagaStatus::kCompleted: ++s.completed; break;
+      case SagaStatus::kRejected: ++s.rejected; break;
+      case SagaStatus::kFailed: ++s.failed; break;
+    }
+  }
+  s.outbox = sagas::count_keys(**rocks, sagas::kind_prefix(saga, sagas::KeyKind::kOutbox));
+  s.deadlines = sagas::count_keys(**rocks, sagas::kind_prefix(saga, sagas::KeyKind::kDeadline));
+  s.sent = sagas::count_keys(**rocks, sagas::kind_prefix(saga, sagas::KeyKind::kSent));
+  return s;
+}
+
+Result<std::vector<SagaSummary>> list_sagas(EventStore& store) {
+  auto rocks = rocks_of(store);
+  if (!rocks) return rocks.error();
+  // Saga names are the key parts before the first '/'; hop from one to the next.
+  std::set<std::string> names;
+  std::unique_ptr<rocksdb::Iterator> it(
+      (*rocks)->db()->NewIterator(rocksdb::ReadOptions(), (*rocks)->column_family(store::kCfSagas)));
+  for (it->SeekToFirst(); it->Valid();) {
+    std::string_view key = to_view(it->key());
+    auto slash = key.find('/');
+    if (slash == std::string_view::npos) {
+      it->Next();
+      continue;
+    }
+    std::string name(key.substr(0, slash));
+    names.insert(name);
+    name.push_back('/' + 1);  // the first key after "{name}/…"
+    it->Seek(to_slice(name));
+  }
+  NEXUM_RETURN_IF_ERROR(to_status(it->status(), "listing sagas"));
+  std::vector<SagaSummary> out;
+  for (const std::string& name : names) {
+    if (!validate_saga_name(name).ok()) continue;
+    auto s = summarize_saga(store, name);
+    if (!s) return s.error();
+    out.push_back(std::move(s).value());
+  }
+  return out;
+}
+
+}  // namespace nexum
