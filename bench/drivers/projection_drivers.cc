@@ -113,7 +113,7 @@ class BankingWorkload {
     }
     if (op % 100 == 21) {
       loan_op(op, add);
-      return out;
+      if (!out.empty()) return out;
     }
     // A transaction: every fifth a transfer, otherwise a deposit or (when
     // the balance allows) a withdrawal.

@@ -1,0 +1,215 @@
+// loan_portfolio: every loan's principal, outstanding balance and state,
+// and totals by (state, currency). Fields: projection_builtins.h.
+#include <memory>
+
+#include "nexum/json_codec.h"
+#include "nexum/projection_builtins.h"
+#include "projections/builtin_fields.h"
+
+namespace nexum {
+namespace {
+
+using projections::as_object;
+using projections::DataFields;
+using projections::string_or_empty;
+
+enum Field : std::size_t {
+  kCustomerId, kAccountId, kPrincipal, kCurrency, kInterestRate, kTermMonths, kPaymentFrequency,
+  kPaymentAmount, kOutstanding, kState,
+};
+
+// A loan's contribution to the totals.
+struct Share {
+  std::string state;
+  Currency currency;
+  Money principal;
+  Money outstanding;
+};
+
+Result<Money> stored_money(const boost::json::object& o, std::string_view key, Currency c) {
+  std::string_view text = string_or_empty(o, key);
+  if (text.empty()) return Money::zero(c);
+  return Money::parse(text, c.code(), key);
+}
+
+// Thread-compatible (the engine serializes apply()).
+class LoanPortfolio final : public Projection {
+ public:
+  explicit LoanPortfolio(FailurePolicy policy)
+      : policy_(policy),
+        fields_({"customer_id", "account_id", "principal", "currency", "interest_rate", "term_months",
+                 "payment_frequency", "payment_amount", "outstanding_balance", "state"}) {}
+
+  std::string_view name() const override { return kLoanPortfolio; }
+  EventFilter filter() const override {
+    return EventFilter{{},
+                       {"loan_originated", "loan_disbursed", "loan_payment", "loan_paid_off", "loan_defaulted",
+                        "loan_written_off", "loan_closed"},
+                       {}};
+  }
+  FailurePolicy failure_policy() const override { return policy_; }
+
+  Status apply(const EventView& e, ReadModelWrites& writes) override {
+    std::string_view id = e.envelope.entity_id;
+    if (id.empty()) return Status::invalid_argument("entity_id: missing");
+    NEXUM_RETURN_IF_ERROR(fields_.parse(e));
+    std::string key = "loan/" + std::string(id);
+    auto slot = writes.modify(key);
+    if (!slot) return slot.error();
+    auto loan_obj = as_object(*slot, key);
+    if (!loan_obj) return loan_obj.error();
+    boost::json::object& loan = **loan_obj;
+    const bool existed = !loan.empty();
+
+    // Currency: the event's, else the loan's; a loan never changes currency.
+    auto code = fields_.optional_string(kCurrency);
+    if (!code) return code.error();
+    std::string_view stored_code = existed ? string_or_empty(loan, "currency") : std::string_view();
+    std::string_view use_code = code->has_value() ? **code : stored_code;
+    if (use_code.empty()) return Status::invalid_argument("data.currency: missing");
+    if (!stored_code.empty() && use_code != stored_code) {
+      return Status::invalid_argument("data.currency: loan " + std::string(id) + " is in " + std::string(stored_code) +
+                                      ", not " + std::string(use_code));
+    }
+    auto currency = Currency::find(use_code, "data.currency");
+    if (!currency) return currency.error();
+
+    std::optional<Share> before;
+    if (existed) {
+      auto p = stored_money(loan, "principal", *currency);
+      if (!p) return p.error();
+      auto o = stored_money(loan, "outstanding", *currency);
+      if (!o) return o.error();
+      before = Share{std::string(string_or_empty(loan, "state")), *currency, *p, *o};
+    }
+
+    auto principal = fields_.optional_money(kPrincipal, *currency);
+    if (!principal) return principal.error();
+    if (!existed && !principal->has_value()) {
+      return Status::invalid_argument("data.principal: missing (loan " + std::string(id) + " was not originated before)");
+    }
+    auto outstanding_field = fields_.optional_money(kOutstanding, *currency);
+    if (!outstanding_field) return outstanding_field.error();
+
+    if (!existed) {
+      loan["loan_id"] = id;
+      for (std::string_view k : {"customer_id", "account_id", "principal", "outstanding", "currency", "state",
+                                 "interest_rate", "term_months", "payment_frequency"}) {
+        loan[k] = nullptr;
+      }
+      loan["total_paid"] = Money::zero(*currency).to_string();
+      loan["payments"] = 0;
+    }
+    loan["currency"] = currency->code();
+    for (Field f : {kCustomerId, kAccountId, kPaymentFrequency}) {
+      auto v = fields_.optional_string(f);
+      if (!v) return v.error();
+      if (v->has_value()) loan[kKeys[f == kPaymentFrequency ? std::size_t{2} : static_cast<std::size_t>(f)]] = **v;
+    }
+    auto rate = fields_.optional_decimal(kInterestRate);
+    if (!rate) return rate.error();
+    if (rate->has_value()) loan["interest_rate"] = **rate;
+    auto term = fields_.optional_int(kTermMonths);
+    if (!term) return term.error();
+    if (term->has_value()) loan["term_months"] = **term;
+    if (principal->has_value()) loan["principal"] = (*principal)->to_string();
+
+    Money loan_principal = principal->has_value() ? **principal : before->principal;
+    Money outstanding = before ? before->outstanding : Money::zero(*currency);
+    std::string_view type = e.envelope.event_type;
+    std::string_view state = before ? std::string_view(before->state) : std::string_view();
+    if (type == "loan_originated") {
+      state = "originated";
+      outstanding = outstanding_field->value_or(Money::zero(*currency));
+    } else if (type == "loan_disbursed") {
+      state = "disbursed";
+      outstanding = outstanding_field->value_or(loan_principal);
+    } else if (type == "loan_payment") {
+      auto paid = fields_.optional_money(kPaymentAmount, *currency);
+      if (!paid) return paid.error();
+      if (!paid->has_value()) return Status::invalid_argument("data.payment_amount: missing");
+      auto total = stored_money(loan, "total_paid", *currency);
+      if (!total) return total.error();
+      auto new_total = total->add(**paid);
+      if (!new_total) return new_total.error();
+      loan["total_paid"] = new_total->to_string();
+      loan["payments"] = projections::int_or(loan, "payments", 0) + 1;
+      if (outstanding_field->has_value()) {
+        outstanding = **outstanding_field;
+      } else {
+        auto left = outstanding.subtract(**paid);
+        if (!left) return left.error();
+        if (left->is_negative()) return Status::invalid_argument("data.payment_amount: exceeds the outstanding balance");
+        outstanding = *left;
+      }
+    } else if (type == "loan_paid_off") {
+      state = "paid_off";
+      outstanding = outstanding_field->value_or(Money::zero(*currency));
+    } else if (type == "loan_defaulted") {
+      state = "defaulted";
+      outstanding = outstanding_field->value_or(outstanding);
+    } else {
+      outstanding = outstanding_field->value_or(outstanding);
+      if (type == "loan_written_off") state = "written_off";
+      if (type == "loan_closed") state = "closed";
+    }
+    auto data_state = fields_.optional_string(kState);
+    if (!data_state) return data_state.error();
+    if (data_state->has_value() && !(*data_state)->empty()) state = **data_state;
+    if (state.empty()) state = "originated";
+    std::string new_state(state);  // `state` may view into `loan`, which changes below
+    loan["state"] = new_state;
+    loan["outstanding"] = outstanding.to_string();
+    loan["version"] = e.stream_version;
+    loan["updated_at"] = format_timestamp(e.envelope.timestamp);
+
+    if (before) NEXUM_RETURN_IF_ERROR(adjust(writes, *before, -1));
+    return adjust(writes, Share{new_state, *currency, loan_principal, outstanding}, +1);
+  }
+
+ private:
+  // Adds (sign +1) or removes (-1) one loan's share of "totals/{state}/{currency}".
+  static Status adjust(ReadModelWrites& writes, const Share& share, int sign) {
+    std::string key = "totals/" + share.state + "/" + std::string(share.currency.code());
+    auto slot = writes.modify(key);
+    if (!slot) return slot.error();
+    auto obj = as_object(*slot, key);
+    if (!obj) return obj.error();
+    boost::json::object& t = **obj;
+    if (t.empty()) {
+      t["state"] = share.state;
+      t["currency"] = share.currency.code();
+      t["loans"] = 0;
+    }
+    auto principal = stored_money(t, "principal", share.currency);
+    if (!principal) return principal.error();
+    auto outstanding = stored_money(t, "outstanding", share.currency);
+    if (!outstanding) return outstanding.error();
+    auto p = sign > 0 ? principal->add(share.principal) : principal->subtract(share.principal);
+    if (!p) return p.error();
+    auto o = sign > 0 ? outstanding->add(share.outstanding) : outstanding->subtract(share.outstanding);
+    if (!o) return o.error();
+    std::int64_t loans = projections::int_or(t, "loans", 0) + sign;
+    if (loans <= 0) {
+      **slot = nullptr;  // no loan left in this state and currency
+      return Status();
+    }
+    t["loans"] = loans;
+    t["principal"] = p->to_string();
+    t["outstanding"] = o->to_string();
+    return Status();
+  }
+
+  static constexpr std::string_view kKeys[] = {"customer_id", "account_id", "payment_frequency"};
+
+  const FailurePolicy policy_;
+  DataFields fields_;
+};
+
+}  // namespace
+
+std::unique_ptr<Projection> make_loan_portfolio(FailurePolicy policy) {
+  return std::make_unique<LoanPortfolio>(policy);
+}
+
+}  // namespace nexum

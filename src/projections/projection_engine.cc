@@ -1,0 +1,181 @@
+// ProjectionEngine: a registry of ProjectionRunners, one subscription each.
+// Why one thread per projection rather than a shared pool: doc/projections.md.
+#include "nexum/projection_engine.h"
+
+#include <mutex>
+#include <utility>
+
+#include "projections/projection_runner.h"
+#include "store/rocks_event_store.h"
+
+namespace nexum {
+
+std::string_view projection_state_name(ProjectionState state) {
+  switch (state) {
+    case ProjectionState::kStopped: return "stopped";
+    case ProjectionState::kRunning: return "running";
+    case ProjectionState::kCaughtUp: return "caught-up";
+    case ProjectionState::kRebuilding: return "rebuilding";
+    case ProjectionState::kError: return "error";
+  }
+  return "?";
+}
+
+// Thread-safe: runners_ only grows, under mu_; runners are thread-safe.
+class ProjectionEngine::Impl {
+ public:
+  Impl(store::RocksEventStore& store, ProjectionEngineOptions options, ReadModelQuery query)
+      : store_(store), options_(std::move(options)), query_(query) {}
+
+  Status add(std::unique_ptr<Projection> projection) {
+    if (!projection) return Status::invalid_argument("projection: null");
+    std::string name(projection->name());
+    if (!is_valid_projection_name(name)) {
+      return Status::invalid_argument("projection name: '" + name + "' is not 1-128 characters of [A-Za-z0-9_.-]");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (find_locked(name) != nullptr) return Status::conflict("projection '" + name + "' is already added", -1);
+    auto runner = std::make_unique<projections::ProjectionRunner>(store_, std::move(projection), options_);
+    NEXUM_RETURN_IF_ERROR(runner->load());
+    if (started_) NEXUM_RETURN_IF_ERROR(runner->start());
+    runners_.push_back(std::move(runner));
+    return Status();
+  }
+
+  Status start() {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_ = true;
+    for (auto& r : runners_) NEXUM_RETURN_IF_ERROR(r->start());
+    return Status();
+  }
+
+  void stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_ = false;
+    for (auto& r : runners_) r->stop();
+  }
+
+  Result<projections::ProjectionRunner*> find(std::string_view name) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto* r = find_locked(name);
+    if (r == nullptr) return Status::not_found("no projection named '" + std::string(name) + "'");
+    return r;
+  }
+
+  std::vector<projections::ProjectionRunner*> all() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<projections::ProjectionRunner*> out;
+    for (auto& r : runners_) out.push_back(r.get());
+    return out;
+  }
+
+  const ReadModelQuery& query() const { return query_; }
+
+ private:
+  projections::ProjectionRunner* find_locked(std::string_view name) const {
+    for (auto& r : runners_) {
+      if (r->name() == name) return r.get();
+    }
+    return nullptr;
+  }
+
+  store::RocksEventStore& store_;
+  const ProjectionEngineOptions options_;
+  const ReadModelQuery query_;
+  mutable std::mutex mu_;
+  bool started_ = false;                                                // guarded by mu_
+  std::vector<std::unique_ptr<projections::ProjectionRunner>> runners_;  // guarded by mu_; only grows
+};
+
+Result<std::unique_ptr<ProjectionEngine>> ProjectionEngine::create(EventStore& store,
+                                                                   ProjectionEngineOptions options) {
+  auto* rocks = dynamic_cast<store::RocksEventStore*>(&store);
+  if (rocks == nullptr) return Status::invalid_argument("store: not the store returned by EventStore::open");
+  auto query = ReadModelQuery::create(store);
+  if (!query) return query.error();
+  if (options.max_batch_events == 0) return Status::invalid_argument("max_batch_events: must be > 0");
+  return std::unique_ptr<ProjectionEngine>(
+      new ProjectionEngine(std::make_unique<Impl>(*rocks, std::move(options), *query)));
+}
+
+ProjectionEngine::ProjectionEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ProjectionEngine::~ProjectionEngine() { stop(); }
+
+Status ProjectionEngine::add(std::unique_ptr<Projection> projection) { return impl_->add(std::move(projection)); }
+
+Status ProjectionEngine::start() { return impl_->start(); }
+
+void ProjectionEngine::stop() { impl_->stop(); }
+
+Status ProjectionEngine::restart(std::string_view name) {
+  auto r = impl_->find(name);
+  if (!r) return r.error();
+  return (*r)->restart();
+}
+
+Status ProjectionEngine::rebuild(std::string_view name) {
+  auto r = impl_->find(name);
+  if (!r) return r.error();
+  return (*r)->rebuild();
+}
+
+Status ProjectionEngine::rebuild_all() {
+  for (auto* r : impl_->all()) NEXUM_RETURN_IF_ERROR(r->rebuild());
+  return Status();
+}
+
+bool ProjectionEngine::wait_for(std::int64_t position, std::chrono::milliseconds timeout, std::string_view name) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool all = true;
+  for (auto* r : impl_->all()) {
+    if (!name.empty() && r->name() != name) continue;
+    all = r->wait_for(position, deadline) && all;
+  }
+  return all;
+}
+
+std::vector<std::string> ProjectionEngine::names() const {
+  std::vector<std::string> out;
+  for (auto* r : impl_->all()) out.push_back(r->name());
+  return out;
+}
+
+std::vector<ProjectionStatus> ProjectionEngine::status() const {
+  std::vector<ProjectionStatus> out;
+  for (auto* r : impl_->all()) out.push_back(r->status());
+  return out;
+}
+
+Result<ProjectionStatus> ProjectionEngine::status(std::string_view name) const {
+  auto r = impl_->find(name);
+  if (!r) return r.error();
+  return (*r)->status();
+}
+
+Result<std::vector<ParkedEvent>> ProjectionEngine::parked(std::string_view name, std::size_t limit) const {
+  auto r = impl_->find(name);
+  if (!r) return r.error();
+  return (*r)->parked(limit);
+}
+
+Status ProjectionEngine::retry_parked(std::string_view name, std::int64_t position) {
+  auto r = impl_->find(name);
+  if (!r) return r.error();
+  return (*r)->retry_parked(position);
+}
+
+Result<std::optional<boost::json::value>> ProjectionEngine::get(std::string_view name, std::string_view key) const {
+  auto r = impl_->find(name);
+  if (!r) return r.error();
+  return impl_->query().get(name, key);
+}
+
+Result<std::vector<ReadModelEntry>> ProjectionEngine::scan(std::string_view name, std::string_view prefix,
+                                                           std::size_t limit, std::string_view start_after) const {
+  auto r = impl_->find(name);
+  if (!r) return r.error();
+  return impl_->query().scan(name, prefix, limit, start_after);
+}
+
+}  // namespace nexum

@@ -1,0 +1,458 @@
+#include "projections/projection_runner.h"
+
+#include <exception>
+#include <utility>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include "nexum/json_codec.h"
+#include "projections/read_model_keys.h"
+#include "store/keys.h"
+#include "store/rocks_status.h"
+
+namespace nexum::projections {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+const Clock& clock_of(const ProjectionEngineOptions& o) {
+  return o.clock != nullptr ? *o.clock : SystemClock::instance();
+}
+
+std::string parked_json(std::int64_t position, std::string_view event_type, std::string_view stream,
+                        std::string_view reason, Timestamp at, std::int64_t attempts) {
+  boost::json::object o{{"position", position},     {"event_type", event_type}, {"stream", stream},
+                        {"reason", reason},         {"parked_at", format_timestamp(at)},
+                        {"attempts", attempts}};
+  return boost::json::serialize(o);
+}
+
+}  // namespace
+
+ProjectionRunner::ProjectionRunner(store::RocksEventStore& store, std::unique_ptr<Projection> projection,
+                                   const ProjectionEngineOptions& options)
+    : store_(store),
+      projection_(std::move(projection)),
+      name_(projection_->name()),
+      filter_(projection_->filter()),
+      policy_(projection_->failure_policy()),
+      options_(options),
+      readmodels_(store.column_family(store::kCfReadModels)),
+      checkpoints_(store.column_family(store::kCfCheckpoints)),
+      staged_(store.db(), readmodels_, name_, options.cache_entries) {}
+
+ProjectionRunner::~ProjectionRunner() { stop(); }
+
+Status ProjectionRunner::load() {
+  auto checkpoint = store_.load_checkpoint(checkpoint_name(name_));
+  if (!checkpoint) return checkpoint.error();
+  checkpoint_.store(*checkpoint);
+
+  std::string value;
+  rocksdb::Status s = store_.db()->Get(rocksdb::ReadOptions(), readmodels_, status_key(name_), &value);
+  if (s.ok()) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(value, ec);
+    if (!ec && v.is_object()) {
+      const auto& o = v.get_object();
+      std::int64_t position = 0;
+      if (auto* p = o.if_contains("position"); p && p->is_int64()) position = p->get_int64();
+      std::string reason;
+      if (auto* r = o.if_contains("reason"); r && r->is_string()) reason = r->get_string();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        durable_error_position_ = position;
+      }
+      std::lock_guard<std::mutex> lock(status_mu_);
+      error_position_ = position;
+      error_ = std::move(reason);
+    }
+  } else if (!s.IsNotFound()) {
+    return store::to_status(s, "reading the error record of projection '" + name_ + "'");
+  }
+
+  std::int64_t parked = 0;
+  std::string prefix = parked_prefix(name_);
+  std::string end = prefix_successor(prefix);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, readmodels_));
+  for (it->Seek(prefix); it->Valid(); it->Next()) ++parked;
+  NEXUM_RETURN_IF_ERROR(store::to_status(it->status(), "counting parked events of '" + name_ + "'"));
+  parked_count_.store(parked);
+  return Status();
+}
+
+Status ProjectionRunner::start() {
+  std::lock_guard<std::mutex> control(control_mu_);
+  if (running_) return Status();
+  return start_locked(/*rebuilding=*/false);
+}
+
+Status ProjectionRunner::start_locked(bool rebuilding) {
+  auto checkpoint = store_.load_checkpoint(checkpoint_name(name_));
+  if (!checkpoint) return checkpoint.error();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reset_batch_locked();
+    staged_.clear();
+    checkpoint_.store(*checkpoint);
+  }
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    failed_ = false;
+    rebuilding_ = rebuilding;
+    if (rebuilding) rebuild_started_ = SteadyClock::now();
+  }
+  auto sub = store_.subscribe(*checkpoint + 1, EventFilter{}, [this](const EventView& e) { return on_event(e); });
+  if (!sub) return sub.error();
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    subscription_ = std::move(sub).value();
+  }
+  running_ = true;
+  return Status();
+}
+
+void ProjectionRunner::stop() {
+  std::lock_guard<std::mutex> control(control_mu_);
+  stop_locked(/*commit_pending=*/true);
+}
+
+void ProjectionRunner::stop_locked(bool commit_pending) {
+  std::unique_ptr<Subscription> sub;
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    sub = std::move(subscription_);
+  }
+  if (sub) sub->stop();  // the handler has returned for the last time
+  if (commit_pending) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (batch_events_ > 0) {
+      Status s = commit_locked(batch_last_);
+      if (!s.ok()) spdlog::error("projection {}: final commit failed: {}", name_, s.to_string());
+    }
+  }
+  running_ = false;
+}
+
+Status ProjectionRunner::restart() {
+  std::lock_guard<std::mutex> control(control_mu_);
+  stop_locked(/*commit_pending=*/true);
+  return start_locked(/*rebuilding=*/false);
+}
+
+Status ProjectionRunner::rebuild() {
+  std::lock_guard<std::mutex> control(control_mu_);
+  stop_locked(/*commit_pending=*/false);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reset_batch_locked();
+    staged_.clear();
+    rocksdb::WriteBatch batch;
+    std::string model = model_prefix(name_);
+    std::string parked = parked_prefix(name_);
+    rocksdb::Status s = batch.DeleteRange(readmodels_, model, prefix_successor(model));
+    if (s.ok()) s = batch.DeleteRange(readmodels_, parked, prefix_successor(parked));
+    if (s.ok()) s = batch.Delete(readmodels_, status_key(name_));
+    auto zero = store::encode_u64(0);
+    if (s.ok()) s = batch.Put(checkpoints_, checkpoint_name(name_), rocksdb::Slice(zero.data(), zero.size()));
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync_commits;
+    if (s.ok()) s = store_.db()->Write(wo, &batch);
+    NEXUM_RETURN_IF_ERROR(store::to_status(s, "resetting projection '" + name_ + "'"));
+    durable_error_position_ = 0;
+    error_record_.reset();
+    checkpoint_.store(0);
+    parked_count_.store(0);
+    applied_.store(0);
+    projection_->reset();
+  }
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    error_position_ = 0;
+    error_.clear();
+  }
+  status_cv_.notify_all();
+  return start_locked(/*rebuilding=*/true);
+}
+
+void ProjectionRunner::reset_batch_locked() {
+  batch_first_ = 0;
+  batch_last_ = 0;
+  batch_events_ = 0;
+  batch_failed_.clear();
+  error_record_.reset();
+}
+
+Status ProjectionRunner::apply_guarded(const EventView& e) {
+  try {
+    return projection_->apply(e, staged_);
+  } catch (const std::exception& ex) {
+    return Status::internal(std::string("apply threw: ") + ex.what());
+  } catch (...) {
+    return Status::internal("apply threw a non-standard exception");
+  }
+}
+
+Status ProjectionRunner::on_event(const EventView& e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (batch_events_ == 0) {
+    batch_first_ = e.global_position;
+    batch_started_ = SteadyClock::now();
+  }
+  ++batch_events_;
+  batch_last_ = e.global_position;
+  if (matches(e)) {
+    Status s = apply_guarded(e);
+    if (s.ok()) {
+      applied_.fetch_add(1, std::memory_order_relaxed);
+    } else if (policy_ == FailurePolicy::kStop) {
+      return fail_and_stop(e, s);
+    } else {
+      batch_failed_.push_back(
+          {e.global_position, std::string(e.envelope.event_type), std::string(e.stream), s.to_string()});
+      NEXUM_RETURN_IF_ERROR(replay_batch(e.global_position));
+    }
+  }
+  bool flush = batch_events_ >= options_.max_batch_events || e.global_position >= store_.last_position();
+  if (!flush && batch_events_ % 16 == 0) flush = SteadyClock::now() - batch_started_ >= options_.max_batch_delay;
+  return flush ? commit_locked(e.global_position) : Status();
+}
+
+Status ProjectionRunner::replay_batch(std::int64_t end) {
+  auto is_parked = [&](std::int64_t position) {
+    for (const FailedEvent& f : batch_failed_) {
+      if (f.position == position) return true;
+    }
+    return false;
+  };
+  // Each pass either succeeds or learns one more failing event; a
+  // deterministic apply needs one pass.
+  for (std::size_t pass = 0; pass <= batch_failed_.size() + 1; ++pass) {
+    staged_.discard_staged();
+    if (end <= batch_first_) return Status();
+    bool learned = false;
+    Status s = store_.scan_log(batch_first_, static_cast<std::size_t>(end - batch_first_), EventFilter{},
+                               [&](const EventView& ev) -> Status {
+                                 if (!matches(ev) || is_parked(ev.global_position)) return Status();
+                                 Status as = apply_guarded(ev);
+                                 if (as.ok()) return Status();
+                                 if (policy_ == FailurePolicy::kStop) return as;
+                                 batch_failed_.push_back({ev.global_position, std::string(ev.envelope.event_type),
+                                                          std::string(ev.stream), as.to_string()});
+                                 learned = true;
+                                 return Status::unavailable("replay again");
+                               });
+    if (learned) continue;
+    if (s.ok()) return Status();
+    spdlog::error("projection {}: re-applying its batch failed: {}", name_, s.to_string());
+    set_error(batch_first_, "re-applying the batch after a failure: " + s.to_string());
+    return s;
+  }
+  set_error(batch_first_, "apply is not deterministic: re-applying the batch keeps failing");
+  return Status::internal("projection '" + name_ + "': apply is not deterministic");
+}
+
+Status ProjectionRunner::fail_and_stop(const EventView& e, const Status& why) {
+  std::string reason = why.to_string();
+  spdlog::error("projection {} stopped at position {} ({}): {}", name_, e.global_position, e.envelope.event_type,
+                reason);
+  Status replayed = replay_batch(e.global_position);
+  if (!replayed.ok()) return replayed;
+  error_record_ = FailedEvent{e.global_position, std::string(e.envelope.event_type), std::string(e.stream), reason};
+  // The events before the failing one keep their effect; the checkpoint
+  // stays just before it, so a restart retries it.
+  Status committed = commit_locked(e.global_position - 1);
+  if (!committed.ok()) return committed;
+  set_error(e.global_position, reason);
+  return Status(why.code(), "projection '" + name_ + "' stopped at position " + std::to_string(e.global_position) +
+                                ": " + why.message());
+}
+
+void ProjectionRunner::set_error(std::int64_t position, std::string reason) {
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    failed_ = true;
+    error_position_ = position;
+    error_ = std::move(reason);
+  }
+  status_cv_.notify_all();
+}
+
+Status ProjectionRunner::commit_locked(std::int64_t checkpoint) {
+  rocksdb::WriteBatch batch;
+  staged_.write_staged(batch);
+  const Timestamp now = clock_of(options_).now();
+  for (const FailedEvent& f : batch_failed_) {
+    batch.Put(readmodels_, parked_key(name_, f.position), parked_json(f.position, f.event_type, f.stream, f.reason, now, 1))
+        .PermitUncheckedError();
+  }
+  const std::string skey = status_key(name_);
+  std::int64_t error_position = durable_error_position_;
+  if (error_record_) {
+    boost::json::object o{{"state", "error"},
+                          {"position", error_record_->position},
+                          {"event_type", error_record_->event_type},
+                          {"stream", error_record_->stream},
+                          {"reason", error_record_->reason},
+                          {"at", format_timestamp(now)}};
+    batch.Put(readmodels_, skey, boost::json::serialize(o)).PermitUncheckedError();
+    error_position = error_record_->position;
+  } else if (durable_error_position_ > 0 && checkpoint >= durable_error_position_) {
+    batch.Delete(readmodels_, skey).PermitUncheckedError();  // got past the event that failed before
+    error_position = 0;
+  }
+  auto cp = store::encode_u64(static_cast<std::uint64_t>(checkpoint));
+  batch.Put(checkpoints_, checkpoint_name(name_), rocksdb::Slice(cp.data(), cp.size())).PermitUncheckedError();
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_commits;
+  rocksdb::Status s = store_.db()->Write(wo, &batch);
+  if (!s.ok()) {
+    Status st = store::to_status(s, "committing projection '" + name_ + "'");
+    staged_.clear();  // the cache may hold values that never reached the store
+    set_error(batch_first_, st.to_string());
+    return st;
+  }
+  staged_.mark_committed();
+  parked_count_.fetch_add(static_cast<std::int64_t>(batch_failed_.size()));
+  const bool cleared = durable_error_position_ > 0 && error_position == 0;
+  durable_error_position_ = error_position;
+  reset_batch_locked();
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    checkpoint_.store(checkpoint, std::memory_order_release);
+    if (cleared && !failed_) {
+      error_position_ = 0;
+      error_.clear();
+    }
+  }
+  status_cv_.notify_all();
+  if (options_.on_commit) options_.on_commit(name_, checkpoint);
+  return Status();
+}
+
+ProjectionStatus ProjectionRunner::status() const {
+  ProjectionStatus st;
+  st.name = name_;
+  st.policy = policy_;
+  st.last_position = store_.last_position();
+  st.parked = parked_count_.load();
+  st.applied = applied_.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(status_mu_);
+  st.checkpoint = checkpoint_.load(std::memory_order_acquire);
+  st.lag = std::max<std::int64_t>(0, st.last_position - st.checkpoint);
+  st.error_position = error_position_;
+  st.error = error_;
+  st.rebuild_started = rebuild_started_;
+  if (failed_) {
+    st.state = ProjectionState::kError;
+  } else if (!subscription_) {
+    st.state = ProjectionState::kStopped;
+  } else if (Status ss = subscription_->status(); !ss.ok()) {
+    st.state = ProjectionState::kError;
+    st.error_position = subscription_->position() + 1;
+    st.error = ss.to_string();
+  } else if (subscription_->caught_up()) {
+    st.state = ProjectionState::kCaughtUp;
+  } else {
+    st.state = rebuilding_ ? ProjectionState::kRebuilding : ProjectionState::kRunning;
+  }
+  return st;
+}
+
+bool ProjectionRunner::wait_for(std::int64_t position, SteadyClock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(status_mu_);
+  status_cv_.wait_until(lock, deadline, [&] { return checkpoint_.load() >= position || failed_; });
+  return checkpoint_.load() >= position;
+}
+
+Result<std::vector<ParkedEvent>> ProjectionRunner::parked(std::size_t limit) const {
+  std::vector<ParkedEvent> out;
+  std::string prefix = parked_prefix(name_);
+  std::string end = prefix_successor(prefix);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, readmodels_));
+  for (it->Seek(prefix); it->Valid() && out.size() < limit; it->Next()) {
+    ParkedEvent p;
+    p.position = parked_key_position(store::to_view(it->key())).value_or(0);
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(store::to_view(it->value()), ec);
+    if (ec || !v.is_object()) return Status::data_loss("parked event record of '" + name_ + "' is not a JSON object");
+    const auto& o = v.get_object();
+    auto str = [&](const char* k) -> std::string {
+      auto* f = o.if_contains(k);
+      return f && f->is_string() ? std::string(f->get_string()) : std::string();
+    };
+    p.event_type = str("event_type");
+    p.stream = str("stream");
+    p.reason = str("reason");
+    p.parked_at = str("parked_at");
+    if (auto* a = o.if_contains("attempts"); a && a->is_int64()) p.attempts = a->get_int64();
+    out.push_back(std::move(p));
+  }
+  NEXUM_RETURN_IF_ERROR(store::to_status(it->status(), "listing parked events of '" + name_ + "'"));
+  return out;
+}
+
+Status ProjectionRunner::retry_parked(std::int64_t position) {
+  std::lock_guard<std::mutex> control(control_mu_);
+  std::lock_guard<std::mutex> lock(mu_);
+  // Commit the running batch first so only the retried event is staged.
+  if (batch_events_ > 0) NEXUM_RETURN_IF_ERROR(commit_locked(batch_last_));
+  const std::string key = parked_key(name_, position);
+  std::string record;
+  rocksdb::Status rs = store_.db()->Get(rocksdb::ReadOptions(), readmodels_, key, &record);
+  if (rs.IsNotFound()) {
+    return Status::not_found("projection '" + name_ + "' has no parked event at position " + std::to_string(position));
+  }
+  NEXUM_RETURN_IF_ERROR(store::to_status(rs, "reading a parked event"));
+  std::int64_t attempts = 1;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(record, ec);
+  if (!ec && v.is_object()) {
+    if (auto* a = v.get_object().if_contains("attempts"); a && a->is_int64()) attempts = a->get_int64();
+  }
+
+  bool found = false;
+  Status applied;
+  std::string event_type, stream;
+  NEXUM_RETURN_IF_ERROR(store_.scan_log(position, 1, EventFilter{}, [&](const EventView& e) -> Status {
+    found = e.global_position == position;
+    event_type = std::string(e.envelope.event_type);
+    stream = std::string(e.stream);
+    if (found) applied = apply_guarded(e);
+    return Status();
+  }));
+  if (!found) return Status::not_found("position " + std::to_string(position) + " is not in the log");
+
+  rocksdb::WriteBatch batch;
+  if (applied.ok()) {
+    staged_.write_staged(batch);
+    batch.Delete(readmodels_, key).PermitUncheckedError();
+  } else {
+    staged_.discard_staged();
+    batch.Put(readmodels_, key,
+              parked_json(position, event_type, stream, applied.to_string(), clock_of(options_).now(), attempts + 1))
+        .PermitUncheckedError();
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_commits;
+  rocksdb::Status s = store_.db()->Write(wo, &batch);
+  if (!s.ok()) {
+    staged_.clear();
+    return store::to_status(s, "committing the retry of a parked event");
+  }
+  staged_.mark_committed();
+  if (applied.ok()) parked_count_.fetch_sub(1);
+  return applied;
+}
+
+}  // namespace nexum::projections

@@ -1,0 +1,113 @@
+// ProjectionRunner: one projection driven by its own store subscription.
+//
+// Events arrive on the subscription's thread, are applied to a
+// StagedReadModel and commit in batches: the staged values, parked-event
+// records and the checkpoint go into one rocksdb::WriteBatch (exactly-once
+// effect). Guarantees: doc/projections.md.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nexum/projection.h"
+#include "nexum/projection_engine.h"
+#include "projections/staged_read_model.h"
+#include "store/rocks_event_store.h"
+
+namespace nexum::projections {
+
+// Thread-safe. Lock order: control_mu_ → mu_ → status_mu_. The store must
+// outlive the runner.
+class ProjectionRunner {
+ public:
+  ProjectionRunner(store::RocksEventStore& store, std::unique_ptr<Projection> projection,
+                   const ProjectionEngineOptions& options);
+  ~ProjectionRunner();  // stop()
+  ProjectionRunner(const ProjectionRunner&) = delete;
+  ProjectionRunner& operator=(const ProjectionRunner&) = delete;
+
+  // Reads the durable state (checkpoint, error record, parked count).
+  Status load();
+  // Subscribes from checkpoint + 1. OK if already running.
+  Status start();
+  // Commits what was applied and unsubscribes. Idempotent.
+  void stop();
+  Status restart();
+  // Drops keys, parked events and error record, resets the checkpoint to 0
+  // (one write), calls Projection::reset(), and starts replaying.
+  Status rebuild();
+
+  const std::string& name() const { return name_; }
+  ProjectionStatus status() const;
+  // Until the checkpoint reaches `position`, the runner fails, or `deadline`.
+  bool wait_for(std::int64_t position, std::chrono::steady_clock::time_point deadline);
+
+  Result<std::vector<ParkedEvent>> parked(std::size_t limit) const;
+  Status retry_parked(std::int64_t position);
+
+ private:
+  struct FailedEvent {
+    std::int64_t position;
+    std::string event_type;
+    std::string stream;
+    std::string reason;
+  };
+
+  // The subscription handler. REQUIRES: on the subscription thread.
+  Status on_event(const EventView& e);
+  Status apply_guarded(const EventView& e);
+  // Re-applies [batch_first_, end) after a failure, skipping parked ones.
+  Status replay_batch(std::int64_t end);
+  Status fail_and_stop(const EventView& e, const Status& why);
+  // REQUIRES: mu_ held.
+  Status commit_locked(std::int64_t checkpoint);
+  void reset_batch_locked();
+  void set_error(std::int64_t position, std::string reason);
+  Status start_locked(bool rebuilding);
+  void stop_locked(bool commit_pending);
+  bool matches(const EventView& e) const { return filter_.empty() || filter_.matches(e); }
+
+  store::RocksEventStore& store_;
+  const std::unique_ptr<Projection> projection_;
+  const std::string name_;
+  const EventFilter filter_;
+  const FailurePolicy policy_;
+  const ProjectionEngineOptions options_;
+  rocksdb::ColumnFamilyHandle* const readmodels_;
+  rocksdb::ColumnFamilyHandle* const checkpoints_;
+
+  std::mutex control_mu_;  // serializes start/stop/rebuild/retry
+  bool running_ = false;   // guarded by control_mu_
+
+  std::mutex mu_;                      // the data path
+  StagedReadModel staged_;             // guarded by mu_
+  std::int64_t batch_first_ = 0;       // guarded by mu_
+  std::int64_t batch_last_ = 0;        // guarded by mu_
+  std::size_t batch_events_ = 0;       // guarded by mu_
+  std::chrono::steady_clock::time_point batch_started_;  // guarded by mu_
+  std::vector<FailedEvent> batch_failed_;                // guarded by mu_: parked in this batch
+  std::optional<FailedEvent> error_record_;              // guarded by mu_: to write with the next commit
+  std::int64_t durable_error_position_ = 0;              // guarded by mu_: a stored error record's position
+
+  mutable std::mutex status_mu_;
+  std::condition_variable status_cv_;
+  std::unique_ptr<Subscription> subscription_;  // guarded by status_mu_ (swapped under control_mu_ too)
+  bool rebuilding_ = false;                     // guarded by status_mu_
+  bool failed_ = false;                         // guarded by status_mu_
+  std::int64_t error_position_ = 0;             // guarded by status_mu_
+  std::string error_;                           // guarded by status_mu_
+  std::optional<std::chrono::steady_clock::time_point> rebuild_started_;  // guarded by status_mu_
+
+  std::atomic<std::int64_t> checkpoint_{0};
+  std::atomic<std::int64_t> parked_count_{0};
+  std::atomic<std::uint64_t> applied_{0};
+};
+
+}  // namespace nexum::projections

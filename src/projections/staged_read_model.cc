@@ -1,0 +1,111 @@
+#include "projections/staged_read_model.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "store/rocks_status.h"
+
+namespace nexum::projections {
+namespace {
+
+constexpr std::size_t kMaxKeyBytes = 4096;
+
+Status check_key(std::string_view key) {
+  if (key.empty()) return Status::invalid_argument("read-model key: empty");
+  if (key.size() > kMaxKeyBytes) return Status::invalid_argument("read-model key: longer than 4096 bytes");
+  return Status();
+}
+
+}  // namespace
+
+StagedReadModel::StagedReadModel(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view projection_name,
+                                 std::size_t cache_entries)
+    : db_(db), cf_(cf), prefix_(std::string(projection_name) + "/"), cache_entries_(cache_entries) {}
+
+Result<StagedReadModel::Map::value_type*> StagedReadModel::load(std::string_view key) {
+  NEXUM_RETURN_IF_ERROR(check_key(key));
+  auto it = entries_.find(key);
+  if (it != entries_.end()) return &*it;
+  key_buf_.assign(prefix_);
+  key_buf_.append(key);
+  rocksdb::PinnableSlice stored;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, store::to_slice(key_buf_), &stored);
+  Entry entry;
+  if (s.ok()) {
+    boost::system::error_code ec;
+    entry.value = boost::json::parse(store::to_view(stored), ec);
+    if (ec) return Status::data_loss("read model '" + key_buf_ + "' does not hold JSON: " + ec.message());
+  } else if (!s.IsNotFound()) {
+    return store::to_status(s, "reading read model '" + key_buf_ + "'");
+  }
+  return &*entries_.emplace(std::string(key), std::move(entry)).first;
+}
+
+void StagedReadModel::mark_dirty(Map::value_type* node) {
+  if (!node->second.dirty) {
+    node->second.dirty = true;
+    dirty_.push_back(node);
+  }
+}
+
+Result<const boost::json::value*> StagedReadModel::get(std::string_view key) {
+  auto node = load(key);
+  if (!node) return node.error();
+  const boost::json::value* v = &(*node)->second.value;
+  return v->is_null() ? nullptr : v;
+}
+
+Result<boost::json::value*> StagedReadModel::modify(std::string_view key) {
+  auto node = load(key);
+  if (!node) return node.error();
+  mark_dirty(*node);
+  return &(*node)->second.value;
+}
+
+Status StagedReadModel::put(std::string_view key, boost::json::value value) {
+  NEXUM_RETURN_IF_ERROR(check_key(key));
+  auto it = entries_.find(key);
+  if (it == entries_.end()) it = entries_.emplace(std::string(key), Entry{}).first;
+  it->second.value = std::move(value);
+  mark_dirty(&*it);
+  return Status();
+}
+
+Status StagedReadModel::erase(std::string_view key) { return put(key, boost::json::value()); }
+
+void StagedReadModel::write_staged(rocksdb::WriteBatch& batch) const {
+  std::string full;
+  std::string value;
+  for (const Map::value_type* node : dirty_) {
+    full.assign(prefix_);
+    full.append(node->first);
+    if (node->second.value.is_null()) {
+      batch.Delete(cf_, full).PermitUncheckedError();
+    } else {
+      value = boost::json::serialize(node->second.value);
+      batch.Put(cf_, full, value).PermitUncheckedError();
+    }
+  }
+}
+
+void StagedReadModel::mark_committed() {
+  for (Map::value_type* node : dirty_) node->second.dirty = false;
+  dirty_.clear();
+  if (entries_.size() <= cache_entries_) return;
+  // Every entry is clean here: drop about half (hash order is arbitrary
+  // enough not to favour any key range).
+  std::size_t target = cache_entries_ / 2;
+  for (auto it = entries_.begin(); it != entries_.end() && entries_.size() > target;) it = entries_.erase(it);
+}
+
+void StagedReadModel::discard_staged() {
+  for (Map::value_type* node : dirty_) entries_.erase(entries_.find(node->first));
+  dirty_.clear();
+}
+
+void StagedReadModel::clear() {
+  dirty_.clear();
+  entries_.clear();
+}
+
+}  // namespace nexum::projections

@@ -1,0 +1,70 @@
+// StagedReadModel: the ReadModelWrites a projection applies events to.
+// Holds the writes of the uncommitted batch and a bounded cache of
+// committed values, both parsed; the runner turns the staged ones into
+// WriteBatch entries at commit.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/json/value.hpp>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "nexum/projection.h"
+
+namespace nexum::projections {
+
+// Thread-compatible: owned by one ProjectionRunner and used under its lock.
+// The cache is coherent because the runner is the only writer of the
+// projection's keys (a rebuild clears it).
+class StagedReadModel final : public ReadModelWrites {
+ public:
+  // `db` and `cf` (the readmodels column family) must outlive this.
+  StagedReadModel(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view projection_name,
+                  std::size_t cache_entries);
+
+  Result<const boost::json::value*> get(std::string_view key) override;
+  Result<boost::json::value*> modify(std::string_view key) override;
+  Status put(std::string_view key, boost::json::value value) override;
+  Status erase(std::string_view key) override;
+
+  // Adds a Put (or Delete, for null) of every staged value to `batch`.
+  void write_staged(rocksdb::WriteBatch& batch) const;
+  // After `batch` was written: staged values become cached committed ones;
+  // the cache is trimmed to its bound.
+  void mark_committed();
+  // Forgets the staged values; later reads go back to the store.
+  void discard_staged();
+  // Forgets everything (after a rebuild, or a commit that failed).
+  void clear();
+  std::size_t staged() const { return dirty_.size(); }
+
+ private:
+  struct Entry {
+    boost::json::value value;  // null: absent
+    bool dirty = false;
+  };
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
+
+  Result<Map::value_type*> load(std::string_view key);
+  void mark_dirty(Map::value_type* node);
+
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  const std::string prefix_;  // "{name}/"
+  const std::size_t cache_entries_;
+  Map entries_;                           // staged and cached values; nodes are stable
+  std::vector<Map::value_type*> dirty_;   // staged, in first-touch order
+  std::string key_buf_;                   // prefix_ + key, reused
+};
+
+}  // namespace nexum::projections
