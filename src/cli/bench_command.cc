@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "drivers/projection_drivers.h"
+#include "drivers/relay_drivers.h"
 #include "drivers/store_drivers.h"
 
 namespace nexum::cli {
@@ -45,6 +46,13 @@ void register_bench_command(CLI::App& app) {
   r->add_option("--events", replay->events, "Events in the log (default 5000000)");
   r->add_option("--accounts", replay->accounts, "Accounts (default 10000)");
   r->callback([replay] { report("nexum bench replay", bench::run_replay_bench(*replay)); });
+
+  auto relay = std::make_shared<bench::RelayBenchOptions>();
+  CLI::App* rl = bench->add_subcommand("relay", "Outbox relay to the Kafka mock cluster vs raw librdkafka produce");
+  rl->add_option("--data", relay->dir, "Store directory, filled up to --events when shorter")->required();
+  rl->add_option("--events", relay->events, "Events to relay (default 200000)");
+  rl->add_option("--partitions", relay->partitions, "Partitions per topic (default 6)");
+  rl->callback([relay] { report("nexum bench relay", bench::run_relay_bench(*relay)); });
 
   auto load = std::make_shared<bench::LoadBenchOptions>();
   CLI::App* l = bench->add_subcommand("load", "Warm loads of a 100-event aggregate: p50/p99");
