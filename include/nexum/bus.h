@@ -57,10 +57,12 @@ struct DeliveryReport {
   bool possibly_persisted = false;
 };
 
-// Called exactly once per message accepted by publish_recorded().
+// Called exactly once per message accepted by publish_recorded(), also when
+// stop() gives up on it (then with Unavailable).
 // Kafka: on the bus's delivery thread, in produce order per partition.
 // InMemory/Log: synchronously, before publish_recorded() returns.
-// Must be quick and must not call flush() or stop() on the same bus.
+// Must be quick: it must not block, and must not call publish*, flush() or
+// stop() on the same bus (the delivery thread would wait for itself).
 using DeliveryCallback = std::function<void(const DeliveryReport&)>;
 
 // Abstract event bus. Implementations are Thread-safe.
@@ -99,8 +101,11 @@ class EventBus {
   // the message was not taken (then `on_delivery` never runs):
   // InvalidArgument (empty topic, undecodable value for InMemory/Log,
   // message too large), Unavailable (bus not running, local queue stayed
-  // full for the bus's enqueue timeout). Per topic+key, deliveries succeed
-  // in the order the messages were taken.
+  // full for the bus's enqueue timeout). Per topic+key, successful
+  // deliveries land in the order the messages were taken and are never
+  // duplicated by producer retries; after a failed one, later messages may
+  // still succeed, so a caller that needs gap-free order re-sends from the
+  // first failure (as OutboxRelay does).
   virtual Status publish_recorded(const OutgoingMessage& message, DeliveryCallback on_delivery) = 0;
 
   // Waits until every message taken so far has had its delivery callback.

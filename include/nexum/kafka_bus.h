@@ -111,7 +111,8 @@ class KafkaBusCore;
 // whose handler fails (after retries for Unavailable), is written to the DLQ
 // and then committed, so one poison message never blocks a partition.
 // stop() stops consumers (committing what they handled), drains the producer,
-// and may be followed by start() again.
+// and may be followed by start() again. Handlers run on their consumer's
+// thread, one message at a time; they may publish, but must not call stop().
 // Thread-safe.
 class KafkaEventBus final : public EventBus {
  public:

@@ -86,10 +86,7 @@ void KafkaConsumer::run() {
   while (!stopping_.load()) {
     rd_kafka_message_t* message = rd_kafka_consumer_poll(rk_, static_cast<int>(kPollTimeout.count()));
     if (message == nullptr) {
-      const auto now = std::chrono::steady_clock::now();
-      if (!done_offsets_.empty() && (done_since_commit_ > 0 || now - last_commit_attempt_ >= kCommitRetryInterval)) {
-        commit_done();
-      }
+      if (!done_offsets_.empty() && std::chrono::steady_clock::now() >= commit_not_before_) commit_done();
       continue;
     }
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -187,7 +184,10 @@ bool KafkaConsumer::dead_letter(const rd_kafka_message_t* message, const std::st
 
 void KafkaConsumer::mark_done(const rd_kafka_message_t* message) {
   done_offsets_[Partition(rd_kafka_topic_name(message->rkt), message->partition)] = message->offset + 1;
-  if (++done_since_commit_ >= std::max(1, options_.commit_every_messages)) commit_done();
+  if (++done_since_commit_ >= std::max(1, options_.commit_every_messages) &&
+      std::chrono::steady_clock::now() >= commit_not_before_) {
+    commit_done();
+  }
 }
 
 void KafkaConsumer::commit_done(const rd_kafka_topic_partition_list_t* only) {
@@ -205,12 +205,16 @@ void KafkaConsumer::commit_done(const rd_kafka_topic_partition_list_t* only) {
     return;
   }
   done_since_commit_ = 0;
-  last_commit_attempt_ = std::chrono::steady_clock::now();
   rd_kafka_resp_err_t err = rd_kafka_commit(rk_, offsets, 0 /* synchronous */);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // Offsets are cumulative: keep them and try again later (a rebalance in
+    // progress or a coordinator outage usually passes).
     counters_.commit_failures.fetch_add(1);
-    spdlog::warn("kafka consumer {}: commit failed (will retry): {}", group_id_, rd_kafka_err2str(err));
+    commit_not_before_ = std::chrono::steady_clock::now() + kCommitRetryInterval;
+    spdlog::warn("kafka consumer {}: commit failed, retrying in {} ms: {}", group_id_, kCommitRetryInterval.count(),
+                 rd_kafka_err2str(err));
   } else {
+    commit_not_before_ = {};
     counters_.commits.fetch_add(1);
     for (int i = 0; i < offsets->cnt; ++i) {
       const rd_kafka_topic_partition_t& tp = offsets->elems[i];

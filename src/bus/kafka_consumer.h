@@ -81,7 +81,9 @@ class KafkaConsumer {
   // Consumer thread only.
   std::map<Partition, std::int64_t> done_offsets_;  // Next offset to commit, per partition.
   int done_since_commit_ = 0;
-  std::chrono::steady_clock::time_point last_commit_attempt_{};
+  // After a failed commit, routine commits wait until then (revoke and stop
+  // still commit at once).
+  std::chrono::steady_clock::time_point commit_not_before_{};
 };
 
 }  // namespace nexum::kafka_internal
