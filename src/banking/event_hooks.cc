@@ -86,7 +86,8 @@ class EventHookManager::Impl {
       if (t.state == TransactionState::kCompleted) {
         m.publish("transaction_posted", [&](P& p) { return p.on_transaction_posted(t); });
       } else if (t.state == TransactionState::kFailed) {
-        const std::string_view error = t.error_message.empty() ? "Transaction failed" : t.error_message;
+        const std::string_view error =
+            t.error_message.empty() ? std::string_view("Transaction failed") : std::string_view(t.error_message);
         m.publish("transaction_failed", [&](P& p) { return p.on_transaction_failed(t, error); });
       }
     }
