@@ -134,7 +134,15 @@ Status KafkaProducer::produce(const OutgoingMessage& message, DeliveryCallback o
   if (fatal_.load()) return Status::internal("kafka producer hit a fatal error; stop() and start() the bus");
 
   auto pending = std::make_unique<PendingDelivery>(PendingDelivery{std::move(on_delivery)});
-  std::vector<rd_kafka_vu_t> vus(5 + message.headers.size());
+  // Stack storage for the usual ≤ 16 headers; the heap only past that.
+  constexpr std::size_t kInline = 21;
+  std::array<rd_kafka_vu_t, kInline> inline_vus;
+  std::vector<rd_kafka_vu_t> heap_vus;
+  rd_kafka_vu_t* vus = inline_vus.data();
+  if (5 + message.headers.size() > kInline) {
+    heap_vus.resize(5 + message.headers.size());
+    vus = heap_vus.data();
+  }
   std::size_t n = 0;
   vus[n].vtype = RD_KAFKA_VTYPE_TOPIC;
   vus[n++].u.cstr = message.topic.c_str();
@@ -160,7 +168,7 @@ Status KafkaProducer::produce(const OutgoingMessage& message, DeliveryCallback o
   const auto deadline = std::chrono::steady_clock::now() + options_.enqueue_timeout;
   pending_.fetch_add(1);
   while (true) {
-    rd_kafka_error_t* error = rd_kafka_produceva(rk_, vus.data(), n);
+    rd_kafka_error_t* error = rd_kafka_produceva(rk_, vus, n);
     if (error == nullptr) {
       (void)pending.release();  // Owned by the delivery report now.
       counters_.produced.fetch_add(1);

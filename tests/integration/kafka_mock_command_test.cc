@@ -36,11 +36,25 @@ TEST(KafkaMockCommandTest, ServesClientsAndExitsCleanlyOnSigterm) {
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  // Whatever happens below, the child does not outlive the test.
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } reaper{pid};
   std::string bootstrap;
+  bool exited = false;
   ASSERT_TRUE(testing::wait_until([&] {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+      exited = true;
+      reaper.pid = 0;
+      return true;
+    }
     std::ifstream in(file);
     return static_cast<bool>(std::getline(in, bootstrap)) && !bootstrap.empty();
   }, 30s)) << "no bootstrap file from " << NEXUM_CLI_PATH;
+  ASSERT_FALSE(exited) << NEXUM_CLI_PATH << " kafka-mock exited early (is it built?)";
   EXPECT_EQ(std::count(bootstrap.begin(), bootstrap.end(), ','), 1) << bootstrap;  // Two brokers.
 
   auto bus = KafkaEventBus::create(testing::test_bus_options(bootstrap));
@@ -52,6 +66,7 @@ TEST(KafkaMockCommandTest, ServesClientsAndExitsCleanlyOnSigterm) {
   ASSERT_EQ(::kill(pid, SIGTERM), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  reaper.pid = 0;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   std::ifstream printed(out);
   std::string line;
