@@ -1,9 +1,15 @@
 // LoanApplicationSaga on the SagaEngine over the in-process bus: the whole
 // loan path, rejections (origination failure, KYC revoked, no account by the
-// deadline), deadlines across a restart, and replay into a fresh engine.
+// deadline), deadlines across a restart, replay into a fresh engine, and
+// `nexum sagas`.
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <memory>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
@@ -335,6 +341,62 @@ TEST_F(LoanSagaTest, SagaSummaryCountsInstancesLedgerAndCheckpoint) {
   EXPECT_EQ(s.sent, 2u);
   EXPECT_EQ(s.outbox, 0u);
   EXPECT_EQ(s.checkpoint, store_->last_position());
+}
+
+// Runs the nexum CLI; returns its stdout and sets `code`.
+std::string run_cli(const std::string& args, int& code) {
+  std::string out;
+  FILE* p = ::popen((std::string(NEXUM_CLI_PATH) + " " + args + " 2>/dev/null").c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = ::pclose(p);
+  code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+TEST_F(LoanSagaTest, NexumSagasPrintsSummariesAndInstanceStates) {
+  append_event(*store_, customer_created(clock_, "q1", "verified", "tier_2"));
+  append_event(*store_, account_created(clock_, "acc_q1", "q1"));
+  append_event(*store_, customer_created(clock_, "q2", "verified", "tier_3"));
+  settle();
+  ASSERT_TRUE(engine_->stop().ok());
+  engine_.reset();
+  store_.reset();  // the CLI opens the directory itself
+
+  const std::string data = "--data " + dir_.sub("data");
+  int code = -1;
+  std::string all = run_cli("sagas " + data, code);
+  ASSERT_EQ(code, 0) << all;
+  std::vector<boost::json::object> lines;
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = all.find('\n', start)) != std::string::npos; start = nl + 1) {
+    lines.push_back(boost::json::parse(all.substr(start, nl - start)).as_object());
+  }
+  ASSERT_EQ(lines.size(), 3u) << all;  // the summary, then q1 and q2
+  EXPECT_EQ(json_str(lines[0], "saga"), "loan_application");
+  EXPECT_EQ(lines[0].at("instances").as_int64(), 2);
+  EXPECT_EQ(lines[0].at("completed").as_int64(), 1);
+  EXPECT_EQ(lines[0].at("active").as_int64(), 1);
+  EXPECT_EQ(lines[0].at("deadlines").as_int64(), 1);
+  EXPECT_EQ(json_str(lines[1], "id"), "q1");
+  EXPECT_EQ(json_str(lines[1], "status"), "completed");
+  EXPECT_EQ(json_str(lines[2].at("state").as_object(), "phase"), "awaiting_account");
+
+  std::string one = run_cli("sagas " + data + " --saga loan_application --id q2", code);
+  ASSERT_EQ(code, 0);
+  auto q2 = SagaInstance::from_json(boost::json::parse(one));
+  ASSERT_TRUE(q2) << one;
+  EXPECT_EQ(q2->saga_id, "loan_application-q2");
+  EXPECT_EQ(json_str(q2->state, "principal"), "25000.00");
+
+  std::string active = run_cli("sagas " + data + " --saga loan_application --status active", code);
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(std::count(active.begin(), active.end(), '\n'), 2);  // summary + q2
+
+  run_cli("sagas " + data + " --saga loan_application --id nobody", code);
+  EXPECT_EQ(code, 1);
 }
 
 }  // namespace
