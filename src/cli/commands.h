@@ -17,6 +17,9 @@ void register_store_commands(CLI::App& app);
 // `nexum bench append|replay|...`: src/cli/bench_command.cc.
 void register_bench_command(CLI::App& app);
 
+// `nexum sagas`: src/cli/saga_commands.cc.
+void register_saga_commands(CLI::App& app);
+
 // The exit code the chosen subcommand set (0 when none ran).
 int exit_code();
 void set_exit_code(int code);
