@@ -42,6 +42,51 @@ RocksEventStore::~RocksEventStore() {
   if (db_) db_->Close().PermitUncheckedError();
 }
 
+namespace {
+
+bool is_ours(std::string_view name) {
+  if (name == rocksdb::kDefaultColumnFamilyName) return true;
+  for (std::string_view cf : kAllColumnFamilies) {
+    if (cf == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// An existing RocksDB is ours when it has every column family we create, or
+// (a creation killed half-way) only some of them, nothing else, and no data.
+Status RocksEventStore::check_column_families(const std::vector<std::string>& existing,
+                                              const rocksdb::DBOptions& db_options) const {
+  std::size_t ours = 0;
+  for (const auto& name : existing) {
+    if (!is_ours(name)) {
+      return Status::invalid_argument("'" + dir_ + "' is a RocksDB but not a Nexum store (column family '" + name +
+                                      "')");
+    }
+    ours += name != rocksdb::kDefaultColumnFamilyName ? 1 : 0;
+  }
+  if (ours == std::size(kAllColumnFamilies)) return Status();
+  // Interrupted creation, or a foreign database that only has "default":
+  // look (read-only) for data before touching it.
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : existing) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, dir_, descriptors, &handles, &raw);
+  if (!s.ok()) return Status::invalid_argument("'" + dir_ + "' is not a readable RocksDB: " + s.ToString());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  bool empty = true;
+  for (auto* h : handles) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
+    it->SeekToFirst();
+    empty = empty && !it->Valid();
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  if (!empty) return Status::invalid_argument("'" + dir_ + "' is a RocksDB but not a Nexum store (it holds other data)");
+  return Status();
+}
+
 Status RocksEventStore::open_db() {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -85,14 +130,10 @@ Status RocksEventStore::open_db() {
     std::vector<std::string> existing;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir_, &existing);
     if (!s.ok()) return Status::invalid_argument("'" + dir_ + "' is not a readable RocksDB: " + s.ToString());
-    for (std::string_view want : kAllColumnFamilies) {
-      bool found = false;
-      for (const auto& e : existing) found = found || e == want;
-      if (!found) {
-        return Status::invalid_argument("'" + dir_ + "' is a RocksDB but not a Nexum store (no column family '" +
-                                        std::string(want) + "')");
-      }
-    }
+    NEXUM_RETURN_IF_ERROR(check_column_families(existing, db_options));
+    // A creation interrupted by a crash leaves some of our column families:
+    // finish creating the rest (the format version is written below).
+    db_options.create_missing_column_families = true;
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);

@@ -60,6 +60,7 @@ class RocksEventStore final : public EventStore {
  private:
   RocksEventStore(std::string dir, const StoreOptions& options);
   Status open_db();
+  Status check_column_families(const std::vector<std::string>& existing, const rocksdb::DBOptions& db_options) const;
   void on_committed(std::int64_t last);
   Status verify_log(const std::function<void(std::int64_t)>& progress);
   Status verify_indexes();

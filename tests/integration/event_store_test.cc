@@ -379,6 +379,36 @@ TEST(EventStoreOpenTest, CreatesAMissingDirectoryAndRefusesForeignData) {
   }
 }
 
+TEST(EventStoreOpenTest, FinishesACreationInterruptedAfterSomeColumnFamiliesButRefusesForeignOnes) {
+  TempDir dir;
+  auto make_db = [&](const std::string& path, std::vector<std::string> cfs) {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, path, &db).ok());
+    for (const auto& name : cfs) {
+      rocksdb::ColumnFamilyHandle* h = nullptr;
+      ASSERT_TRUE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &h).ok());
+      ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    }
+    delete db;
+  };
+  make_db(dir.sub("half"), {"log", "streams"});  // a crash during our own creation
+  {
+    auto s = EventStore::open(dir.sub("half"));
+    ASSERT_TRUE(s) << s.error().to_string();
+    ASSERT_TRUE((*s)->append("account-a", ExpectedVersion::no_stream(), {make_event("account_updated", "account", "a")}));
+  }
+  auto reopened = EventStore::open(dir.sub("half"));
+  ASSERT_TRUE(reopened) << reopened.error().to_string();
+  EXPECT_EQ((*reopened)->last_position(), 1);
+
+  make_db(dir.sub("other"), {"log", "orders"});
+  auto other = EventStore::open(dir.sub("other"));
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().message().find("column family 'orders'"), std::string::npos) << other.error().message();
+}
+
 TEST(EventStoreOpenTest, RefusesAnotherFormatVersion) {
   TempDir dir;
   {
