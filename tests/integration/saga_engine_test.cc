@@ -1,0 +1,255 @@
+// SagaEngine behaviour independent of the loan saga, with a small test saga:
+// handler errors, repeated steps, moved deadlines, batching while catching
+// up, and a bus that refuses deliveries.
+#include "nexum/saga_engine.h"
+
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+#include "nexum/json_codec.h"
+#include "saga_test_util.h"
+#include "test_util.h"
+
+namespace nexum {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::json_str;
+using testing::TempDir;
+
+// "ping" events (entity_id = instance) count up. Count 2 and 3 both issue
+// step "two" (sent once); every ping moves deadline "remind" to time + 1 h,
+// which when it fires emits a workflow_step_completed; "boom" makes the
+// handler fail.
+class PingSaga final : public Saga {
+ public:
+  std::string_view name() const override { return "ping"; }
+  std::vector<std::string> starting_event_types() const override { return {"ping"}; }
+  std::vector<std::string> continuing_event_types() const override { return {"boom"}; }
+  std::optional<std::string> correlate(const RecordedEvent& e) const override { return e.event.entity_id; }
+  Result<SagaDecision> handle(const SagaInstanceView& instance, const SagaInput& input, SagaFacts&) const override {
+    SagaDecision d;
+    d.state = *instance.state;
+    std::int64_t count = d.state.contains("count") ? d.state.at("count").as_int64() : 0;
+    if (input.is_deadline("remind")) {
+      d.events.push_back(SagaEvent{"reminded", "workflow_step_completed", {{"count", count}}, {}});
+      d.note = "reminded";
+      return d;
+    }
+    if (input.is_event("boom")) return Status::internal("boom at count " + std::to_string(count));
+    d.state["count"] = ++count;
+    if (count == 2 || count == 3) {
+      d.commands.push_back(SagaCommand{"two", "test.commands", "ping_command", "", std::string(instance.id), {},
+                                       {{"count", count}}});
+    }
+    d.deadlines.push_back(SagaDeadline{"remind", input.time + 1h});
+    return d;
+  }
+};
+
+// A bus that refuses the first `refuse` messages and fails the next `fail`
+// deliveries, then stores them.
+class FlakyBus final : public EventBus {
+ public:
+  FlakyBus(int refuse, int fail) : refuse_(refuse), fail_(fail) {}
+  Status subscribe(std::string_view, EventHandler) override { return Status(); }
+  Status start() override { return Status(); }
+  Status stop() override { return Status(); }
+  bool is_running() const override { return true; }
+  Status publish_recorded(const OutgoingMessage& m, DeliveryCallback cb) override {
+    DeliveryReport r;
+    r.topic = m.topic;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (refuse_ > 0) {
+        --refuse_;
+        return Status::unavailable("broker down");
+      }
+      if (fail_ > 0) {
+        --fail_;
+        r.status = Status::unavailable("delivery failed");
+      } else {
+        delivered_.push_back(m);
+      }
+    }
+    cb(r);
+    return Status();
+  }
+  Status flush(std::chrono::milliseconds) override { return Status(); }
+  std::vector<OutgoingMessage> delivered() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return delivered_;
+  }
+
+ protected:
+  Status do_publish(std::string_view, const EventSchema&, std::optional<std::string>) override { return Status(); }
+
+ private:
+  mutable std::mutex mu_;
+  int refuse_, fail_;                      // guarded by mu_
+  std::vector<OutgoingMessage> delivered_;  // guarded by mu_
+};
+
+class SagaEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = EventStore::open(dir_.sub("data"));
+    ASSERT_TRUE(s);
+    store_ = std::move(s).value();
+  }
+  void start(EventBus& bus, SagaEngineOptions options = {}) {
+    options.deadline_tick = 1h;
+    options.retry_backoff_initial = 5ms;
+    options.retry_backoff_max = 20ms;
+    auto e = SagaEngine::create(*store_, bus, saga_, options, clock_);
+    ASSERT_TRUE(e) << e.error().to_string();
+    engine_ = std::move(e).value();
+    ASSERT_TRUE(engine_->start().ok());
+  }
+  void append(const std::string& type, const std::string& id) {
+    std::vector<StreamAppend> a(1);
+    a[0].stream = "ping-" + id;
+    a[0].events.push_back(testing::stamped(type, "ping", id, {}, clock_));
+    a[0].topic = "test.pings";
+    ASSERT_TRUE(store_->append_multi(std::move(a)));
+  }
+  void settle() {
+    ASSERT_TRUE(engine_->wait_until_processed(store_->last_position(), 20s));
+    ASSERT_TRUE(engine_->wait_until_relayed(20s)) << engine_->stats().last_error;
+  }
+  std::int64_t count(const std::string& id) {
+    auto i = engine_->find_instance(id);
+    return i ? i->state.at("count").as_int64() : -1;
+  }
+
+  TempDir dir_;
+  ManualClock clock_;
+  PingSaga saga_;
+  std::unique_ptr<EventStore> store_;
+  std::unique_ptr<SagaEngine> engine_;
+};
+
+TEST_F(SagaEngineTest, AHandlerErrorFailsOnlyItsInstanceAndTheEngineGoesOn) {
+  InMemoryEventBus bus;
+  start(bus);
+  append("ping", "a");
+  append("ping", "b");
+  append("boom", "a");
+  append("ping", "a");  // ignored: a has failed
+  append("ping", "b");
+  settle();
+  auto a = engine_->find_instance("a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->status, SagaStatus::kFailed);
+  EXPECT_NE(a->error.find("boom at count 1"), std::string::npos) << a->error;
+  EXPECT_TRUE(a->deadlines.empty());
+  EXPECT_EQ(count("a"), 1);
+  EXPECT_EQ(count("b"), 2);
+  EXPECT_EQ(engine_->stats().instances_failed, 1u);
+  EXPECT_EQ(engine_->stats().last_error, "");
+}
+
+TEST_F(SagaEngineTest, AStepIssuedTwiceIsSentOnceWithItsDerivedId) {
+  InMemoryEventBus bus;
+  start(bus);
+  for (int i = 0; i < 4; ++i) append("ping", "x");
+  settle();
+  auto sent = bus.get_events("test.commands");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].event.event_id, saga_command_id("ping-x", "two"));
+  EXPECT_EQ(sent[0].key, std::optional<std::string>("x"));
+  EXPECT_EQ(sent[0].event.data.at("count").as_int64(), 2);
+  EXPECT_EQ(json_str(sent[0].event.metadata, "correlation_id"), "ping-x");
+  EXPECT_EQ(count("x"), 4);
+}
+
+TEST_F(SagaEngineTest, EachInputMovesTheDeadlineAndOnlyTheLastOneFires) {
+  InMemoryEventBus bus;
+  start(bus);
+  append("ping", "d");
+  clock_.advance(50min);
+  append("ping", "d");  // moves "remind" to now + 1 h
+  settle();
+  clock_.advance(20min);  // past the first due time, before the second
+  ASSERT_TRUE(engine_->poll_deadlines().ok());
+  settle();
+  EXPECT_EQ(engine_->stats().deadlines_fired, 0u);
+  clock_.advance(41min);
+  ASSERT_TRUE(engine_->poll_deadlines().ok());
+  settle();
+  EXPECT_EQ(engine_->stats().deadlines_fired, 1u);
+  auto wf = testing::stream_events(*store_, "workflow-ping-d");
+  ASSERT_EQ(wf.size(), 1u);
+  EXPECT_EQ(wf[0].event.data.at("count").as_int64(), 2);
+  auto summary = summarize_saga(*store_, "ping");
+  ASSERT_TRUE(summary);
+  EXPECT_EQ(summary->deadlines, 0u);
+}
+
+TEST_F(SagaEngineTest, CatchingUpOnALongLogHandlesEveryInputInBatches) {
+  for (int round = 0; round < 30; ++round) {  // 3000 pings, 30 per instance, interleaved
+    std::vector<StreamAppend> a(100);
+    for (int i = 0; i < 100; ++i) {
+      const std::string id = "n" + std::to_string(i);
+      a[i].stream = "ping-" + id;
+      a[i].events.push_back(testing::stamped("ping", "ping", id, {}, clock_));
+      a[i].topic = "test.pings";
+    }
+    ASSERT_TRUE(store_->append_multi(std::move(a)));
+  }
+  InMemoryEventBus bus({.max_events = 100000});
+  const auto t0 = std::chrono::steady_clock::now();
+  start(bus);
+  settle();
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  std::printf("caught up on 3000 inputs in %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+  EXPECT_EQ(engine_->stats().events_handled, 3000u);
+  EXPECT_EQ(bus.get_events("test.commands").size(), 100u);
+  for (int i = 0; i < 100; i += 17) EXPECT_EQ(count("n" + std::to_string(i)), 30);
+  // Batched commits: far fewer than one fsync per input.
+  EXPECT_LT(elapsed, 10s);
+}
+
+TEST_F(SagaEngineTest, RefusedAndFailedDeliveriesAreRetriedWithTheSameIdUntilConfirmed) {
+  FlakyBus bus(/*refuse=*/2, /*fail=*/2);
+  start(bus);
+  append("ping", "r");
+  append("ping", "r");
+  settle();
+  auto delivered = bus.delivered();
+  ASSERT_EQ(delivered.size(), 1u);
+  auto ev = decode_event_json(delivered[0].value);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->event_id, saga_command_id("ping-r", "two"));
+  SagaEngineStats s = engine_->stats();
+  EXPECT_GE(s.delivery_failures, 2u);
+  EXPECT_EQ(s.commands_sent, 1u);
+  EXPECT_EQ(s.outbox_pending, 0u);
+}
+
+TEST_F(SagaEngineTest, ResetRequiresAStoppedEngineAndCreateRefusesABadName) {
+  InMemoryEventBus bus;
+  start(bus);
+  EXPECT_EQ(engine_->reset().code(), StatusCode::kConflict);
+  ASSERT_TRUE(engine_->stop().ok());
+  EXPECT_TRUE(engine_->reset().ok());
+
+  class BadName final : public Saga {
+   public:
+    std::string_view name() const override { return "Bad Name"; }
+    std::vector<std::string> starting_event_types() const override { return {}; }
+    std::vector<std::string> continuing_event_types() const override { return {}; }
+    std::optional<std::string> correlate(const RecordedEvent&) const override { return std::nullopt; }
+    Result<SagaDecision> handle(const SagaInstanceView&, const SagaInput&, SagaFacts&) const override {
+      return SagaDecision::ignore();
+    }
+  } bad;
+  auto e = SagaEngine::create(*store_, bus, bad);
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace nexum
