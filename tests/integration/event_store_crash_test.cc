@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -67,7 +68,16 @@ TEST(EventStoreCrashTest, AcknowledgedEventsSurviveSigkillAndNoAppendIsHalfWritt
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) child_append_forever(data_dir, ack_file, round);
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 350));
+    // Wait until this child has acknowledged something (sanitizer builds start
+    // slowly), then kill it at a random moment under load.
+    auto size_of = [&] {
+      std::error_code ec;
+      auto n = std::filesystem::file_size(ack_file, ec);
+      return ec ? std::uintmax_t{0} : n;
+    };
+    const std::uintmax_t before = size_of();
+    for (int i = 0; i < 3000 && size_of() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     int wstatus = 0;
     ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
