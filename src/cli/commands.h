@@ -17,6 +17,9 @@ void register_store_commands(CLI::App& app);
 // `nexum bench append|replay|...`: src/cli/bench_command.cc.
 void register_bench_command(CLI::App& app);
 
+// `nexum serve`: src/cli/serve_command.cc.
+void register_serve_command(CLI::App& app);
+
 // `nexum sagas`: src/cli/saga_commands.cc.
 void register_saga_commands(CLI::App& app);
 

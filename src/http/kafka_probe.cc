@@ -1,0 +1,134 @@
+#include "http/kafka_probe.h"
+
+#include <array>
+
+#include <librdkafka/rdkafka.h>
+
+namespace nexum::http_internal {
+
+namespace {
+constexpr auto kCacheFor = std::chrono::milliseconds(1000);
+}  // namespace
+
+struct KafkaProbe::Handle {
+  rd_kafka_t* rk = nullptr;
+  ~Handle() {
+    if (rk != nullptr) rd_kafka_destroy(rk);
+  }
+};
+
+KafkaProbe::KafkaProbe(BusConfig config, std::vector<std::pair<std::string, std::string>> groups,
+                       std::chrono::milliseconds timeout)
+    : config_(std::move(config)), groups_(std::move(groups)), timeout_(timeout) {}
+
+KafkaProbe::~KafkaProbe() = default;
+
+Result<std::unique_ptr<KafkaProbe>> KafkaProbe::create(const BusConfig& config,
+                                                       std::vector<std::pair<std::string, std::string>> groups,
+                                                       std::chrono::milliseconds timeout) {
+  if (config.bootstrap_servers.empty()) return Status::invalid_argument("bootstrap_servers: required for Kafka");
+  return std::unique_ptr<KafkaProbe>(new KafkaProbe(config, std::move(groups), timeout));
+}
+
+Result<KafkaProbe::Handle*> KafkaProbe::handle_for(const std::string& group) {
+  auto it = handles_.find(group);
+  if (it != handles_.end()) return it->second.get();
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::array<char, 512> err{};
+  auto set = [&](const std::string& k, const std::string& v) {
+    return rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err.data(), err.size()) == RD_KAFKA_CONF_OK;
+  };
+  bool ok = set("bootstrap.servers", config_.bootstrap_servers) && set("client.id", config_.client_id + "-probe") &&
+            set("group.id", group) && set("enable.auto.commit", "false") && set("log_level", "3");
+  for (const auto& [k, v] : config_.kafka_properties) ok = ok && set(k, v);
+  if (!ok) {
+    rd_kafka_conf_destroy(conf);
+    return Status::invalid_argument(std::string("kafka probe: ") + err.data());
+  }
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err.data(), err.size());
+  if (rk == nullptr) return Status::invalid_argument(std::string("kafka probe: ") + err.data());
+  auto h = std::make_unique<Handle>();
+  h->rk = rk;
+  Handle* raw = h.get();
+  handles_[group] = std::move(h);
+  return raw;
+}
+
+Status KafkaProbe::ping() {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - ping_at_ < kCacheFor) return ping_cache_;
+  Result<Handle*> h = handle_for(groups_.empty() ? config_.client_id + "-probe" : groups_.front().second);
+  if (!h) return h.error();
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata((*h)->rk, 0, nullptr, &md, static_cast<int>(timeout_.count()));
+  Status s;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    s = Status::unavailable(std::string("kafka: no broker answered: ") + rd_kafka_err2str(err));
+  } else if (md->broker_cnt == 0) {
+    s = Status::unavailable("kafka: the cluster reported no brokers");
+  }
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  ping_at_ = std::chrono::steady_clock::now();
+  ping_cache_ = s;
+  return s;
+}
+
+Result<std::vector<ConsumerLag>> KafkaProbe::lag() {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - lag_at_ < kCacheFor) return lag_cache_;
+  const int timeout_ms = static_cast<int>(timeout_.count());
+  std::vector<ConsumerLag> out;
+  for (const auto& [topic, group] : groups_) {
+    Result<Handle*> h = handle_for(group);
+    if (!h) return h.error();
+    rd_kafka_t* rk = (*h)->rk;
+    ConsumerLag lag;
+    lag.topic = topic;
+    lag.group = group;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+    rd_kafka_topic_destroy(rkt);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::unavailable(std::string("kafka metadata: ") + rd_kafka_err2str(err));
+    }
+    int partitions = 0;
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) partitions = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    lag.partitions = partitions;
+    if (partitions > 0) {
+      rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
+      for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(parts, topic.c_str(), p);
+      err = rd_kafka_committed(rk, parts, timeout_ms);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_destroy(parts);
+        return Status::unavailable(std::string("kafka committed offsets: ") + rd_kafka_err2str(err));
+      }
+      for (int i = 0; i < parts->cnt; ++i) {
+        std::int64_t low = 0, high = 0;
+        err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), parts->elems[i].partition, &low, &high, timeout_ms);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          rd_kafka_topic_partition_list_destroy(parts);
+          return Status::unavailable(std::string("kafka watermarks: ") + rd_kafka_err2str(err));
+        }
+        const std::int64_t committed = parts->elems[i].offset;
+        if (committed >= 0) {
+          lag.committed += committed;
+          lag.lag += std::max<std::int64_t>(0, high - committed);
+        } else {
+          lag.lag += std::max<std::int64_t>(0, high - low);
+        }
+      }
+      rd_kafka_topic_partition_list_destroy(parts);
+    }
+    out.push_back(std::move(lag));
+  }
+  lag_at_ = std::chrono::steady_clock::now();
+  lag_cache_ = out;
+  return out;
+}
+
+}  // namespace nexum::http_internal

@@ -1,0 +1,149 @@
+// GET /metrics: Prometheus text exposition 0.0.4. Metric names and
+// meanings: doc/http_api.md, "GET /metrics".
+#include <string>
+
+#include "http/prometheus.h"
+#include "http/service_core.h"
+#include "nexum/kafka_bus.h"
+
+namespace nexum::http_internal {
+
+namespace {
+
+double d(std::uint64_t v) { return static_cast<double>(v); }
+double d(std::int64_t v) { return static_cast<double>(v); }
+
+}  // namespace
+
+HttpResponse handle_metrics(ServiceCore& core) {
+  PrometheusWriter w;
+  w.family("nexum_up", "gauge", "1 while the service runs.");
+  w.sample("nexum_up", 1);
+
+  // ---- store and appends ----
+  w.family("nexum_store_last_position", "gauge", "Global position of the last committed event.");
+  w.sample("nexum_store_last_position", d(core.store->last_position()));
+  w.family("nexum_appends_total", "counter",
+           "Appends made by the service (command outcomes and publish-test) that wrote events.");
+  w.sample("nexum_appends_total", d(core.timed_store->appends()));
+  w.family("nexum_appended_events_total", "counter", "Events written by those appends.");
+  w.sample("nexum_appended_events_total", d(core.timed_store->appended_events()));
+  w.family("nexum_append_errors_total", "counter", "Appends by the service that failed (conflicts included).");
+  w.sample("nexum_append_errors_total", d(core.timed_store->append_errors()));
+  w.family("nexum_append_duration_seconds", "histogram", "Latency of the service's appends, until durable.");
+  core.timed_store->latency().write(w, "nexum_append_duration_seconds");
+  w.family("nexum_publish_test_total", "counter", "Events appended through POST /kafka/publish-test.");
+  w.sample("nexum_publish_test_total", d(core.publish_tests.load()));
+
+  // ---- relay ----
+  const RelayStats r = core.relay->stats();
+  w.family("nexum_relay_running", "gauge", "1 while the outbox relay runs.");
+  w.sample("nexum_relay_running", r.running ? 1 : 0);
+  w.family("nexum_relay_checkpoint", "gauge", "Last position the bus confirmed contiguously.");
+  w.sample("nexum_relay_checkpoint", d(r.checkpoint));
+  w.family("nexum_relay_lag_events", "gauge", "Stored events not yet confirmed by the bus.");
+  w.sample("nexum_relay_lag_events", d(r.lag_positions));
+  w.family("nexum_relay_lag_seconds", "gauge", "Age of the oldest stored event not yet confirmed.");
+  w.sample("nexum_relay_lag_seconds", r.lag_seconds);
+  w.family("nexum_relay_delivered_total", "counter", "Deliveries the bus confirmed, resends included.");
+  w.sample("nexum_relay_delivered_total", d(r.delivered));
+  w.family("nexum_relay_resent_total", "counter", "Events sent again after a pause (the at-least-once window).");
+  w.sample("nexum_relay_resent_total", d(r.resent));
+  w.family("nexum_relay_delivery_failures_total", "counter", "Failed deliveries (each retried).");
+  w.sample("nexum_relay_delivery_failures_total", d(r.delivery_failures));
+
+  // ---- bus ----
+  auto bus = core.current_bus();
+  BusConfig config;
+  RetiredBusCounters retired;
+  std::uint64_t switches = 0;
+  {
+    std::lock_guard lock(core.bus_mu_);
+    config = core.bus_config;
+    retired = core.retired;
+    switches = core.bus_switches;
+  }
+  w.family("nexum_bus_info", "gauge", "The bus in use (label type), 1.");
+  w.sample("nexum_bus_info", {{"type", bus_type_name(config.type)}, {"class", bus_class_name(bus.get())}}, 1);
+  w.family("nexum_bus_running", "gauge", "1 while the bus runs.");
+  w.sample("nexum_bus_running", bus && bus->is_running() ? 1 : 0);
+  w.family("nexum_bus_switches_total", "counter", "Bus reconfigurations (POST /kafka/config).");
+  w.sample("nexum_bus_switches_total", d(switches));
+  KafkaBusStats k;
+  if (auto* kafka = dynamic_cast<KafkaEventBus*>(bus.get())) k = kafka->stats();
+  w.family("nexum_kafka_consumed_total", "counter", "Messages the command consumers received.");
+  w.sample("nexum_kafka_consumed_total", d(retired.consumed + k.consumed));
+  w.family("nexum_kafka_produced_total", "counter", "Messages taken by the Kafka producer.");
+  w.sample("nexum_kafka_produced_total", d(retired.produced + k.produced));
+  w.family("nexum_kafka_delivery_failures_total", "counter", "Failed Kafka delivery reports.");
+  w.sample("nexum_kafka_delivery_failures_total", d(retired.delivery_failures + k.delivery_failures));
+
+  // ---- commands ----
+  const CommandHandlerStats c = core.handler->stats();
+  w.family("nexum_commands_total", "counter", "Commands handled, by outcome.");
+  w.sample("nexum_commands_total", {{"outcome", "accepted"}}, d(c.accepted));
+  w.sample("nexum_commands_total", {{"outcome", "rejected"}}, d(c.rejected));
+  w.sample("nexum_commands_total", {{"outcome", "duplicate"}}, d(c.duplicates));
+  w.sample("nexum_commands_total", {{"outcome", "malformed"}}, d(c.malformed));
+  w.sample("nexum_commands_total", {{"outcome", "failed"}}, d(c.failed));
+  w.family("nexum_commands_accepted_total", "counter", "Accepted commands, by domain.action.");
+  for (const auto& [action, n] : c.accepted_by_action) w.sample("nexum_commands_accepted_total", {{"action", action}}, d(n));
+  w.family("nexum_commands_rejected_total", "counter", "Business rejections, by reason.");
+  for (const auto& [reason, n] : c.rejected_by_reason) w.sample("nexum_commands_rejected_total", {{"reason", reason}}, d(n));
+  w.family("nexum_commands_conflict_retries_total", "counter", "Commands re-decided after a version conflict.");
+  w.sample("nexum_commands_conflict_retries_total", d(c.conflict_retries));
+  w.family("nexum_dlq_messages_total", "counter",
+           "Commands written to the dead-letter topic (by the Kafka consumers or the handler).");
+  w.sample("nexum_dlq_messages_total", d(retired.dead_lettered + k.dead_lettered + c.dead_letters_published));
+
+  // ---- consumer lag (Kafka only) ----
+  if (config.type == BusType::kKafka) {
+    Result<std::vector<ConsumerLag>> lags = consumer_lag(core);
+    w.family("nexum_consumer_lag_up", "gauge", "1 when the last consumer lag probe got an answer from Kafka.");
+    w.sample("nexum_consumer_lag_up", lags ? 1 : 0);
+    if (lags) {
+      w.family("nexum_consumer_lag_messages", "gauge",
+               "Command messages not yet committed by the consumer group (high watermark - committed).");
+      for (const ConsumerLag& l : *lags) {
+        w.sample("nexum_consumer_lag_messages", {{"topic", l.topic}, {"group", l.group}}, d(l.lag));
+      }
+    }
+  }
+
+  // ---- projections ----
+  const std::vector<ProjectionStatus> projections = core.projections->status();
+  w.family("nexum_projection_lag_events", "gauge", "Events between the store's last position and the checkpoint.");
+  for (const auto& p : projections) w.sample("nexum_projection_lag_events", {{"projection", p.name}}, d(p.lag));
+  w.family("nexum_projection_checkpoint", "gauge", "Last committed position of the projection.");
+  for (const auto& p : projections) w.sample("nexum_projection_checkpoint", {{"projection", p.name}}, d(p.checkpoint));
+  w.family("nexum_projection_parked_events", "gauge", "Events parked by the projection.");
+  for (const auto& p : projections) w.sample("nexum_projection_parked_events", {{"projection", p.name}}, d(p.parked));
+  w.family("nexum_projection_healthy", "gauge", "0 when the projection stopped on an error.");
+  for (const auto& p : projections) {
+    w.sample("nexum_projection_healthy", {{"projection", p.name}}, p.state == ProjectionState::kError ? 0 : 1);
+  }
+
+  // ---- sagas ----
+  if (core.saga_engine) {
+    const SagaEngineStats s = core.saga_engine->stats();
+    const std::string name(core.saga_engine->saga_name());
+    w.family("nexum_saga_instances_total", "counter", "Saga instances since start, by event (started/completed/...).");
+    w.sample("nexum_saga_instances_total", {{"saga", name}, {"event", "started"}}, d(s.instances_started));
+    w.sample("nexum_saga_instances_total", {{"saga", name}, {"event", "completed"}}, d(s.instances_completed));
+    w.sample("nexum_saga_instances_total", {{"saga", name}, {"event", "rejected"}}, d(s.instances_rejected));
+    w.sample("nexum_saga_instances_total", {{"saga", name}, {"event", "failed"}}, d(s.instances_failed));
+    w.family("nexum_saga_commands_sent_total", "counter", "Saga commands the bus confirmed.");
+    w.sample("nexum_saga_commands_sent_total", {{"saga", name}}, d(s.commands_sent));
+    w.family("nexum_saga_outbox_pending", "gauge", "Saga commands/events waiting for the relay.");
+    w.sample("nexum_saga_outbox_pending", {{"saga", name}}, d(static_cast<std::uint64_t>(s.outbox_pending)));
+    w.family("nexum_saga_lag_events", "gauge", "Events between the store's last position and the saga checkpoint.");
+    w.sample("nexum_saga_lag_events", {{"saga", name}}, d(s.last_position - s.checkpoint));
+  }
+
+  HttpResponse resp;
+  resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  resp.body = w.text();
+  return resp;
+}
+
+}  // namespace nexum::http_internal

@@ -1,1 +1,0 @@
-// Intentionally empty until this module has sources; keeps the static library non-empty.
