@@ -12,6 +12,7 @@ void register_commands(CLI::App& app) {
   register_store_commands(app);
   register_bench_command(app);
   register_kafka_mock_command(app);
+  register_demo_command(app);
   register_saga_commands(app);
   register_serve_command(app);
 }
