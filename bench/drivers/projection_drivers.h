@@ -23,6 +23,8 @@ struct ProjectionBenchOptions {
   // Defaults: 50000 events/s for 10 s. 0 seconds skips the phase.
   std::int64_t live_rate = 50000;
   int live_seconds = 10;
+  // Rebuild only this built-in (all four when empty). Default: all.
+  std::string only;
 };
 
 Result<std::vector<BenchRow>> run_projection_bench(const ProjectionBenchOptions& options);

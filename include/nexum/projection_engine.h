@@ -25,12 +25,23 @@ namespace nexum {
 
 struct ProjectionEngineOptions {
   // A batch commits once it holds this many events (matching or not).
-  // Default: 4096.
-  std::size_t max_batch_events = 4096;
+  // Larger batches write a key changed by several events once. Default: 65536.
+  std::size_t max_batch_events = 65536;
   // ... or once its first event is this old. Default: 50 ms. A batch also
   // commits as soon as it has reached the end of the log, so a projection
   // that keeps up commits each event (group) as it arrives.
   std::chrono::milliseconds max_batch_delay{50};
+  // The same bound while catching up in a shared replay (rebuilds): long
+  // enough for batches to reach max_batch_events. Default: 1000 ms.
+  std::chrono::milliseconds replay_batch_delay{1000};
+  // Threads a shared replay splits its projections across (each thread
+  // scans the log once for its share). Default: 2.
+  std::size_t replay_threads = 2;
+  // At start(), projections at least this many events behind the end of
+  // the log catch up together from one shared scan of the log (each from
+  // its own checkpoint) before following it live on their own; rebuilds
+  // always replay that way. Default: 100000.
+  std::int64_t shared_replay_min_lag = 100000;
   // Read-model values each projection keeps parsed in memory between
   // batches; past it, half are evicted. Default: 65536.
   std::size_t cache_entries = 65536;
@@ -109,6 +120,7 @@ class ProjectionEngine {
   // reset(), and replays the log from the start while appends continue
   // (state kRebuilding until caught up). Returns once replay has started.
   Status rebuild(std::string_view name);
+  // Rebuilds every projection, replaying them all from one scan of the log.
   Status rebuild_all();
 
   // Blocks until every named projection (all when empty) has committed

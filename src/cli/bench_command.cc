@@ -66,6 +66,7 @@ void register_bench_command(CLI::App& app) {
   p->add_option("--events", projections->events, "Events in the log (default 5000000)");
   p->add_option("--live-rate", projections->live_rate, "Live phase: events appended per second (default 50000)");
   p->add_option("--live-seconds", projections->live_seconds, "Live phase duration, 0 skips it (default 10)");
+  p->add_option("--only", projections->only, "Rebuild only this built-in projection (default: all four)");
   p->callback([projections] { report("nexum bench projections", bench::run_projection_bench(*projections)); });
 }
 

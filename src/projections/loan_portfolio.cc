@@ -15,7 +15,7 @@ using projections::string_or_empty;
 
 enum Field : std::size_t {
   kCustomerId, kAccountId, kPrincipal, kCurrency, kInterestRate, kTermMonths, kPaymentFrequency,
-  kPaymentAmount, kOutstanding, kState,
+  kPaymentAmount, kOutstanding, kState, kTotalPaid,
 };
 
 // A loan's contribution to the totals.
@@ -38,7 +38,7 @@ class LoanPortfolio final : public Projection {
   explicit LoanPortfolio(FailurePolicy policy)
       : policy_(policy),
         fields_({"customer_id", "account_id", "principal", "currency", "interest_rate", "term_months",
-                 "payment_frequency", "payment_amount", "outstanding_balance", "state"}) {}
+                 "payment_frequency", "payment_amount", "outstanding_balance", "state", "total_paid"}) {}
 
   std::string_view name() const override { return kLoanPortfolio; }
   EventFilter filter() const override {
@@ -134,6 +134,7 @@ class LoanPortfolio final : public Projection {
       if (!new_total) return new_total.error();
       loan["total_paid"] = new_total->to_string();
       loan["payments"] = projections::int_or(loan, "payments", 0) + 1;
+      state = "active";
       if (outstanding_field->has_value()) {
         outstanding = **outstanding_field;
       } else {
@@ -153,6 +154,9 @@ class LoanPortfolio final : public Projection {
       if (type == "loan_written_off") state = "written_off";
       if (type == "loan_closed") state = "closed";
     }
+    auto total_paid = fields_.optional_money(kTotalPaid, *currency);  // carried by loan_paid_off
+    if (!total_paid) return total_paid.error();
+    if (total_paid->has_value()) loan["total_paid"] = (*total_paid)->to_string();
     auto data_state = fields_.optional_string(kState);
     if (!data_state) return data_state.error();
     if (data_state->has_value() && !(*data_state)->empty()) state = **data_state;

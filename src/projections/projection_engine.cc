@@ -2,10 +2,12 @@
 // Why one thread per projection rather than a shared pool: doc/projections.md.
 #include "nexum/projection_engine.h"
 
+#include <algorithm>
 #include <mutex>
 #include <utility>
 
 #include "projections/projection_runner.h"
+#include "projections/shared_replay.h"
 #include "store/rocks_event_store.h"
 
 namespace nexum {
@@ -22,6 +24,7 @@ std::string_view projection_state_name(ProjectionState state) {
 }
 
 // Thread-safe: runners_ only grows, under mu_; runners are thread-safe.
+// Replays are destroyed (joined) before the runners they feed.
 class ProjectionEngine::Impl {
  public:
   Impl(store::RocksEventStore& store, ProjectionEngineOptions options, ReadModelQuery query)
@@ -42,17 +45,43 @@ class ProjectionEngine::Impl {
     return Status();
   }
 
+  ~Impl() { stop(); }
+
   Status start() {
     std::lock_guard<std::mutex> lock(mu_);
     started_ = true;
-    for (auto& r : runners_) NEXUM_RETURN_IF_ERROR(r->start());
-    return Status();
+    const std::int64_t last = store_.last_position();
+    std::vector<projections::ProjectionRunner*> behind;
+    for (auto& r : runners_) {
+      if (last - r->checkpoint() >= options_.shared_replay_min_lag) {
+        behind.push_back(r.get());
+      } else {
+        NEXUM_RETURN_IF_ERROR(r->start());
+      }
+    }
+    return replay_locked(behind, /*rebuilding=*/false);
   }
 
   void stop() {
     std::lock_guard<std::mutex> lock(mu_);
     started_ = false;
+    for (auto& replay : replays_) replay->stop();
+    replays_.clear();
     for (auto& r : runners_) r->stop();
+  }
+
+  // Rebuilds `names` (all when empty) from one shared scan.
+  Status rebuild(const std::vector<std::string_view>& names) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<projections::ProjectionRunner*> chosen;
+    for (auto& r : runners_) {
+      if (names.empty() || std::find(names.begin(), names.end(), r->name()) != names.end()) chosen.push_back(r.get());
+    }
+    if (chosen.size() != names.size() && !names.empty()) {
+      return Status::not_found("no projection named '" + std::string(names.front()) + "'");
+    }
+    for (auto* r : chosen) NEXUM_RETURN_IF_ERROR(r->reset_for_rebuild());
+    return replay_locked(chosen, /*rebuilding=*/true);
   }
 
   Result<projections::ProjectionRunner*> find(std::string_view name) const {
@@ -72,6 +101,23 @@ class ProjectionEngine::Impl {
   const ReadModelQuery& query() const { return query_; }
 
  private:
+  // Feeds `runners` (stopped) from one new SharedReplay. REQUIRES: mu_ held.
+  Status replay_locked(const std::vector<projections::ProjectionRunner*>& runners, bool rebuilding) {
+    std::erase_if(replays_, [](const auto& replay) { return replay->done(); });
+    // Round-robin over replay_threads scans, in the order projections were added.
+    const std::size_t threads = std::max<std::size_t>(1, std::min(options_.replay_threads, runners.size()));
+    std::vector<std::vector<projections::SharedReplay::Member>> groups(threads);
+    for (std::size_t i = 0; i < runners.size(); ++i) {
+      auto generation = runners[i]->begin_external(rebuilding);
+      if (!generation) return generation.error();
+      groups[i % threads].push_back({runners[i], *generation});
+    }
+    for (auto& members : groups) {
+      if (!members.empty()) replays_.push_back(std::make_unique<projections::SharedReplay>(store_, std::move(members)));
+    }
+    return Status();
+  }
+
   projections::ProjectionRunner* find_locked(std::string_view name) const {
     for (auto& r : runners_) {
       if (r->name() == name) return r.get();
@@ -85,6 +131,7 @@ class ProjectionEngine::Impl {
   mutable std::mutex mu_;
   bool started_ = false;                                                // guarded by mu_
   std::vector<std::unique_ptr<projections::ProjectionRunner>> runners_;  // guarded by mu_; only grows
+  std::vector<std::unique_ptr<projections::SharedReplay>> replays_;      // guarded by mu_
 };
 
 Result<std::unique_ptr<ProjectionEngine>> ProjectionEngine::create(EventStore& store,
@@ -114,16 +161,9 @@ Status ProjectionEngine::restart(std::string_view name) {
   return (*r)->restart();
 }
 
-Status ProjectionEngine::rebuild(std::string_view name) {
-  auto r = impl_->find(name);
-  if (!r) return r.error();
-  return (*r)->rebuild();
-}
+Status ProjectionEngine::rebuild(std::string_view name) { return impl_->rebuild({name}); }
 
-Status ProjectionEngine::rebuild_all() {
-  for (auto* r : impl_->all()) NEXUM_RETURN_IF_ERROR(r->rebuild());
-  return Status();
-}
+Status ProjectionEngine::rebuild_all() { return impl_->rebuild({}); }
 
 bool ProjectionEngine::wait_for(std::int64_t position, std::chrono::milliseconds timeout, std::string_view name) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

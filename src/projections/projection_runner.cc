@@ -90,11 +90,15 @@ Status ProjectionRunner::load() {
 
 Status ProjectionRunner::start() {
   std::lock_guard<std::mutex> control(control_mu_);
-  if (running_) return Status();
-  return start_locked(/*rebuilding=*/false);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (mode_ != Mode::kIdle) return Status();
+  }
+  return start_locked();
 }
 
-Status ProjectionRunner::start_locked(bool rebuilding) {
+// REQUIRES: control_mu_ held, mode kIdle.
+Status ProjectionRunner::start_locked() {
   auto checkpoint = store_.load_checkpoint(checkpoint_name(name_));
   if (!checkpoint) return checkpoint.error();
   {
@@ -102,20 +106,22 @@ Status ProjectionRunner::start_locked(bool rebuilding) {
     reset_batch_locked();
     staged_.clear();
     checkpoint_.store(*checkpoint);
+    mode_ = Mode::kSubscribed;
+    ++generation_;
   }
   {
     std::lock_guard<std::mutex> lock(status_mu_);
     failed_ = false;
-    rebuilding_ = rebuilding;
-    if (rebuilding) rebuild_started_ = SteadyClock::now();
+    external_ = false;
   }
   auto sub = store_.subscribe(*checkpoint + 1, EventFilter{}, [this](const EventView& e) { return on_event(e); });
-  if (!sub) return sub.error();
-  {
-    std::lock_guard<std::mutex> lock(status_mu_);
-    subscription_ = std::move(sub).value();
+  if (!sub) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mode_ = Mode::kIdle;
+    return sub.error();
   }
-  running_ = true;
+  std::lock_guard<std::mutex> lock(status_mu_);
+  subscription_ = std::move(sub).value();
   return Status();
 }
 
@@ -124,30 +130,35 @@ void ProjectionRunner::stop() {
   stop_locked(/*commit_pending=*/true);
 }
 
+// REQUIRES: control_mu_ held.
 void ProjectionRunner::stop_locked(bool commit_pending) {
   std::unique_ptr<Subscription> sub;
   {
     std::lock_guard<std::mutex> lock(status_mu_);
     sub = std::move(subscription_);
+    external_ = false;
   }
   if (sub) sub->stop();  // the handler has returned for the last time
-  if (commit_pending) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (batch_events_ > 0) {
-      Status s = commit_locked(batch_last_);
-      if (!s.ok()) spdlog::error("projection {}: final commit failed: {}", name_, s.to_string());
-    }
+  std::lock_guard<std::mutex> lock(mu_);
+  mode_ = Mode::kIdle;
+  ++generation_;  // a SharedReplay feeding us lets go at its next event
+  if (commit_pending && batch_events_ > 0) {
+    Status s = commit_locked(batch_last_);
+    if (!s.ok()) spdlog::error("projection {}: final commit failed: {}", name_, s.to_string());
   }
-  running_ = false;
 }
 
 Status ProjectionRunner::restart() {
   std::lock_guard<std::mutex> control(control_mu_);
   stop_locked(/*commit_pending=*/true);
-  return start_locked(/*rebuilding=*/false);
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    rebuilding_ = false;
+  }
+  return start_locked();
 }
 
-Status ProjectionRunner::rebuild() {
+Status ProjectionRunner::reset_for_rebuild() {
   std::lock_guard<std::mutex> control(control_mu_);
   stop_locked(/*commit_pending=*/false);
   {
@@ -167,7 +178,6 @@ Status ProjectionRunner::rebuild() {
     if (s.ok()) s = store_.db()->Write(wo, &batch);
     NEXUM_RETURN_IF_ERROR(store::to_status(s, "resetting projection '" + name_ + "'"));
     durable_error_position_ = 0;
-    error_record_.reset();
     checkpoint_.store(0);
     parked_count_.store(0);
     applied_.store(0);
@@ -177,9 +187,68 @@ Status ProjectionRunner::rebuild() {
     std::lock_guard<std::mutex> lock(status_mu_);
     error_position_ = 0;
     error_.clear();
+    failed_ = false;
+    rebuilding_ = true;
+    rebuild_started_ = SteadyClock::now();
   }
   status_cv_.notify_all();
-  return start_locked(/*rebuilding=*/true);
+  return Status();
+}
+
+Result<std::uint64_t> ProjectionRunner::begin_external(bool rebuilding) {
+  std::lock_guard<std::mutex> control(control_mu_);
+  auto checkpoint = store_.load_checkpoint(checkpoint_name(name_));
+  if (!checkpoint) return checkpoint.error();
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (mode_ != Mode::kIdle) return Status::conflict("projection '" + name_ + "' is already running", -1);
+    reset_batch_locked();
+    staged_.clear();
+    checkpoint_.store(*checkpoint);
+    mode_ = Mode::kExternal;
+    generation = ++generation_;
+  }
+  std::lock_guard<std::mutex> lock(status_mu_);
+  failed_ = false;
+  external_ = true;
+  if (rebuilding && !rebuilding_) {
+    rebuilding_ = true;
+    rebuild_started_ = SteadyClock::now();
+  }
+  if (!rebuilding) rebuilding_ = false;
+  return generation;
+}
+
+bool ProjectionRunner::feed(const EventView& e, std::uint64_t generation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (mode_ != Mode::kExternal || generation_ != generation) return false;
+  if (e.global_position <= std::max(checkpoint_.load(std::memory_order_relaxed), batch_last_)) return true;
+  if (process_locked(e).ok()) return true;
+  mode_ = Mode::kIdle;  // in the error state; restart() resumes it
+  return false;
+}
+
+void ProjectionRunner::fail_external(std::uint64_t generation, std::int64_t position, const Status& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (mode_ != Mode::kExternal || generation_ != generation) return;
+  mode_ = Mode::kIdle;
+  set_error(position, why.to_string());
+}
+
+void ProjectionRunner::end_external(std::uint64_t generation) {
+  std::lock_guard<std::mutex> control(control_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (mode_ != Mode::kExternal || generation_ != generation) return;
+    if (batch_events_ > 0 && !commit_locked(batch_last_).ok()) {
+      mode_ = Mode::kIdle;
+      return;
+    }
+    mode_ = Mode::kIdle;
+  }
+  Status s = start_locked();
+  if (!s.ok()) set_error(checkpoint() + 1, "subscribing after the shared replay: " + s.to_string());
 }
 
 void ProjectionRunner::reset_batch_locked() {
@@ -202,6 +271,10 @@ Status ProjectionRunner::apply_guarded(const EventView& e) {
 
 Status ProjectionRunner::on_event(const EventView& e) {
   std::lock_guard<std::mutex> lock(mu_);
+  return process_locked(e);
+}
+
+Status ProjectionRunner::process_locked(const EventView& e) {
   if (batch_events_ == 0) {
     batch_first_ = e.global_position;
     batch_started_ = SteadyClock::now();
@@ -221,7 +294,10 @@ Status ProjectionRunner::on_event(const EventView& e) {
     }
   }
   bool flush = batch_events_ >= options_.max_batch_events || e.global_position >= store_.last_position();
-  if (!flush && batch_events_ % 16 == 0) flush = SteadyClock::now() - batch_started_ >= options_.max_batch_delay;
+  if (!flush && batch_events_ % 16 == 0) {
+    auto delay = mode_ == Mode::kExternal ? options_.replay_batch_delay : options_.max_batch_delay;
+    flush = SteadyClock::now() - batch_started_ >= delay;
+  }
   return flush ? commit_locked(e.global_position) : Status();
 }
 
@@ -352,6 +428,8 @@ ProjectionStatus ProjectionRunner::status() const {
   st.rebuild_started = rebuild_started_;
   if (failed_) {
     st.state = ProjectionState::kError;
+  } else if (external_) {
+    st.state = rebuilding_ ? ProjectionState::kRebuilding : ProjectionState::kRunning;
   } else if (!subscription_) {
     st.state = ProjectionState::kStopped;
   } else if (Status ss = subscription_->status(); !ss.ok()) {

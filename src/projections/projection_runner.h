@@ -1,9 +1,11 @@
 // ProjectionRunner: one projection driven by its own store subscription.
 //
-// Events arrive on the subscription's thread, are applied to a
-// StagedReadModel and commit in batches: the staged values, parked-event
-// records and the checkpoint go into one rocksdb::WriteBatch (exactly-once
-// effect). Guarantees: doc/projections.md.
+// Events arrive on the runner's own subscription thread, or — while it
+// catches up together with others (SharedReplay) — from a shared scan of
+// the log; either way they are applied to a StagedReadModel and commit in
+// batches: the staged values, parked-event records and the checkpoint go
+// into one rocksdb::WriteBatch (exactly-once effect).
+// Guarantees: doc/projections.md.
 #pragma once
 
 #include <atomic>
@@ -37,14 +39,30 @@ class ProjectionRunner {
   Status load();
   // Subscribes from checkpoint + 1. OK if already running.
   Status start();
-  // Commits what was applied and unsubscribes. Idempotent.
+  // Commits what was applied, unsubscribes or detaches from a shared
+  // replay. Idempotent.
   void stop();
   Status restart();
-  // Drops keys, parked events and error record, resets the checkpoint to 0
-  // (one write), calls Projection::reset(), and starts replaying.
-  Status rebuild();
+  // Stops, then drops keys, parked events and error record, resets the
+  // checkpoint to 0 (one write) and calls Projection::reset(). Stays
+  // stopped (marked rebuilding) until begin_external() or start().
+  Status reset_for_rebuild();
+
+  // ---- being fed by a SharedReplay ----
+  // From stopped to fed externally; returns the generation to pass to
+  // feed()/end_external(). Conflict when not stopped.
+  Result<std::uint64_t> begin_external(bool rebuilding);
+  // Applies `e` (skipped when at or before the checkpoint). False once the
+  // runner no longer takes events from this feeder: it was stopped,
+  // restarted or rebuilt (another generation), or it failed.
+  bool feed(const EventView& e, std::uint64_t generation);
+  // The feeder failed (e.g. DataLoss in the log): enter the error state.
+  void fail_external(std::uint64_t generation, std::int64_t position, const Status& why);
+  // Commits and continues on its own subscription from checkpoint + 1.
+  void end_external(std::uint64_t generation);
 
   const std::string& name() const { return name_; }
+  std::int64_t checkpoint() const { return checkpoint_.load(std::memory_order_acquire); }
   ProjectionStatus status() const;
   // Until the checkpoint reaches `position`, the runner fails, or `deadline`.
   bool wait_for(std::int64_t position, std::chrono::steady_clock::time_point deadline);
@@ -60,8 +78,12 @@ class ProjectionRunner {
     std::string reason;
   };
 
+  enum class Mode : std::uint8_t { kIdle, kSubscribed, kExternal };
+
   // The subscription handler. REQUIRES: on the subscription thread.
   Status on_event(const EventView& e);
+  // Applies one event and commits when the batch is full. REQUIRES: mu_ held.
+  Status process_locked(const EventView& e);
   Status apply_guarded(const EventView& e);
   // Re-applies [batch_first_, end) after a failure, skipping parked ones.
   Status replay_batch(std::int64_t end);
@@ -70,7 +92,7 @@ class ProjectionRunner {
   Status commit_locked(std::int64_t checkpoint);
   void reset_batch_locked();
   void set_error(std::int64_t position, std::string reason);
-  Status start_locked(bool rebuilding);
+  Status start_locked();
   void stop_locked(bool commit_pending);
   bool matches(const EventView& e) const { return filter_.empty() || filter_.matches(e); }
 
@@ -83,10 +105,11 @@ class ProjectionRunner {
   rocksdb::ColumnFamilyHandle* const readmodels_;
   rocksdb::ColumnFamilyHandle* const checkpoints_;
 
-  std::mutex control_mu_;  // serializes start/stop/rebuild/retry
-  bool running_ = false;   // guarded by control_mu_
+  std::mutex control_mu_;  // serializes start/stop/rebuild/retry/end_external
 
   std::mutex mu_;                      // the data path
+  Mode mode_ = Mode::kIdle;            // guarded by mu_; changed under control_mu_ too
+  std::uint64_t generation_ = 0;       // guarded by mu_: bumped whenever the mode changes
   StagedReadModel staged_;             // guarded by mu_
   std::int64_t batch_first_ = 0;       // guarded by mu_
   std::int64_t batch_last_ = 0;        // guarded by mu_
@@ -100,6 +123,7 @@ class ProjectionRunner {
   std::condition_variable status_cv_;
   std::unique_ptr<Subscription> subscription_;  // guarded by status_mu_ (swapped under control_mu_ too)
   bool rebuilding_ = false;                     // guarded by status_mu_
+  bool external_ = false;                       // guarded by status_mu_: fed by a SharedReplay
   bool failed_ = false;                         // guarded by status_mu_
   std::int64_t error_position_ = 0;             // guarded by status_mu_
   std::string error_;                           // guarded by status_mu_

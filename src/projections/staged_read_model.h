@@ -33,8 +33,8 @@ class StagedReadModel final : public ReadModelWrites {
   Status put(std::string_view key, boost::json::value value) override;
   Status erase(std::string_view key) override;
 
-  // Adds a Put (or Delete, for null) of every staged value to `batch`.
-  void write_staged(rocksdb::WriteBatch& batch) const;
+  // Adds a Put (or Delete, for null) of every staged value to `batch`, in key order.
+  void write_staged(rocksdb::WriteBatch& batch);
   // After `batch` was written: staged values become cached committed ones;
   // the cache is trimmed to its bound.
   void mark_committed();
