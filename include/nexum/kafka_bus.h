@@ -113,6 +113,9 @@ class KafkaBusCore;
 // stop() stops consumers (committing what they handled), drains the producer,
 // and may be followed by start() again. Handlers run on their consumer's
 // thread, one message at a time; they may publish, but must not call stop().
+// One message's handling (all retries included) must end within librdkafka's
+// max.poll.interval.ms (default 300 s) or the member leaves its group and the
+// message is redelivered elsewhere: at-least-once, handlers must be idempotent.
 // Thread-safe.
 class KafkaEventBus final : public EventBus {
  public:
