@@ -160,7 +160,9 @@ class BankingWorkload {
       std::string id = "acc_" + std::to_string(*i);
       add("account-" + id, make("account_updated", "account", id,
                                 {{"account_number", "CHK" + std::to_string(1000000 + *i)},
-                                 {"balance", cents_text(bal)}, {"state", "active"}}));
+                                 {"balance", cents_text(bal)}, {"state", "active"},
+                                 {"amount", cents_text(amount)}, {"currency", "USD"},
+                                 {"direction", sign > 0 ? "credit" : "debit"}, {"transaction_id", t}}));
     }
     return out;
   }

@@ -26,7 +26,8 @@ inline constexpr std::string_view kTopicStats = "topic_stats";
 // "account_number","product_type","name","last_transaction_id",
 // "last_transaction_type","last_transaction_amount","last_transaction_at",
 // "version","updated_at"}. Reads account_created, account_updated (balance,
-// state) and transaction_posted (last transaction of both accounts).
+// state; a movement's transaction_id and amount) and transaction_posted
+// (last transaction of both accounts). "version" is the account stream's.
 std::unique_ptr<Projection> make_account_balances(FailurePolicy policy = FailurePolicy::kPark);
 
 // Key: customer id. {"customer_id","first_name","last_name","name","email",

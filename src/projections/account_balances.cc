@@ -14,7 +14,7 @@ using projections::DataFields;
 
 enum Field : std::size_t {
   kCurrency, kBalance, kState, kCustomerId, kAccountNumber, kProductType, kName,
-  kFromAccount, kToAccount, kTransactionType, kAmount,
+  kFromAccount, kToAccount, kTransactionType, kAmount, kTransactionId,
 };
 
 // Thread-compatible (the engine serializes apply()).
@@ -23,7 +23,7 @@ class AccountBalances final : public Projection {
   explicit AccountBalances(FailurePolicy policy)
       : policy_(policy),
         fields_({"currency", "balance", "state", "customer_id", "account_number", "product_type", "name",
-                 "from_account_id", "to_account_id", "transaction_type", "amount"}) {}
+                 "from_account_id", "to_account_id", "transaction_type", "amount", "transaction_id"}) {}
 
   std::string_view name() const override { return kAccountBalances; }
   EventFilter filter() const override {
@@ -89,6 +89,16 @@ class AccountBalances final : public Projection {
       auto v = fields_.optional_string(f);
       if (!v) return v.error();
       if (v->has_value()) a[kKeys[f - kCustomerId]] = **v;
+    }
+    // A movement (doc/commands.md §1) names its transaction and amount.
+    auto transaction = fields_.optional_string(kTransactionId);
+    if (!transaction) return transaction.error();
+    if (transaction->has_value() && !(*transaction)->empty()) {
+      a["last_transaction_id"] = **transaction;
+      auto amount = fields_.optional_decimal(kAmount);
+      if (!amount) return amount.error();
+      if (amount->has_value()) a["last_transaction_amount"] = **amount;
+      a["last_transaction_at"] = timestamp_;
     }
     a["version"] = e.stream_version;
     a["updated_at"] = timestamp_;

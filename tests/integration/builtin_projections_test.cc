@@ -283,6 +283,11 @@ TEST_F(BuiltinProjectionsTest, SeedShapedPayloadsNormalizeMoneyAndIgnoreExtraFie
           {"to_account_id", "acc_1"}, {"final_balance", "0"}, {"journal_entry_id", nullptr}});
   append("account", "acc_1", "account_updated", {{"balance", "25.5"}, {"state", "active"}, {"extra", true}});
   append("account", "acc_2", "account_updated", {{"state", "frozen"}});  // no balance: kept
+  // A movement as the command handler writes it (doc/commands.md §1).
+  append("account", "acc_3", "account_created", {{"currency", "GBP"}, {"balance", "0.00"}});
+  append("account", "acc_3", "account_updated",
+         {{"account_number", "SAV1"}, {"balance", "7.00"}, {"state", "active"}, {"amount", "7.00"},
+          {"currency", "GBP"}, {"direction", "credit"}, {"transaction_id", "txn_m"}});
   start_engine();
   catch_up();
 
@@ -300,6 +305,10 @@ TEST_F(BuiltinProjectionsTest, SeedShapedPayloadsNormalizeMoneyAndIgnoreExtraFie
   object a2 = get(kAccountBalances, "acc_2");
   EXPECT_EQ(a2.at("balance"), "0");
   EXPECT_EQ(a2.at("state"), "frozen");
+  object a3 = get(kAccountBalances, "acc_3");
+  EXPECT_EQ(a3.at("balance"), "7.00");
+  EXPECT_EQ(a3.at("last_transaction_id"), "txn_m");
+  EXPECT_EQ(a3.at("last_transaction_amount"), "7.00");
   EXPECT_EQ(engine_->status(kAccountBalances)->parked, 0);
 }
 
