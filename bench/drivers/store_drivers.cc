@@ -251,21 +251,24 @@ Result<std::vector<BenchRow>> run_load_bench(const LoadBenchOptions& o) {
   }
   std::vector<double> lat;
   lat.reserve(static_cast<std::size_t>(o.loads));
+  JsonFieldReader fields({"amount", "transaction_type"});
   std::int64_t check = 0;
   for (int i = 0; i < o.loads + 1000; ++i) {  // the first 1000 warm the cache
     int a = static_cast<int>((static_cast<std::int64_t>(i) * 7919) % o.aggregates);
     auto t0 = Clock::now();
-    auto events = store->read_stream("account-acc_" + std::to_string(a), 0, 100000);
-    if (!events) return events.error();
-    std::int64_t balance = 0;
-    for (const RecordedEvent& r : *events) {
-      auto d = Decimal::parse(r.event.data.at("amount").as_string(), "amount");
+    std::int64_t balance = 0, count = 0;
+    Status st = store->scan_stream("account-acc_" + std::to_string(a), 0, 100000, [&](const EventView& e) -> Status {
+      NEXUM_RETURN_IF_ERROR(fields.parse(e.envelope.data_json));
+      auto d = Decimal::parse(fields.string_or_empty(0), "amount");
       if (!d) return d.error();
       std::int64_t cents = d->units_at(2).value_or(0);
-      balance += r.event.data.at("transaction_type").as_string() == "withdrawal" ? -cents : cents;
-    }
+      balance += fields.string_or_empty(1) == "withdrawal" ? -cents : cents;
+      ++count;
+      return Status();
+    });
+    if (!st.ok()) return st;
     if (i >= 1000) lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-    check += balance + static_cast<std::int64_t>(events->size());
+    check += balance + count;
   }
   std::vector<BenchRow> rows;
   rows.push_back({"load 100-event aggregate (warm) p50", percentile(lat, 0.50), 0, "us", ""});

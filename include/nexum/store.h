@@ -170,6 +170,10 @@ class EventStore {
   virtual Result<std::vector<RecordedEvent>> read_stream(std::string_view stream, std::int64_t from_version,
                                                          std::size_t limit,
                                                          ReadDirection direction = ReadDirection::kForward) = 0;
+  // read_stream in place: `visit` sees each event of the stream as an
+  // EventView (no payload parsing): the fast path for folding aggregates.
+  virtual Status scan_stream(std::string_view stream, std::int64_t from_version, std::size_t limit,
+                             const std::function<Status(const EventView&)>& visit) = 0;
   // Global log in place: calls `visit` for positions >= from_position up to
   // the last committed one (or `limit` events), in order. A record that
   // fails to decode stops the scan with DataLoss naming its position.

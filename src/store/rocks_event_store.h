@@ -30,6 +30,8 @@ class RocksEventStore final : public EventStore {
   void append_async(std::vector<StreamAppend> appends, std::function<void(Result<AppendResult>)> done) override;
   Result<std::vector<RecordedEvent>> read_stream(std::string_view stream, std::int64_t from_version, std::size_t limit,
                                                  ReadDirection direction) override;
+  Status scan_stream(std::string_view stream, std::int64_t from_version, std::size_t limit,
+                     const std::function<Status(const EventView&)>& visit) override;
   Status scan_log(std::int64_t from_position, std::size_t limit, const EventFilter& filter,
                   const std::function<Status(const EventView&)>& visit) override;
   Result<StreamInfo> stream_info(std::string_view stream) override;

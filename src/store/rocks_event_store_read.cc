@@ -21,35 +21,41 @@ std::string missing_position(std::int64_t expected, std::int64_t found) {
 
 }  // namespace
 
-Result<std::vector<RecordedEvent>> RocksEventStore::read_stream(std::string_view stream, std::int64_t from_version,
-                                                                std::size_t limit, ReadDirection direction) {
-  NEXUM_RETURN_IF_ERROR(validate_stream_id(stream));
+namespace {
+
+// The log keys of `stream`'s events from `from_version` (kBackward: down from
+// it, -1 = the end), at most `limit`.
+Result<std::vector<std::string>> stream_positions(const StoreHandles& h, std::string_view stream,
+                                                  std::int64_t from_version, std::size_t limit,
+                                                  ReadDirection direction) {
   std::vector<std::string> keys;
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_.streams));
-    auto take = [&]() -> bool {
-      if (!it->Valid() || keys.size() >= limit) return false;
-      auto k = parse_stream_key(to_view(it->key()));
-      if (!k || k->stream != stream) return false;
-      keys.emplace_back(it->value().data(), it->value().size());
-      return true;
-    };
-    if (direction == ReadDirection::kForward) {
-      for (it->Seek(stream_key(stream, std::max<std::int64_t>(from_version, 0))); take(); it->Next()) {
-      }
-    } else {
-      it->SeekForPrev(from_version < 0 ? stream_end_key(stream) : stream_key(stream, from_version));
-      for (; take(); it->Prev()) {
-      }
+  std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(rocksdb::ReadOptions(), h.streams));
+  auto take = [&]() -> bool {
+    if (!it->Valid() || keys.size() >= limit) return false;
+    auto k = parse_stream_key(to_view(it->key()));
+    if (!k || k->stream != stream) return false;
+    keys.emplace_back(it->value().data(), it->value().size());
+    return true;
+  };
+  if (direction == ReadDirection::kForward) {
+    for (it->Seek(stream_key(stream, std::max<std::int64_t>(from_version, 0))); take(); it->Next()) {
     }
-    NEXUM_RETURN_IF_ERROR(to_status(it->status(), "reading stream index"));
+  } else {
+    it->SeekForPrev(from_version < 0 ? stream_end_key(stream) : stream_key(stream, from_version));
+    for (; take(); it->Prev()) {
+    }
   }
+  NEXUM_RETURN_IF_ERROR(to_status(it->status(), "reading stream index"));
+  return keys;
+}
+
+// Fetches the records at `keys` (one MultiGet) and visits them in order.
+Status visit_positions(const StoreHandles& h, std::string_view stream, const std::vector<std::string>& keys,
+                       const std::function<Status(const EventView&)>& visit) {
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
-  db_->MultiGet(rocksdb::ReadOptions(), handles_.log, slices.size(), slices.data(), values.data(), statuses.data());
-  std::vector<RecordedEvent> out;
-  out.reserve(keys.size());
+  h.db->MultiGet(rocksdb::ReadOptions(), h.log, slices.size(), slices.data(), values.data(), statuses.data());
   RecordDecoder decoder;
   EventView view;
   for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -60,10 +66,36 @@ Result<std::vector<RecordedEvent>> RocksEventStore::read_stream(std::string_view
     }
     NEXUM_RETURN_IF_ERROR(to_status(statuses[i], "reading log"));
     NEXUM_RETURN_IF_ERROR(decoder.decode(to_view(values[i]), position, &view));
-    auto recorded = view.to_recorded();
-    if (!recorded) return Status::data_loss("position " + std::to_string(position) + ": " + recorded.error().message());
-    out.push_back(std::move(recorded).value());
+    NEXUM_RETURN_IF_ERROR(visit(view));
   }
+  return Status();
+}
+
+}  // namespace
+
+Status RocksEventStore::scan_stream(std::string_view stream, std::int64_t from_version, std::size_t limit,
+                                    const std::function<Status(const EventView&)>& visit) {
+  NEXUM_RETURN_IF_ERROR(validate_stream_id(stream));
+  auto keys = stream_positions(handles_, stream, from_version, limit, ReadDirection::kForward);
+  if (!keys) return keys.error();
+  return visit_positions(handles_, stream, *keys, visit);
+}
+
+Result<std::vector<RecordedEvent>> RocksEventStore::read_stream(std::string_view stream, std::int64_t from_version,
+                                                                std::size_t limit, ReadDirection direction) {
+  NEXUM_RETURN_IF_ERROR(validate_stream_id(stream));
+  auto keys = stream_positions(handles_, stream, from_version, limit, direction);
+  if (!keys) return keys.error();
+  std::vector<RecordedEvent> out;
+  out.reserve(keys->size());
+  NEXUM_RETURN_IF_ERROR(visit_positions(handles_, stream, *keys, [&](const EventView& view) -> Status {
+    auto recorded = view.to_recorded();
+    if (!recorded) {
+      return Status::data_loss("position " + std::to_string(view.global_position) + ": " + recorded.error().message());
+    }
+    out.push_back(std::move(recorded).value());
+    return Status();
+  }));
   return out;
 }
 

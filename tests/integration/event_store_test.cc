@@ -207,6 +207,13 @@ TEST_F(EventStoreTest, ReadsStreamsForwardBackwardAndTheLogByCategoryAndType) {
   auto back_from = store_->read_stream("account-a", 1, 10, ReadDirection::kBackward);
   ASSERT_EQ(back_from->size(), 2u);
   EXPECT_EQ((*back_from)[1].stream_version, 0);
+  std::vector<std::int64_t> in_place;
+  ASSERT_TRUE(store_->scan_stream("account-a", 5, 10, [&](const EventView& e) {
+    EXPECT_EQ(e.stream, "account-a");
+    in_place.push_back(e.stream_version);
+    return Status();
+  }).ok());
+  EXPECT_EQ(in_place, (std::vector<std::int64_t>{5, 6}));
   auto log = store_->read_all(4, 3);
   ASSERT_TRUE(log);
   ASSERT_EQ(log->size(), 3u);
