@@ -23,6 +23,10 @@ class TimedEventStore final : public EventStore {
                                                  std::size_t limit, ReadDirection direction) override {
     return inner_.read_stream(stream, from_version, limit, direction);
   }
+  Status scan_stream(std::string_view stream, std::int64_t from_version, std::size_t limit,
+                     const std::function<Status(const EventView&)>& visit) override {
+    return inner_.scan_stream(stream, from_version, limit, visit);
+  }
   Status scan_log(std::int64_t from_position, std::size_t limit, const EventFilter& filter,
                   const std::function<Status(const EventView&)>& visit) override {
     return inner_.scan_log(from_position, limit, filter, visit);
