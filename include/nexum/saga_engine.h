@@ -98,8 +98,12 @@ class SagaEngine {
   Status stop();
 
   // Fires every deadline due at clock.now() and commits the result before
-  // returning. The timer calls it every deadline_tick; tests call it after
-  // advancing a ManualClock. Works whether or not the engine is running.
+  // returning. The timer does the same every deadline_tick; tests call it
+  // after advancing a ManualClock. Deadlines fire only once every event
+  // already in the log is handled (so an event stamped before a deadline is
+  // handled before it, as in a replay): a running engine waits up to 10 s for
+  // that. Errors: Unavailable when still behind the log (or stopped and
+  // behind), or after a storage error.
   Status poll_deadlines();
 
   // Blocks until every input up to `position` is committed, or `timeout`.

@@ -172,12 +172,22 @@ Status SagaProcessor::on_event(const EventView& e) {
   std::size_t writes_before = pending_.GetWriteBatch()->Count();
   if (observed) {
     Facts facts(*this);
-    Status s = saga_.observe(event, facts);
+    Status s;
+    try {
+      s = saga_.observe(event, facts);
+    } catch (const std::exception& ex) {
+      s = Status::internal(std::string("observe threw: ") + ex.what());
+    }
     NEXUM_RETURN_IF_ERROR(facts.error());
     if (!s.ok()) spdlog::warn("saga {}: observing event at {}: {}", name_, e.global_position, s.to_string());
   }
   if (starts || continues) {
-    std::optional<std::string> id = saga_.correlate(event);
+    std::optional<std::string> id;
+    try {
+      id = saga_.correlate(event);
+    } catch (const std::exception& ex) {
+      spdlog::warn("saga {}: correlating event at {} threw: {}", name_, e.global_position, ex.what());
+    }
     if (id && !valid_key_part(*id)) {
       spdlog::warn("saga {}: event at {} correlates to an invalid instance id", name_, e.global_position);
       id.reset();

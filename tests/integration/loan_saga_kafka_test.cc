@@ -181,7 +181,8 @@ TEST_F(LoanSagaKafkaTest, BrokersDownLongerThanTheRelayWaitsResendsTheSameIdsAnd
   for (const auto& m : msgs) ids.insert(std::string(find_header(m.headers, kHeaderId).value_or("")));
   EXPECT_EQ(ids, (std::set<std::string>{saga_command_id("loan_application-kf", "originate").to_string(),
                                         saga_command_id("loan_application-kf", "disburse").to_string()}));
-  EXPECT_EQ(hs.duplicates, msgs.size() - 2);
+  // (The handler may also see a copy again after a consumer rebalance, so at least.)
+  EXPECT_GE(hs.duplicates, msgs.size() - 2);
 }
 
 }  // namespace

@@ -101,7 +101,7 @@ TEST_F(LoanSagaTest, VerifiedTier2CustomerGetsLoanOriginatedAndDisbursedOnceAnAc
   // The originate command: the seed's shape, deterministic id, linked metadata.
   auto sent = commands();
   ASSERT_EQ(sent.size(), 1u);
-  const EventSchema& originate = sent[0].event;
+  const EventSchema originate = sent[0].event;  // a copy: `sent` is reassigned below
   EXPECT_EQ(originate.event_type, "loan_command");
   EXPECT_EQ(originate.event_id, saga_command_id("loan_application-c1", "originate"));
   EXPECT_EQ(sent[0].key, std::optional<std::string>("c1"));

@@ -98,6 +98,7 @@ class SagaEngineTest : public ::testing::Test {
     ASSERT_TRUE(s);
     store_ = std::move(s).value();
   }
+  void start() { start(bus_); }
   void start(EventBus& bus, SagaEngineOptions options = {}) {
     options.deadline_tick = 1h;
     options.retry_backoff_initial = 5ms;
@@ -127,12 +128,14 @@ class SagaEngineTest : public ::testing::Test {
   ManualClock clock_;
   PingSaga saga_;
   std::unique_ptr<EventStore> store_;
+  // Buses outlive the engine (declared before it).
+  InMemoryEventBus bus_{{.max_events = 100000}};
+  FlakyBus flaky_{/*refuse=*/2, /*fail=*/2};
   std::unique_ptr<SagaEngine> engine_;
 };
 
 TEST_F(SagaEngineTest, AHandlerErrorFailsOnlyItsInstanceAndTheEngineGoesOn) {
-  InMemoryEventBus bus;
-  start(bus);
+  start();
   append("ping", "a");
   append("ping", "b");
   append("boom", "a");
@@ -151,11 +154,10 @@ TEST_F(SagaEngineTest, AHandlerErrorFailsOnlyItsInstanceAndTheEngineGoesOn) {
 }
 
 TEST_F(SagaEngineTest, AStepIssuedTwiceIsSentOnceWithItsDerivedId) {
-  InMemoryEventBus bus;
-  start(bus);
+  start();
   for (int i = 0; i < 4; ++i) append("ping", "x");
   settle();
-  auto sent = bus.get_events("test.commands");
+  auto sent = bus_.get_events("test.commands");
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].event.event_id, saga_command_id("ping-x", "two"));
   EXPECT_EQ(sent[0].key, std::optional<std::string>("x"));
@@ -165,8 +167,7 @@ TEST_F(SagaEngineTest, AStepIssuedTwiceIsSentOnceWithItsDerivedId) {
 }
 
 TEST_F(SagaEngineTest, EachInputMovesTheDeadlineAndOnlyTheLastOneFires) {
-  InMemoryEventBus bus;
-  start(bus);
+  start();
   append("ping", "d");
   clock_.advance(50min);
   append("ping", "d");  // moves "remind" to now + 1 h
@@ -198,27 +199,25 @@ TEST_F(SagaEngineTest, CatchingUpOnALongLogHandlesEveryInputInBatches) {
     }
     ASSERT_TRUE(store_->append_multi(std::move(a)));
   }
-  InMemoryEventBus bus({.max_events = 100000});
   const auto t0 = std::chrono::steady_clock::now();
-  start(bus);
+  start();
   settle();
   const auto elapsed = std::chrono::steady_clock::now() - t0;
   std::printf("caught up on 3000 inputs in %lld ms\n",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
   EXPECT_EQ(engine_->stats().events_handled, 3000u);
-  EXPECT_EQ(bus.get_events("test.commands").size(), 100u);
+  EXPECT_EQ(bus_.get_events("test.commands").size(), 100u);
   for (int i = 0; i < 100; i += 17) EXPECT_EQ(count("n" + std::to_string(i)), 30);
   // Batched commits: far fewer than one fsync per input.
   EXPECT_LT(elapsed, 10s);
 }
 
 TEST_F(SagaEngineTest, RefusedAndFailedDeliveriesAreRetriedWithTheSameIdUntilConfirmed) {
-  FlakyBus bus(/*refuse=*/2, /*fail=*/2);
-  start(bus);
+  start(flaky_);
   append("ping", "r");
   append("ping", "r");
   settle();
-  auto delivered = bus.delivered();
+  auto delivered = flaky_.delivered();
   ASSERT_EQ(delivered.size(), 1u);
   auto ev = decode_event_json(delivered[0].value);
   ASSERT_TRUE(ev);
@@ -230,8 +229,7 @@ TEST_F(SagaEngineTest, RefusedAndFailedDeliveriesAreRetriedWithTheSameIdUntilCon
 }
 
 TEST_F(SagaEngineTest, ResetRequiresAStoppedEngineAndCreateRefusesABadName) {
-  InMemoryEventBus bus;
-  start(bus);
+  start();
   EXPECT_EQ(engine_->reset().code(), StatusCode::kConflict);
   ASSERT_TRUE(engine_->stop().ok());
   EXPECT_TRUE(engine_->reset().ok());
@@ -246,7 +244,7 @@ TEST_F(SagaEngineTest, ResetRequiresAStoppedEngineAndCreateRefusesABadName) {
       return SagaDecision::ignore();
     }
   } bad;
-  auto e = SagaEngine::create(*store_, bus, bad);
+  auto e = SagaEngine::create(*store_, bus_, bad);
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().code(), StatusCode::kInvalidArgument);
 }
