@@ -8,6 +8,7 @@
 
 #include "bus/kafka_mock_cluster.h"
 #include "nexum/kafka_bus.h"
+#include "nexum/kafka_message.h"
 #include "nexum/outbox_relay.h"
 #include "nexum/store.h"
 
@@ -129,7 +130,7 @@ Result<std::vector<BenchRow>> run_relay_bench(const RelayBenchOptions& o) {
   std::vector<OutgoingMessage> messages;
   messages.reserve(static_cast<std::size_t>(n));
   NEXUM_RETURN_IF_ERROR(store->scan_log(1, static_cast<std::size_t>(n), {}, [&](const EventView& e) {
-    messages.push_back(make_relay_message(e));
+    messages.push_back(make_kafka_message(e));
     messages.back().topic = "bench.raw.baseline";
     return Status();
   }));

@@ -9,6 +9,7 @@
 
 #include "nexum/bus.h"
 #include "nexum/event.h"
+#include "nexum/store.h"
 
 namespace nexum {
 
@@ -44,6 +45,11 @@ OutgoingMessage make_kafka_message(std::string_view topic, const EventSchema& ev
 // key = entity_id (no key when entity_id is null), headers ce_*,
 // content-type, nexum_stream, nexum_stream_version, nexum_position.
 OutgoingMessage make_kafka_message(const RecordedEvent& recorded);
+
+// The same message built from a record read in place (what the OutboxRelay
+// sends): the stored payload bytes are copied, never re-parsed. Byte-identical
+// to the RecordedEvent form.
+OutgoingMessage make_kafka_message(const EventView& event);
 
 // The value of header `name` (the first one), or nullopt.
 std::optional<std::string_view> find_header(const std::vector<MessageHeader>& headers,

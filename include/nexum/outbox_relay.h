@@ -1,5 +1,6 @@
 // OutboxRelay: carries every stored event to an EventBus, in log order,
-// resuming from a durable checkpoint. Guarantees: doc/delivery.md.
+// resuming from a durable checkpoint. Guarantees: doc/delivery.md. Each event
+// is sent as make_kafka_message(const EventView&) (nexum/kafka_message.h).
 #pragma once
 
 #include <chrono>
@@ -29,11 +30,6 @@ struct OutboxRelayOptions {
   // deliveries before giving up on them (they are resent). Default: 30 s.
   std::chrono::milliseconds drain_timeout{30000};
 };
-
-// The Kafka message the relay sends for a stored event, built from the
-// record in place (no payload re-parse). Byte-identical to
-// make_kafka_message(const RecordedEvent&). Wire format: doc/wire_format.md.
-OutgoingMessage make_relay_message(const EventView& event);
 
 // What the relay has done. Value type.
 struct RelayStats {

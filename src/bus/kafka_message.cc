@@ -12,14 +12,26 @@ void add(std::vector<MessageHeader>& headers, std::string_view name, std::string
   headers.push_back(MessageHeader{std::string(name), std::move(value)});
 }
 
-void add_cloudevents_headers(const EventSchema& event, std::vector<MessageHeader>& headers) {
+void add_cloudevents_headers(const EventId& id, std::string_view type, std::string_view source, Timestamp time,
+                             std::string_view entity_id, std::vector<MessageHeader>& headers) {
   add(headers, kHeaderSpecVersion, std::string(kCloudEventsSpecVersion));
-  add(headers, kHeaderId, event.event_id.to_string());
-  add(headers, kHeaderType, event.event_type);
-  add(headers, kHeaderSource, event.source.empty() ? std::string("nexum") : event.source);
-  add(headers, kHeaderTime, format_timestamp(event.timestamp));
-  if (!event.entity_id.empty()) add(headers, kHeaderSubject, event.entity_id);
+  add(headers, kHeaderId, id.to_string());
+  add(headers, kHeaderType, std::string(type));
+  add(headers, kHeaderSource, source.empty() ? std::string("nexum") : std::string(source));
+  add(headers, kHeaderTime, format_timestamp(time));
+  if (!entity_id.empty()) add(headers, kHeaderSubject, std::string(entity_id));
   add(headers, kHeaderContentType, std::string(kJsonContentType));
+}
+
+void add_cloudevents_headers(const EventSchema& e, std::vector<MessageHeader>& headers) {
+  add_cloudevents_headers(e.event_id, e.event_type, e.source, e.timestamp, e.entity_id, headers);
+}
+
+void add_recorded_headers(std::string_view stream, std::int64_t version, std::int64_t position,
+                          std::vector<MessageHeader>& headers) {
+  add(headers, kHeaderStream, std::string(stream));
+  add(headers, kHeaderStreamVersion, std::to_string(version));
+  add(headers, kHeaderPosition, std::to_string(position));
 }
 
 }  // namespace
@@ -42,9 +54,20 @@ OutgoingMessage make_kafka_message(const RecordedEvent& recorded) {
   encode_event_json(recorded.event, message.value);
   message.headers.reserve(10);
   add_cloudevents_headers(recorded.event, message.headers);
-  add(message.headers, kHeaderStream, recorded.stream);
-  add(message.headers, kHeaderStreamVersion, std::to_string(recorded.stream_version));
-  add(message.headers, kHeaderPosition, std::to_string(recorded.global_position));
+  add_recorded_headers(recorded.stream, recorded.stream_version, recorded.global_position, message.headers);
+  return message;
+}
+
+OutgoingMessage make_kafka_message(const EventView& e) {
+  const EnvelopeView& env = e.envelope;
+  OutgoingMessage message;
+  message.topic = std::string(e.topic);
+  if (!env.entity_id.empty()) message.key = std::string(env.entity_id);
+  message.value.reserve(env.data_json.size() + env.metadata_json.size() + 256);
+  encode_event_json(env, message.value);
+  message.headers.reserve(10);
+  add_cloudevents_headers(env.event_id, env.event_type, env.source, env.timestamp, env.entity_id, message.headers);
+  add_recorded_headers(e.stream, e.stream_version, e.global_position, message.headers);
   return message;
 }
 

@@ -15,41 +15,9 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
-#include "nexum/json_codec.h"
 #include "nexum/kafka_message.h"
 
 namespace nexum {
-namespace {
-
-void add_header(std::vector<MessageHeader>& headers, std::string_view name, std::string value) {
-  headers.push_back(MessageHeader{std::string(name), std::move(value)});
-}
-
-}  // namespace
-
-// The message for a stored event, built from the record in place: value =
-// the stored envelope JSON, key = entity_id, CloudEvents + nexum headers.
-// Same bytes as make_kafka_message(const RecordedEvent&).
-OutgoingMessage make_relay_message(const EventView& e) {
-  OutgoingMessage m;
-  m.topic = std::string(e.topic);
-  if (!e.envelope.entity_id.empty()) m.key = std::string(e.envelope.entity_id);
-  m.value.reserve(e.envelope.data_json.size() + e.envelope.metadata_json.size() + 256);
-  encode_event_json(e.envelope, m.value);
-  m.headers.reserve(10);
-  add_header(m.headers, kHeaderSpecVersion, std::string(kCloudEventsSpecVersion));
-  add_header(m.headers, kHeaderId, e.envelope.event_id.to_string());
-  add_header(m.headers, kHeaderType, std::string(e.envelope.event_type));
-  add_header(m.headers, kHeaderSource, e.envelope.source.empty() ? std::string("nexum") : std::string(e.envelope.source));
-  add_header(m.headers, kHeaderTime, format_timestamp(e.envelope.timestamp));
-  if (!e.envelope.entity_id.empty()) add_header(m.headers, kHeaderSubject, std::string(e.envelope.entity_id));
-  add_header(m.headers, kHeaderContentType, std::string(kJsonContentType));
-  add_header(m.headers, kHeaderStream, std::string(e.stream));
-  add_header(m.headers, kHeaderStreamVersion, std::to_string(e.stream_version));
-  add_header(m.headers, kHeaderPosition, std::to_string(e.global_position));
-  return m;
-}
-
 class OutboxRelay::Impl {
  public:
   Impl(EventStore& store, EventBus& bus, OutboxRelayOptions options, const Clock& clock)
@@ -220,7 +188,7 @@ class OutboxRelay::Impl {
       bus = bus_;
     }
     std::int64_t position = e.global_position;
-    Status s = bus->publish_recorded(make_relay_message(e), [this, epoch, position](const DeliveryReport& r) {
+    Status s = bus->publish_recorded(make_kafka_message(e), [this, epoch, position](const DeliveryReport& r) {
       on_delivery(epoch, position, r);
     });
     if (!s.ok()) {

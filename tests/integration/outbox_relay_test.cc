@@ -141,7 +141,7 @@ TEST_F(OutboxRelayTest, RelayMessageIsByteIdenticalToTheRecordedEventMessage) {
   ASSERT_TRUE(recorded);
   OutgoingMessage expected = make_kafka_message(recorded->front());
   Status s = store_->scan_log(1, 1, {}, [&](const EventView& v) {
-    OutgoingMessage m = make_relay_message(v);
+    OutgoingMessage m = make_kafka_message(v);
     EXPECT_EQ(m.topic, expected.topic);
     EXPECT_EQ(m.key, expected.key);
     EXPECT_EQ(m.value, expected.value);
