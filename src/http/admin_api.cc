@@ -7,6 +7,7 @@
 
 #include "http/http_util.h"
 #include "http/service_core.h"
+#include "nexum/kafka_bus.h"
 
 namespace nexum::http_internal {
 
@@ -67,6 +68,11 @@ HttpResponse handle_ready(ServiceCore& core) {
   if (auto probe = core.current_probe()) {
     Status s = probe->ping();
     check("kafka", s.ok(), s.ok() ? "" : s.message());
+    // Commands are consumed only once every consumer has its partitions.
+    if (auto* kafka = dynamic_cast<KafkaEventBus*>(bus.get())) {
+      Status assigned = kafka->wait_until_assigned(std::chrono::milliseconds(0));
+      check("consumers", assigned.ok(), assigned.ok() ? "" : "command consumers not yet assigned their partitions");
+    }
   }
   boost::json::object o;
   o["status"] = ready ? "ready" : "not_ready";

@@ -206,16 +206,19 @@ Status NexumService::Impl::configure_bus(const BusConfig& config) {
   }
   // 3. The command subscriptions move to the new bus (once: they live in the front).
   Result<std::shared_ptr<EventBus>> previous = core_.front.install(next, config.consumer_group);
-  if (!previous) {
-    spdlog::error("bus switch: moving the command subscriptions failed: {}", previous.error().to_string());
-    return Status::unavailable("moving the command subscriptions failed: " + previous.error().to_string());
-  }
   {
+    // The relay is on the new bus either way: report that.
     std::lock_guard lock(core_.bus_mu_);
     core_.bus = next;
     core_.bus_config = config;
     core_.probe = std::move(probe);
     ++core_.bus_switches;
+  }
+  if (!previous) {
+    // Events flow, but commands are not consumed until a later switch succeeds.
+    spdlog::error("bus switch: moving the command subscriptions failed: {}", previous.error().to_string());
+    return Status::unavailable("the relay switched, but moving the command subscriptions failed: " +
+                               previous.error().to_string());
   }
   spdlog::info("bus switch: now {} ({})", bus_type_name(config.type), http_internal::bus_class_name(next.get()));
   // 4. The old bus is destroyed when the last publisher holding it returns.

@@ -164,6 +164,45 @@ TEST(HttpReconfigureTest, MemoryKafkaMemoryUnderLoadLosesNothingAndStacksNothing
   ASSERT_TRUE((*svc)->stop().ok());
 }
 
+TEST(HttpReconfigureTest, ConcurrentReconfigurationsAreSerializedOrRefusedWith409) {
+  testing::TempDir dir;
+  ServiceOptions options;
+  options.data_dir = dir.sub("data");
+  options.http.port = 0;
+  options.durability = Durability::kBuffered;
+  auto svc = NexumService::start(options);
+  ASSERT_TRUE(svc) << svc.error().to_string();
+  const std::uint16_t port = (*svc)->http_port();
+  constexpr int kClients = 6;
+  std::vector<int> codes(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      codes[i] = http_call(port, "POST", i % 2 ? "/kafka/config?bus_type=log" : "/kafka/config?bus_type=memory").status;
+    });
+  }
+  for (auto& t : threads) t.join();
+  int ok = 0;
+  for (int c : codes) {
+    EXPECT_TRUE(c == 200 || c == 409) << c;
+    ok += c == 200;
+  }
+  EXPECT_GE(ok, 1);
+  std::map<std::string, double> m;
+  ASSERT_TRUE(testing::check_exposition(http_call(port, "GET", "/metrics").body, &m).empty());
+  EXPECT_EQ(m["nexum_bus_switches_total{}"], ok) << "a refused switch changed the bus, or a switch was lost";
+  // Still one handler per command topic: a command published on the bus is handled once.
+  EventSchema cmd = EventSchema::make("customer_command", "", "",
+                                      {{"action", "create"}, {"customer_id", "k1"}, {"first_name", "A"},
+                                       {"last_name", "B"}, {"email", "k1@example.com"}},
+                                      {}, SystemClock::instance());
+  ASSERT_TRUE((*svc)->bus()->publish(topics::kCommandsCustomers, cmd).ok());
+  ASSERT_TRUE(testing::check_exposition(http_call(port, "GET", "/metrics").body, &m).empty());
+  EXPECT_EQ(m[R"(nexum_commands_total{outcome="duplicate",})"], 0);
+  EXPECT_EQ(m[R"(nexum_commands_total{outcome="accepted",})"], 1);
+  ASSERT_TRUE((*svc)->stop().ok());
+}
+
 TEST(HttpReconfigureTest, ReadyIs503WhileKafkaIsUnreachable) {
   auto cluster = KafkaMockCluster::create(1);
   ASSERT_TRUE(cluster) << cluster.error().to_string();
