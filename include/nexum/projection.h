@@ -36,7 +36,7 @@ enum class FailurePolicy : std::uint8_t {
 // Values are JSON; a null value means "absent". Reads are served from
 // staged writes, then a per-projection cache, then the store.
 //
-// Not thread-safe: used only on the thread that calls Projection::apply().
+// Thread-compatible: used only on the thread that calls Projection::apply().
 class ReadModelWrites {
  public:
   virtual ~ReadModelWrites() = default;

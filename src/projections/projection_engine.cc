@@ -8,6 +8,7 @@
 
 #include "projections/projection_runner.h"
 #include "projections/shared_replay.h"
+#include "projections/thread_annotations.h"
 #include "store/rocks_event_store.h"
 
 namespace nexum {
@@ -129,9 +130,9 @@ class ProjectionEngine::Impl {
   const ProjectionEngineOptions options_;
   const ReadModelQuery query_;
   mutable std::mutex mu_;
-  bool started_ = false;                                                // guarded by mu_
-  std::vector<std::unique_ptr<projections::ProjectionRunner>> runners_;  // guarded by mu_; only grows
-  std::vector<std::unique_ptr<projections::SharedReplay>> replays_;      // guarded by mu_
+  bool started_ NEXUM_GUARDED_BY(mu_) = false;
+  std::vector<std::unique_ptr<projections::ProjectionRunner>> runners_ NEXUM_GUARDED_BY(mu_);  // only grows
+  std::vector<std::unique_ptr<projections::SharedReplay>> replays_ NEXUM_GUARDED_BY(mu_);
 };
 
 Result<std::unique_ptr<ProjectionEngine>> ProjectionEngine::create(EventStore& store,

@@ -21,6 +21,7 @@
 #include "nexum/projection.h"
 #include "nexum/projection_engine.h"
 #include "projections/staged_read_model.h"
+#include "projections/thread_annotations.h"
 #include "store/rocks_event_store.h"
 
 namespace nexum::projections {
@@ -108,26 +109,26 @@ class ProjectionRunner {
   std::mutex control_mu_;  // serializes start/stop/rebuild/retry/end_external
 
   std::mutex mu_;                      // the data path
-  Mode mode_ = Mode::kIdle;            // guarded by mu_; changed under control_mu_ too
-  std::uint64_t generation_ = 0;       // guarded by mu_: bumped whenever the mode changes
-  StagedReadModel staged_;             // guarded by mu_
-  std::int64_t batch_first_ = 0;       // guarded by mu_
-  std::int64_t batch_last_ = 0;        // guarded by mu_
-  std::size_t batch_events_ = 0;       // guarded by mu_
-  std::chrono::steady_clock::time_point batch_started_;  // guarded by mu_
-  std::vector<FailedEvent> batch_failed_;                // guarded by mu_: parked in this batch
-  std::optional<FailedEvent> error_record_;              // guarded by mu_: to write with the next commit
-  std::int64_t durable_error_position_ = 0;              // guarded by mu_: a stored error record's position
+  Mode mode_ NEXUM_GUARDED_BY(mu_) = Mode::kIdle;  // changed under control_mu_ too
+  std::uint64_t generation_ NEXUM_GUARDED_BY(mu_) = 0;  // bumped whenever the mode changes
+  StagedReadModel staged_ NEXUM_GUARDED_BY(mu_);
+  std::int64_t batch_first_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::int64_t batch_last_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::size_t batch_events_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point batch_started_ NEXUM_GUARDED_BY(mu_);
+  std::vector<FailedEvent> batch_failed_ NEXUM_GUARDED_BY(mu_);  // parked in this batch
+  std::optional<FailedEvent> error_record_ NEXUM_GUARDED_BY(mu_);  // to write with the next commit
+  std::int64_t durable_error_position_ NEXUM_GUARDED_BY(mu_) = 0;  // a stored error record's position
 
   mutable std::mutex status_mu_;
   std::condition_variable status_cv_;
-  std::unique_ptr<Subscription> subscription_;  // guarded by status_mu_ (swapped under control_mu_ too)
-  bool rebuilding_ = false;                     // guarded by status_mu_
-  bool external_ = false;                       // guarded by status_mu_: fed by a SharedReplay
-  bool failed_ = false;                         // guarded by status_mu_
-  std::int64_t error_position_ = 0;             // guarded by status_mu_
-  std::string error_;                           // guarded by status_mu_
-  std::optional<std::chrono::steady_clock::time_point> rebuild_started_;  // guarded by status_mu_
+  std::unique_ptr<Subscription> subscription_ NEXUM_GUARDED_BY(status_mu_);  // (swapped under control_mu_ too)
+  bool rebuilding_ NEXUM_GUARDED_BY(status_mu_) = false;
+  bool external_ NEXUM_GUARDED_BY(status_mu_) = false;  // fed by a SharedReplay
+  bool failed_ NEXUM_GUARDED_BY(status_mu_) = false;
+  std::int64_t error_position_ NEXUM_GUARDED_BY(status_mu_) = 0;
+  std::string error_ NEXUM_GUARDED_BY(status_mu_);
+  std::optional<std::chrono::steady_clock::time_point> rebuild_started_ NEXUM_GUARDED_BY(status_mu_);
 
   std::atomic<std::int64_t> checkpoint_{0};
   std::atomic<std::int64_t> parked_count_{0};
