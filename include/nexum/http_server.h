@@ -66,11 +66,12 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 1u << 20;
   // Largest request line + header block; larger is answered 431. Default: 16 KiB.
   std::size_t max_header_bytes = 16u << 10;
-  // A request must arrive completely within this after its first byte (or
-  // after the connection opened); slow and half-open clients are closed.
-  // Default: 10 s.
+  // The first request's line and headers must arrive within this after the
+  // connection opened, and every body within this after its headers; slow
+  // and half-open clients are closed. Default: 10 s.
   std::chrono::milliseconds request_timeout{10000};
-  // An idle keep-alive connection is closed after this. Default: 30 s.
+  // A keep-alive connection must send its next request line and headers
+  // within this after the previous response, or is closed. Default: 30 s.
   std::chrono::milliseconds idle_timeout{30000};
   // A response must be written within this. Default: 10 s.
   std::chrono::milliseconds write_timeout{10000};
