@@ -88,7 +88,7 @@ struct SagaInput {
 // the loan saga: each customer's open accounts), written in log order in the
 // same atomic batch as states and checkpoint, so they are exact at every
 // position. Keys are the saga's own (any bytes but NUL). Valid only during
-// the observe()/handle() call that received it.
+// the observe()/handle() call that received it. Thread-compatible.
 class SagaFacts {
  public:
   virtual ~SagaFacts() = default;

@@ -34,9 +34,9 @@ using store::to_status;
 struct CommandRelay::Deliveries {
   std::mutex mu;
   std::condition_variable cv;
-  std::uint64_t epoch = 0;                // guarded by mu
-  std::size_t outstanding = 0;            // guarded by mu
-  std::vector<std::optional<DeliveryReport>> reports;  // guarded by mu; index = item
+  std::uint64_t epoch NEXUM_GUARDED_BY(mu) = 0;
+  std::size_t outstanding NEXUM_GUARDED_BY(mu) = 0;
+  std::vector<std::optional<DeliveryReport>> reports NEXUM_GUARDED_BY(mu);  // index = item of the round
 };
 
 std::size_t count_keys(store::RocksEventStore& store, const std::string& prefix) {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "nexum/bus.h"
+#include "bus/thread_annotations.h"
 #include "nexum/status.h"
 #include "store/rocks_event_store.h"
 
@@ -65,10 +66,10 @@ class CommandRelay {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool running_ = false;   // guarded by mu_
-  bool stop_ = false;      // guarded by mu_
-  bool notified_ = false;  // guarded by mu_
-  CommandRelayCounters counters_;  // guarded by mu_
+  bool running_ NEXUM_GUARDED_BY(mu_) = false;
+  bool stop_ NEXUM_GUARDED_BY(mu_) = false;
+  bool notified_ NEXUM_GUARDED_BY(mu_) = false;
+  CommandRelayCounters counters_ NEXUM_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -29,6 +29,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bus/thread_annotations.h"
 #include "sagas/command_relay.h"
 #include "sagas/saga_keys.h"
 #include "sagas/saga_processor.h"
@@ -362,20 +363,20 @@ class SagaEngine::Impl {
   std::atomic<bool> running_{false};
 
   std::mutex process_mu_;
-  sagas::SagaProcessor processor_;  // guarded by process_mu_ (its counters are atomics)
+  sagas::SagaProcessor processor_ NEXUM_GUARDED_BY(process_mu_);  // (its counters are atomics)
 
   std::mutex sub_mu_;                  // ordered before process_mu_
-  std::unique_ptr<Subscription> sub_;  // guarded by sub_mu_
-  std::chrono::steady_clock::time_point retry_at_{};  // guarded by sub_mu_
-  std::chrono::milliseconds backoff_{0};              // guarded by sub_mu_
+  std::unique_ptr<Subscription> sub_ NEXUM_GUARDED_BY(sub_mu_);
+  std::chrono::steady_clock::time_point retry_at_ NEXUM_GUARDED_BY(sub_mu_){};
+  std::chrono::milliseconds backoff_ NEXUM_GUARDED_BY(sub_mu_){0};
   std::atomic<std::uint64_t> restarts_{0};
 
   mutable std::mutex wait_mu_;
   mutable std::condition_variable wait_cv_;
-  std::int64_t processed_ = 0;  // guarded by wait_mu_
+  std::int64_t processed_ NEXUM_GUARDED_BY(wait_mu_) = 0;
 
   mutable std::mutex error_mu_;
-  std::string last_error_;  // guarded by error_mu_
+  std::string last_error_ NEXUM_GUARDED_BY(error_mu_);
 
   sagas::CommandRelay relay_;
 
