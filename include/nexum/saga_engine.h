@@ -70,6 +70,7 @@ struct SagaEngineStats {
   std::uint64_t commands_enqueued = 0;      // written to the outbox
   std::uint64_t commands_sent = 0;          // confirmed by the bus
   std::uint64_t commands_deduplicated = 0;  // dropped: the sent ledger had the id
+  std::uint64_t commands_rejected = 0;      // refused by the bus for good (InvalidArgument): logged, dropped
   std::uint64_t events_emitted = 0;         // appended (or found already stored)
   std::uint64_t delivery_failures = 0;
   std::uint64_t restarts = 0;               // resubscriptions after a storage error

@@ -134,6 +134,7 @@ Status CommandRelay::round(bool& more) {
     OutboxEntry entry;
     bool done = false;       // finished without a bus delivery (event, or deduplicated)
     bool sent = false;       // handed to the bus
+    std::string refused;     // the bus refused it for good (InvalidArgument): why
   };
   std::vector<Item> items;
   {
@@ -148,7 +149,7 @@ Status CommandRelay::round(bool& more) {
                                                                      .value_or(0)) +
                                  ": " + entry.error().message());
       }
-      items.push_back(Item{std::string(store::to_view(it->key())), std::move(entry).value()});
+      items.push_back(Item{std::string(store::to_view(it->key())), std::move(entry).value(), false, false, {}});
     }
     NEXUM_RETURN_IF_ERROR(to_status(it->status(), "reading the saga outbox"));
   }
@@ -209,8 +210,14 @@ Status CommandRelay::round(bool& more) {
           d->cv.notify_all();
         });
     if (!taken.ok()) {
-      std::lock_guard<std::mutex> lock(deliveries_->mu);
-      --deliveries_->outstanding;
+      {
+        std::lock_guard<std::mutex> lock(deliveries_->mu);
+        --deliveries_->outstanding;
+      }
+      if (taken.code() == StatusCode::kInvalidArgument) {
+        item.refused = taken.to_string();
+        continue;
+      }
       failure = taken;
       break;
     }
@@ -226,17 +233,36 @@ Status CommandRelay::round(bool& more) {
   }
 
   rocksdb::WriteBatch batch;
-  std::uint64_t sent = 0;
+  std::uint64_t sent = 0, rejected = 0;
+  auto refuse = [&](Item& item, const std::string& why) {
+    spdlog::error("saga {}: command {} of instance '{}' ({}) refused by the bus, dropped: {}", saga_, item.entry.step,
+                  item.entry.instance_id, item.entry.envelope.event_id.to_string(), why);
+    boost::json::object ledger{{"instance", item.entry.instance_id},
+                               {"step", item.entry.step},
+                               {"topic", item.entry.topic},
+                               {"error", why}};
+    batch.Delete(cf, to_slice(item.key));
+    batch.Put(cf, to_slice(sent_key(saga_, item.entry.envelope.event_id)), to_slice(boost::json::serialize(ledger)));
+    ++rejected;
+  };
   for (std::size_t i = 0; i < items.size(); ++i) {
-    const Item& item = items[i];
+    Item& item = items[i];
     if (item.done) {
       batch.Delete(cf, to_slice(item.key));
+      continue;
+    }
+    if (!item.refused.empty()) {
+      refuse(item, item.refused);
       continue;
     }
     if (!item.sent) continue;
     const auto& report = reports[i];
     if (!report) {
       if (failure.ok()) failure = Status::unavailable("delivery of command " + item.entry.step + " not confirmed in time");
+      continue;
+    }
+    if (report->status.code() == StatusCode::kInvalidArgument) {
+      refuse(item, report->status.to_string());
       continue;
     }
     if (!report->status.ok()) {
@@ -261,6 +287,7 @@ Status CommandRelay::round(bool& more) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     counters_.sent += sent;
+    counters_.rejected += rejected;
     counters_.deduplicated += deduplicated;
     counters_.events += events;
   }

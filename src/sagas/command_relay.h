@@ -32,12 +32,16 @@ struct CommandRelayOptions {
 struct CommandRelayCounters {
   std::uint64_t sent = 0;          // commands confirmed by the bus
   std::uint64_t deduplicated = 0;  // commands dropped: already in the sent ledger
+  std::uint64_t rejected = 0;      // commands the bus refused for good (InvalidArgument)
   std::uint64_t events = 0;        // events appended (or already stored)
   std::uint64_t failures = 0;      // failed rounds
   std::string last_error;
 };
 
-// One relay thread per saga. Thread-safe. The store and bus must outlive it.
+// One relay thread per saga. A command the bus refuses as InvalidArgument
+// (too large, bad topic) would be refused forever and block every command
+// behind it: it is logged, removed from the outbox and recorded in the sent
+// ledger with its error. Thread-safe. The store and bus must outlive it.
 class CommandRelay {
  public:
   CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga, CommandRelayOptions options);

@@ -191,6 +191,7 @@ class SagaEngine::Impl {
     sagas::CommandRelayCounters r = relay_.counters();
     s.commands_sent = r.sent;
     s.commands_deduplicated = r.deduplicated;
+    s.commands_rejected = r.rejected;
     s.events_emitted = r.events;
     s.delivery_failures = r.failures;
     s.restarts = restarts_.load();

@@ -49,7 +49,7 @@ class PingSaga final : public Saga {
 };
 
 // A bus that refuses the first `refuse` messages and fails the next `fail`
-// deliveries, then stores them.
+// deliveries, then stores them; a message keyed "poison" it refuses for good.
 class FlakyBus final : public EventBus {
  public:
   FlakyBus(int refuse, int fail) : refuse_(refuse), fail_(fail) {}
@@ -62,6 +62,7 @@ class FlakyBus final : public EventBus {
     r.topic = m.topic;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (m.key == std::optional<std::string>("poison")) return Status::invalid_argument("message too large");
       if (refuse_ > 0) {
         --refuse_;
         return Status::unavailable("broker down");
@@ -226,6 +227,24 @@ TEST_F(SagaEngineTest, RefusedAndFailedDeliveriesAreRetriedWithTheSameIdUntilCon
   EXPECT_GE(s.delivery_failures, 2u);
   EXPECT_EQ(s.commands_sent, 1u);
   EXPECT_EQ(s.outbox_pending, 0u);
+}
+
+TEST_F(SagaEngineTest, ACommandTheBusRefusesForGoodIsDroppedAndDoesNotBlockTheOthers) {
+  FlakyBus bus(0, 0);
+  start(bus);
+  append("ping", "poison");
+  append("ping", "poison");
+  append("ping", "ok");
+  append("ping", "ok");
+  settle();
+  auto delivered = bus.delivered();
+  ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_EQ(delivered[0].key, std::optional<std::string>("ok"));
+  SagaEngineStats s = engine_->stats();
+  EXPECT_EQ(s.commands_rejected, 1u);
+  EXPECT_EQ(s.outbox_pending, 0u);
+  ASSERT_TRUE(engine_->stop().ok());
+  engine_.reset();  // before `bus` goes
 }
 
 TEST_F(SagaEngineTest, ResetRequiresAStoppedEngineAndCreateRefusesABadName) {
