@@ -108,10 +108,12 @@ class ProjectionEngine::Impl {
     // Round-robin over replay_threads scans, in the order projections were added.
     const std::size_t threads = std::max<std::size_t>(1, std::min(options_.replay_threads, runners.size()));
     std::vector<std::vector<projections::SharedReplay::Member>> groups(threads);
-    for (std::size_t i = 0; i < runners.size(); ++i) {
-      auto generation = runners[i]->begin_external(rebuilding);
+    std::size_t next = 0;
+    for (auto* r : runners) {
+      auto generation = r->begin_external(rebuilding);
+      if (!generation && generation.error().code() == StatusCode::kConflict) continue;  // already running
       if (!generation) return generation.error();
-      groups[i % threads].push_back({runners[i], *generation});
+      groups[next++ % threads].push_back({r, *generation});
     }
     for (auto& members : groups) {
       if (!members.empty()) replays_.push_back(std::make_unique<projections::SharedReplay>(store_, std::move(members)));

@@ -104,7 +104,7 @@ Status ProjectionRunner::start_locked() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     reset_batch_locked();
-    staged_.clear();
+    staged_.discard_staged();  // the cache stays: this runner is its keys' only writer
     checkpoint_.store(*checkpoint);
     mode_ = Mode::kSubscribed;
     ++generation_;
@@ -204,7 +204,7 @@ Result<std::uint64_t> ProjectionRunner::begin_external(bool rebuilding) {
     std::lock_guard<std::mutex> lock(mu_);
     if (mode_ != Mode::kIdle) return Status::conflict("projection '" + name_ + "' is already running", -1);
     reset_batch_locked();
-    staged_.clear();
+    staged_.discard_staged();  // the cache stays: this runner is its keys' only writer
     checkpoint_.store(*checkpoint);
     mode_ = Mode::kExternal;
     generation = ++generation_;

@@ -38,10 +38,11 @@ class ProjectionEngineTest : public ::testing::Test {
     store_ = std::move(s).value();
   }
 
-  ProjectionEngine& new_engine(std::size_t batch = 64) {
+  ProjectionEngine& new_engine(std::size_t batch = 64, std::int64_t shared_replay_min_lag = 100000) {
     engine_.reset();
     ProjectionEngineOptions o;
     o.max_batch_events = batch;
+    o.shared_replay_min_lag = shared_replay_min_lag;
     auto e = ProjectionEngine::create(*store_, o);
     EXPECT_TRUE(e) << e.error().to_string();
     engine_ = std::move(e).value();
@@ -324,6 +325,20 @@ TEST_F(ProjectionEngineTest, StatusReportsCheckpointLagAndState) {
   engine_->stop();
   EXPECT_EQ(engine_->status("counting")->state, ProjectionState::kStopped);
   EXPECT_EQ(engine_->names(), std::vector<std::string>{"counting"});
+}
+
+TEST_F(ProjectionEngineTest, StartingTwiceOrAddingWhileRunningLeavesRunnersAlone) {
+  for (int i = 0; i < 500; ++i) append("acc_1", "account_updated");
+  new_engine(64, /*shared_replay_min_lag=*/0);  // every start() goes through a shared replay
+  ASSERT_TRUE(engine_->add(std::make_unique<CountingProjection>("a")).ok());
+  ASSERT_TRUE(engine_->start().ok());
+  ASSERT_TRUE(engine_->start().ok());
+  ASSERT_TRUE(engine_->add(std::make_unique<CountingProjection>("b")).ok());  // started at once
+  ASSERT_TRUE(engine_->start().ok());
+  for (int i = 0; i < 500; ++i) append("acc_2", "account_updated");
+  ASSERT_TRUE(engine_->wait_for(1000, 10s));
+  expect_each_applied_once("a", 1000);
+  expect_each_applied_once("b", 1000);
 }
 
 TEST_F(ProjectionEngineTest, FilteredProjectionStillAdvancesItsCheckpointPastOtherEvents) {
