@@ -86,6 +86,15 @@ std::int64_t int_or(const boost::json::object& o, std::string_view key, std::int
   return fallback;
 }
 
+void set_string(boost::json::object& o, std::string_view key, std::string_view s) {
+  auto it = o.find(key);
+  if (it == o.end()) {
+    o.emplace(key, s);
+  } else if (!it->value().is_string() || it->value().get_string() != s) {
+    it->value() = s;
+  }
+}
+
 void set_optional(boost::json::object& o, std::string_view key, const std::optional<std::string_view>& s) {
   if (s) {
     o[key] = *s;

@@ -56,6 +56,8 @@ Result<boost::json::object*> as_object(boost::json::value* v, std::string_view w
 std::string_view string_or_empty(const boost::json::object& o, std::string_view key);
 // The integer under `key`, or `fallback`.
 std::int64_t int_or(const boost::json::object& o, std::string_view key, std::int64_t fallback);
+// Stores `s` under `key` (one lookup; nothing written when it is already there).
+void set_string(boost::json::object& o, std::string_view key, std::string_view s);
 // Stores `s`, or null when `s` is nullopt.
 void set_optional(boost::json::object& o, std::string_view key, const std::optional<std::string_view>& s);
 
