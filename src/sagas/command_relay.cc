@@ -51,12 +51,13 @@ std::size_t count_keys(store::RocksEventStore& store, const std::string& prefix)
 }
 
 CommandRelay::CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga,
-                           CommandRelayOptions options)
+                           CommandRelayOptions options, std::mutex& write_mu)
     : store_(store),
       bus_(bus),
       saga_(std::move(saga)),
       options_(options),
-      deliveries_(std::make_shared<Deliveries>()) {}
+      deliveries_(std::make_shared<Deliveries>()),
+      write_mu_(write_mu) {}
 
 CommandRelay::~CommandRelay() { stop(); }
 
@@ -281,7 +282,11 @@ Status CommandRelay::round(bool& more) {
   if (batch.Count() > 0) {
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
-    Status w = to_status(db->Write(wo, &batch), "committing delivered saga commands");
+    Status w;
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      w = to_status(db->Write(wo, &batch), "committing delivered saga commands");
+    }
     if (!w.ok()) return w;  // counted nothing: the entries are still there
   }
   {

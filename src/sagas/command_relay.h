@@ -44,7 +44,10 @@ struct CommandRelayCounters {
 // ledger with its error. Thread-safe. The store and bus must outlive it.
 class CommandRelay {
  public:
-  CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga, CommandRelayOptions options);
+  // `write_mu` serializes this relay's RocksDB writes with its engine's
+  // (see SagaProcessor); it must outlive the relay.
+  CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga, CommandRelayOptions options,
+               std::mutex& write_mu);
   ~CommandRelay();  // stop()
   CommandRelay(const CommandRelay&) = delete;
   CommandRelay& operator=(const CommandRelay&) = delete;
@@ -67,6 +70,7 @@ class CommandRelay {
   const std::string saga_;
   const CommandRelayOptions options_;
   std::shared_ptr<Deliveries> deliveries_;
+  std::mutex& write_mu_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -56,10 +56,11 @@ class SagaEngine::Impl {
         options_(fill_defaults(std::move(options), name_)),
         clock_(clock),
         sync_(store.options().durability == Durability::kSync),
-        processor_(store, saga, options_.checkpoint_name, options_.max_history, sync_),
+        processor_(store, saga, options_.checkpoint_name, options_.max_history, sync_, db_write_mu_),
         relay_(store, bus, name_,
                sagas::CommandRelayOptions{options_.relay_max_in_flight, options_.relay_delivery_timeout,
-                                          options_.retry_backoff_initial, options_.retry_backoff_max, sync_}),
+                                          options_.retry_backoff_initial, options_.retry_backoff_max, sync_},
+               db_write_mu_),
         deadline_timer_(io_),
         health_timer_(io_) {
     backoff_ = options_.retry_backoff_initial;
@@ -360,7 +361,8 @@ class SagaEngine::Impl {
   const Clock& clock_;
   const bool sync_;
 
-  std::mutex control_mu_;  // serializes start/stop/reset
+  std::mutex control_mu_;   // serializes start/stop/reset
+  std::mutex db_write_mu_;  // one RocksDB write of this engine at a time (processor and relay)
   std::atomic<bool> running_{false};
 
   std::mutex process_mu_;

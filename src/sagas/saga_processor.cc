@@ -62,13 +62,14 @@ class SagaProcessor::Facts final : public SagaFacts {
 };
 
 SagaProcessor::SagaProcessor(store::RocksEventStore& store, const Saga& saga, std::string checkpoint_name,
-                             std::size_t max_history, bool sync)
+                             std::size_t max_history, bool sync, std::mutex& write_mu)
     : store_(store),
       saga_(saga),
       name_(saga.name()),
       checkpoint_name_(std::move(checkpoint_name)),
       max_history_(std::max<std::size_t>(1, max_history)),
       sync_(sync),
+      write_mu_(write_mu),
       sagas_cf_(store.column_family(store::kCfSagas)),
       checkpoints_cf_(store.column_family(store::kCfCheckpoints)),
       starting_(to_set(saga.starting_event_types())),
@@ -109,7 +110,10 @@ Status SagaProcessor::commit(bool& outbox) {
   pending_.Put(checkpoints_cf_, to_slice(checkpoint_name_), rocksdb::Slice(cp.data(), cp.size()));
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
-  NEXUM_RETURN_IF_ERROR(to_status(store_.db()->Write(wo, pending_.GetWriteBatch()), "committing saga state"));
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    NEXUM_RETURN_IF_ERROR(to_status(store_.db()->Write(wo, pending_.GetWriteBatch()), "committing saga state"));
+  }
   outbox = pending_outbox_;
   committed_ = position_;
   pending_.Clear();
@@ -134,7 +138,10 @@ Status SagaProcessor::reset() {
   batch.Delete(checkpoints_cf_, to_slice(checkpoint_name_));
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
-  NEXUM_RETURN_IF_ERROR(to_status(store_.db()->Write(wo, &batch), "resetting saga " + name_));
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    NEXUM_RETURN_IF_ERROR(to_status(store_.db()->Write(wo, &batch), "resetting saga " + name_));
+  }
   return load();
 }
 

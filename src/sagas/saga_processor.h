@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -35,8 +36,11 @@ struct ProcessorCounters {
 // Thread-compatible: the engine calls it under its processing mutex.
 class SagaProcessor {
  public:
+  // `write_mu` is held around each RocksDB write; the engine shares it with
+  // its CommandRelay, so the two never meet in one RocksDB write group (whose
+  // shared buffer TSan cannot see synchronized). It must outlive this.
   SagaProcessor(store::RocksEventStore& store, const Saga& saga, std::string checkpoint_name,
-                std::size_t max_history, bool sync);
+                std::size_t max_history, bool sync, std::mutex& write_mu);
   ~SagaProcessor();
 
   // Drops anything pending and reloads the durable checkpoint and the next
@@ -92,6 +96,7 @@ class SagaProcessor {
   const std::string checkpoint_name_;
   const std::size_t max_history_;
   const bool sync_;
+  std::mutex& write_mu_;
   rocksdb::ColumnFamilyHandle* sagas_cf_;
   rocksdb::ColumnFamilyHandle* checkpoints_cf_;
   std::set<std::string, std::less<>> starting_, continuing_, observed_;
