@@ -3,6 +3,7 @@
 // Command shapes, outcomes and rejection reasons: doc/commands.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -64,6 +65,17 @@ struct CommandHandlerOptions {
   DeadLetters dead_letters = DeadLetters::kAuto;  // Default: kAuto.
   // Default: "nexum.commands.dlq".
   std::string dlq_topic = std::string(topics::kCommandsDlq);
+  // Buses without offsets (InMemory, Log) call handlers inline on the
+  // publishing thread, one at a time, so each command waits for its own
+  // fsync. With local_workers > 0 the bus handler instead queues the command
+  // to one of this many threads, chosen by its routing key (account_id,
+  // from_account_id, customer_id or loan_id), and returns OK at once:
+  // commands on one key keep their order, commands on different keys share
+  // fsyncs (group commit). An outcome is durable when stats() counts it; a
+  // command that fails with Unavailable there is logged and lost (a local
+  // bus has no redelivery). Ignored for KafkaEventBus, whose consumers
+  // commit offsets only after handle() returns. Default: 0 (inline).
+  std::size_t local_workers = 0;
 };
 
 // Counters since construction. Value type.

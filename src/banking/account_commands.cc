@@ -20,7 +20,8 @@ std::string derived_account_number(ProductType product, std::string_view account
     case ProductType::kGlInternal: prefix = "GLI"; break;
   }
   std::uint64_t n = 0;
-  const auto& bytes = EventId::derive(std::string("account_number/") + std::string(account_id)).bytes();
+  const EventId hash = EventId::derive(std::string("account_number/") + std::string(account_id));
+  const auto& bytes = hash.bytes();
   for (int i = 8; i < 16; ++i) n = (n << 8) | bytes[static_cast<std::size_t>(i)];
   char digits[16];
   std::snprintf(digits, sizeof digits, "%010llu", static_cast<unsigned long long>(n % 10000000000ULL));

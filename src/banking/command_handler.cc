@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "banking/command_decision.h"
+#include "banking/keyed_workers.h"
 #include "nexum/banking_events.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/kafka_message.h"
@@ -57,12 +58,16 @@ class NexumCommandHandler::Impl {
   Impl(EventStore& store, EventBus& bus, CommandHandlerOptions options, const Clock& clock)
       : store_(store), bus_(bus), options_(std::move(options)), clock_(clock), repo_(store, options_.repository) {
     using DL = CommandHandlerOptions::DeadLetters;
-    handler_dead_letters_ = options_.dead_letters == DL::kHandler ||
-                            (options_.dead_letters == DL::kAuto && dynamic_cast<KafkaEventBus*>(&bus) == nullptr);
+    const bool kafka = dynamic_cast<KafkaEventBus*>(&bus) != nullptr;
+    handler_dead_letters_ = options_.dead_letters == DL::kHandler || (options_.dead_letters == DL::kAuto && !kafka);
+    if (options_.local_workers > 0 && !kafka) {
+      workers_ = std::make_unique<banking_internal::KeyedWorkers>(options_.local_workers);
+    }
   }
 
   Result<CommandOutcome> handle(std::string_view topic, const EventSchema& command);
   Status on_bus_message(std::string_view topic, const EventSchema& command);
+  Status process_bus_message(std::string_view topic, const EventSchema& command);
   Status publish_dead_letter(std::string_view topic, const EventSchema& command, const Status& error);
 
   EventStore& store_;
@@ -75,6 +80,8 @@ class NexumCommandHandler::Impl {
 
   mutable std::mutex mu_;
   CommandHandlerStats stats_;  // guarded by mu_
+  // Last member: destroyed first, running what is queued while the rest is alive.
+  std::unique_ptr<banking_internal::KeyedWorkers> workers_;
 
  private:
   Result<CommandOutcome> handle_valid(CommandContext& ctx, const Decider& decide);
@@ -156,15 +163,23 @@ Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& c
         continue;
       }
       if (code == StatusCode::kInvalidArgument) {
-        // A partly stored batch: an earlier delivery decided differently and
-        // its outcome is stored; the next pass finds it. Anything else is our bug.
-        Result<std::optional<CommandOutcome>> again = stored_outcome(ctx);
-        if (again && *again) continue;
+        // A partly stored batch: a concurrent delivery of this command decided
+        // differently and its outcome is being stored; a later pass finds it.
+        // Anything else is our bug (our events are well formed).
+        if (attempt < options_.max_conflict_retries) {
+          conflict_backoff(attempt);
+          continue;
+        }
         return failed(Status::internal("command " + ctx.command_id() + ": " + appended.error().message()));
       }
       return failed(appended.error());
     }
-    if (appended->deduplicated) continue;  // reported from the store on the next pass
+    if (appended->deduplicated) {
+      // Stored by a concurrent delivery (perhaps not yet readable): report
+      // it from the store on a later pass.
+      conflict_backoff(attempt);
+      continue;
+    }
 
     CommandOutcome outcome = std::move(decision->outcome);
     outcome.topic = ctx.topic();
@@ -235,6 +250,24 @@ Status NexumCommandHandler::Impl::publish_dead_letter(std::string_view topic, co
 }
 
 Status NexumCommandHandler::Impl::on_bus_message(std::string_view topic, const EventSchema& command) {
+  if (!workers_) return process_bus_message(topic, command);
+  std::string key;
+  for (std::string_view field : {"account_id", "from_account_id", "customer_id", "loan_id"}) {
+    key = json_string(command.data, field);
+    if (!key.empty()) break;
+  }
+  if (key.empty()) key = command.event_id.to_string();
+  workers_->submit(key, [this, topic = std::string(topic), command] {
+    Status s = process_bus_message(topic, command);
+    if (!s.ok()) {
+      spdlog::error("command handler: command {} from {} not handled: {}", command.event_id.to_string(), topic,
+                    s.to_string());
+    }
+  });
+  return Status();
+}
+
+Status NexumCommandHandler::Impl::process_bus_message(std::string_view topic, const EventSchema& command) {
   Result<CommandOutcome> outcome = handle(topic, command);
   if (outcome) return Status();
   const Status& error = outcome.error();

@@ -39,6 +39,7 @@ struct DemoArgs {
   int customers = 50;
   std::string bus = "memory";
   std::string kafka;
+  int workers = 8;
 };
 
 // One command to send: topic, key, envelope.
@@ -340,7 +341,9 @@ int run_demo(const DemoArgs& args) {
     return 2;
   }
 
-  NexumCommandHandler handler(*store, *bus);
+  CommandHandlerOptions handler_options;
+  handler_options.local_workers = static_cast<std::size_t>(args.workers);
+  NexumCommandHandler handler(*store, *bus, handler_options);
   OutboxRelay relay(*store, *bus);
   Status s = handler.start();
   if (s.ok()) s = bus->start();
@@ -352,6 +355,7 @@ int run_demo(const DemoArgs& args) {
     std::fprintf(stderr, "nexum demo: starting: %s\n", s.to_string().c_str());
     return 1;
   }
+  if (args.bus != "kafka") bus_name += ", " + std::to_string(args.workers) + " command workers";
   std::printf("nexum demo: %d customers, bus %s, data %s\n", args.customers, bus_name.c_str(), dir.c_str());
   std::fflush(stdout);
 
@@ -458,6 +462,9 @@ void register_demo_command(CLI::App& app) {
   sub->add_option("--bus", args->bus, "memory, log or kafka (default memory)")
       ->check(CLI::IsMember({"memory", "log", "kafka"}));
   sub->add_option("--kafka", args->kafka, "Kafka bootstrap servers (default with --bus kafka: an in-process mock cluster)");
+  sub->add_option("--workers", args->workers,
+                  "memory/log bus: command worker threads, by account (default 8; 0: inline on the publisher)")
+      ->check(CLI::Range(0, 256));
   sub->callback([args] { set_exit_code(run_demo(*args)); });
 }
 

@@ -159,5 +159,59 @@ TEST_F(CommandConcurrencyTest, ACommandDeliveredToManyThreadsAtOnceHasOneOutcome
   EXPECT_EQ(s.duplicates, 20u * 5u);
 }
 
+class LocalWorkersTest : public BankingTest {
+ protected:
+  void SetUp() override {
+    options_.local_workers = 4;
+    BankingTest::SetUp();
+  }
+  bool wait_handled(std::uint64_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (handler_->stats().handled() < n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  }
+};
+
+TEST_F(LocalWorkersTest, CommandsOnOneAccountKeepTheirOrderAcrossWorkers) {
+  std::uint64_t sent = 0;
+  auto publish = [&](std::string_view topic, object data) {
+    ASSERT_TRUE(bus_.publish(topic, testing::make_command(topic, std::move(data))).ok());
+    ++sent;
+  };
+  publish(testing::kCust, {{"action", "create"}, {"customer_id", "cust_1"}, {"first_name", "A"}, {"last_name", "B"},
+                           {"email", "a@b.io"}});
+  ASSERT_TRUE(wait_handled(sent));
+  publish(testing::kCust, {{"action", "change_kyc"}, {"customer_id", "cust_1"}, {"new_status", "verified"}});
+  ASSERT_TRUE(wait_handled(sent));
+  for (int i = 0; i < 8; ++i) {
+    publish(testing::kAcct, {{"action", "open"}, {"account_id", account_id(i)}, {"customer_id", "cust_1"},
+                             {"product_type", "checking"}, {"currency", "USD"}});
+  }
+  ASSERT_TRUE(wait_handled(sent));
+  // Each withdrawal only succeeds if the deposit before it on the same account ran first.
+  for (int round = 0; round < 10; ++round) {
+    for (int i = 0; i < 8; ++i) {
+      publish(kTxn, {{"action", "deposit"}, {"account_id", account_id(i)}, {"amount", "10.00"}});
+      publish(kTxn, {{"action", "withdraw"}, {"account_id", account_id(i)}, {"amount", "10.00"}});
+    }
+  }
+  ASSERT_TRUE(wait_handled(sent));
+  CommandHandlerStats s = handler_->stats();
+  EXPECT_EQ(s.rejected, 0u);
+  EXPECT_EQ(s.accepted_by_action["transactions.withdraw"], 80u);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(balance(account_id(i)), "0.00");
+  // A malformed command is still dead-lettered, from the worker.
+  const std::size_t dlq = bus_.get_events(topics::kCommandsDlq).size();
+  publish(kTxn, {{"action", "deposit"}, {"account_id", account_id(0)}, {"amount", "1.001"}});
+  ASSERT_TRUE(wait_handled(sent));
+  for (int i = 0; i < 5000 && bus_.get_events(topics::kCommandsDlq).size() == dlq; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(bus_.get_events(topics::kCommandsDlq).size(), dlq + 1);
+}
+
 }  // namespace
 }  // namespace nexum

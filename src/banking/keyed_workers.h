@@ -1,0 +1,43 @@
+// KeyedWorkers: a fixed set of threads where tasks with the same key run on
+// the same thread, in submission order (what a Kafka partition gives a
+// consumer, for buses that have no partitions).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace nexum::banking_internal {
+
+// Thread-safe. Queues are unbounded: submit() never waits, so a caller that
+// holds a lock a task needs cannot deadlock against the workers.
+class KeyedWorkers {
+ public:
+  explicit KeyedWorkers(std::size_t threads);
+  // Runs every task already submitted, then joins.
+  ~KeyedWorkers();
+  KeyedWorkers(const KeyedWorkers&) = delete;
+  KeyedWorkers& operator=(const KeyedWorkers&) = delete;
+
+  void submit(std::string_view key, std::function<void()> task);
+
+ private:
+  struct Lane {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> tasks;  // guarded by mu
+    bool stopping = false;                    // guarded by mu
+    std::thread thread;
+  };
+  static void run(Lane& lane);
+
+  std::vector<std::unique_ptr<Lane>> lanes_;
+};
+
+}  // namespace nexum::banking_internal
