@@ -1,6 +1,10 @@
-// Shared helpers for tests: temporary directories and event builders.
+// Shared helpers for tests: temporary directories, shell commands and event
+// builders.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -32,6 +36,41 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// What a shell command printed on stdout, and how it exited.
+struct CommandResult {
+  int exit_code = -1;  // -1: not started, or killed by a signal
+  std::string out;
+};
+
+// Runs `command` through /bin/sh and collects its stdout; `input`, when not
+// empty, is written to a temporary file fed to the command's stdin.
+inline CommandResult run_command(const std::string& command, const std::string& input = {}) {
+  CommandResult r;
+  std::string full = command;
+  std::string input_path;
+  if (!input.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "nexum-input-XXXXXX").string();
+    const int fd = ::mkstemp(tmpl.data());
+    if (fd < 0) return r;
+    FILE* f = ::fdopen(fd, "w");
+    const bool written = f != nullptr && std::fwrite(input.data(), 1, input.size(), f) == input.size();
+    if (f != nullptr) std::fclose(f);
+    if (!written) return r;
+    input_path = tmpl;
+    full = "(" + command + ") < '" + input_path + "'";
+  }
+  FILE* p = ::popen(full.c_str(), "r");
+  if (p != nullptr) {
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    const int status = ::pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  if (!input_path.empty()) std::filesystem::remove(input_path);
+  return r;
+}
 
 inline EventSchema make_event(const std::string& event_type, const std::string& entity_type,
                               const std::string& entity_id, boost::json::object data = {}) {

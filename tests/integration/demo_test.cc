@@ -17,22 +17,10 @@
 namespace nexum {
 namespace {
 
-struct ChildRun {
-  int exit_code = -1;
-  std::string out;
-};
+using ChildRun = testing::CommandResult;
 
 ChildRun run(const std::string& args) {
-  ChildRun r;
-  const std::string cmd = std::string(NEXUM_CLI_PATH) + " " + args + " 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing::run_command(std::string(NEXUM_CLI_PATH) + " " + args + " 2>/dev/null");
 }
 
 // "a 1, b 2" → {a:1, b:2}

@@ -368,7 +368,12 @@ TEST_F(HttpApiTest, MetricsAreValidPrometheusText) {
                            R"(nexum_saga_instances_total{saga="loan_application",event="started",})"}) {
     EXPECT_TRUE(samples.count(name)) << name;
   }
-  // The checker itself catches what promtool rejects.
+  // Prometheus's own checker (Debian package prometheus, installed by ./dev setup).
+  testing::CommandResult promtool = testing::run_command("promtool check metrics 2>&1", m.body);
+  EXPECT_EQ(promtool.exit_code, 0) << "promtool check metrics:\n" << promtool.out << "\n" << m.body;
+  EXPECT_NE(testing::run_command("promtool check metrics 2>&1", "# TYPE a counter\na{ 1\n").exit_code, 0)
+      << "promtool is missing or accepts anything";
+  // Our checker catches what promtool rejects.
   EXPECT_FALSE(testing::check_exposition("# TYPE a counter\na 1\n").empty());
   EXPECT_FALSE(testing::check_exposition("# HELP a x\n# TYPE a gauge\na{l=\"x} 1\n").empty());
   EXPECT_FALSE(testing::check_exposition("# HELP a x\n# TYPE a gauge\na 1\n# HELP b x\n# TYPE b gauge\nb 1\na 2\n").empty());

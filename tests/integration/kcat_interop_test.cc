@@ -1,9 +1,6 @@
 // Interop with a Kafka client we did not write: kcat (librdkafka's CLI, the
 // Debian package "kcat") reads what KafkaEventBus produces, and KafkaEventBus
 // consumes and commits what kcat produces. Runs against the mock cluster.
-#include <sys/wait.h>
-
-#include <array>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -21,6 +18,7 @@
 #include "nexum/json_codec.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/kafka_message.h"
+#include "test_util.h"
 
 namespace nexum {
 namespace {
@@ -30,37 +28,17 @@ using testing::committed_offset;
 using testing::test_bus_options;
 using testing::wait_until;
 
-// Runs `command` through the shell, feeding `input` to its stdin when given;
-// returns its exit status and stdout.
-struct CommandResult {
-  int status = -1;
-  std::string output;
-};
+using testing::CommandResult;
 
-CommandResult run(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  std::size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
+CommandResult run(const std::string& command) { return testing::run_command(command); }
 int run_with_input(const std::string& command, const std::string& input) {
-  FILE* pipe = popen(command.c_str(), "w");
-  if (pipe == nullptr) return -1;
-  std::fwrite(input.data(), 1, input.size(), pipe);
-  int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return testing::run_command(command, input).exit_code;
 }
 
 class KcatInteropTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (run("kcat -V 2>&1").status != 0) {
+    if (run("kcat -V 2>&1").exit_code != 0) {
       FAIL() << "kcat is not installed or not on PATH; install it with: apt-get install kcat";
     }
     auto cluster = KafkaMockCluster::create(1);
@@ -98,8 +76,8 @@ TEST_F(KcatInteropTest, KcatReadsOurMessagesAsSeedJsonWithHeaders) {
   EXPECT_EQ((*bus)->stats().delivered, 3u);
 
   CommandResult kcat = run("kcat -b " + bootstrap_ + " -C -t " + topic + " -e -q -J 2>&1");
-  ASSERT_EQ(kcat.status, 0) << kcat.output;
-  std::istringstream lines(kcat.output);
+  ASSERT_EQ(kcat.exit_code, 0) << kcat.out;
+  std::istringstream lines(kcat.out);
   std::string line;
   int seen = 0;
   static const std::vector<std::string> kSeedKeys{"event_id",    "event_type", "timestamp", "source",  "version",
@@ -126,7 +104,7 @@ TEST_F(KcatInteropTest, KcatReadsOurMessagesAsSeedJsonWithHeaders) {
     EXPECT_EQ(h["nexum_stream"], "account-" + key);
     ++seen;
   }
-  EXPECT_EQ(seen, 3) << kcat.output;
+  EXPECT_EQ(seen, 3) << kcat.out;
 }
 
 TEST_F(KcatInteropTest, OurConsumerHandlesAndCommitsWhatKcatProduces) {

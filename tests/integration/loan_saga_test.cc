@@ -345,15 +345,9 @@ TEST_F(LoanSagaTest, SagaSummaryCountsInstancesLedgerAndCheckpoint) {
 
 // Runs the nexum CLI; returns its stdout and sets `code`.
 std::string run_cli(const std::string& args, int& code) {
-  std::string out;
-  FILE* p = ::popen((std::string(NEXUM_CLI_PATH) + " " + args + " 2>/dev/null").c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = ::pclose(p);
-  code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  testing::CommandResult r = testing::run_command(std::string(NEXUM_CLI_PATH) + " " + args + " 2>/dev/null");
+  code = r.exit_code;
+  return r.out;
 }
 
 TEST_F(LoanSagaTest, NexumSagasPrintsSummariesAndInstanceStates) {
