@@ -1,15 +1,16 @@
 // `nexum demo`: a small bank run end to end. Command envelopes are published
 // to the command topics of a bus; NexumCommandHandler decides them against
-// the store; the OutboxRelay carries every stored event back to the bus.
-// Then a report: outcomes by action and reason, events per topic, balances
-// recomputed by replaying account streams, throughput, where the data is.
+// the store; the OutboxRelay carries every stored event back to the bus;
+// LoanApplicationSaga follows the log and issues loan commands of its own.
+// Then a report: outcomes by action and reason, loan applications, events
+// per topic, balances recomputed by replaying account streams, throughput,
+// where the data is.
 // Workload and report: doc/commands.md, "nexum demo".
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,11 +21,14 @@
 
 #include "bus/kafka_mock_cluster.h"
 #include "cli/commands.h"
+#include "cli/demo_workload.h"
 #include "nexum/aggregates.h"
 #include "nexum/bus.h"
 #include "nexum/command_handler.h"
 #include "nexum/kafka_bus.h"
+#include "nexum/loan_application_saga.h"
 #include "nexum/outbox_relay.h"
+#include "nexum/saga_engine.h"
 #include "nexum/store.h"
 #include "nexum/topics.h"
 
@@ -34,208 +38,16 @@ namespace {
 using boost::json::object;
 using Clock = std::chrono::steady_clock;
 
+// How far the demo moves the saga engine's clock at the end, past the loan
+// saga's 7-day wait for an account.
+constexpr auto kTimeTravel = std::chrono::hours(24 * 8);
+
 struct DemoArgs {
   std::string data;
   int customers = 50;
   std::string bus = "memory";
   std::string kafka;
   int workers = 8;
-};
-
-// One command to send: topic, key, envelope.
-struct Outgoing {
-  std::string_view topic;
-  std::string key;
-  EventSchema command;
-};
-
-std::string pad(int n) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d", n);
-  return buf;
-}
-std::string customer_id(int i) { return "cust_" + pad(i); }
-std::string checking_id(int i) { return "acc_" + pad(i) + "_chk"; }
-std::string savings_id(int i) { return "acc_" + pad(i) + "_sav"; }
-std::string loan_id(int i) { return "loan_" + pad(i); }
-std::string cents(std::int64_t c) { return Money::from_minor_units(c, default_currency()).to_string(); }
-
-// Builds the phases of the workload. Deterministic (fixed seed), so two
-// runs with the same N issue the same commands.
-class Workload {
- public:
-  explicit Workload(int customers) : n_(customers), rng_(20260101) {}
-
-  // Phases in order; each must be fully handled before the next is sent
-  // (on Kafka the topics are consumed concurrently).
-  std::vector<std::vector<Outgoing>> phases() {
-    std::vector<std::vector<Outgoing>> out;
-    out.push_back(customers());
-    out.push_back(kyc());
-    out.push_back(accounts());
-    out.push_back(deposits());
-    out.push_back(activity());
-    out.push_back(loans_originate());
-    out.push_back(loans_disburse());
-    out.push_back(loans_repay());
-    return out;
-  }
-
- private:
-  Outgoing make(std::string_view topic, const std::string& key, object data) {
-    const char* type = topic == topics::kCommandsTransactions ? "transaction_command"
-                       : topic == topics::kCommandsCustomers  ? "customer_command"
-                       : topic == topics::kCommandsLoans      ? "loan_command"
-                                                              : "account_command";
-    object metadata{{"correlation_id", "demo-" + key}, {"user_id", "demo"}};
-    return Outgoing{topic, key,
-                    EventSchema::make(type, "", "", std::move(data), std::move(metadata), SystemClock::instance())};
-  }
-  bool verified(int i) const { return i % 10 != 9; }  // every 10th customer stays pending
-  bool has_savings(int i) const { return i % 3 == 0; }
-  bool borrower(int i) const { return verified(i) && i % 4 == 1; }
-  std::int64_t range(std::int64_t lo, std::int64_t hi) {
-    return lo + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(hi - lo + 1));
-  }
-
-  std::vector<Outgoing> customers() {
-    static const char* first[] = {"Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken"};
-    static const char* last[] = {"Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson"};
-    std::vector<Outgoing> v;
-    for (int i = 0; i < n_; ++i) {
-      v.push_back(make(topics::kCommandsCustomers, customer_id(i),
-                       {{"action", "create"}, {"customer_id", customer_id(i)}, {"first_name", first[i % 8]},
-                        {"last_name", last[(i / 8) % 8]}, {"email", customer_id(i) + "@example.com"},
-                        {"kyc_status", "pending"}}));
-    }
-    return v;
-  }
-  std::vector<Outgoing> kyc() {
-    std::vector<Outgoing> v;
-    for (int i = 0; i < n_; ++i) {
-      if (!verified(i)) continue;
-      v.push_back(make(topics::kCommandsCustomers, customer_id(i),
-                       {{"action", "change_kyc"}, {"customer_id", customer_id(i)}, {"new_status", "verified"},
-                        {"new_tier", i % 2 ? "tier_2" : "tier_1"}}));
-    }
-    return v;
-  }
-  std::vector<Outgoing> accounts() {
-    std::vector<Outgoing> v;
-    for (int i = 0; i < n_; ++i) {
-      v.push_back(make(topics::kCommandsAccounts, checking_id(i),
-                       {{"action", "open"}, {"account_id", checking_id(i)}, {"customer_id", customer_id(i)},
-                        {"product_type", "checking"}, {"currency", "USD"}, {"name", "Everyday"}}));
-      if (has_savings(i)) {
-        v.push_back(make(topics::kCommandsAccounts, savings_id(i),
-                         {{"action", "open"}, {"account_id", savings_id(i)}, {"customer_id", customer_id(i)},
-                          {"product_type", "savings"}, {"currency", "EUR"}, {"name", "Savings"}}));
-      }
-    }
-    return v;
-  }
-  std::vector<Outgoing> deposits() {
-    std::vector<Outgoing> v;
-    for (int i = 0; i < n_; ++i) {
-      if (!verified(i)) continue;  // their accounts were never opened
-      v.push_back(make(topics::kCommandsTransactions, checking_id(i),
-                       {{"action", "deposit"}, {"account_id", checking_id(i)},
-                        {"amount", cents(range(100000, 500000))}, {"currency", "USD"}, {"description", "Salary"}}));
-      if (has_savings(i)) {
-        v.push_back(make(topics::kCommandsTransactions, savings_id(i),
-                         {{"action", "deposit"}, {"account_id", savings_id(i)},
-                          {"amount", cents(range(10000, 90000))}, {"currency", "EUR"}}));
-      }
-    }
-    return v;
-  }
-  std::vector<Outgoing> activity() {
-    std::vector<Outgoing> v;
-    std::vector<int> active;  // customers whose accounts were opened
-    for (int i = 0; i < n_; ++i) {
-      if (verified(i)) active.push_back(i);
-    }
-    for (int i : active) {
-      const std::string acc = checking_id(i);
-      for (int k = 0; k < 3; ++k) {
-        v.push_back(make(topics::kCommandsTransactions, acc,
-                         {{"action", "withdraw"}, {"account_id", acc}, {"amount", cents(range(500, 20000))},
-                          {"description", "ATM"}}));
-      }
-      const int peer = active[static_cast<std::size_t>(range(0, static_cast<std::int64_t>(active.size()) - 1))];
-      if (peer != i) {
-        v.push_back(make(topics::kCommandsTransactions, acc,
-                         {{"action", "transfer"}, {"from_account_id", acc}, {"to_account_id", checking_id(peer)},
-                          {"amount", cents(range(1000, 50000))}, {"description", "Rent share"}}));
-      }
-      if (i % 5 == 2) {  // overdraft: more than any salary
-        v.push_back(make(topics::kCommandsTransactions, acc,
-                         {{"action", "withdraw"}, {"account_id", acc}, {"amount", "9999.00"}}));
-      }
-      if (i % 7 == 3) {
-        v.push_back(make(topics::kCommandsTransactions, "acc_unknown",
-                         {{"action", "deposit"}, {"account_id", "acc_" + pad(i) + "_typo"}, {"amount", "10.00"}}));
-      }
-      if (i % 6 == 4) {  // euros into a dollar account
-        v.push_back(make(topics::kCommandsTransactions, acc,
-                         {{"action", "deposit"}, {"account_id", acc}, {"amount", "50.00"}, {"currency", "EUR"}}));
-      }
-      if (i % 8 == 5) {  // a tenth of a cent: malformed, dead-lettered
-        v.push_back(make(topics::kCommandsTransactions, acc,
-                         {{"action", "deposit"}, {"account_id", acc}, {"amount", "12.345"}}));
-      }
-      if (i % 9 == 6) {  // a redelivery: the same envelope twice
-        Outgoing once = make(topics::kCommandsTransactions, acc,
-                             {{"action", "deposit"}, {"account_id", acc}, {"amount", "25.00"}});
-        v.push_back(once);
-        v.push_back(once);
-      }
-    }
-    return v;
-  }
-  std::vector<Outgoing> loans_originate() {
-    std::vector<Outgoing> v;
-    for (int i = 0; i < n_; ++i) {
-      if (!borrower(i)) continue;
-      v.push_back(make(topics::kCommandsLoans, loan_id(i),
-                       {{"action", "originate"}, {"loan_id", loan_id(i)}, {"customer_id", customer_id(i)},
-                        {"principal", "5000.00"}, {"currency", "USD"}, {"interest_rate", "6.5"},
-                        {"term_months", 24}, {"account_id", checking_id(i)}}));
-    }
-    // An unverified customer asks too.
-    if (n_ > 9) {
-      v.push_back(make(topics::kCommandsLoans, "loan_pending",
-                       {{"action", "originate"}, {"customer_id", customer_id(9)}, {"principal", "1000.00"},
-                        {"currency", "USD"}, {"interest_rate", "6.5"}, {"term_months", 12}}));
-    }
-    return v;
-  }
-  std::vector<Outgoing> loans_disburse() {
-    std::vector<Outgoing> v;
-    for (int i = 0; i < n_; ++i) {
-      if (borrower(i)) v.push_back(make(topics::kCommandsLoans, loan_id(i), {{"action", "disburse"}, {"loan_id", loan_id(i)}}));
-    }
-    return v;
-  }
-  std::vector<Outgoing> loans_repay() {
-    std::vector<Outgoing> v;
-    int n = 0;
-    for (int i = 0; i < n_; ++i) {
-      if (!borrower(i)) continue;
-      const bool in_full = n++ % 2 == 0;
-      v.push_back(make(topics::kCommandsLoans, loan_id(i),
-                       {{"action", "payment"}, {"loan_id", loan_id(i)}, {"payment_amount", in_full ? "5000.00" : "750.00"},
-                        {"account_id", checking_id(i)}}));
-      if (!in_full) {  // more than is owed
-        v.push_back(make(topics::kCommandsLoans, loan_id(i),
-                         {{"action", "payment"}, {"loan_id", loan_id(i)}, {"payment_amount", "9000.00"}}));
-      }
-    }
-    return v;
-  }
-
-  int n_;
-  std::mt19937_64 rng_;
 };
 
 // The balance of account `id` recomputed from its stream: the opening
@@ -345,12 +157,27 @@ int run_demo(const DemoArgs& args) {
   handler_options.local_workers = static_cast<std::size_t>(args.workers);
   NexumCommandHandler handler(*store, *bus, handler_options);
   OutboxRelay relay(*store, *bus);
+  // The saga's deadlines run on a clock of their own, so the demo can let
+  // the 7-day account wait pass at the end instead of waiting a week.
+  ManualClock saga_clock(SystemClock::instance().now());
+  Result<LoanApplicationSaga> loan_saga = LoanApplicationSaga::create();
+  if (!loan_saga) {
+    std::fprintf(stderr, "nexum demo: loan saga: %s\n", loan_saga.error().to_string().c_str());
+    return 1;
+  }
+  auto engine_or = SagaEngine::create(*store, *bus, *loan_saga, {}, saga_clock);
+  if (!engine_or) {
+    std::fprintf(stderr, "nexum demo: saga engine: %s\n", engine_or.error().to_string().c_str());
+    return 1;
+  }
+  SagaEngine& sagas = **engine_or;
   Status s = handler.start();
   if (s.ok()) s = bus->start();
   if (s.ok()) s = relay.start();
   if (s.ok()) {
     if (auto* kafka = dynamic_cast<KafkaEventBus*>(bus.get())) s = kafka->wait_until_assigned(std::chrono::seconds(60));
   }
+  if (s.ok()) s = sagas.start();
   if (!s.ok()) {
     std::fprintf(stderr, "nexum demo: starting: %s\n", s.to_string().c_str());
     return 1;
@@ -359,10 +186,37 @@ int run_demo(const DemoArgs& args) {
   std::printf("nexum demo: %d customers, bus %s, data %s\n", args.customers, bus_name.c_str(), dir.c_str());
   std::fflush(stdout);
 
-  // Drive the workload through the bus, phase by phase.
-  Workload workload(args.customers);
-  auto phases = workload.phases();
+  // Waits until everything sent so far is handled and nothing more follows
+  // from it: the saga has read the whole log, its outbox is delivered, and
+  // the handler has decided the saga's commands too. False after 120 s.
   std::uint64_t sent = 0;
+  auto settle = [&]() -> bool {
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    auto left = [&] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    };
+    while (Clock::now() < deadline) {
+      const std::int64_t position = store->last_position();
+      if (!sagas.wait_until_processed(position, left()) || !sagas.wait_until_relayed(left())) break;
+      const std::uint64_t expected = sent + sagas.stats().commands_sent;
+      while (handler.stats().handled() < expected && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (handler.stats().handled() >= expected && store->last_position() == position &&
+          sent + sagas.stats().commands_sent == expected) {
+        return true;
+      }
+    }
+    std::fprintf(stderr, "nexum demo: not settled after 120 s: %llu of %llu commands handled, saga at %lld of %lld\n",
+                 static_cast<unsigned long long>(handler.stats().handled()),
+                 static_cast<unsigned long long>(sent + sagas.stats().commands_sent),
+                 static_cast<long long>(sagas.stats().checkpoint), static_cast<long long>(store->last_position()));
+    return false;
+  };
+
+  // Drive the workload through the bus, phase by phase.
+  DemoWorkload workload(args.customers);
+  auto phases = workload.phases();
   const auto started = Clock::now();
   for (const auto& phase : phases) {
     // One batch per run of commands to the same topic (a phase is usually one topic).
@@ -382,19 +236,20 @@ int run_demo(const DemoArgs& args) {
       sent += j - i;
       i = j;
     }
-    const auto deadline = Clock::now() + std::chrono::seconds(120);
-    while (handler.stats().handled() < sent) {
-      if (Clock::now() > deadline) {
-        std::fprintf(stderr, "nexum demo: only %llu of %llu commands handled after 120 s\n",
-                     static_cast<unsigned long long>(handler.stats().handled()),
-                     static_cast<unsigned long long>(sent));
-        return 1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    if (!settle()) return 1;
   }
   const auto elapsed_us =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+  // A week later: applications still waiting for an account are rejected.
+  saga_clock.set(SystemClock::instance().now() + kTimeTravel);
+  Status polled = sagas.poll_deadlines();
+  if (!polled.ok() || !settle()) {
+    std::fprintf(stderr, "nexum demo: firing saga deadlines: %s\n", polled.to_string().c_str());
+    return 1;
+  }
+  const SagaEngineStats saga_stats = sagas.stats();
+  s = sagas.stop();
+  if (!s.ok()) std::fprintf(stderr, "nexum demo: stopping the saga engine: %s\n", s.to_string().c_str());
   const std::int64_t last = store->last_position();
   const bool relayed = relay.wait_until_relayed(last, std::chrono::seconds(60));
   const RelayStats relay_stats = relay.stats();
@@ -403,9 +258,12 @@ int run_demo(const DemoArgs& args) {
 
   // ---- Report ----
   const CommandHandlerStats st = handler.stats();
-  const long long per_second = elapsed_us > 0 ? static_cast<long long>(sent * 1000000ULL / static_cast<std::uint64_t>(elapsed_us)) : 0;
-  std::printf("commands: %llu sent, %llu handled in %lld.%03lld s (%lld commands/s)\n",
-              static_cast<unsigned long long>(sent), static_cast<unsigned long long>(st.handled()),
+  const std::uint64_t issued = sent + saga_stats.commands_sent;
+  const long long per_second =
+      elapsed_us > 0 ? static_cast<long long>(issued * 1000000ULL / static_cast<std::uint64_t>(elapsed_us)) : 0;
+  std::printf("commands: %llu sent (%llu by the demo, %llu by the loan saga), %llu handled in %lld.%03lld s (%lld commands/s)\n",
+              static_cast<unsigned long long>(issued), static_cast<unsigned long long>(sent),
+              static_cast<unsigned long long>(saga_stats.commands_sent), static_cast<unsigned long long>(st.handled()),
               static_cast<long long>(elapsed_us / 1000000), static_cast<long long>((elapsed_us / 1000) % 1000),
               per_second);
   std::printf("  accepted %llu: %s\n", static_cast<unsigned long long>(st.accepted), join_counts(st.accepted_by_action).c_str());
@@ -413,6 +271,38 @@ int run_demo(const DemoArgs& args) {
   std::printf("  dead-lettered %llu: %s\n", static_cast<unsigned long long>(st.malformed), join_counts(st.malformed_by_field).c_str());
   std::printf("  duplicates %llu (redelivered, answered from the store)\n", static_cast<unsigned long long>(st.duplicates));
   if (st.failed > 0) std::printf("  FAILED %llu\n", static_cast<unsigned long long>(st.failed));
+
+  // Loan applications, as the saga stored them.
+  Result<std::vector<SagaInstance>> applications = list_saga_instances(*store, sagas.saga_name());
+  std::map<std::string, std::uint64_t> by_status, rejected_why;
+  if (applications) {
+    for (const SagaInstance& a : *applications) {
+      ++by_status[std::string(saga_status_name(a.status))];
+      if (a.status == SagaStatus::kRejected && a.state.contains("reason") && a.state.at("reason").is_string()) {
+        ++rejected_why[std::string(a.state.at("reason").get_string())];
+      }
+    }
+  }
+  std::printf("loan applications (LoanApplicationSaga, clock moved on 8 days at the end): %zu started\n",
+              applications ? applications->size() : 0);
+  std::printf("  completed %llu, rejected %llu: %s\n", static_cast<unsigned long long>(by_status["completed"]),
+              static_cast<unsigned long long>(by_status["rejected"]), join_counts(rejected_why).c_str());
+  if (by_status["active"] + by_status["failed"] > 0) {
+    std::printf("  STILL ACTIVE %llu, FAILED %llu\n", static_cast<unsigned long long>(by_status["active"]),
+                static_cast<unsigned long long>(by_status["failed"]));
+  }
+  if (applications) {
+    int shown = 0;
+    for (const SagaInstance& a : *applications) {
+      if (shown++ == 4) break;
+      auto field = [&](const char* k) {
+        return a.state.contains(k) && a.state.at(k).is_string() ? std::string(a.state.at(k).get_string()) : "-";
+      };
+      std::printf("  %-10s %-9s loan %-22s %s\n", a.id.c_str(), std::string(saga_status_name(a.status)).c_str(),
+                  field("loan_id").c_str(),
+                  a.status == SagaStatus::kRejected ? field("reason").c_str() : ("to " + field("account_id")).c_str());
+    }
+  }
 
   std::map<std::string, std::uint64_t> per_topic;
   Status scanned = store->scan_log(1, SIZE_MAX, {}, [&](const EventView& e) {
@@ -427,7 +317,7 @@ int run_demo(const DemoArgs& args) {
   int mismatches = 0, negatives = 0, checked = 0;
   std::printf("balances (aggregate vs replay of the account stream):\n");
   for (int i = 0; i < args.customers; ++i) {
-    for (const std::string& id : {checking_id(i), savings_id(i)}) {
+    for (const std::string& id : {demo_checking_id(i), demo_savings_id(i)}) {
       Result<Account> a = handler.repository().load_account(id);
       if (!a || !a->exists) continue;
       Result<Money> replayed = replay_balance(*store, id);
@@ -446,7 +336,8 @@ int run_demo(const DemoArgs& args) {
   std::printf("data: %s  (inspect: nexum log --data %s)\n", dir.c_str(), dir.c_str());
 
   const bool healthy = scanned.ok() && relayed && st.failed == 0 && mismatches == 0 && negatives == 0 &&
-                       st.handled() == sent;
+                       st.handled() == issued && applications.has_value() && by_status["active"] == 0 &&
+                       by_status["failed"] == 0 && saga_stats.outbox_pending == 0;
   if (!healthy) std::fprintf(stderr, "nexum demo: the run was not consistent (see above)\n");
   return healthy ? 0 : 1;
 }

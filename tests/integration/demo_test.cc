@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "nexum/aggregates.h"
+#include "nexum/saga_engine.h"
 #include "nexum/store.h"
 #include "test_util.h"
 
@@ -64,7 +65,14 @@ TEST(DemoTest, TheReportAgreesWithTheStore) {
                   .ok());
   auto events = store.read_all(1, 100000);
   ASSERT_TRUE(events);
+  std::map<std::string, std::uint64_t> saga_rejections;
+  std::uint64_t saga_completions = 0;
   for (const RecordedEvent& e : *events) {
+    if (e.event.metadata.contains("saga")) {  // the loan saga's own workflow events, not command outcomes
+      if (e.event.event_type == "workflow_completed") ++saga_completions;
+      if (e.event.event_type == "workflow_rejected") ++saga_rejections[std::string(e.event.data.at("reason").as_string())];
+      continue;
+    }
     const std::string cause(e.event.metadata.at("causation_id").as_string());
     if (e.event.event_type == "transaction_failed" || e.event.event_type == "workflow_rejected") {
       rejected_commands.insert(cause);
@@ -93,8 +101,30 @@ TEST(DemoTest, TheReportAgreesWithTheStore) {
     EXPECT_GT(accepted.count(action) ? accepted.at(action) : 0u, 0u) << action;
   }
 
-  // The balances it printed are the accounts' balances in the store.
+  // Loan applications: the figures are the saga's, every completed one was
+  // really disbursed to the account it names, and the two ways to be
+  // rejected happened (customers 5 and 7 of 12).
   AggregateRepository repo(store);
+  auto applications = list_saga_instances(store, "loan_application");
+  ASSERT_TRUE(applications) << applications.error().to_string();
+  EXPECT_EQ(std::stoull(match(r.out, R"(loan applications [^\n]*: (\d+) started)")), applications->size());
+  EXPECT_EQ(std::stoull(match(r.out, R"(\n  completed (\d+), rejected)")), saga_completions);
+  EXPECT_EQ(counts(match(r.out, R"(\n  completed \d+, rejected \d+: ([^\n]*))")), saga_rejections);
+  EXPECT_EQ(saga_rejections, (std::map<std::string, std::uint64_t>{{"kyc_revoked", 1}, {"no_account", 1}}));
+  std::uint64_t completed = 0;
+  for (const SagaInstance& a : *applications) {
+    if (a.status != SagaStatus::kCompleted) continue;
+    ++completed;
+    Result<Loan> loan = repo.load_loan(a.state.at("loan_id").as_string());
+    ASSERT_TRUE(loan && loan->exists) << a.id;
+    EXPECT_EQ(loan->customer_id, a.id);
+    EXPECT_EQ(loan->state, LoanState::kDisbursed) << a.id;
+    EXPECT_EQ(loan->account_id, a.state.at("account_id").as_string());
+  }
+  EXPECT_EQ(completed, saga_completions);
+  EXPECT_GE(completed, 3u);
+
+  // The balances it printed are the accounts' balances in the store.
   std::regex line(R"(\n  (acc_\w+) +([A-Z]{3}) +(-?[\d.]+)  replay +(-?[\d.]+)  ok)");
   int seen = 0;
   for (std::sregex_iterator it(r.out.begin(), r.out.end(), line), end; it != end; ++it, ++seen) {
@@ -108,6 +138,14 @@ TEST(DemoTest, TheReportAgreesWithTheStore) {
   EXPECT_NE(r.out.find("0 mismatches, 0 negative"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("data: " + data), std::string::npos);
   EXPECT_GT(std::stoll(match(r.out, R"(\((\d+) commands/s\))")), 0);
+}
+
+TEST(DemoTest, RunsOverKafkaWithTheMockClusterAndEndsConsistent) {
+  testing::TempDir dir;
+  ChildRun r = run("demo --customers 12 --bus kafka --data " + dir.sub("bank"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;  // every command handled, relayed, balances agree, no saga left active
+  EXPECT_NE(r.out.find("bus kafka (mock cluster"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rejected 2: kyc_revoked 1, no_account 1"), std::string::npos) << r.out;
 }
 
 TEST(DemoTest, RejectsAnUnknownBus) {
