@@ -39,15 +39,20 @@ struct CommandRelay::Deliveries {
   std::vector<std::optional<DeliveryReport>> reports NEXUM_GUARDED_BY(mu);  // index = item of the round
 };
 
-std::size_t count_keys(store::RocksEventStore& store, const std::string& prefix) {
+std::size_t count_keys(store::RocksEventStore& store, const std::string& prefix, std::string_view from,
+                       std::size_t limit) {
   std::string end = prefix_end(prefix);
   rocksdb::Slice upper = to_slice(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.column_family(store::kCfSagas)));
   std::size_t n = 0;
-  for (it->Seek(to_slice(prefix)); it->Valid(); it->Next()) ++n;
+  for (it->Seek(to_slice(from.empty() ? std::string_view(prefix) : from)); it->Valid() && n < limit; it->Next()) ++n;
   return n;
+}
+
+std::size_t CommandRelay::pending(std::size_t limit) const {
+  return count_keys(store_, kind_prefix(saga_, KeyKind::kOutbox), outbox_key(saga_, first_pending_seq_.load()), limit);
 }
 
 CommandRelay::CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga,
@@ -65,6 +70,7 @@ void CommandRelay::start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (running_) return;
   running_ = true;
+  first_pending_seq_.store(0);  // a reset() may have dropped the outbox meanwhile
   stop_ = false;
   notified_ = true;  // deliver whatever a previous run left behind
   thread_ = std::thread([this] {
@@ -134,6 +140,7 @@ Status CommandRelay::round(bool& more) {
     std::string key;
     OutboxEntry entry;
     bool done = false;       // finished without a bus delivery (event, or deduplicated)
+    bool deleted = false;    // its Delete is in this round's batch
     bool sent = false;       // handed to the bus
     std::string refused;     // the bus refused it for good (InvalidArgument): why
   };
@@ -143,14 +150,17 @@ Status CommandRelay::round(bool& more) {
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
-    for (it->Seek(to_slice(prefix)); it->Valid() && items.size() < options_.max_in_flight; it->Next()) {
+    // From the first entry not yet deleted: seeking to the prefix instead
+    // would step over the tombstone of every entry delivered before.
+    const std::string from = outbox_key(saga_, first_pending_seq_.load());
+    for (it->Seek(to_slice(from)); it->Valid() && items.size() < options_.max_in_flight; it->Next()) {
       auto entry = decode_outbox_entry(store::to_view(it->value()));
       if (!entry) {
         return Status::data_loss("outbox key " + std::to_string(parse_outbox_seq(store::to_view(it->key()).substr(prefix.size()))
                                                                      .value_or(0)) +
                                  ": " + entry.error().message());
       }
-      items.push_back(Item{std::string(store::to_view(it->key())), std::move(entry).value(), false, false, {}});
+      items.push_back(Item{std::string(store::to_view(it->key())), std::move(entry).value(), false, false, false, {}});
     }
     NEXUM_RETURN_IF_ERROR(to_status(it->status(), "reading the saga outbox"));
   }
@@ -236,6 +246,7 @@ Status CommandRelay::round(bool& more) {
   rocksdb::WriteBatch batch;
   std::uint64_t sent = 0, rejected = 0;
   auto refuse = [&](Item& item, const std::string& why) {
+    item.deleted = true;
     spdlog::error("saga {}: command {} of instance '{}' ({}) refused by the bus, dropped: {}", saga_, item.entry.step,
                   item.entry.instance_id, item.entry.envelope.event_id.to_string(), why);
     boost::json::object ledger{{"instance", item.entry.instance_id},
@@ -249,6 +260,7 @@ Status CommandRelay::round(bool& more) {
   for (std::size_t i = 0; i < items.size(); ++i) {
     Item& item = items[i];
     if (item.done) {
+      item.deleted = true;
       batch.Delete(cf, to_slice(item.key));
       continue;
     }
@@ -275,6 +287,7 @@ Status CommandRelay::round(bool& more) {
                                {"topic", report->topic.empty() ? item.entry.topic : report->topic},
                                {"partition", report->partition},
                                {"offset", report->offset}};
+    item.deleted = true;
     batch.Delete(cf, to_slice(item.key));
     batch.Put(cf, to_slice(sent_key(saga_, item.entry.envelope.event_id)), to_slice(boost::json::serialize(ledger)));
     ++sent;
@@ -289,6 +302,21 @@ Status CommandRelay::round(bool& more) {
     }
     if (!w.ok()) return w;  // counted nothing: the entries are still there
   }
+  // Entries are deleted only here and the processor appends at ever larger
+  // sequence numbers, so everything below the first entry this round kept
+  // is gone for good.
+  std::uint64_t first_kept = 0;
+  const Item* kept = nullptr;
+  for (const Item& item : items) {
+    if (!item.deleted) {
+      kept = &item;
+      break;
+    }
+  }
+  const std::string_view first_key = kept != nullptr ? std::string_view(kept->key) : std::string_view(items.back().key);
+  first_kept = parse_outbox_seq(first_key.substr(prefix.size())).value_or(0);
+  if (kept == nullptr) ++first_kept;
+  first_pending_seq_.store(first_kept);
   {
     std::lock_guard<std::mutex> lock(mu_);
     counters_.sent += sent;

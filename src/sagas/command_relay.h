@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -58,6 +59,9 @@ class CommandRelay {
   // New entries were committed: run a round soon.
   void notify();
   CommandRelayCounters counters() const;
+  // Entries in the outbox now (not yet delivered, appended or dropped),
+  // counting up to `limit`.
+  std::size_t pending(std::size_t limit = SIZE_MAX) const;
 
  private:
   struct Deliveries;  // shared with delivery callbacks, which may outlive a round
@@ -78,10 +82,15 @@ class CommandRelay {
   bool stop_ NEXUM_GUARDED_BY(mu_) = false;
   bool notified_ NEXUM_GUARDED_BY(mu_) = false;
   CommandRelayCounters counters_ NEXUM_GUARDED_BY(mu_);
+  // Every outbox entry below this sequence number is deleted. Written by the
+  // relay thread; read by pending().
+  std::atomic<std::uint64_t> first_pending_seq_{0};
   std::thread thread_;
 };
 
-// Entries in the outbox of `saga` now.
-std::size_t count_keys(store::RocksEventStore& store, const std::string& prefix);
+// Keys under `prefix` (from `from`, a key under it, when not empty). Costs
+// one step per deleted key in the range too: start past known deletions.
+std::size_t count_keys(store::RocksEventStore& store, const std::string& prefix, std::string_view from = {},
+                       std::size_t limit = SIZE_MAX);
 
 }  // namespace nexum::sagas

@@ -156,9 +156,8 @@ class SagaEngine::Impl {
 
   bool wait_until_relayed(std::chrono::milliseconds timeout) const {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    const std::string prefix = sagas::kind_prefix(name_, sagas::KeyKind::kOutbox);
     for (;;) {
-      if (sagas::count_keys(store_, prefix) == 0) return true;
+      if (relay_.pending(1) == 0) return true;
       if (std::chrono::steady_clock::now() >= deadline) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -196,7 +195,7 @@ class SagaEngine::Impl {
     s.events_emitted = r.events;
     s.delivery_failures = r.failures;
     s.restarts = restarts_.load();
-    s.outbox_pending = sagas::count_keys(store_, sagas::kind_prefix(name_, sagas::KeyKind::kOutbox));
+    s.outbox_pending = relay_.pending();
     std::lock_guard<std::mutex> lock(error_mu_);
     s.last_error = last_error_.empty() ? r.last_error : last_error_;
     return s;

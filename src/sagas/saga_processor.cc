@@ -88,15 +88,16 @@ Status SagaProcessor::load() {
   auto checkpoint = store_.load_checkpoint(checkpoint_name_);
   if (!checkpoint) return checkpoint.error();
   position_ = committed_ = *checkpoint;
-  // The next outbox sequence number: one past the last stored entry.
+  // The next outbox sequence number: one past the last stored entry, and
+  // never lower than before a reload, so the relay — which skips everything
+  // below the first entry it has not deleted — sees every new entry.
   const std::string prefix = kind_prefix(name_, KeyKind::kOutbox);
   std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(rocksdb::ReadOptions(), sagas_cf_));
   it->SeekForPrev(to_slice(prefix_end(prefix)));
-  next_outbox_seq_ = 0;
   if (it->Valid() && it->key().starts_with(to_slice(prefix))) {
     auto seq = parse_outbox_seq(to_view(it->key()).substr(prefix.size()));
     if (!seq) return Status::data_loss("saga " + name_ + ": malformed outbox key");
-    next_outbox_seq_ = *seq + 1;
+    next_outbox_seq_ = std::max(next_outbox_seq_, *seq + 1);
   }
   NEXUM_RETURN_IF_ERROR(to_status(it->status(), "reading the saga outbox"));
   broken_ = false;
