@@ -9,7 +9,7 @@
 #include "bus/kafka_config.h"
 #include "bus/kafka_consumer.h"
 #include "bus/kafka_producer.h"
-#include "bus/thread_annotations.h"
+#include "core/thread_annotations.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/kafka_message.h"
 

@@ -13,7 +13,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "bus/thread_annotations.h"
+#include "core/thread_annotations.h"
 #include "nexum/bus.h"
 #include "nexum/kafka_bus.h"
 

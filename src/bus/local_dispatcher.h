@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bus/thread_annotations.h"
+#include "core/thread_annotations.h"
 #include "nexum/bus.h"
 
 namespace nexum::bus_internal {

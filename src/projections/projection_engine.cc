@@ -8,7 +8,7 @@
 
 #include "projections/projection_runner.h"
 #include "projections/shared_replay.h"
-#include "projections/thread_annotations.h"
+#include "core/thread_annotations.h"
 #include "store/rocks_event_store.h"
 
 namespace nexum {

@@ -21,7 +21,7 @@
 #include "nexum/projection.h"
 #include "nexum/projection_engine.h"
 #include "projections/staged_read_model.h"
-#include "projections/thread_annotations.h"
+#include "core/thread_annotations.h"
 #include "store/rocks_event_store.h"
 
 namespace nexum::projections {

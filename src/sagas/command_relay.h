@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "nexum/bus.h"
-#include "bus/thread_annotations.h"
+#include "core/thread_annotations.h"
 #include "nexum/status.h"
 #include "store/rocks_event_store.h"
 

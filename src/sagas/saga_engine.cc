@@ -29,7 +29,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
-#include "bus/thread_annotations.h"
+#include "core/thread_annotations.h"
 #include "sagas/command_relay.h"
 #include "sagas/saga_keys.h"
 #include "sagas/saga_processor.h"

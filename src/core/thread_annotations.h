@@ -1,6 +1,6 @@
 // Clang thread-safety annotations (STYLE.md: locked members carry
-// NEXUM_GUARDED_BY(mu_)); no-ops elsewhere. The same guarded definition as
-// src/bus/thread_annotations.h, which this module may not include.
+// NEXUM_GUARDED_BY(mu_)), for every module. No-ops for compilers without
+// the attribute.
 #pragma once
 
 #ifndef NEXUM_GUARDED_BY
