@@ -8,6 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/json/value.hpp>
@@ -28,6 +31,29 @@ enum class FailurePolicy : std::uint8_t {
   // retried (ProjectionEngine::parked / retry_parked).
   kPark,
 };
+
+// A read-model value held in a projection's own typed form instead of as a
+// JSON DOM. The engine keeps it between events and batches (like a parsed
+// JSON value) and serializes it once, when the batch commits: a key changed
+// by many events costs a few field assignments per event rather than DOM
+// lookups, string copies and formatting. Why and when: doc/projections.md.
+//
+// Thread-compatible: used only on the thread that calls Projection::apply().
+class ReadModelValue {
+ public:
+  virtual ~ReadModelValue() = default;
+  // False: the key holds nothing (erased when the batch commits).
+  virtual bool present() const = 0;
+  // Appends the JSON text stored under the key. REQUIRES: present().
+  virtual void append_json(std::string& out) const = 0;
+};
+
+// Makes the typed value of `key` from its stored JSON text (nullopt: the key
+// is absent; the result should then say present() == false). DataLoss when
+// the text is not what the projection stores. A decoder also names the type:
+// ReadModelWrites::modify_as<T> uses &T::decode.
+using ReadModelDecoder = Result<std::unique_ptr<ReadModelValue>> (*)(std::string_view key,
+                                                                      std::optional<std::string_view> stored);
 
 // The read model as one projection sees it while applying an event: its
 // own keys only (the engine adds the "{projection name}/" prefix), with the
@@ -55,6 +81,31 @@ class ReadModelWrites {
 
   // Stages the removal of `key`.
   virtual Status erase(std::string_view key) = 0;
+
+  // Typed read-modify-write (ReadModelValue): the value under `key` as
+  // `decode` made it from the stored JSON the first time the key was read,
+  // with the changes of earlier events; whatever it holds when the batch
+  // commits is written (present() == false erases). A key read with another
+  // decoder, or through get()/modify()/put(), is converted through its JSON
+  // text (correct, but slow: keep one form per key). Valid until apply() returns.
+  virtual Result<ReadModelValue*> modify_value(std::string_view key, ReadModelDecoder decode) = 0;
+  // As modify_value(), without staging a write.
+  virtual Result<const ReadModelValue*> get_value(std::string_view key, ReadModelDecoder decode) = 0;
+
+  // modify_value()/get_value() with T::decode, a static ReadModelDecoder
+  // that makes a T.
+  template <class T>
+  Result<T*> modify_as(std::string_view key) {
+    auto v = modify_value(key, &T::decode);
+    if (!v) return v.error();
+    return static_cast<T*>(*v);
+  }
+  template <class T>
+  Result<const T*> get_as(std::string_view key) {
+    auto v = get_value(key, &T::decode);
+    if (!v) return v.error();
+    return static_cast<const T*>(*v);
+  }
 };
 
 // A read model fed by the global log.

@@ -59,12 +59,19 @@ Result<std::optional<Money>> DataFields::optional_money(std::size_t i, Currency 
 }
 
 Result<std::optional<std::string>> DataFields::optional_decimal(std::size_t i) const {
+  auto d = optional_decimal_value(i);
+  if (!d) return d.error();
+  if (!d->has_value()) return std::optional<std::string>();
+  return std::optional<std::string>((*d)->to_string());
+}
+
+Result<std::optional<Decimal>> DataFields::optional_decimal_value(std::size_t i) const {
   Kind k = reader_.kind(i);
-  if (k == Kind::kMissing || k == Kind::kNull) return std::optional<std::string>();
+  if (k == Kind::kMissing || k == Kind::kNull) return std::optional<Decimal>();
   if (k != Kind::kString && k != Kind::kNumber) return Status::invalid_argument(field(i) + ": not a decimal");
   auto d = Decimal::parse(reader_.text(i), field(i));
   if (!d) return d.error();
-  return std::optional<std::string>(d->to_string());
+  return std::optional<Decimal>(*d);
 }
 
 Result<boost::json::object*> as_object(boost::json::value* v, std::string_view what) {

@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "nexum/decimal.h"
 #include "nexum/json_fields.h"
 #include "nexum/money.h"
 #include "nexum/store.h"
@@ -42,6 +43,8 @@ class DataFields {
   Result<std::optional<Money>> optional_money(std::size_t i, Currency currency) const;
   // A decimal string (a rate): absent or null → nullopt.
   Result<std::optional<std::string>> optional_decimal(std::size_t i) const;
+  // As optional_decimal(), the number itself (formatted later, if at all).
+  Result<std::optional<Decimal>> optional_decimal_value(std::size_t i) const;
 
  private:
   std::string field(std::size_t i) const { return "data." + names_[i]; }

@@ -24,22 +24,61 @@ StagedReadModel::StagedReadModel(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* c
                                  std::size_t cache_entries)
     : db_(db), cf_(cf), prefix_(std::string(projection_name) + "/"), cache_entries_(cache_entries) {}
 
-Result<StagedReadModel::Map::value_type*> StagedReadModel::load(std::string_view key) {
-  NEXUM_RETURN_IF_ERROR(check_key(key));
+Status StagedReadModel::set_from_text(std::string_view key, std::optional<std::string_view> text,
+                                      ReadModelDecoder decoder, Entry& entry) {
+  if (decoder != nullptr) {
+    auto typed = decoder(key, text);
+    if (!typed) return typed.error();
+    if (*typed == nullptr) return Status::internal("read model '" + prefix_ + std::string(key) + "': decoder returned null");
+    entry.typed = std::move(typed).value();
+    entry.value = nullptr;
+  } else {
+    boost::json::value parsed;
+    if (text) {
+      boost::system::error_code ec;
+      parsed = boost::json::parse(*text, ec);
+      if (ec) return Status::data_loss("read model '" + prefix_ + std::string(key) + "' does not hold JSON: " + ec.message());
+    }
+    entry.value = std::move(parsed);
+    entry.typed.reset();
+  }
+  entry.decoder = decoder;
+  return Status();
+}
+
+Result<StagedReadModel::Map::value_type*> StagedReadModel::load(std::string_view key, ReadModelDecoder decoder) {
   auto it = entries_.find(key);
-  if (it != entries_.end()) return &*it;
+  if (it != entries_.end()) {
+    Entry& e = it->second;
+    if (e.decoder == decoder) return &*it;
+    // Held in another form: convert through the JSON text.
+    std::optional<std::string_view> text;
+    text_buf_.clear();
+    if (e.decoder != nullptr) {
+      if (e.typed->present()) {
+        e.typed->append_json(text_buf_);
+        text = text_buf_;
+      }
+    } else if (!e.value.is_null()) {
+      text_buf_ = boost::json::serialize(e.value);
+      text = text_buf_;
+    }
+    NEXUM_RETURN_IF_ERROR(set_from_text(key, text, decoder, e));
+    return &*it;
+  }
+  NEXUM_RETURN_IF_ERROR(check_key(key));
   key_buf_.assign(prefix_);
   key_buf_.append(key);
   rocksdb::PinnableSlice stored;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, store::to_slice(key_buf_), &stored);
-  Entry entry;
+  std::optional<std::string_view> text;
   if (s.ok()) {
-    boost::system::error_code ec;
-    entry.value = boost::json::parse(store::to_view(stored), ec);
-    if (ec) return Status::data_loss("read model '" + key_buf_ + "' does not hold JSON: " + ec.message());
+    text = store::to_view(stored);
   } else if (!s.IsNotFound()) {
     return store::to_status(s, "reading read model '" + key_buf_ + "'");
   }
+  Entry entry;
+  NEXUM_RETURN_IF_ERROR(set_from_text(key, text, decoder, entry));
   return &*entries_.emplace(std::string(key), std::move(entry)).first;
 }
 
@@ -51,17 +90,32 @@ void StagedReadModel::mark_dirty(Map::value_type* node) {
 }
 
 Result<const boost::json::value*> StagedReadModel::get(std::string_view key) {
-  auto node = load(key);
+  auto node = load(key, nullptr);
   if (!node) return node.error();
   const boost::json::value* v = &(*node)->second.value;
   return v->is_null() ? nullptr : v;
 }
 
 Result<boost::json::value*> StagedReadModel::modify(std::string_view key) {
-  auto node = load(key);
+  auto node = load(key, nullptr);
   if (!node) return node.error();
   mark_dirty(*node);
   return &(*node)->second.value;
+}
+
+Result<ReadModelValue*> StagedReadModel::modify_value(std::string_view key, ReadModelDecoder decode) {
+  if (decode == nullptr) return Status::invalid_argument("read-model decoder: null");
+  auto node = load(key, decode);
+  if (!node) return node.error();
+  mark_dirty(*node);
+  return (*node)->second.typed.get();
+}
+
+Result<const ReadModelValue*> StagedReadModel::get_value(std::string_view key, ReadModelDecoder decode) {
+  if (decode == nullptr) return Status::invalid_argument("read-model decoder: null");
+  auto node = load(key, decode);
+  if (!node) return node.error();
+  return (*node)->second.typed.get();
 }
 
 Status StagedReadModel::put(std::string_view key, boost::json::value value) {
@@ -69,6 +123,8 @@ Status StagedReadModel::put(std::string_view key, boost::json::value value) {
   auto it = entries_.find(key);
   if (it == entries_.end()) it = entries_.emplace(std::string(key), Entry{}).first;
   it->second.value = std::move(value);
+  it->second.typed.reset();
+  it->second.decoder = nullptr;
   mark_dirty(&*it);
   return Status();
 }
@@ -86,12 +142,18 @@ void StagedReadModel::write_staged(rocksdb::WriteBatch& batch) {
   for (const Map::value_type* node : dirty_) {
     full.assign(prefix_);
     full.append(node->first);
-    if (node->second.value.is_null()) {
+    const Entry& e = node->second;
+    if (e.decoder != nullptr ? !e.typed->present() : e.value.is_null()) {
       batch.Delete(cf_, full).PermitUncheckedError();
-    } else {
-      value = boost::json::serialize(node->second.value);
-      batch.Put(cf_, full, value).PermitUncheckedError();
+      continue;
     }
+    if (e.decoder != nullptr) {
+      value.clear();
+      e.typed->append_json(value);
+    } else {
+      value = boost::json::serialize(e.value);
+    }
+    batch.Put(cf_, full, value).PermitUncheckedError();
   }
 }
 

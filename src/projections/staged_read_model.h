@@ -1,11 +1,14 @@
 // StagedReadModel: the ReadModelWrites a projection applies events to.
 // Holds the writes of the uncommitted batch and a bounded cache of
-// committed values, both parsed; the runner turns the staged ones into
-// WriteBatch entries at commit.
+// committed values, both parsed (a JSON DOM, or a projection's typed
+// ReadModelValue); the runner turns the staged ones into WriteBatch entries
+// at commit, serializing each changed key once per batch.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,6 +35,8 @@ class StagedReadModel final : public ReadModelWrites {
   Result<boost::json::value*> modify(std::string_view key) override;
   Status put(std::string_view key, boost::json::value value) override;
   Status erase(std::string_view key) override;
+  Result<ReadModelValue*> modify_value(std::string_view key, ReadModelDecoder decode) override;
+  Result<const ReadModelValue*> get_value(std::string_view key, ReadModelDecoder decode) override;
 
   // Adds a Put (or Delete, for null) of every staged value to `batch`, in key order.
   void write_staged(rocksdb::WriteBatch& batch);
@@ -45,8 +50,11 @@ class StagedReadModel final : public ReadModelWrites {
   std::size_t staged() const { return dirty_.size(); }
 
  private:
+  // One form at a time: typed (decoder set; `value` unused) or JSON.
   struct Entry {
     boost::json::value value;  // null: absent
+    std::unique_ptr<ReadModelValue> typed;
+    ReadModelDecoder decoder = nullptr;
     bool dirty = false;
   };
   struct Hash {
@@ -55,7 +63,12 @@ class StagedReadModel final : public ReadModelWrites {
   };
   using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
 
-  Result<Map::value_type*> load(std::string_view key);
+  // The entry of `key` in the form `decoder` asks for (nullptr: JSON),
+  // read from the store when not cached, converted when held in another form.
+  Result<Map::value_type*> load(std::string_view key, ReadModelDecoder decoder);
+  // Sets `entry` from stored JSON text (nullopt: absent) in `decoder`'s form.
+  Status set_from_text(std::string_view key, std::optional<std::string_view> text, ReadModelDecoder decoder,
+                       Entry& entry);
   void mark_dirty(Map::value_type* node);
 
   rocksdb::DB* db_;
@@ -65,6 +78,7 @@ class StagedReadModel final : public ReadModelWrites {
   Map entries_;                           // staged and cached values; nodes are stable
   std::vector<Map::value_type*> dirty_;   // staged, in first-touch order
   std::string key_buf_;                   // prefix_ + key, reused
+  std::string text_buf_;                  // a value's JSON text, reused
 };
 
 }  // namespace nexum::projections

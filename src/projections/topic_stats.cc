@@ -1,13 +1,86 @@
 // topic_stats: events per topic and per event type, with first/last event
 // time and position — what /kafka/status reports. Fields: projection_builtins.h.
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "nexum/json_codec.h"
 #include "nexum/projection_builtins.h"
-#include "projections/builtin_fields.h"
+#include "projections/json_text.h"
 
 namespace nexum {
 namespace {
+
+// One counter ("total", "topic/{topic}" or "event_type/{type}"), typed
+// (ReadModelValue): every event bumps three of them, so the engine keeps them
+// parsed and writes each once per batch. Thread-compatible.
+class Counter final : public ReadModelValue {
+ public:
+  static Result<std::unique_ptr<ReadModelValue>> decode(std::string_view key,
+                                                        std::optional<std::string_view> stored) {
+    auto c = std::make_unique<Counter>();
+    if (key.starts_with("topic/")) c->label_ = "topic";
+    if (key.starts_with("event_type/")) c->label_ = "event_type";
+    if (!stored) return std::unique_ptr<ReadModelValue>(std::move(c));
+    auto o = projections::parse_stored_object(*stored, key);
+    if (!o) return o.error();
+    c->present_ = true;
+    if (!c->label_.empty()) {
+      auto v = projections::stored_string(*o, c->label_, key);
+      if (!v) return v.error();
+      c->label_value_ = std::move(v).value();
+    }
+    auto events = projections::stored_int(*o, "events", key);
+    if (!events) return events.error();
+    c->events_ = events->value_or(0);
+    auto first_at = projections::stored_timestamp(*o, "first_event_at", key);
+    if (!first_at) return first_at.error();
+    c->first_event_at_ = *first_at;
+    auto last_at = projections::stored_timestamp(*o, "last_event_at", key);
+    if (!last_at) return last_at.error();
+    c->last_event_at_ = *last_at;
+    auto first = projections::stored_int(*o, "first_position", key);
+    if (!first) return first.error();
+    c->first_position_ = *first;
+    auto last = projections::stored_int(*o, "last_position", key);
+    if (!last) return last.error();
+    c->last_position_ = *last;
+    return std::unique_ptr<ReadModelValue>(std::move(c));
+  }
+
+  bool present() const override { return present_; }
+  void append_json(std::string& out) const override {
+    projections::JsonObjectWriter w(out);
+    if (!label_.empty()) w.nullable_string(label_, label_value_);
+    w.integer("events", events_);
+    w.nullable_timestamp("first_event_at", first_event_at_);
+    w.nullable_timestamp("last_event_at", last_event_at_);
+    w.nullable_integer("first_position", first_position_);
+    w.nullable_integer("last_position", last_position_);
+  }
+
+  void count(std::string_view label_value, const EventView& e) {
+    if (!present_) {
+      present_ = true;
+      if (!label_.empty()) label_value_.emplace(label_value);
+      first_event_at_ = e.envelope.timestamp;
+      first_position_ = e.global_position;
+    }
+    ++events_;
+    last_event_at_ = e.envelope.timestamp;
+    last_position_ = e.global_position;
+  }
+
+ private:
+  bool present_ = false;
+  std::string_view label_;  // "topic", "event_type", or none for "total"
+  std::optional<std::string> label_value_;
+  std::int64_t events_ = 0;
+  std::optional<Timestamp> first_event_at_;
+  std::optional<Timestamp> last_event_at_;
+  std::optional<std::int64_t> first_position_;
+  std::optional<std::int64_t> last_position_;
+};
 
 // Thread-compatible (the engine serializes apply()).
 class TopicStats final : public Projection {
@@ -18,41 +91,25 @@ class TopicStats final : public Projection {
   FailurePolicy failure_policy() const override { return policy_; }
 
   Status apply(const EventView& e, ReadModelWrites& writes) override {
-    timestamp_.clear();
-    append_timestamp(e.envelope.timestamp, timestamp_);
-    NEXUM_RETURN_IF_ERROR(count(writes, "total", {}, {}, e));
+    NEXUM_RETURN_IF_ERROR(count(writes, "total", {}, e));
     key_.assign("topic/");
     key_.append(e.topic);
-    NEXUM_RETURN_IF_ERROR(count(writes, key_, "topic", e.topic, e));
+    NEXUM_RETURN_IF_ERROR(count(writes, key_, e.topic, e));
     key_.assign("event_type/");
     key_.append(e.envelope.event_type);
-    return count(writes, key_, "event_type", e.envelope.event_type, e);
+    return count(writes, key_, e.envelope.event_type, e);
   }
 
  private:
-  Status count(ReadModelWrites& writes, std::string_view key, std::string_view label, std::string_view value,
-               const EventView& e) {
-    auto slot = writes.modify(key);
-    if (!slot) return slot.error();
-    auto obj = projections::as_object(*slot, key);
-    if (!obj) return obj.error();
-    boost::json::object& o = **obj;
-    if (o.empty()) {
-      if (!label.empty()) o[label] = value;
-      o["events"] = 0;
-      o["first_event_at"] = timestamp_;
-      o["last_event_at"] = nullptr;
-      o["first_position"] = e.global_position;
-      o["last_position"] = 0;
-    }
-    o["events"] = projections::int_or(o, "events", 0) + 1;
-    o["last_event_at"] = timestamp_;
-    o["last_position"] = e.global_position;
+  static Status count(ReadModelWrites& writes, std::string_view key, std::string_view label_value,
+                      const EventView& e) {
+    auto counter = writes.modify_as<Counter>(key);
+    if (!counter) return counter.error();
+    (*counter)->count(label_value, e);
     return Status();
   }
 
   const FailurePolicy policy_;
-  std::string timestamp_;
   std::string key_;
 };
 
