@@ -8,13 +8,6 @@
 // process_mu_.
 #include "nexum/saga_engine.h"
 
-// GCC's TSan does not model std::atomic_thread_fence (-Wtsan, an error with
-// -Werror). Asio's fenced blocks only add ordering its scheduler mutex — which
-// TSan does see — already provides, so TSan builds use the null fenced block.
-#if defined(__SANITIZE_THREAD__) && !defined(BOOST_ASIO_DISABLE_FENCED_BLOCK)
-#define BOOST_ASIO_DISABLE_FENCED_BLOCK 1
-#endif
-
 #include <pthread.h>
 
 #include <algorithm>
