@@ -25,15 +25,20 @@ namespace nexum {
 
 struct ProjectionEngineOptions {
   // A batch commits once it holds this many events (matching or not).
-  // Larger batches write a key changed by several events once. Default: 65536.
-  std::size_t max_batch_events = 65536;
+  // Larger batches write a key changed by several events once: a rebuild
+  // over a log whose events spread uniformly over N keys writes about
+  // N values per batch, whatever the batch's length. Default: 1048576.
+  std::size_t max_batch_events = 1 << 20;
   // ... or once its first event is this old. Default: 50 ms. A batch also
   // commits as soon as it has reached the end of the log, so a projection
-  // that keeps up commits each event (group) as it arrives.
+  // that keeps up commits each event (group) as it arrives; and once it has
+  // changed cache_entries keys (they stay in memory until written), and
+  // right after an event it parked.
   std::chrono::milliseconds max_batch_delay{50};
   // The same bound while catching up in a shared replay (rebuilds): long
-  // enough for batches to reach max_batch_events. Default: 1000 ms.
-  std::chrono::milliseconds replay_batch_delay{1000};
+  // enough for batches to be large; also how much work a crash mid-rebuild
+  // can lose and how often its progress moves. Default: 2000 ms.
+  std::chrono::milliseconds replay_batch_delay{2000};
   // Threads a shared replay splits its projections across (each thread
   // scans the log once for its share). Default: 2.
   std::size_t replay_threads = 2;
@@ -43,7 +48,8 @@ struct ProjectionEngineOptions {
   // always replay that way. Default: 100000.
   std::int64_t shared_replay_min_lag = 100000;
   // Read-model values each projection keeps parsed in memory between
-  // batches; past it, half are evicted. Default: 65536.
+  // batches; past it, half are evicted. A batch that has changed this many
+  // keys commits. Default: 65536.
   std::size_t cache_entries = 65536;
   // fsync every commit. Default: false — a commit survives a process crash;
   // after a power loss a projection may fall back to an earlier

@@ -281,6 +281,7 @@ Status ProjectionRunner::process_locked(const EventView& e) {
   }
   ++batch_events_;
   batch_last_ = e.global_position;
+  bool parked = false;
   if (matches(e)) {
     Status s = apply_guarded(e);
     if (s.ok()) {
@@ -291,9 +292,14 @@ Status ProjectionRunner::process_locked(const EventView& e) {
       batch_failed_.push_back(
           {e.global_position, std::string(e.envelope.event_type), std::string(e.stream), s.to_string()});
       NEXUM_RETURN_IF_ERROR(replay_batch(e.global_position));
+      parked = true;
     }
   }
-  bool flush = batch_events_ >= options_.max_batch_events || e.global_position >= store_.last_position();
+  // Commit when full; once the batch has changed cache_entries keys (they
+  // stay in memory until written); at the end of the log; and right after
+  // a park, so the next failure re-applies only the events after this one.
+  bool flush = parked || batch_events_ >= options_.max_batch_events || staged_.staged() >= options_.cache_entries ||
+               e.global_position >= store_.last_position();
   if (!flush && batch_events_ % 16 == 0) {
     auto delay = mode_ == Mode::kExternal ? options_.replay_batch_delay : options_.max_batch_delay;
     flush = SteadyClock::now() - batch_started_ >= delay;
