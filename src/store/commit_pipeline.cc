@@ -63,13 +63,12 @@ struct CommitPipeline::Request {
   Status status;  // non-OK: rejected during decide()
   AppendResult result;
   // Tentative effects, applied to the group only when decide() accepts.
-  std::vector<std::pair<std::string, std::int64_t>> new_versions;
+  std::vector<std::int64_t> new_versions;
 };
 
-// One commit group: built by the decider thread, written by the writer thread.
+// One commit group: built by whoever holds the group token, written by the writer thread.
 struct CommitPipeline::Group {
   std::int64_t next_position = 0;
-  std::size_t events = 0;  // events of every request taken, for the size cap
   std::unordered_map<std::string, std::int64_t> versions;     // streams written by this group
   std::unordered_map<EventId, IdLocation, EventIdHash> ids;  // ids written by this group
   std::vector<std::unique_ptr<Request>> requests;
@@ -77,9 +76,35 @@ struct CommitPipeline::Group {
   bool any_write = false;
 };
 
+// What the batch MultiGet found for one event id of the requests being decided.
+struct CommitPipeline::IdLookup {
+  bool fetched = false;  // false: the open group or the group in flight held it
+  bool found = false;
+  IdLocation location{};
+  Status error;
+};
+
+namespace {
+
+// While the writer is busy, the decider wakes only once this many events are
+// queued: deciding one append per wake-up would add a context switch per
+// event. A free writer decides what is queued itself, so nothing waits for it.
+constexpr std::size_t kDeciderBatchEvents = 16;
+
+}  // namespace
+
 CommitPipeline::CommitPipeline(StoreHandles handles, const StoreOptions& options, std::int64_t last_position,
                                std::function<void(std::int64_t)> on_committed)
-    : h_(handles), options_(options), on_committed_(std::move(on_committed)), next_position_(last_position + 1) {
+    : h_(handles),
+      options_(options),
+      on_committed_(std::move(on_committed)),
+      open_(std::make_unique<Group>()),
+      next_position_(last_position + 1) {
+  open_->next_position = next_position_;
+  acknowledger_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "nexum-ack");
+    run_acknowledger();
+  });
   writer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "nexum-wal");
     run_writer();
@@ -95,7 +120,7 @@ CommitPipeline::~CommitPipeline() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  decider_cv_.notify_all();
   decider_.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -103,6 +128,12 @@ CommitPipeline::~CommitPipeline() {
   }
   writer_cv_.notify_all();
   writer_.join();
+  {
+    std::lock_guard<std::mutex> lock(ack_mu_);
+    ack_stopping_ = true;
+  }
+  ack_cv_.notify_all();
+  acknowledger_.join();
 }
 
 namespace {
@@ -184,83 +215,90 @@ void CommitPipeline::submit(std::vector<StreamAppend> appends, std::function<voi
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
+      queued_events_ += req->event_count;
       queue_.push_back(std::move(req));
-      cv_.notify_one();
+      // Wake only a thread that will act now; a busy token holder looks at
+      // the queue again before it lets go.
+      if (!group_busy_) {
+        if (writer_waiting_) {
+          writer_cv_.notify_one();
+        } else if (queued_events_ >= kDeciderBatchEvents && can_take_locked()) {
+          decider_cv_.notify_one();
+        }
+      }
       return;
     }
   }
   req->done(Status::unavailable("event store is closing"));
 }
 
-// The decider: takes queued appends into the open group while the writer is
-// busy, and hands the group over as soon as the writer is free. So a group
-// grows while the previous one is being fsynced, and deciding overlaps I/O.
-void CommitPipeline::run_decider() {
-  auto open = std::make_unique<Group>();
-  open->next_position = next_position_;
-  std::vector<std::unique_ptr<Request>> taken;
-  for (;;) {
-    Status failed;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] {
-        return stopping_ || (!writer_busy_ && !open->requests.empty()) ||
-               (!queue_.empty() && open->events < options_.max_group_events);
-      });
-      if (stopping_) {
-        for (auto& r : queue_) taken.push_back(std::move(r));
-        queue_.clear();
-        break;
-      }
-      if (!writer_busy_ && !open->requests.empty()) {
-        // Hand off: the ids stay visible to the decider until they are on disk.
-        inflight_ids_.swap(open->ids);
-        for (auto& [stream, version] : open->versions) {
-          if (version_cache_.size() >= options_.stream_cache_entries) version_cache_.clear();
-          version_cache_[stream] = version;
-        }
-        next_position_ = open->next_position;
-        handoff_ = std::move(open);
-        writer_busy_ = true;
-        writer_cv_.notify_one();
-        open = std::make_unique<Group>();
-        open->next_position = next_position_;
-        continue;
-      }
-      while (!queue_.empty() &&
-             (open->events == 0 || open->events + queue_.front()->event_count <= options_.max_group_events)) {
-        open->events += queue_.front()->event_count;
-        taken.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      failed = failed_;
-    }
-    for (auto& req : taken) {
-      if (!failed.ok()) {
-        req->done(failed);
-      } else {
-        add_to_group(std::move(req), *open);
-      }
-    }
-    taken.clear();
+bool CommitPipeline::can_take_locked() const {
+  return !queue_.empty() &&
+         (open_events_ == 0 || open_events_ + queue_.front()->event_count <= options_.max_group_events);
+}
+
+CommitPipeline::Requests CommitPipeline::take_queued_locked() {
+  Requests taken;
+  while (can_take_locked()) {
+    std::size_t n = queue_.front()->event_count;
+    open_events_ += n;
+    queued_events_ -= n;
+    ++open_requests_;
+    taken.push_back(std::move(queue_.front()));
+    queue_.pop_front();
   }
-  Status closing = Status::unavailable("event store is closing");
-  for (auto& req : taken) req->done(closing);
-  for (auto& req : open->requests) req->done(closing);
+  return taken;
+}
+
+// The decider: decides queued appends into the open group while the writer
+// is busy, so that the next group is ready when the fsync returns.
+void CommitPipeline::run_decider() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    decider_cv_.wait(lock, [&] {
+      return stopping_ || (!group_busy_ && queued_events_ >= kDeciderBatchEvents && can_take_locked());
+    });
+    if (stopping_) return;
+    group_busy_ = true;
+    Requests taken = take_queued_locked();
+    Status failed = failed_;
+    lock.unlock();
+    decide_batch(std::move(taken), failed);
+    lock.lock();
+    group_busy_ = false;
+    if (writer_waiting_) writer_cv_.notify_one();
+  }
 }
 
 // The writer: one WriteBatch and one WAL sync per group, in group order.
 void CommitPipeline::run_writer() {
   for (;;) {
     std::unique_ptr<Group> group;
+    Status write_status;
+    bool more_work = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      writer_cv_.wait(lock, [&] { return writer_stopping_ || handoff_ != nullptr; });
-      if (handoff_ == nullptr) return;
-      group = std::move(handoff_);
+      writer_waiting_ = true;
+      writer_cv_.wait(lock,
+                      [&] { return writer_stopping_ || (!group_busy_ && (open_requests_ > 0 || can_take_locked())); });
+      writer_waiting_ = false;
+      if (writer_stopping_) break;
+      group_busy_ = true;
+      Requests taken = take_queued_locked();
+      Status failed = failed_;
+      lock.unlock();
+      decide_batch(std::move(taken), failed);
+      group = seal_open_group();
+      lock.lock();
+      open_events_ = 0;
+      open_requests_ = 0;
+      group_busy_ = false;
+      // A group decided before a failed write must not be written after it.
+      write_status = failed_;
+      more_work = !queue_.empty();
+      if (queued_events_ >= kDeciderBatchEvents && can_take_locked()) decider_cv_.notify_one();
     }
-    Status write_status;
-    if (group->any_write) {
+    if (group->any_write && write_status.ok()) {
       rocksdb::WriteOptions wo;
       wo.sync = options_.durability == Durability::kSync;
       rocksdb::Status s = h_.db->Write(wo, &group->batch);
@@ -274,42 +312,158 @@ void CommitPipeline::run_writer() {
         failed_ = write_status;
       }
     }
-    for (auto& req : group->requests) {
-      if (!req->status.ok()) {
-        req->done(std::move(req->status));
-      } else if (!write_status.ok()) {
-        req->done(write_status);  // a deduplicated request may rest on ids this group failed to write
-      } else {
-        req->done(std::move(req->result));
-      }
-    }
-    {
+    if (!more_work) {
       std::lock_guard<std::mutex> lock(mu_);
-      writer_busy_ = false;
+      more_work = open_requests_ > 0 || !queue_.empty();
     }
-    cv_.notify_all();
+    acknowledge(std::move(group), write_status, !more_work);
   }
+  // Closing: what is decided or queued is not written. The decider has
+  // exited, so nobody else holds the group token.
+  Status closing = Status::unavailable("event store is closing");
+  std::unique_ptr<Group> rest = std::move(open_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& req : queue_) rest->requests.push_back(std::move(req));
+    queue_.clear();
+    queued_events_ = 0;
+  }
+  for (auto& req : rest->requests) req->status = closing;
+  acknowledge(std::move(rest), closing, false);
+}
+
+void CommitPipeline::acknowledge(std::unique_ptr<Group> group, const Status& write_status, bool writer_idle) {
+  std::unique_lock<std::mutex> lock(ack_mu_);
+  if (writer_idle && acks_.empty() && !ack_running_) {
+    // Nothing to overlap with: acknowledge here and spare a thread hand-off.
+    lock.unlock();
+    complete(*group, write_status);
+    return;
+  }
+  acks_.emplace_back(std::move(group), write_status);
+  lock.unlock();
+  ack_cv_.notify_one();
+}
+
+void CommitPipeline::run_acknowledger() {
+  std::unique_lock<std::mutex> lock(ack_mu_);
+  for (;;) {
+    ack_cv_.wait(lock, [&] { return ack_stopping_ || !acks_.empty(); });
+    if (acks_.empty()) return;  // stopping, and every written group is acknowledged
+    auto [group, write_status] = std::move(acks_.front());
+    acks_.pop_front();
+    ack_running_ = true;
+    lock.unlock();
+    complete(*group, write_status);
+    group.reset();
+    lock.lock();
+    ack_running_ = false;
+  }
+}
+
+void CommitPipeline::complete(Group& group, const Status& write_status) {
+  for (auto& req : group.requests) {
+    if (!req->status.ok()) {
+      req->done(std::move(req->status));
+    } else if (!write_status.ok()) {
+      req->done(write_status);  // a deduplicated request may rest on ids this group failed to write
+    } else {
+      req->done(std::move(req->result));
+    }
+  }
+}
+
+// REQUIRES: the group token, and the previous group's write has returned.
+std::unique_ptr<CommitPipeline::Group> CommitPipeline::seal_open_group() {
+  // The previous group is readable from RocksDB now: its versions join the
+  // cache of durable versions and its ids are found by Get.
+  for (const auto& [stream, version] : inflight_versions_) remember_version(stream, version);
+  inflight_versions_.clear();
+  inflight_versions_.swap(open_->versions);
+  inflight_ids_.clear();
+  inflight_ids_.swap(open_->ids);
+  next_position_ = open_->next_position;
+  std::unique_ptr<Group> sealed = std::move(open_);
+  open_ = std::make_unique<Group>();
+  open_->next_position = next_position_;
+  return sealed;
+}
+
+void CommitPipeline::remember_version(const std::string& stream, std::int64_t version) {
+  if (version_cache_.size() >= options_.stream_cache_entries && version_cache_.find(stream) == version_cache_.end()) {
+    version_cache_.clear();
+  }
+  version_cache_[stream] = version;
 }
 
 Result<std::int64_t> CommitPipeline::current_version(const std::string& stream, const Group& group) {
   if (auto it = group.versions.find(stream); it != group.versions.end()) return it->second;
+  if (auto it = inflight_versions_.find(stream); it != inflight_versions_.end()) return it->second;
   if (auto it = version_cache_.find(stream); it != version_cache_.end()) return it->second;
+  // Not in the group being written, so what is on disk is final.
   auto v = read_stream_last_version(h_, stream);
   if (!v) return v;
-  if (version_cache_.size() >= options_.stream_cache_entries) version_cache_.clear();
-  version_cache_.emplace(stream, *v);
+  remember_version(stream, *v);
   return v;
 }
 
-Status CommitPipeline::decide(Request& req, Group& group) {
+// REQUIRES: the group token.
+void CommitPipeline::decide_batch(Requests taken, const Status& failed) {
+  if (!failed.ok()) {
+    for (auto& req : taken) {
+      req->status = failed;
+      open_->requests.push_back(std::move(req));
+    }
+    return;
+  }
+  // Idempotency: one MultiGet for every id that neither the open group nor
+  // the group in flight holds. Disk cannot change under us meanwhile except
+  // by the group in flight, which inflight_ids_ covers.
+  std::vector<IdLookup> lookups;
+  std::vector<rocksdb::Slice> keys;
+  std::vector<std::size_t> key_slots;
+  for (const auto& req : taken) {
+    for (const Item& item : req->items) {
+      for (const EventId& id : item.ids) {
+        lookups.emplace_back();
+        if (open_->ids.count(id) != 0 || inflight_ids_.count(id) != 0) continue;
+        lookups.back().fetched = true;
+        keys.emplace_back(reinterpret_cast<const char*>(id.bytes().data()), id.bytes().size());
+        key_slots.push_back(lookups.size() - 1);
+      }
+    }
+  }
+  if (!keys.empty()) {
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    h_.db->MultiGet(rocksdb::ReadOptions(), h_.ids, keys.size(), keys.data(), values.data(), statuses.data());
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      IdLookup& l = lookups[key_slots[k]];
+      if (statuses[k].ok()) {
+        l.found = true;
+        if (!decode_id_value(std::string_view(values[k].data(), values[k].size()), &l.location.position,
+                             &l.location.version)) {
+          l.error = Status::data_loss("ids index entry is malformed");
+        }
+      } else if (!statuses[k].IsNotFound()) {
+        l.error = Status::unavailable("reading id index: " + statuses[k].ToString());
+      }
+    }
+  }
+  std::size_t cursor = 0;
+  for (auto& req : taken) add_to_group(std::move(req), *open_, lookups, cursor);
+}
+
+Status CommitPipeline::decide(Request& req, Group& group, const std::vector<IdLookup>& lookups, std::size_t base) {
   // Idempotency: are these ids stored already (or earlier in this group)?
   std::vector<IdLocation> found;
   std::size_t first_found_item = 0, first_found_event = 0;
   bool any_missing = false;
-  std::string value;
+  std::size_t slot = base;
   for (std::size_t i = 0; i < req.items.size(); ++i) {
-    for (std::size_t j = 0; j < req.items[i].ids.size(); ++j) {
+    for (std::size_t j = 0; j < req.items[i].ids.size(); ++j, ++slot) {
       const EventId& id = req.items[i].ids[j];
+      const IdLookup& lookup = lookups[slot];
       IdLocation loc{};
       bool hit = false;
       if (auto it = group.ids.find(id); it != group.ids.end()) {
@@ -318,18 +472,16 @@ Status CommitPipeline::decide(Request& req, Group& group) {
       } else if (auto in = inflight_ids_.find(id); in != inflight_ids_.end()) {
         loc = in->second;
         hit = true;
-      } else {
-        const auto& b = id.bytes();
-        rocksdb::Status s = h_.db->Get(rocksdb::ReadOptions(), h_.ids,
-                                       rocksdb::Slice(reinterpret_cast<const char*>(b.data()), b.size()), &value);
-        if (s.ok()) {
-          if (!decode_id_value(value, &loc.position, &loc.version)) {
-            return Status::data_loss("ids index entry for " + id.to_string() + " is malformed");
-          }
-          hit = true;
-        } else if (!s.IsNotFound()) {
-          return Status::unavailable("reading id index: " + s.ToString());
+      } else if (!lookup.fetched) {
+        return Status::internal("event_id " + id.to_string() + " vanished from the commit group");
+      } else if (!lookup.error.ok()) {
+        if (lookup.error.code() == StatusCode::kDataLoss) {
+          return Status::data_loss("ids index entry for " + id.to_string() + " is malformed");
         }
+        return lookup.error;
+      } else if (lookup.found) {
+        loc = lookup.location;
+        hit = true;
       }
       if (hit) {
         if (found.empty()) {
@@ -368,18 +520,25 @@ Status CommitPipeline::decide(Request& req, Group& group) {
                                   ", actual version " + std::to_string(*current),
                               *current);
     }
-    req.new_versions.emplace_back(item.stream, *current);
+    req.new_versions.push_back(*current);
   }
   return Status();
 }
 
-void CommitPipeline::add_to_group(std::unique_ptr<Request> req, Group& group) {
-  req->status = decide(*req, group);
+void CommitPipeline::add_to_group(std::unique_ptr<Request> req, Group& group, const std::vector<IdLookup>& lookups,
+                                  std::size_t& cursor) {
+  std::size_t base = cursor;
+  cursor += req->event_count;
+  req->status = decide(*req, group, lookups, base);
   if (req->status.ok() && !req->result.deduplicated) {
     std::string value;
+    std::string index_key;
     for (std::size_t i = 0; i < req->items.size(); ++i) {
       Item& item = req->items[i];
-      std::int64_t version = req->new_versions[i].second;
+      std::int64_t version = req->new_versions[i];
+      index_key.assign(item.stream);
+      index_key.push_back('\0');  // streams CF key: stream, 0x00, version (doc/key_layout.md)
+      const std::size_t version_at = index_key.size();
       for (std::size_t j = 0; j < item.records.size(); ++j) {
         ++version;
         std::int64_t position = group.next_position++;
@@ -388,10 +547,16 @@ void CommitPipeline::add_to_group(std::unique_ptr<Request> req, Group& group) {
         auto pos_key = encode_u64(static_cast<std::uint64_t>(position));
         rocksdb::Slice pos_slice(pos_key.data(), pos_key.size());
         group.batch.Put(h_.log, pos_slice, value);
-        group.batch.Put(h_.streams, stream_key(item.stream, version), pos_slice);
+        auto version_key = encode_u64(static_cast<std::uint64_t>(version));
+        index_key.resize(version_at);
+        index_key.append(version_key.data(), version_key.size());
+        group.batch.Put(h_.streams, index_key, pos_slice);
         const auto& b = item.ids[j].bytes();
+        char id_value[16];
+        std::memcpy(id_value, pos_key.data(), 8);
+        std::memcpy(id_value + 8, version_key.data(), 8);
         group.batch.Put(h_.ids, rocksdb::Slice(reinterpret_cast<const char*>(b.data()), b.size()),
-                        encode_id_value(position, version));
+                        rocksdb::Slice(id_value, sizeof(id_value)));
         group.ids.emplace(item.ids[j], IdLocation{position, version});
         req->result.positions.push_back(position);
       }

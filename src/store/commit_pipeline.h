@@ -1,8 +1,18 @@
 // Group commit: gathers concurrent appends into one WriteBatch and one WAL
-// sync. Appenders validate and encode their own events (in parallel). A
-// decider thread checks versions and idempotency, assigns positions in
-// commit order and builds the next batch while a writer thread writes and
-// fsyncs the previous one, then acknowledges every append in it.
+// sync. Appenders validate and encode their own events (in parallel). Three
+// threads then share the work so that no thread on the fsync path waits for
+// another:
+//   - the decider ("nexum-commit") checks versions and idempotency for
+//     queued appends in batches (one MultiGet of the ids per batch),
+//     assigns positions in commit order and adds them to the open group
+//     while the previous group is being written;
+//   - the writer ("nexum-wal") seals the open group (deciding whatever is
+//     still queued itself, so a free writer never waits for a wake-up),
+//     writes and fsyncs it, publishes its last position;
+//   - the acknowledger ("nexum-ack") runs the appenders' callbacks, so the
+//     writer starts the next group while the callers of the last are woken.
+// Whoever decides holds the group token (`group_busy_`), so the decider and
+// the writer never touch the open group at the same time.
 #pragma once
 
 #include <condition_variable>
@@ -18,6 +28,7 @@
 
 #include <rocksdb/db.h>
 
+#include "core/thread_annotations.h"
 #include "nexum/store.h"
 #include "store/record_codec.h"
 
@@ -40,18 +51,20 @@ bool decode_id_value(std::string_view value, std::int64_t* position, std::int64_
 // Thread-safe: submit() may be called from any thread.
 class CommitPipeline {
  public:
-  // `on_committed(last_position)` runs on the commit thread after each
+  // `on_committed(last_position)` runs on the writer thread after each
   // successful group write, before the group's appenders are acknowledged.
   CommitPipeline(StoreHandles handles, const StoreOptions& options, std::int64_t last_position,
                  std::function<void(std::int64_t)> on_committed);
-  // Fails queued appends with Unavailable and joins the commit thread.
+  // Fails queued and undecided appends with Unavailable, acknowledges the
+  // groups already written, and joins the threads.
   ~CommitPipeline();
 
   CommitPipeline(const CommitPipeline&) = delete;
   CommitPipeline& operator=(const CommitPipeline&) = delete;
 
   // Validates and encodes on the calling thread, then queues. `done` runs
-  // exactly once: on this thread for invalid input, else on the commit thread.
+  // exactly once: on this thread for invalid input, else on the
+  // acknowledger thread (or the writer's, when idle), in commit order.
   void submit(std::vector<StreamAppend> appends, std::function<void(Result<AppendResult>)> done);
 
  private:
@@ -62,37 +75,71 @@ class CommitPipeline {
     std::int64_t position;
     std::int64_t version;
   };
+  struct IdLookup;
   struct EventIdHash {
     std::size_t operator()(const EventId& id) const;
   };
+  using Requests = std::vector<std::unique_ptr<Request>>;
 
   void run_decider();
   void run_writer();
-  void add_to_group(std::unique_ptr<Request> req, Group& group);
-  static void item_records_done(Request& req);
-  Status decide(Request& req, Group& group);
+  void run_acknowledger();
+  // REQUIRES: mu_ held. The head of the queue fits into the open group.
+  bool can_take_locked() const;
+  // REQUIRES: mu_ held. Moves the queued requests that fit into the open
+  // group; the caller then decides them while holding the group token.
+  Requests take_queued_locked();
+  // REQUIRES: the caller holds the group token.
+  void decide_batch(Requests taken, const Status& failed);
+  // `lookups[base..]` are the MultiGet results for `req`'s ids.
+  Status decide(Request& req, Group& group, const std::vector<IdLookup>& lookups, std::size_t base);
+  void add_to_group(std::unique_ptr<Request> req, Group& group, const std::vector<IdLookup>& lookups,
+                    std::size_t& cursor);
+  std::unique_ptr<Group> seal_open_group();
   Result<std::int64_t> current_version(const std::string& stream, const Group& group);
+  static void item_records_done(Request& req);
+  // Hands a written (or failed) group to the acknowledger; runs its callbacks
+  // here instead when the writer has nothing else to do and none are pending.
+  void acknowledge(std::unique_ptr<Group> group, const Status& write_status, bool writer_idle);
+  void complete(Group& group, const Status& write_status);
+  void remember_version(const std::string& stream, std::int64_t version);
 
   const StoreHandles h_;
   const StoreOptions options_;
   const std::function<void(std::int64_t)> on_committed_;
 
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::unique_ptr<Request>> queue_;  // guarded by mu_
-  bool stopping_ = false;                        // guarded by mu_
+  std::condition_variable decider_cv_;
   std::condition_variable writer_cv_;
-  std::unique_ptr<Group> handoff_;  // guarded by mu_: the group the writer writes next
-  bool writer_busy_ = false;        // guarded by mu_: a group is being written
-  bool writer_stopping_ = false;    // guarded by mu_
-  Status failed_;                   // guarded by mu_: set once a group write fails
+  std::deque<std::unique_ptr<Request>> queue_ NEXUM_GUARDED_BY(mu_);
+  std::size_t queued_events_ NEXUM_GUARDED_BY(mu_) = 0;
+  // Events and requests in the open group (decided, not yet sealed).
+  std::size_t open_events_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::size_t open_requests_ NEXUM_GUARDED_BY(mu_) = 0;
+  bool group_busy_ NEXUM_GUARDED_BY(mu_) = false;  // the group token is taken
+  bool writer_waiting_ NEXUM_GUARDED_BY(mu_) = false;
+  bool stopping_ NEXUM_GUARDED_BY(mu_) = false;         // no new submissions; decider exits
+  bool writer_stopping_ NEXUM_GUARDED_BY(mu_) = false;  // writer fails what is left and exits
+  Status failed_ NEXUM_GUARDED_BY(mu_);                 // set once a group write fails
 
-  // Decider-thread state: no lock.
+  // Finished groups waiting for their callbacks, in commit order.
+  std::mutex ack_mu_;
+  std::condition_variable ack_cv_;
+  std::deque<std::pair<std::unique_ptr<Group>, Status>> acks_ NEXUM_GUARDED_BY(ack_mu_);
+  bool ack_running_ NEXUM_GUARDED_BY(ack_mu_) = false;  // callbacks of a group are running
+  bool ack_stopping_ NEXUM_GUARDED_BY(ack_mu_) = false;
+
+  // Group state: touched only by the holder of the group token (the token is
+  // taken and released under mu_, which orders the accesses).
+  std::unique_ptr<Group> open_;
   std::int64_t next_position_;
-  std::unordered_map<std::string, std::int64_t> version_cache_;
-  // Ids of the group being written: not yet readable from RocksDB.
+  std::unordered_map<std::string, std::int64_t> version_cache_;  // streams durable on disk
+  // The group being written: its ids and stream versions are not yet
+  // readable from RocksDB, so lookups see them here first.
   std::unordered_map<EventId, IdLocation, EventIdHash> inflight_ids_;
+  std::unordered_map<std::string, std::int64_t> inflight_versions_;
 
+  std::thread acknowledger_;
   std::thread writer_;
   std::thread decider_;
 };
