@@ -10,6 +10,7 @@
 
 #include "store/keys.h"
 #include "store/rocks_status.h"
+#include "store/stream_insert_hint.h"
 
 namespace nexum::store {
 namespace {
@@ -141,9 +142,21 @@ Status RocksEventStore::open_db() {
   // their memtable inserts start where the last one ended.
   rocksdb::ColumnFamilyOptions sequential = cf_options;
   sequential.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
+  // Every append looks up ids that are new: a memtable bloom filter answers
+  // those misses without a skip-list search (SST files have their own).
+  rocksdb::ColumnFamilyOptions ids = sequential;
+  ids.memtable_prefix_bloom_size_ratio = 0.02;
+  ids.memtable_whole_key_filtering = true;
+  // Stream index keys arrive in random stream order but in version order
+  // within a stream: one hint per stream.
+  rocksdb::ColumnFamilyOptions streams = cf_options;
+  streams.memtable_insert_with_hint_prefix_extractor = new_stream_insert_hint();
   for (std::string_view name : kAllColumnFamilies) {
-    bool hinted = name == kCfLog || name == kCfIds;
-    descriptors.emplace_back(std::string(name), hinted ? sequential : cf_options);
+    const rocksdb::ColumnFamilyOptions& o = name == kCfLog       ? sequential
+                                            : name == kCfIds     ? ids
+                                            : name == kCfStreams ? streams
+                                                                 : cf_options;
+    descriptors.emplace_back(std::string(name), o);
   }
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
