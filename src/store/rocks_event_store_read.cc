@@ -49,9 +49,60 @@ Result<std::vector<std::string>> stream_positions(const StoreHandles& h, std::st
   return keys;
 }
 
-// Fetches the records at `keys` (one MultiGet) and visits them in order.
+Status missing_from_log(std::string_view stream, std::int64_t position) {
+  return Status::data_loss("stream '" + std::string(stream) + "' points at position " + std::to_string(position) +
+                           ", which is not in the log");
+}
+
+// Positions close together (a stream appended in batches, or one that had
+// the log to itself) are read with one log iterator, stepping with Next over
+// small gaps: after the first Seek each record costs a block-iterator step.
+// Scattered positions are fetched with one MultiGet, which looks each key up
+// on its own (a Seek would position every memtable and SST iterator).
+constexpr std::size_t kIterateMaxSpanPerEvent = 4;  // span / events at most this: iterate
+constexpr std::int64_t kIterateMaxGap = 16;         // a gap of more positions: Seek instead of Next
+
+Status visit_positions_iterating(const StoreHandles& h, std::string_view stream, const std::vector<std::string>& keys,
+                                 const std::function<Status(const EventView&)>& visit) {
+  auto last = decode_u64(keys.back()).value_or(0);
+  auto upper = encode_u64(last + 1);
+  rocksdb::Slice upper_slice(upper.data(), upper.size());
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.log));
+  auto key_position = [&] { return static_cast<std::int64_t>(decode_u64(to_view(it->key())).value_or(0)); };
+  RecordDecoder decoder;
+  EventView view;
+  std::int64_t at = 0;  // the iterator's position; 0 = not positioned
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto position = static_cast<std::int64_t>(decode_u64(keys[i]).value_or(0));
+    if (at == 0 || position <= at || position - at > kIterateMaxGap) {
+      it->Seek(keys[i]);
+    } else {
+      do {
+        it->Next();
+      } while (it->Valid() && key_position() < position);
+    }
+    at = it->Valid() ? key_position() : 0;
+    if (at != position) {
+      NEXUM_RETURN_IF_ERROR(to_status(it->status(), "reading log"));
+      return missing_from_log(stream, position);
+    }
+    NEXUM_RETURN_IF_ERROR(decoder.decode(to_view(it->value()), position, &view));
+    NEXUM_RETURN_IF_ERROR(visit(view));
+  }
+  return Status();
+}
+
+// Fetches the records at `keys` (ascending positions) and visits them in order.
 Status visit_positions(const StoreHandles& h, std::string_view stream, const std::vector<std::string>& keys,
                        const std::function<Status(const EventView&)>& visit) {
+  if (keys.empty()) return Status();
+  auto first = decode_u64(keys.front()).value_or(0);
+  auto last = decode_u64(keys.back()).value_or(0);
+  if (last >= first && last - first + 1 <= kIterateMaxSpanPerEvent * keys.size()) {
+    return visit_positions_iterating(h, stream, keys, visit);
+  }
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
@@ -60,10 +111,7 @@ Status visit_positions(const StoreHandles& h, std::string_view stream, const std
   EventView view;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     auto position = static_cast<std::int64_t>(decode_u64(keys[i]).value_or(0));
-    if (statuses[i].IsNotFound()) {
-      return Status::data_loss("stream '" + std::string(stream) + "' points at position " + std::to_string(position) +
-                               ", which is not in the log");
-    }
+    if (statuses[i].IsNotFound()) return missing_from_log(stream, position);
     NEXUM_RETURN_IF_ERROR(to_status(statuses[i], "reading log"));
     NEXUM_RETURN_IF_ERROR(decoder.decode(to_view(values[i]), position, &view));
     NEXUM_RETURN_IF_ERROR(visit(view));

@@ -351,6 +351,52 @@ TEST_F(EventStoreTest, MissingLogPositionIsReportedAsAGap) {
   EXPECT_NE(s.message().find("position 2 is missing"), std::string::npos) << s.message();
 }
 
+// Stream reads take the log iterator for streams close together in the log
+// and MultiGet for scattered ones; both read the same events and both report
+// a record missing from the log.
+TEST_F(EventStoreTest, StreamReadsOfCloseAndScatteredEventsAgreeAndReportMissingRecords) {
+  // account-close: positions 1, 3, 5, ... (interleaved with account-other).
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(append("account-close", ExpectedVersion::any(), 1));
+    ASSERT_TRUE(append("account-other", ExpectedVersion::any(), 1));
+  }
+  // account-far: one event, then 50 others, then another (span/events > 4).
+  ASSERT_TRUE(append("account-far", ExpectedVersion::any(), 1));
+  ASSERT_TRUE(append("account-other", ExpectedVersion::any(), 50));
+  ASSERT_TRUE(append("account-far", ExpectedVersion::any(), 1));
+  for (const std::string stream : {"account-close", "account-far"}) {
+    auto read = store_->read_stream(stream, 0, 1000);
+    ASSERT_TRUE(read) << read.error().to_string();
+    std::vector<std::int64_t> scanned;
+    Status s = store_->scan_stream(stream, 0, 1000, [&](const EventView& e) {
+      EXPECT_EQ(e.stream, stream);
+      scanned.push_back(e.global_position);
+      return Status();
+    });
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    ASSERT_EQ(scanned.size(), read->size());
+    for (std::size_t i = 0; i < scanned.size(); ++i) {
+      EXPECT_EQ(scanned[i], (*read)[i].global_position);
+      EXPECT_EQ((*read)[i].stream_version, static_cast<std::int64_t>(i));
+    }
+  }
+  EXPECT_EQ(store_->read_stream("account-close", 0, 1000)->size(), 10u);
+  EXPECT_EQ(store_->read_stream("account-far", 0, 1000)->size(), 2u);
+  // Remove account-close's 4th event (position 7) and account-far's last (position 72).
+  auto* rocks = static_cast<store::RocksEventStore*>(store_.get());
+  for (std::uint64_t position : {7u, 72u}) {
+    auto key = store::encode_u64(position);
+    ASSERT_TRUE(rocks->db()->Delete(rocksdb::WriteOptions(), rocks->column_family(store::kCfLog),
+                                    rocksdb::Slice(key.data(), key.size())).ok());
+  }
+  for (auto [stream, position] : {std::pair<std::string, int>{"account-close", 7}, {"account-far", 72}}) {
+    Status s = store_->scan_stream(stream, 0, 1000, [](const EventView&) { return Status(); });
+    EXPECT_EQ(s.code(), StatusCode::kDataLoss) << stream;
+    EXPECT_NE(s.message().find("points at position " + std::to_string(position)), std::string::npos)
+        << s.message();
+  }
+}
+
 TEST(EventStoreOpenTest, CreatesAMissingDirectoryAndRefusesForeignData) {
   TempDir dir;
   {
