@@ -194,16 +194,30 @@ Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
   const std::int64_t n = store->last_position();
 
   // Baseline: raw iteration over the same column family, touching every value.
-  auto start = Clock::now();
   std::uint64_t bytes = 0;
-  {
+  auto raw_scan = [&]() -> double {
+    auto start = Clock::now();
+    bytes = 0;
     rocksdb::ReadOptions ro;
     ro.fill_cache = false;
     ro.readahead_size = 2u << 20;
     std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(ro, store->column_family(store::kCfLog)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) bytes += it->value().size() + static_cast<unsigned char>(it->value()[0]);
-  }
-  double raw_rate = static_cast<double>(n) / seconds_since(start);
+    return static_cast<double>(n) / seconds_since(start);
+  };
+
+  // Ours, decode only: every record decoded in place, nothing folded (where the time goes).
+  auto decode_scan = [&]() -> Result<double> {
+    auto start = Clock::now();
+    std::uint64_t sink = 0;
+    Status s = store->scan_log(1, SIZE_MAX, {}, [&](const EventView& e) -> Status {
+      sink += e.envelope.data_json.size();
+      return Status();
+    });
+    if (!s.ok()) return s;
+    bytes += sink & 1;
+    return static_cast<double>(n) / seconds_since(start);
+  };
 
   // Ours: decode every record in place and fold amounts into balances.
   struct Hash {
@@ -211,26 +225,46 @@ Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, std::int64_t, Hash, std::equal_to<>> balances;
-  std::int64_t folded = 0;
   JsonFieldReader fields({"amount", "transaction_type"});
-  start = Clock::now();
-  Status s = store->scan_log(1, SIZE_MAX, {}, [&](const EventView& e) -> Status {
-    NEXUM_RETURN_IF_ERROR(fields.parse(e.envelope.data_json));
-    auto d = Decimal::parse(fields.string_or_empty(0), "amount");
+  auto fold_scan = [&]() -> Result<double> {
+    balances.clear();
+    std::int64_t folded = 0;
+    auto start = Clock::now();
+    Status s = store->scan_log(1, SIZE_MAX, {}, [&](const EventView& e) -> Status {
+      NEXUM_RETURN_IF_ERROR(fields.parse(e.envelope.data_json));
+      auto d = Decimal::parse(fields.string_or_empty(0), "amount");
+      if (!d) return d.error();
+      std::int64_t cents = d->units_at(2).value_or(0);
+      if (fields.string_or_empty(1) == "withdrawal") cents = -cents;
+      auto it = balances.find(e.envelope.entity_id);
+      if (it == balances.end()) it = balances.emplace(std::string(e.envelope.entity_id), 0).first;
+      it->second += cents;
+      ++folded;
+      return Status();
+    });
+    if (!s.ok()) return s;
+    if (folded != n) return Status::internal("replay folded " + std::to_string(folded) + " of " + std::to_string(n));
+    return static_cast<double>(folded) / seconds_since(start);
+  };
+
+  // Two alternating rounds, best of each: on a shared machine a neighbour's
+  // burst then hits one round of one side, not the ratio.
+  double raw_rate = 0, decode_rate = 0, ours = 0;
+  for (int round = 0; round < 2; ++round) {
+    raw_rate = std::max(raw_rate, raw_scan());
+    auto d = decode_scan();
     if (!d) return d.error();
-    std::int64_t cents = d->units_at(2).value_or(0);
-    if (fields.string_or_empty(1) == "withdrawal") cents = -cents;
-    auto it = balances.find(e.envelope.entity_id);
-    if (it == balances.end()) it = balances.emplace(std::string(e.envelope.entity_id), 0).first;
-    it->second += cents;
-    ++folded;
-    return Status();
-  });
-  if (!s.ok()) return s;
-  double ours = static_cast<double>(folded) / seconds_since(start);
+    decode_rate = std::max(decode_rate, *d);
+    auto f = fold_scan();
+    if (!f) return f.error();
+    ours = std::max(ours, *f);
+  }
   std::vector<BenchRow> rows;
+  std::string baseline_note = "baseline: raw RocksDB iteration of the log CF (" + std::to_string(bytes >> 20) +
+                              " MiB); best of 2 alternating rounds";
   rows.push_back({"replay " + std::to_string(n) + " events: decode + fold balances", ours, raw_rate, "events/s",
-                  "baseline: raw RocksDB iteration of the log CF (" + std::to_string(bytes >> 20) + " MiB)"});
+                  baseline_note});
+  rows.push_back({"replay " + std::to_string(n) + " events: decode only", decode_rate, raw_rate, "events/s", ""});
   rows.push_back({"accounts folded", static_cast<double>(balances.size()), 0, "accounts", ""});
   return rows;
 }
