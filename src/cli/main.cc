@@ -3,10 +3,15 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  // spdlog creates its registry on first use. Create it here, before any
+  // store, bus or consumer thread exists, so that first use is not a race
+  // between threads inside libspdlog, which TSan cannot see synchronized.
+  spdlog::default_logger_raw();
   CLI::App app{"nexum: embedded event store and projection engine for core banking"};
   app.set_version_flag("--version", std::string("nexum ") + NEXUM_VERSION);
   app.require_subcommand(0, 1);
