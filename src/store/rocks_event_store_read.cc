@@ -1,7 +1,9 @@
 // Reads and verification of RocksEventStore.
 #include <algorithm>
+#include <thread>
 
 #include "store/keys.h"
+#include "store/log_prefetcher.h"
 #include "store/record_codec.h"
 #include "store/rocks_event_store.h"
 #include "store/rocks_status.h"
@@ -147,31 +149,61 @@ Result<std::vector<RecordedEvent>> RocksEventStore::read_stream(std::string_view
   return out;
 }
 
+namespace {
+
+// Scans at least this long read ahead on a second thread (LogPrefetcher) and
+// bypass the block cache. Shorter ones (subscription batches, paging) stay on
+// the caller's thread and warm the cache.
+constexpr std::size_t kLongScanEvents = 100000;
+
+}  // namespace
+
 Status RocksEventStore::scan_log(std::int64_t from_position, std::size_t limit, const EventFilter& filter,
                                  const std::function<Status(const EventView&)>& visit) {
   std::int64_t last = last_position();
   std::int64_t expected = std::max<std::int64_t>(from_position, 1);
   if (expected > last || limit == 0) return Status();
-  std::string upper = position_key(last + 1);
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper_slice;
-  ro.fill_cache = limit < 100000;  // long replays must not evict the hot set
-  ro.readahead_size = 2u << 20;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.log));
   RecordDecoder decoder;
   EventView view;
   std::size_t delivered = 0;
-  for (it->Seek(position_key(expected)); it->Valid() && delivered < limit; it->Next()) {
-    auto position = static_cast<std::int64_t>(decode_u64(to_view(it->key())).value_or(0));
-    if (position != expected) return Status::data_loss(missing_position(expected, position));
-    NEXUM_RETURN_IF_ERROR(decoder.decode(to_view(it->value()), position, &view));
+  // Checks density, decodes, filters and visits one record; false: stop (see status).
+  auto take = [&](std::int64_t position, std::string_view value, Status* status) -> bool {
+    if (position != expected) {
+      *status = Status::data_loss(missing_position(expected, position));
+      return false;
+    }
+    *status = decoder.decode(value, position, &view);
+    if (!status->ok()) return false;
     ++expected;
-    if (!filter.empty() && !filter.matches(view)) continue;
-    NEXUM_RETURN_IF_ERROR(visit(view));
+    if (!filter.empty() && !filter.matches(view)) return true;
+    *status = visit(view);
+    if (!status->ok()) return false;
     ++delivered;
+    return true;
+  };
+  Status status;
+  if (limit >= kLongScanEvents && static_cast<std::uint64_t>(last - expected + 1) >= kLongScanEvents &&
+      std::thread::hardware_concurrency() > 1) {
+    LogPrefetcher prefetcher(db_.get(), handles_.log, expected, last);
+    LogPrefetcher::Record record;
+    while (delivered < limit && prefetcher.next(&record)) {
+      if (!take(record.position, record.value, &status)) return status;
+    }
+    NEXUM_RETURN_IF_ERROR(prefetcher.status());
+  } else {
+    std::string upper = position_key(last + 1);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    ro.fill_cache = limit < kLongScanEvents;  // long replays must not evict the hot set
+    ro.readahead_size = 2u << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.log));
+    for (it->Seek(position_key(expected)); it->Valid() && delivered < limit; it->Next()) {
+      auto position = static_cast<std::int64_t>(decode_u64(to_view(it->key())).value_or(0));
+      if (!take(position, to_view(it->value()), &status)) return status;
+    }
+    NEXUM_RETURN_IF_ERROR(to_status(it->status(), "scanning log"));
   }
-  NEXUM_RETURN_IF_ERROR(to_status(it->status(), "scanning log"));
   if (delivered < limit && expected <= last) return Status::data_loss(missing_position(expected, 0));
   return Status();
 }

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
@@ -395,6 +396,54 @@ TEST_F(EventStoreTest, StreamReadsOfCloseAndScatteredEventsAgreeAndReportMissing
     EXPECT_NE(s.message().find("points at position " + std::to_string(position)), std::string::npos)
         << s.message();
   }
+}
+
+// Long scans (100 000 events and more) read ahead on a second thread: the
+// events still come densely in order, a visitor can stop early, and a record
+// missing from the log is still a gap reported by position.
+TEST_F(EventStoreTest, LongScansReadAheadInOrderStopEarlyAndReportGaps) {
+  StoreOptions buffered;
+  buffered.durability = Durability::kBuffered;
+  reopen(buffered);
+  constexpr std::int64_t kEvents = 120000;
+  std::vector<std::future<Result<AppendResult>>> appends;
+  for (std::int64_t i = 0; i < kEvents; i += 1000) {
+    std::vector<StreamAppend> a(1);
+    a[0].stream = "account-long" + std::to_string(i / 1000);
+    for (int j = 0; j < 1000; ++j) a[0].events.push_back(deposit("long", j));
+    appends.push_back(store_->append_future(std::move(a)));
+  }
+  for (auto& f : appends) ASSERT_TRUE(f.get());
+  ASSERT_EQ(store_->last_position(), kEvents);
+  std::int64_t next = 1;
+  Status s = store_->scan_log(1, SIZE_MAX, {}, [&](const EventView& e) {
+    EXPECT_EQ(e.global_position, next);
+    ++next;
+    return Status();
+  });
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(next, kEvents + 1);
+  // The visitor stops the scan: its error comes back and nothing more is visited.
+  std::int64_t seen = 0;
+  s = store_->scan_log(1, SIZE_MAX, {}, [&](const EventView&) {
+    return ++seen == 50000 ? Status::internal("enough") : Status();
+  });
+  EXPECT_EQ(s.code(), StatusCode::kInternal);
+  EXPECT_EQ(seen, 50000);
+  // A limit is honoured.
+  seen = 0;
+  ASSERT_TRUE(store_->scan_log(10, 100000, {}, [&](const EventView&) { return ++seen, Status(); }).ok());
+  EXPECT_EQ(seen, 100000);
+  // A gap deep in the log.
+  auto* rocks = static_cast<store::RocksEventStore*>(store_.get());
+  auto key = store::encode_u64(77777);
+  ASSERT_TRUE(rocks->db()->Delete(rocksdb::WriteOptions(), rocks->column_family(store::kCfLog),
+                                  rocksdb::Slice(key.data(), key.size())).ok());
+  seen = 0;
+  s = store_->scan_log(1, SIZE_MAX, {}, [&](const EventView&) { return ++seen, Status(); });
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("position 77777 is missing"), std::string::npos) << s.message();
+  EXPECT_EQ(seen, 77776);
 }
 
 TEST(EventStoreOpenTest, CreatesAMissingDirectoryAndRefusesForeignData) {
