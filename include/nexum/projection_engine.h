@@ -39,8 +39,8 @@ struct ProjectionEngineOptions {
   // enough for batches to be large; also how much work a crash mid-rebuild
   // can lose and how often its progress moves. Default: 2000 ms.
   std::chrono::milliseconds replay_batch_delay{2000};
-  // Threads a shared replay splits its projections across (each thread
-  // scans the log once for its share). Default: 2.
+  // Threads a shared replay applies its projections on (round-robin), fed
+  // by one more thread that scans the log once for all. Default: 2.
   std::size_t replay_threads = 2;
   // At start(), projections at least this many events behind the end of
   // the log catch up together from one shared scan of the log (each from

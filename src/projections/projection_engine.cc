@@ -105,7 +105,8 @@ class ProjectionEngine::Impl {
   // Feeds `runners` (stopped) from one new SharedReplay. REQUIRES: mu_ held.
   Status replay_locked(const std::vector<projections::ProjectionRunner*>& runners, bool rebuilding) {
     std::erase_if(replays_, [](const auto& replay) { return replay->done(); });
-    // Round-robin over replay_threads scans, in the order projections were added.
+    // Round-robin over replay_threads lanes, in the order projections were
+    // added; one scan of the log feeds them all.
     const std::size_t threads = std::max<std::size_t>(1, std::min(options_.replay_threads, runners.size()));
     std::vector<std::vector<projections::SharedReplay::Member>> groups(threads);
     std::size_t next = 0;
@@ -115,8 +116,8 @@ class ProjectionEngine::Impl {
       if (!generation) return generation.error();
       groups[next++ % threads].push_back({r, *generation});
     }
-    for (auto& members : groups) {
-      if (!members.empty()) replays_.push_back(std::make_unique<projections::SharedReplay>(store_, std::move(members)));
+    if (std::any_of(groups.begin(), groups.end(), [](const auto& g) { return !g.empty(); })) {
+      replays_.push_back(std::make_unique<projections::SharedReplay>(store_, std::move(groups)));
     }
     return Status();
   }

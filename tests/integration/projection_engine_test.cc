@@ -11,6 +11,8 @@
 #include "nexum/projection_engine.h"
 #include "nexum/store.h"
 #include "projection_test_util.h"
+#include "store/keys.h"
+#include "store/rocks_event_store.h"
 #include "test_util.h"
 
 namespace nexum {
@@ -351,6 +353,45 @@ TEST_F(ProjectionEngineTest, FilteredProjectionStillAdvancesItsCheckpointPastOth
   ASSERT_TRUE(engine_->wait_for(30, 10s));
   EXPECT_EQ(engine_->scan("created", "p/", 100)->size(), 10u);
   EXPECT_EQ(engine_->status("created")->lag, 0);
+}
+
+// A shared replay (one scanning thread, several applying ones) never skips a
+// record it cannot read: the projections still in it stop in the error
+// state at that position, with every earlier event applied once.
+TEST_F(ProjectionEngineTest, SharedReplayStopsAtACorruptOrMissingRecordNamingItsPosition) {
+  for (bool corrupt : {true, false}) {
+    SCOPED_TRACE(corrupt ? "corrupt record" : "missing record");
+    engine_.reset();
+    store_.reset();
+    TempDir dir;
+    StoreOptions so;
+    so.durability = Durability::kBuffered;
+    auto opened = EventStore::open(dir.sub("data"), so);
+    ASSERT_TRUE(opened) << opened.error().to_string();
+    store_ = std::move(opened).value();
+    for (int i = 0; i < 300; ++i) append("acc_" + std::to_string(i % 7), "account_updated");
+    auto* rocks = static_cast<store::RocksEventStore*>(store_.get());
+    auto key = store::encode_u64(150);
+    rocksdb::Slice k(key.data(), key.size());
+    auto* log = rocks->column_family(store::kCfLog);
+    ASSERT_TRUE((corrupt ? rocks->db()->Put(rocksdb::WriteOptions(), log, k, "garbage!")
+                         : rocks->db()->Delete(rocksdb::WriteOptions(), log, k)).ok());
+
+    new_engine(16, /*shared_replay_min_lag=*/50);
+    for (const char* name : {"a", "b", "c"}) {
+      ASSERT_TRUE(engine_->add(std::make_unique<CountingProjection>(name)).ok());
+    }
+    ASSERT_TRUE(engine_->start().ok());
+    for (const char* name : {"a", "b", "c"}) {
+      ProjectionStatus st = wait_for_state(name, ProjectionState::kError);
+      EXPECT_EQ(st.error_position, 150) << name << ": " << st.error;
+      EXPECT_NE(st.error.find("150"), std::string::npos) << st.error;
+      EXPECT_LT(st.checkpoint, 150) << name;
+      expect_each_applied_once(name, st.checkpoint);
+    }
+    engine_.reset();
+    store_.reset();
+  }
 }
 
 }  // namespace
