@@ -46,11 +46,21 @@ Status StagedReadModel::set_from_text(std::string_view key, std::optional<std::s
   return Status();
 }
 
-Result<StagedReadModel::Map::value_type*> StagedReadModel::load(std::string_view key, ReadModelDecoder decoder) {
+StagedReadModel::Node* StagedReadModel::insert(std::string_view key, Entry entry) {
+  auto node = std::make_unique<Node>();
+  node->key.assign(key);
+  node->entry = std::move(entry);
+  Node* raw = node.get();
+  entries_.emplace(std::string_view(raw->key), std::move(node));
+  return raw;
+}
+
+Result<StagedReadModel::Node*> StagedReadModel::load(std::string_view key, ReadModelDecoder decoder) {
   auto it = entries_.find(key);
   if (it != entries_.end()) {
-    Entry& e = it->second;
-    if (e.decoder == decoder) return &*it;
+    Node* node = it->second.get();
+    Entry& e = node->entry;
+    if (e.decoder == decoder) return node;
     // Held in another form: convert through the JSON text.
     std::optional<std::string_view> text;
     text_buf_.clear();
@@ -64,7 +74,7 @@ Result<StagedReadModel::Map::value_type*> StagedReadModel::load(std::string_view
       text = text_buf_;
     }
     NEXUM_RETURN_IF_ERROR(set_from_text(key, text, decoder, e));
-    return &*it;
+    return node;
   }
   NEXUM_RETURN_IF_ERROR(check_key(key));
   key_buf_.assign(prefix_);
@@ -79,12 +89,12 @@ Result<StagedReadModel::Map::value_type*> StagedReadModel::load(std::string_view
   }
   Entry entry;
   NEXUM_RETURN_IF_ERROR(set_from_text(key, text, decoder, entry));
-  return &*entries_.emplace(std::string(key), std::move(entry)).first;
+  return insert(key, std::move(entry));
 }
 
-void StagedReadModel::mark_dirty(Map::value_type* node) {
-  if (!node->second.dirty) {
-    node->second.dirty = true;
+void StagedReadModel::mark_dirty(Node* node) {
+  if (!node->entry.dirty) {
+    node->entry.dirty = true;
     dirty_.push_back(node);
   }
 }
@@ -92,7 +102,7 @@ void StagedReadModel::mark_dirty(Map::value_type* node) {
 Result<const boost::json::value*> StagedReadModel::get(std::string_view key) {
   auto node = load(key, nullptr);
   if (!node) return node.error();
-  const boost::json::value* v = &(*node)->second.value;
+  const boost::json::value* v = &(*node)->entry.value;
   return v->is_null() ? nullptr : v;
 }
 
@@ -100,7 +110,7 @@ Result<boost::json::value*> StagedReadModel::modify(std::string_view key) {
   auto node = load(key, nullptr);
   if (!node) return node.error();
   mark_dirty(*node);
-  return &(*node)->second.value;
+  return &(*node)->entry.value;
 }
 
 Result<ReadModelValue*> StagedReadModel::modify_value(std::string_view key, ReadModelDecoder decode) {
@@ -108,24 +118,24 @@ Result<ReadModelValue*> StagedReadModel::modify_value(std::string_view key, Read
   auto node = load(key, decode);
   if (!node) return node.error();
   mark_dirty(*node);
-  return (*node)->second.typed.get();
+  return (*node)->entry.typed.get();
 }
 
 Result<const ReadModelValue*> StagedReadModel::get_value(std::string_view key, ReadModelDecoder decode) {
   if (decode == nullptr) return Status::invalid_argument("read-model decoder: null");
   auto node = load(key, decode);
   if (!node) return node.error();
-  return (*node)->second.typed.get();
+  return (*node)->entry.typed.get();
 }
 
 Status StagedReadModel::put(std::string_view key, boost::json::value value) {
   NEXUM_RETURN_IF_ERROR(check_key(key));
   auto it = entries_.find(key);
-  if (it == entries_.end()) it = entries_.emplace(std::string(key), Entry{}).first;
-  it->second.value = std::move(value);
-  it->second.typed.reset();
-  it->second.decoder = nullptr;
-  mark_dirty(&*it);
+  Node* node = it != entries_.end() ? it->second.get() : insert(key, Entry{});
+  node->entry.value = std::move(value);
+  node->entry.typed.reset();
+  node->entry.decoder = nullptr;
+  mark_dirty(node);
   return Status();
 }
 
@@ -134,15 +144,13 @@ Status StagedReadModel::erase(std::string_view key) { return put(key, boost::jso
 void StagedReadModel::write_staged(rocksdb::WriteBatch& batch) {
   // In key order: the memtable's skip list inserts a run of ascending keys
   // much faster than the same keys in arbitrary order.
-  std::sort(dirty_.begin(), dirty_.end(), [](const Map::value_type* a, const Map::value_type* b) {
-    return a->first < b->first;
-  });
+  std::sort(dirty_.begin(), dirty_.end(), [](const Node* a, const Node* b) { return a->key < b->key; });
   std::string full;
   std::string value;
-  for (const Map::value_type* node : dirty_) {
+  for (const Node* node : dirty_) {
     full.assign(prefix_);
-    full.append(node->first);
-    const Entry& e = node->second;
+    full.append(node->key);
+    const Entry& e = node->entry;
     if (e.decoder != nullptr ? !e.typed->present() : e.value.is_null()) {
       batch.Delete(cf_, full).PermitUncheckedError();
       continue;
@@ -158,17 +166,21 @@ void StagedReadModel::write_staged(rocksdb::WriteBatch& batch) {
 }
 
 void StagedReadModel::mark_committed() {
-  for (Map::value_type* node : dirty_) node->second.dirty = false;
+  for (Node* node : dirty_) node->entry.dirty = false;
   dirty_.clear();
   if (entries_.size() <= cache_entries_) return;
   // Every entry is clean here: drop about half (hash order is arbitrary
   // enough not to favour any key range).
-  std::size_t target = cache_entries_ / 2;
-  for (auto it = entries_.begin(); it != entries_.end() && entries_.size() > target;) it = entries_.erase(it);
+  std::size_t excess = entries_.size() - cache_entries_ / 2;
+  erase_if(entries_, [&](const Map::value_type&) {
+    if (excess == 0) return false;
+    --excess;
+    return true;
+  });
 }
 
 void StagedReadModel::discard_staged() {
-  for (Map::value_type* node : dirty_) entries_.erase(entries_.find(node->first));
+  for (Node* node : dirty_) entries_.erase(entries_.find(std::string_view(node->key)));
   dirty_.clear();
 }
 
