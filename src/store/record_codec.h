@@ -38,11 +38,15 @@ class PendingRecord {
 // Thread-compatible.
 class RecordDecoder {
  public:
+  // `fast_path` false: always use Cap'n Proto's generic reader (tests compare the two).
+  explicit RecordDecoder(bool fast_path = true) : fast_path_(fast_path) {}
+
   // Fills `out` from `value`, the log value stored under `position`.
   // A malformed record, or one whose position disagrees with its key, is DataLoss.
   Status decode(std::string_view value, std::int64_t position, EventView* out);
 
  private:
+  bool fast_path_;
   std::vector<capnp::word> aligned_;
   std::optional<capnp::FlatArrayMessageReader> reader_;
 };
