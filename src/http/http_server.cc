@@ -3,13 +3,6 @@
 // fsynced append, a bus switch draining Kafka) never stalls other sockets.
 #include "nexum/http_server.h"
 
-// g++ 12 with -fsanitize=address,undefined reports a false
-// -Wmaybe-uninitialized inside Beast's basic_parser (a boost::optional
-// member); the warning is off for this file only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <atomic>
 #include <condition_variable>
 #include <future>

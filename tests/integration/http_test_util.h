@@ -3,11 +3,6 @@
 // Prometheus text exposition format (what `promtool check metrics` parses).
 #pragma once
 
-// g++ 12 with sanitizers: false -Wmaybe-uninitialized inside Beast's parser.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
