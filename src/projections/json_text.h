@@ -22,9 +22,9 @@ namespace nexum::projections {
 // (", \, and control characters; other bytes verbatim).
 void append_json_string(std::string_view s, std::string& out);
 
-// Appends `{"k":v,...}` member by member. Keys are written verbatim:
-// REQUIRES: keys need no escaping (the projections' own constant names).
-// Thread-compatible.
+// Appends `{"k":v,...}` member by member; the constructor writes `{`, the
+// destructor `}`. Keys are written verbatim: REQUIRES: keys need no escaping
+// (the projections' own constant names). Thread-compatible.
 class JsonObjectWriter {
  public:
   explicit JsonObjectWriter(std::string& out) : out_(out) { out_.push_back('{'); }
