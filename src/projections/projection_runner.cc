@@ -13,6 +13,7 @@
 #include "projections/read_model_keys.h"
 #include "store/keys.h"
 #include "store/rocks_status.h"
+#include "store/rocks_write.h"
 
 namespace nexum::projections {
 namespace {
@@ -175,7 +176,7 @@ Status ProjectionRunner::reset_for_rebuild() {
     if (s.ok()) s = batch.Put(checkpoints_, checkpoint_name(name_), rocksdb::Slice(zero.data(), zero.size()));
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync_commits;
-    if (s.ok()) s = store_.db()->Write(wo, &batch);
+    if (s.ok()) s = store::write_batch(store_.db(), wo, &batch);
     NEXUM_RETURN_IF_ERROR(store::to_status(s, "resetting projection '" + name_ + "'"));
     durable_error_position_ = 0;
     checkpoint_.store(0);
@@ -394,7 +395,7 @@ Status ProjectionRunner::commit_locked(std::int64_t checkpoint) {
   batch.Put(checkpoints_, checkpoint_name(name_), rocksdb::Slice(cp.data(), cp.size())).PermitUncheckedError();
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_commits;
-  rocksdb::Status s = store_.db()->Write(wo, &batch);
+  rocksdb::Status s = store::write_batch(store_.db(), wo, &batch);
   if (!s.ok()) {
     Status st = store::to_status(s, "committing projection '" + name_ + "'");
     staged_.clear();  // the cache may hold values that never reached the store
@@ -529,7 +530,7 @@ Status ProjectionRunner::retry_parked(std::int64_t position) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_commits;
-  rocksdb::Status s = store_.db()->Write(wo, &batch);
+  rocksdb::Status s = store::write_batch(store_.db(), wo, &batch);
   if (!s.ok()) {
     staged_.clear();
     return store::to_status(s, "committing the retry of a parked event");

@@ -22,6 +22,7 @@
 #include "sagas/saga_outbox.h"
 #include "store/keys.h"
 #include "store/rocks_status.h"
+#include "store/rocks_write.h"
 
 namespace nexum::sagas {
 
@@ -298,7 +299,7 @@ Status CommandRelay::round(bool& more) {
     Status w;
     {
       std::lock_guard<std::mutex> lock(write_mu_);
-      w = to_status(db->Write(wo, &batch), "committing delivered saga commands");
+      w = to_status(store::write_batch(db, wo, &batch), "committing delivered saga commands");
     }
     if (!w.ok()) return w;  // counted nothing: the entries are still there
   }

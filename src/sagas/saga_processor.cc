@@ -14,6 +14,7 @@
 #include "sagas/saga_outbox.h"
 #include "store/keys.h"
 #include "store/rocks_status.h"
+#include "store/rocks_write.h"
 
 namespace nexum::sagas {
 
@@ -113,7 +114,7 @@ Status SagaProcessor::commit(bool& outbox) {
   wo.sync = sync_;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
-    NEXUM_RETURN_IF_ERROR(to_status(store_.db()->Write(wo, pending_.GetWriteBatch()), "committing saga state"));
+    NEXUM_RETURN_IF_ERROR(to_status(store::write_batch(store_.db(), wo, pending_.GetWriteBatch()), "committing saga state"));
   }
   outbox = pending_outbox_;
   committed_ = position_;
@@ -141,7 +142,7 @@ Status SagaProcessor::reset() {
   wo.sync = sync_;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
-    NEXUM_RETURN_IF_ERROR(to_status(store_.db()->Write(wo, &batch), "resetting saga " + name_));
+    NEXUM_RETURN_IF_ERROR(to_status(store::write_batch(store_.db(), wo, &batch), "resetting saga " + name_));
   }
   return load();
 }

@@ -10,6 +10,7 @@
 
 #include "nexum/topics.h"
 #include "store/keys.h"
+#include "store/rocks_write.h"
 
 namespace nexum::store {
 
@@ -301,7 +302,7 @@ void CommitPipeline::run_writer() {
     if (group->any_write && write_status.ok()) {
       rocksdb::WriteOptions wo;
       wo.sync = options_.durability == Durability::kSync;
-      rocksdb::Status s = h_.db->Write(wo, &group->batch);
+      rocksdb::Status s = write_batch(h_.db, wo, &group->batch);
       if (s.ok()) {
         on_committed_(group->next_position - 1);
       } else {

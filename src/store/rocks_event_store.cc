@@ -10,6 +10,7 @@
 
 #include "store/keys.h"
 #include "store/rocks_status.h"
+#include "store/rocks_write.h"
 #include "store/stream_insert_hint.h"
 
 namespace nexum::store {
@@ -177,9 +178,9 @@ Status RocksEventStore::open_db() {
     }
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    NEXUM_RETURN_IF_ERROR(to_status(db_->Put(wo, column_family(kCfMeta), to_slice(kFormatVersionKey),
-                                              to_slice(kFormatVersion)),
-                                     "writing format version"));
+    rocksdb::WriteBatch batch;
+    batch.Put(column_family(kCfMeta), to_slice(kFormatVersionKey), to_slice(kFormatVersion));
+    NEXUM_RETURN_IF_ERROR(to_status(write_batch(db_.get(), wo, &batch), "writing format version"));
   } else if (!s.ok()) {
     return to_status(s, "reading format version");
   } else if (format != kFormatVersion) {
@@ -261,7 +262,9 @@ Status RocksEventStore::save_snapshot(std::string_view stream, const Snapshot& s
   value += snapshot.state;
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kSync;
-  return to_status(db_->Put(wo, column_family(kCfSnapshots), to_slice(stream), value), "saving snapshot");
+  rocksdb::WriteBatch batch;
+  batch.Put(column_family(kCfSnapshots), to_slice(stream), value);
+  return to_status(write_batch(db_.get(), wo, &batch), "saving snapshot");
 }
 
 Result<Snapshot> RocksEventStore::load_snapshot(std::string_view stream) {
@@ -290,8 +293,9 @@ Status RocksEventStore::save_checkpoint(std::string_view consumer, std::int64_t 
   auto v = encode_u64(static_cast<std::uint64_t>(position));
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kSync;
-  return to_status(db_->Put(wo, column_family(kCfCheckpoints), to_slice(consumer), rocksdb::Slice(v.data(), v.size())),
-                    "saving checkpoint");
+  rocksdb::WriteBatch batch;
+  batch.Put(column_family(kCfCheckpoints), to_slice(consumer), rocksdb::Slice(v.data(), v.size()));
+  return to_status(write_batch(db_.get(), wo, &batch), "saving checkpoint");
 }
 
 }  // namespace nexum::store
