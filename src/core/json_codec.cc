@@ -120,16 +120,6 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
-}  // namespace json_internal
-
-namespace {
-
-namespace json = boost::json;
-using json_internal::printable;
-using json_internal::utf8_sequence_length;
-
-// ---- Encoding -----------------------------------------------------------------
-
 // What a byte needs inside a JSON string: 0 copy, 'u' \u00XX, 'x' start of a
 // multi-byte sequence (validate), anything else \ + that character. Matches
 // boost::json's serializer, so envelope and payload strings look alike.
@@ -148,7 +138,6 @@ constexpr std::array<char, 256> make_escape_table() {
 }
 constexpr std::array<char, 256> kEscape = make_escape_table();
 
-// Appends `s` as a quoted JSON string. Invalid UTF-8 bytes become U+FFFD.
 void append_quoted(std::string_view s, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -187,6 +176,17 @@ void append_quoted(std::string_view s, std::string& out) {
   flush(end);
   out.push_back('"');
 }
+
+}  // namespace json_internal
+
+namespace {
+
+namespace json = boost::json;
+using json_internal::printable;
+using json_internal::append_quoted;
+using json_internal::utf8_sequence_length;
+
+// ---- Encoding -----------------------------------------------------------------
 
 void append_nullable(std::string_view s, std::string& out) {
   if (s.empty()) {

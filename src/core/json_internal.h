@@ -34,6 +34,11 @@ inline constexpr std::string_view kFieldNames[kFieldCount] = {
 // kNoField for a key outside the nine.
 Field lookup_field(std::string_view key);
 
+// Appends `s` as a quoted JSON string, escaped as boost::json's serializer
+// does (", \\, control characters; UTF-8 verbatim); invalid UTF-8 bytes
+// become U+FFFD. Used for envelopes and read-model values alike.
+void append_quoted(std::string_view s, std::string& out);
+
 // Untrusted text for an error message: at most 64 bytes, non-printable
 // bytes as \xNN, so a message is always printable ASCII.
 std::string printable(std::string_view text);

@@ -1,7 +1,5 @@
 #include "projections/json_text.h"
 
-#include <array>
-
 #include <boost/json/parse.hpp>
 
 #include "nexum/json_codec.h"
@@ -9,49 +7,12 @@
 namespace nexum::projections {
 namespace {
 
-// 0: verbatim; 'u': \u00XX; otherwise the character after the backslash.
-constexpr std::array<char, 256> make_escape_table() {
-  std::array<char, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = 'u';
-  t['\b'] = 'b';
-  t['\t'] = 't';
-  t['\n'] = 'n';
-  t['\f'] = 'f';
-  t['\r'] = 'r';
-  t['"'] = '"';
-  t['\\'] = '\\';
-  return t;
-}
-constexpr std::array<char, 256> kEscape = make_escape_table();
-
 Status wrong_type(std::string_view what, std::string_view key, std::string_view expected) {
   return Status::data_loss(std::string(what) + "." + std::string(key) + ": stored value is not " +
                            std::string(expected));
 }
 
 }  // namespace
-
-void append_json_string(std::string_view s, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const char e = kEscape[c];
-    if (e == 0) continue;
-    out.append(s.data() + run, i - run);
-    if (e == 'u') {
-      const char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-      out.append(buf, 6);
-    } else {
-      const char buf[2] = {'\\', e};
-      out.append(buf, 2);
-    }
-    run = i + 1;
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
 
 std::string& JsonObjectWriter::key_(std::string_view key) {
   if (!first_) out_.push_back(',');

@@ -12,15 +12,12 @@
 
 #include <boost/json/object.hpp>
 
+#include "core/json_internal.h"
 #include "nexum/clock.h"
 #include "nexum/decimal.h"
 #include "nexum/status.h"
 
 namespace nexum::projections {
-
-// Appends `s` as a quoted JSON string, escaped as boost::json does
-// (", \, and control characters; other bytes verbatim).
-void append_json_string(std::string_view s, std::string& out);
 
 // Appends `{"k":v,...}` member by member; the constructor writes `{`, the
 // destructor `}`. Keys are written verbatim: REQUIRES: keys need no escaping
@@ -33,7 +30,7 @@ class JsonObjectWriter {
   JsonObjectWriter& operator=(const JsonObjectWriter&) = delete;
 
   void null(std::string_view key) { key_(key).append("null", 4); }
-  void string(std::string_view key, std::string_view v) { append_json_string(v, key_(key)); }
+  void string(std::string_view key, std::string_view v) { json_internal::append_quoted(v, key_(key)); }
   void integer(std::string_view key, std::int64_t v) { key_(key).append(std::to_string(v)); }
   // The format_timestamp() form, quoted.
   void timestamp(std::string_view key, Timestamp t);
