@@ -16,13 +16,6 @@ void append_u64(std::uint64_t v, std::string& out) {
   out.append(k.data(), k.size());
 }
 
-std::optional<std::uint64_t> decode_u64(std::string_view bytes) {
-  if (bytes.size() != 8) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : bytes) v = (v << 8) | static_cast<unsigned char>(c);
-  return v;
-}
-
 std::string stream_key(std::string_view stream, std::int64_t version) {
   std::string k;
   k.reserve(stream.size() + 9);

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,7 +28,14 @@ inline constexpr std::string_view kFormatVersion = "nexum-store/1";
 using FixedKey = std::array<char, 8>;
 FixedKey encode_u64(std::uint64_t v);
 void append_u64(std::uint64_t v, std::string& out);
-std::optional<std::uint64_t> decode_u64(std::string_view bytes);
+// Inline: stream reads decode two keys per event.
+inline std::optional<std::uint64_t> decode_u64(std::string_view bytes) {
+  if (bytes.size() != 8) return std::nullopt;
+  std::uint64_t v;
+  std::memcpy(&v, bytes.data(), 8);
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+  return v;
+}
 
 // streams CF: stream bytes, 0x00, big-endian version. Stream ids never contain NUL.
 std::string stream_key(std::string_view stream, std::int64_t version);
