@@ -16,9 +16,11 @@ capnp::Text::Reader text(std::string_view s) { return capnp::Text::Reader(s.data
 
 std::string_view view(capnp::Text::Reader t) { return std::string_view(t.cStr(), t.size()); }
 
-std::uint64_t word_at(const capnp::word* w) {
+// Reads 8 bytes at any alignment: log values sit at arbitrary offsets inside
+// RocksDB blocks, so the fast path reads them where they are.
+std::uint64_t word_at(const char* p) {
   std::uint64_t v;
-  std::memcpy(&v, w, 8);  // little-endian, like the wire format (every supported target)
+  std::memcpy(&v, p, 8);  // little-endian, like the wire format (every supported target)
   return v;
 }
 
@@ -26,11 +28,11 @@ std::uint64_t word_at(const capnp::word* w) {
 constexpr std::uint64_t kDataWords = 3;
 constexpr std::uint64_t kPointers = 10;
 
-// Reads the byte list that the pointer at `p` (inside `seg`) points to.
-// Null is empty. False for anything else than an in-bounds near byte list.
-bool byte_list(const capnp::word* seg, std::uint64_t seg_words, const capnp::word* p, bool text,
-               std::string_view* out) {
-  std::uint64_t ptr = word_at(p);
+// Reads the byte list that the pointer word `p` (word index inside `seg`,
+// which is `seg_words` words long) points to. Null is empty. False for
+// anything else than an in-bounds near byte list.
+bool byte_list(const char* seg, std::uint64_t seg_words, std::uint64_t p, bool text, std::string_view* out) {
+  std::uint64_t ptr = word_at(seg + p * 8);
   if (ptr == 0) {
     *out = std::string_view();
     return true;
@@ -38,9 +40,9 @@ bool byte_list(const capnp::word* seg, std::uint64_t seg_words, const capnp::wor
   if ((ptr & 3) != 1 || ((ptr >> 32) & 7) != 2) return false;  // a list of bytes
   auto offset = static_cast<std::int64_t>(static_cast<std::int32_t>(static_cast<std::uint32_t>(ptr)) >> 2);
   std::uint64_t count = ptr >> 35;
-  std::int64_t start = (p - seg) + 1 + offset;
+  std::int64_t start = static_cast<std::int64_t>(p) + 1 + offset;
   if (start < 0 || static_cast<std::uint64_t>(start) + (count + 7) / 8 > seg_words) return false;
-  const char* bytes = reinterpret_cast<const char*>(seg + start);
+  const char* bytes = seg + static_cast<std::uint64_t>(start) * 8;
   if (text) {
     if (count == 0 || bytes[count - 1] != '\0') return false;  // capnp's reader says why
     --count;
@@ -49,19 +51,21 @@ bool byte_list(const capnp::word* seg, std::uint64_t seg_words, const capnp::wor
   return true;
 }
 
-// The common case, read without Cap'n Proto's generic reader: one segment,
-// the root struct at least as large as this build's, near pointers only.
-// Anything else (an older or newer record, a corrupt one) returns false and
-// goes through capnp::FlatArrayMessageReader, which reads any valid message
-// and explains any invalid one; the results agree (record_codec_test).
-bool decode_single_segment(kj::ArrayPtr<const capnp::word> words, EventView* out) {
-  if (words.size() < 2) return false;
-  std::uint64_t table = word_at(words.begin());
+// The common case, read without Cap'n Proto's generic reader and without
+// copying to an aligned buffer: one segment, the root struct at least as
+// large as this build's, near pointers only. `value` is a whole number of
+// words, at any alignment. Anything else (an older or newer record, a corrupt
+// one) returns false and goes through capnp::FlatArrayMessageReader, which
+// reads any valid message and explains any invalid one; the results agree
+// (record_codec_test).
+bool decode_single_segment(std::string_view value, EventView* out) {
+  std::uint64_t words = value.size() / 8;
+  if (words < 2) return false;
+  std::uint64_t table = word_at(value.data());
   if (static_cast<std::uint32_t>(table) != 0) return false;  // segment count - 1
   std::uint64_t seg_words = table >> 32;
-  if (seg_words + 1 != words.size()) return false;
-  const capnp::word* seg = words.begin() + 1;
-  if (seg_words < 1) return false;
+  if (seg_words + 1 != words) return false;
+  const char* seg = value.data() + 8;
   std::uint64_t root = word_at(seg);
   if ((root & 3) != 0) return false;  // a struct pointer
   auto offset = static_cast<std::int64_t>(static_cast<std::int32_t>(static_cast<std::uint32_t>(root)) >> 2);
@@ -72,8 +76,8 @@ bool decode_single_segment(kj::ArrayPtr<const capnp::word> words, EventView* out
       static_cast<std::uint64_t>(start) + data_words + pointers > seg_words) {
     return false;
   }
-  const capnp::word* data = seg + start;
-  const capnp::word* ptrs = data + data_words;
+  const char* data = seg + static_cast<std::uint64_t>(start) * 8;
+  std::uint64_t ptrs = static_cast<std::uint64_t>(start) + data_words;  // word index in seg
   std::string_view id, f[9];
   if (!byte_list(seg, seg_words, ptrs, false, &id) || id.size() != 16) return false;
   for (std::uint64_t i = 0; i < 9; ++i) {
@@ -82,8 +86,8 @@ bool decode_single_segment(kj::ArrayPtr<const capnp::word> words, EventView* out
   std::array<std::uint8_t, 16> bytes;
   std::memcpy(bytes.data(), id.data(), 16);
   out->global_position = static_cast<std::int64_t>(word_at(data));
-  out->stream_version = static_cast<std::int64_t>(word_at(data + 1));
-  out->envelope.timestamp = Timestamp(std::chrono::microseconds(static_cast<std::int64_t>(word_at(data + 2))));
+  out->stream_version = static_cast<std::int64_t>(word_at(data + 8));
+  out->envelope.timestamp = Timestamp(std::chrono::microseconds(static_cast<std::int64_t>(word_at(data + 16))));
   out->envelope.event_id = EventId(bytes);
   out->stream = f[0];
   out->topic = f[1];
@@ -155,6 +159,13 @@ Status RecordDecoder::decode(std::string_view value, std::int64_t position, Even
     return Status::data_loss("position " + std::to_string(position) + ": record size " +
                              std::to_string(value.size()) + " is not a whole number of words");
   }
+  if (fast_path_ && decode_single_segment(value, out)) {
+    if (out->global_position != position) {
+      return Status::data_loss("position " + std::to_string(position) + ": record says position " +
+                               std::to_string(out->global_position));
+    }
+    return Status();
+  }
   kj::ArrayPtr<const capnp::word> words;
   if (reinterpret_cast<std::uintptr_t>(value.data()) % alignof(capnp::word) == 0) {
     words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(value.data()), value.size() / 8);
@@ -162,13 +173,6 @@ Status RecordDecoder::decode(std::string_view value, std::int64_t position, Even
     aligned_.resize(value.size() / 8);
     std::memcpy(aligned_.data(), value.data(), value.size());
     words = kj::arrayPtr(aligned_.data(), aligned_.size());
-  }
-  if (fast_path_ && decode_single_segment(words, out)) {
-    if (out->global_position != position) {
-      return Status::data_loss("position " + std::to_string(position) + ": record says position " +
-                               std::to_string(out->global_position));
-    }
-    return Status();
   }
   std::string error;
   KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
