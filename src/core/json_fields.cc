@@ -54,10 +54,15 @@ class FieldHandler {
   }
   bool on_key(std::string_view s, std::size_t, boost::system::error_code&) {
     if (depth_ != 1) return true;
-    key_.append(s);
+    // A key that arrives in one piece (no escapes, not split) is compared in place.
+    std::string_view key = s;
+    if (!key_.empty()) {
+      key_.append(s);
+      key = key_;
+    }
     current_ = -1;
     for (std::size_t i = 0; i < names_.size(); ++i) {
-      if (names_[i] == key_) current_ = static_cast<int>(i);
+      if (names_[i] == key) current_ = static_cast<int>(i);
     }
     key_.clear();
     return true;
