@@ -1,5 +1,7 @@
 // Reads and verification of RocksEventStore.
 #include <algorithm>
+#include <limits>
+#include <optional>
 #include <thread>
 
 #include "store/keys.h"
@@ -25,33 +27,38 @@ std::string missing_position(std::int64_t expected, std::int64_t found) {
 
 namespace {
 
-// The log keys of `stream`'s events from `from_version` (kBackward: down from
-// it, -1 = the end), at most `limit`.
-Result<std::vector<std::string>> stream_positions(const StoreHandles& h, std::string_view stream,
-                                                  std::int64_t from_version, std::size_t limit,
-                                                  ReadDirection direction) {
-  std::vector<std::string> keys;
-  std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(rocksdb::ReadOptions(), h.streams));
+// The log positions of `stream`'s events from `from_version` (kBackward: down
+// from it, -1 = the end), at most `limit`. A malformed index value is position 0,
+// which no log record has.
+Result<std::vector<std::uint64_t>> stream_positions(const StoreHandles& h, std::string_view stream,
+                                                    std::int64_t from_version, std::size_t limit,
+                                                    ReadDirection direction) {
+  std::vector<std::uint64_t> positions;
+  std::string end = stream_end_key(stream);
+  rocksdb::Slice end_slice(end);
+  rocksdb::ReadOptions ro;
+  if (direction == ReadDirection::kForward) ro.iterate_upper_bound = &end_slice;
+  std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.streams));
   auto take = [&]() -> bool {
-    if (!it->Valid() || keys.size() >= limit) return false;
+    if (!it->Valid() || positions.size() >= limit) return false;
     auto k = parse_stream_key(to_view(it->key()));
     if (!k || k->stream != stream) return false;
-    keys.emplace_back(it->value().data(), it->value().size());
+    positions.push_back(decode_u64(to_view(it->value())).value_or(0));
     return true;
   };
   if (direction == ReadDirection::kForward) {
     for (it->Seek(stream_key(stream, std::max<std::int64_t>(from_version, 0))); take(); it->Next()) {
     }
   } else {
-    it->SeekForPrev(from_version < 0 ? stream_end_key(stream) : stream_key(stream, from_version));
+    it->SeekForPrev(from_version < 0 ? end : stream_key(stream, from_version));
     for (; take(); it->Prev()) {
     }
   }
   NEXUM_RETURN_IF_ERROR(to_status(it->status(), "reading stream index"));
-  return keys;
+  return positions;
 }
 
-Status missing_from_log(std::string_view stream, std::int64_t position) {
+Status missing_from_log(std::string_view stream, std::uint64_t position) {
   return Status::data_loss("stream '" + std::string(stream) + "' points at position " + std::to_string(position) +
                            ", which is not in the log");
 }
@@ -62,24 +69,24 @@ Status missing_from_log(std::string_view stream, std::int64_t position) {
 // Scattered positions are fetched with one MultiGet, which looks each key up
 // on its own (a Seek would position every memtable and SST iterator).
 constexpr std::size_t kIterateMaxSpanPerEvent = 4;  // span / events at most this: iterate
-constexpr std::int64_t kIterateMaxGap = 16;         // a gap of more positions: Seek instead of Next
+constexpr std::uint64_t kIterateMaxGap = 16;        // a gap of more positions: Seek instead of Next
 
-Status visit_positions_iterating(const StoreHandles& h, std::string_view stream, const std::vector<std::string>& keys,
+Status visit_positions_iterating(const StoreHandles& h, std::string_view stream,
+                                 const std::vector<std::uint64_t>& positions,
                                  const std::function<Status(const EventView&)>& visit) {
-  auto last = decode_u64(keys.back()).value_or(0);
-  auto upper = encode_u64(last + 1);
+  auto upper = encode_u64(positions.back() + 1);
   rocksdb::Slice upper_slice(upper.data(), upper.size());
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.log));
-  auto key_position = [&] { return static_cast<std::int64_t>(decode_u64(to_view(it->key())).value_or(0)); };
+  auto key_position = [&] { return decode_u64(to_view(it->key())).value_or(0); };
   RecordDecoder decoder;
   EventView view;
-  std::int64_t at = 0;  // the iterator's position; 0 = not positioned
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    auto position = static_cast<std::int64_t>(decode_u64(keys[i]).value_or(0));
+  std::uint64_t at = 0;  // the iterator's position; 0 = not positioned
+  for (std::uint64_t position : positions) {
     if (at == 0 || position <= at || position - at > kIterateMaxGap) {
-      it->Seek(keys[i]);
+      auto key = encode_u64(position);
+      it->Seek(rocksdb::Slice(key.data(), key.size()));
     } else {
       do {
         it->Next();
@@ -90,35 +97,138 @@ Status visit_positions_iterating(const StoreHandles& h, std::string_view stream,
       NEXUM_RETURN_IF_ERROR(to_status(it->status(), "reading log"));
       return missing_from_log(stream, position);
     }
-    NEXUM_RETURN_IF_ERROR(decoder.decode(to_view(it->value()), position, &view));
+    NEXUM_RETURN_IF_ERROR(decoder.decode(to_view(it->value()), static_cast<std::int64_t>(position), &view));
     NEXUM_RETURN_IF_ERROR(visit(view));
   }
   return Status();
 }
 
-// Fetches the records at `keys` (ascending positions) and visits them in order.
-Status visit_positions(const StoreHandles& h, std::string_view stream, const std::vector<std::string>& keys,
+// Fetches the records at `positions` (ascending) and visits them in order.
+Status visit_positions(const StoreHandles& h, std::string_view stream, const std::vector<std::uint64_t>& positions,
                        const std::function<Status(const EventView&)>& visit) {
-  if (keys.empty()) return Status();
-  auto first = decode_u64(keys.front()).value_or(0);
-  auto last = decode_u64(keys.back()).value_or(0);
-  if (last >= first && last - first + 1 <= kIterateMaxSpanPerEvent * keys.size()) {
-    return visit_positions_iterating(h, stream, keys, visit);
+  if (positions.empty()) return Status();
+  auto first = positions.front();
+  auto last = positions.back();
+  if (last >= first && last - first + 1 <= kIterateMaxSpanPerEvent * positions.size()) {
+    return visit_positions_iterating(h, stream, positions, visit);
   }
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
+  std::vector<FixedKey> keys;
+  keys.reserve(positions.size());
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(positions.size());
+  for (std::uint64_t position : positions) {
+    keys.push_back(encode_u64(position));
+    slices.emplace_back(keys.back().data(), keys.back().size());
+  }
+  std::vector<rocksdb::PinnableSlice> values(positions.size());
+  std::vector<rocksdb::Status> statuses(positions.size());
   h.db->MultiGet(rocksdb::ReadOptions(), h.log, slices.size(), slices.data(), values.data(), statuses.data());
   RecordDecoder decoder;
   EventView view;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    auto position = static_cast<std::int64_t>(decode_u64(keys[i]).value_or(0));
-    if (statuses[i].IsNotFound()) return missing_from_log(stream, position);
+  for (std::size_t i = 0; i < positions.size(); ++i) {
+    if (statuses[i].IsNotFound()) return missing_from_log(stream, positions[i]);
     NEXUM_RETURN_IF_ERROR(to_status(statuses[i], "reading log"));
-    NEXUM_RETURN_IF_ERROR(decoder.decode(to_view(values[i]), position, &view));
+    NEXUM_RETURN_IF_ERROR(decoder.decode(to_view(values[i]), static_cast<std::int64_t>(positions[i]), &view));
     NEXUM_RETURN_IF_ERROR(visit(view));
   }
   return Status();
+}
+
+// One stream index entry: a version and the log position it points at.
+struct IndexEntry {
+  std::int64_t version;
+  std::uint64_t position;
+};
+
+// The entry `it` is at, when it is a well-formed entry of `stream`.
+std::optional<IndexEntry> index_entry(const rocksdb::Iterator& it, std::string_view stream) {
+  if (!it.Valid()) return std::nullopt;
+  auto k = parse_stream_key(to_view(it.key()));
+  auto position = decode_u64(to_view(it.value()));
+  if (!k || k->stream != stream || !position) return std::nullopt;
+  return IndexEntry{k->version, *position};
+}
+
+// The common shape of an aggregate's read: a stream whose wanted events lie
+// at consecutive log positions (appended in one batch, or while it had the
+// log to itself). The index's first and last wanted entries are looked up
+// (two seeks instead of a step per entry); when their positions are as far
+// apart as their versions, the log records between them are read with one
+// iterator, and each must say it is `stream` at the next version — which
+// makes them exactly the events the index lists (one record per stream
+// version). At the first record that is not (a gap, another stream, a
+// record that does not decode) this stops without visiting it.
+// `*visited`: events delivered; `*complete`: every wanted event was, so
+// the caller is done. Otherwise the caller reads the rest through the index,
+// which reports whatever is wrong exactly as before.
+// REQUIRES: limit > 0.
+Status visit_consecutive(const StoreHandles& h, std::string_view stream, std::int64_t from_version,
+                         std::size_t limit, const std::function<Status(const EventView&)>& visit,
+                         std::size_t* visited, bool* complete) {
+  *visited = 0;
+  *complete = false;
+  std::int64_t from = std::max<std::int64_t>(from_version, 0);
+  std::string end = stream_end_key(stream);
+  rocksdb::Slice end_slice(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &end_slice;
+  std::unique_ptr<rocksdb::Iterator> index(h.db->NewIterator(ro, h.streams));
+  index->Seek(stream_key(stream, from));
+  if (!index->Valid()) {
+    NEXUM_RETURN_IF_ERROR(to_status(index->status(), "reading stream index"));
+    *complete = true;  // no version at or after `from`
+    return Status();
+  }
+  auto first = index_entry(*index, stream);
+  if (!first || first->version != from) return Status();
+  constexpr auto kMaxVersion = std::numeric_limits<std::int64_t>::max();
+  std::int64_t last_wanted = limit - 1 > static_cast<std::uint64_t>(kMaxVersion - from)
+                                 ? kMaxVersion
+                                 : from + static_cast<std::int64_t>(limit - 1);
+  index->SeekForPrev(stream_key(stream, last_wanted));
+  auto last = index_entry(*index, stream);
+  if (!last || last->version < first->version || last->position < first->position ||
+      last->position - first->position != static_cast<std::uint64_t>(last->version - first->version)) {
+    return Status();
+  }
+  index.reset();
+  std::uint64_t count = last->position - first->position + 1;
+  auto lower = encode_u64(first->position);
+  auto upper = encode_u64(last->position + 1);
+  rocksdb::Slice upper_slice(upper.data(), upper.size());
+  rocksdb::ReadOptions log_ro;
+  log_ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(log_ro, h.log));
+  RecordDecoder decoder;
+  EventView view;
+  it->Seek(rocksdb::Slice(lower.data(), lower.size()));
+  for (std::uint64_t i = 0; i < count; ++i, it->Next()) {
+    std::uint64_t position = first->position + i;
+    if (!it->Valid() || decode_u64(to_view(it->key())) != position) return Status();
+    if (!decoder.decode(to_view(it->value()), static_cast<std::int64_t>(position), &view).ok() ||
+        view.stream != stream || view.stream_version != from + static_cast<std::int64_t>(i)) {
+      return Status();  // the index path reads it again and says what is wrong
+    }
+    NEXUM_RETURN_IF_ERROR(visit(view));
+    ++*visited;
+  }
+  *complete = true;
+  return Status();
+}
+
+// `stream`'s events from `from_version` on, at most `limit`, in version order.
+Status visit_stream_forward(const StoreHandles& h, std::string_view stream, std::int64_t from_version,
+                            std::size_t limit, const std::function<Status(const EventView&)>& visit) {
+  if (limit == 0) return Status();
+  std::size_t visited = 0;
+  bool complete = false;
+  NEXUM_RETURN_IF_ERROR(visit_consecutive(h, stream, from_version, limit, visit, &visited, &complete));
+  if (complete) return Status();
+  auto positions = stream_positions(h, stream, std::max<std::int64_t>(from_version, 0) +
+                                                   static_cast<std::int64_t>(visited),
+                                    limit - visited, ReadDirection::kForward);
+  if (!positions) return positions.error();
+  return visit_positions(h, stream, *positions, visit);
 }
 
 }  // namespace
@@ -126,26 +236,29 @@ Status visit_positions(const StoreHandles& h, std::string_view stream, const std
 Status RocksEventStore::scan_stream(std::string_view stream, std::int64_t from_version, std::size_t limit,
                                     const std::function<Status(const EventView&)>& visit) {
   NEXUM_RETURN_IF_ERROR(validate_stream_id(stream));
-  auto keys = stream_positions(handles_, stream, from_version, limit, ReadDirection::kForward);
-  if (!keys) return keys.error();
-  return visit_positions(handles_, stream, *keys, visit);
+  return visit_stream_forward(handles_, stream, from_version, limit, visit);
 }
 
 Result<std::vector<RecordedEvent>> RocksEventStore::read_stream(std::string_view stream, std::int64_t from_version,
                                                                 std::size_t limit, ReadDirection direction) {
   NEXUM_RETURN_IF_ERROR(validate_stream_id(stream));
-  auto keys = stream_positions(handles_, stream, from_version, limit, direction);
-  if (!keys) return keys.error();
   std::vector<RecordedEvent> out;
-  out.reserve(keys->size());
-  NEXUM_RETURN_IF_ERROR(visit_positions(handles_, stream, *keys, [&](const EventView& view) -> Status {
+  auto materialize = [&](const EventView& view) -> Status {
     auto recorded = view.to_recorded();
     if (!recorded) {
       return Status::data_loss("position " + std::to_string(view.global_position) + ": " + recorded.error().message());
     }
     out.push_back(std::move(recorded).value());
     return Status();
-  }));
+  };
+  if (direction == ReadDirection::kForward) {
+    NEXUM_RETURN_IF_ERROR(visit_stream_forward(handles_, stream, from_version, limit, materialize));
+    return out;
+  }
+  auto positions = stream_positions(handles_, stream, from_version, limit, direction);
+  if (!positions) return positions.error();
+  out.reserve(positions->size());
+  NEXUM_RETURN_IF_ERROR(visit_positions(handles_, stream, *positions, materialize));
   return out;
 }
 

@@ -398,6 +398,78 @@ TEST_F(EventStoreTest, StreamReadsOfCloseAndScatteredEventsAgreeAndReportMissing
   }
 }
 
+// A stream stored at consecutive log positions is read from its first and
+// last index entries and one log iterator; ranges inside it, a stream that
+// continues elsewhere in the log, a missing record and a record of another
+// stream at one of its positions read as through the index.
+TEST_F(EventStoreTest, StreamReadsOfConsecutiveEventsGiveVersionRangesAndReportMissingRecords) {
+  ASSERT_TRUE(append("account-run", ExpectedVersion::any(), 30));    // positions 1-30
+  ASSERT_TRUE(append("account-other", ExpectedVersion::any(), 5));   // 31-35
+  ASSERT_TRUE(append("account-run", ExpectedVersion::any(), 10));    // 36-45
+  ASSERT_TRUE(append("account-single", ExpectedVersion::any(), 20)); // 46-65
+  auto scan = [&](const std::string& stream, std::int64_t from, std::size_t limit,
+                  std::vector<std::int64_t>* versions) -> Status {
+    versions->clear();
+    return store_->scan_stream(stream, from, limit, [&](const EventView& e) {
+      EXPECT_EQ(e.stream, stream);
+      EXPECT_EQ(e.stream_version, std::max<std::int64_t>(from, 0) + static_cast<std::int64_t>(versions->size()));
+      versions->push_back(e.stream_version);
+      return Status();
+    });
+  };
+  std::vector<std::int64_t> v;
+  struct Case {
+    std::string stream;
+    std::int64_t from;
+    std::size_t limit;
+    std::size_t expected;
+  };
+  for (const Case& c : {Case{"account-single", 0, 1000, 20}, Case{"account-single", 5, 10, 10},
+                        Case{"account-single", 19, 1000, 1}, Case{"account-single", 20, 1000, 0},
+                        Case{"account-single", 0, 0, 0}, Case{"account-single", -3, 2, 2},
+                        Case{"account-run", 0, 1000, 40}, Case{"account-run", 25, 10, 10},
+                        Case{"account-run", 0, 30, 30}, Case{"account-none", 0, 1000, 0}}) {
+    Status s = scan(c.stream, c.from, c.limit, &v);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    EXPECT_EQ(v.size(), c.expected) << c.stream << " from " << c.from << " limit " << c.limit;
+    auto read = store_->read_stream(c.stream, c.from, c.limit);
+    ASSERT_TRUE(read) << read.error().to_string();
+    ASSERT_EQ(read->size(), c.expected);
+    for (std::size_t i = 0; i < read->size(); ++i) {
+      EXPECT_EQ((*read)[i].stream_version, std::max<std::int64_t>(c.from, 0) + static_cast<std::int64_t>(i));
+    }
+  }
+  // A visitor's error stops the read and is returned as is.
+  int calls = 0;
+  Status stopped = store_->scan_stream("account-single", 0, 1000, [&](const EventView&) {
+    return ++calls == 3 ? Status::internal("stop here") : Status();
+  });
+  EXPECT_EQ(stopped.code(), StatusCode::kInternal);
+  EXPECT_EQ(calls, 3);
+
+  auto* rocks = static_cast<store::RocksEventStore*>(store_.get());
+  auto log = rocks->column_family(store::kCfLog);
+  // account-single's version 7 (position 53) goes missing: versions 0-6 are
+  // delivered, then the index names the missing position.
+  auto key = store::encode_u64(53);
+  ASSERT_TRUE(rocks->db()->Delete(rocksdb::WriteOptions(), log, rocksdb::Slice(key.data(), key.size())).ok());
+  Status s = scan("account-single", 0, 1000, &v);
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("points at position 53"), std::string::npos) << s.message();
+  EXPECT_EQ(v.size(), 7u);
+  // account-run's version 3 (position 4) is overwritten by account-other's
+  // first record (position 31): it says another position, which is DataLoss.
+  std::string other;
+  auto key31 = store::encode_u64(31);
+  ASSERT_TRUE(rocks->db()->Get(rocksdb::ReadOptions(), log, rocksdb::Slice(key31.data(), key31.size()), &other).ok());
+  auto key4 = store::encode_u64(4);
+  ASSERT_TRUE(rocks->db()->Put(rocksdb::WriteOptions(), log, rocksdb::Slice(key4.data(), key4.size()), other).ok());
+  s = scan("account-run", 0, 30, &v);
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("position 4"), std::string::npos) << s.message();
+  EXPECT_EQ(v.size(), 3u);
+}
+
 // Long scans (100 000 events and more) read ahead on a second thread: the
 // events still come densely in order, a visitor can stop early, and a record
 // missing from the log is still a gap reported by position.
