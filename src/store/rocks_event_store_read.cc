@@ -151,15 +151,16 @@ std::optional<IndexEntry> index_entry(const rocksdb::Iterator& it, std::string_v
 
 // The common shape of an aggregate's read: a stream whose wanted events lie
 // at consecutive log positions (appended in one batch, or while it had the
-// log to itself). The index's first and last wanted entries are looked up
-// (two seeks instead of a step per entry); when their positions are as far
-// apart as their versions, the log records between them are read with one
-// iterator, and each must say it is `stream` at the next version — which
-// makes them exactly the events the index lists (one record per stream
-// version). At the first record that is not (a gap, another stream, a
-// record that does not decode) this stops without visiting it.
-// `*visited`: events delivered; `*complete`: every wanted event was, so
-// the caller is done. Otherwise the caller reads the rest through the index,
+// log to itself). One index seek finds the first wanted event's position;
+// the log is read on from there while each record says it is `stream` at
+// the next version (one record per stream version, so these are exactly the
+// events the index lists for those versions), up to `limit`; a second seek
+// then checks that the index has no later version. That is two seeks instead
+// of a step per index entry. At the first record that is not the next
+// version (another stream's, a gap, one that does not decode) the run ends
+// without visiting it.
+// `*visited`: events delivered; `*complete`: every wanted event was, so the
+// caller is done. Otherwise the caller reads the rest through the index,
 // which reports whatever is wrong exactly as before.
 // REQUIRES: limit > 0.
 Status visit_consecutive(const StoreHandles& h, std::string_view stream, std::int64_t from_version,
@@ -181,20 +182,9 @@ Status visit_consecutive(const StoreHandles& h, std::string_view stream, std::in
   }
   auto first = index_entry(*index, stream);
   if (!first || first->version != from) return Status();
-  constexpr auto kMaxVersion = std::numeric_limits<std::int64_t>::max();
-  std::int64_t last_wanted = limit - 1 > static_cast<std::uint64_t>(kMaxVersion - from)
-                                 ? kMaxVersion
-                                 : from + static_cast<std::int64_t>(limit - 1);
-  index->SeekForPrev(stream_key(stream, last_wanted));
-  auto last = index_entry(*index, stream);
-  if (!last || last->version < first->version || last->position < first->position ||
-      last->position - first->position != static_cast<std::uint64_t>(last->version - first->version)) {
-    return Status();
-  }
-  index.reset();
-  std::uint64_t count = last->position - first->position + 1;
+  constexpr auto kMaxPosition = std::numeric_limits<std::uint64_t>::max();
   auto lower = encode_u64(first->position);
-  auto upper = encode_u64(last->position + 1);
+  auto upper = encode_u64(limit > kMaxPosition - first->position ? kMaxPosition : first->position + limit);
   rocksdb::Slice upper_slice(upper.data(), upper.size());
   rocksdb::ReadOptions log_ro;
   log_ro.iterate_upper_bound = &upper_slice;
@@ -202,17 +192,26 @@ Status visit_consecutive(const StoreHandles& h, std::string_view stream, std::in
   RecordDecoder decoder;
   EventView view;
   it->Seek(rocksdb::Slice(lower.data(), lower.size()));
-  for (std::uint64_t i = 0; i < count; ++i, it->Next()) {
-    std::uint64_t position = first->position + i;
-    if (!it->Valid() || decode_u64(to_view(it->key())) != position) return Status();
+  for (; *visited < limit; it->Next()) {
+    std::uint64_t position = first->position + *visited;
+    if (!it->Valid() || decode_u64(to_view(it->key())) != position) break;
     if (!decoder.decode(to_view(it->value()), static_cast<std::int64_t>(position), &view).ok() ||
-        view.stream != stream || view.stream_version != from + static_cast<std::int64_t>(i)) {
-      return Status();  // the index path reads it again and says what is wrong
+        view.stream != stream || view.stream_version != from + static_cast<std::int64_t>(*visited)) {
+      break;  // not this stream's next version; if the index says it is, its path reads it again
     }
     NEXUM_RETURN_IF_ERROR(visit(view));
     ++*visited;
   }
-  *complete = true;
+  if (*visited == limit) {
+    *complete = true;
+    return Status();
+  }
+  // The run ended: the stream is done unless the index has a later version.
+  index->Seek(stream_key(stream, from + static_cast<std::int64_t>(*visited)));
+  if (!index->Valid()) {
+    NEXUM_RETURN_IF_ERROR(to_status(index->status(), "reading stream index"));
+    *complete = true;
+  }
   return Status();
 }
 
