@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <algorithm>
+#include <future>
+#include <optional>
 #include <utility>
 
 #include <rocksdb/write_batch.h>
@@ -191,11 +193,8 @@ Status validate_appends(const std::vector<StreamAppend>& appends) {
 
 }  // namespace
 
-void CommitPipeline::submit(std::vector<StreamAppend> appends, std::function<void(Result<AppendResult>)> done) {
-  if (Status s = validate_appends(appends); !s.ok()) {
-    done(std::move(s));
-    return;
-  }
+Result<std::unique_ptr<CommitPipeline::Request>> CommitPipeline::make_request(std::vector<StreamAppend> appends) {
+  NEXUM_RETURN_IF_ERROR(validate_appends(appends));
   auto req = std::make_unique<Request>();
   req->items.reserve(appends.size());
   for (StreamAppend& a : appends) {
@@ -212,7 +211,33 @@ void CommitPipeline::submit(std::vector<StreamAppend> appends, std::function<voi
     req->event_count += a.events.size();
     req->items.push_back(std::move(item));
   }
-  req->done = std::move(done);
+  return req;
+}
+
+void CommitPipeline::submit(std::vector<StreamAppend> appends, std::function<void(Result<AppendResult>)> done) {
+  auto req = make_request(std::move(appends));
+  if (!req) {
+    done(req.error());
+    return;
+  }
+  (*req)->done = std::move(done);
+  enqueue(std::move(*req));
+}
+
+Result<AppendResult> CommitPipeline::append(std::vector<StreamAppend> appends) {
+  auto req = make_request(std::move(appends));
+  if (!req) return req.error();
+  std::optional<Result<AppendResult>> inline_result;
+  (*req)->done = [&inline_result](Result<AppendResult> r) { inline_result.emplace(std::move(r)); };
+  if (write_inline(*req)) return std::move(*inline_result);
+  std::promise<Result<AppendResult>> promise;
+  auto future = promise.get_future();
+  (*req)->done = [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); };
+  enqueue(std::move(*req));
+  return future.get();
+}
+
+void CommitPipeline::enqueue(std::unique_ptr<Request> req) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
@@ -220,17 +245,63 @@ void CommitPipeline::submit(std::vector<StreamAppend> appends, std::function<voi
       queue_.push_back(std::move(req));
       // Wake only a thread that will act now; a busy token holder looks at
       // the queue again before it lets go.
-      if (!group_busy_) {
+      if (!group_busy_ && !caller_writing_) {
         if (writer_waiting_) {
           writer_cv_.notify_one();
         } else if (queued_events_ >= kDeciderBatchEvents && can_take_locked()) {
           decider_cv_.notify_one();
         }
+      } else if (!group_busy_ && queued_events_ >= kDeciderBatchEvents && can_take_locked()) {
+        decider_cv_.notify_one();
       }
       return;
     }
   }
   req->done(Status::unavailable("event store is closing"));
+}
+
+bool CommitPipeline::write_inline(std::unique_ptr<Request>& req) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Idle: the writer waits for work (so it is not writing), nobody decides,
+    // nothing is queued or decided, no write has failed...
+    if (stopping_ || !writer_waiting_ || group_busy_ || caller_writing_ || !queue_.empty() || open_requests_ != 0 ||
+        !failed_.ok()) {
+      return false;
+    }
+    // ... and every earlier group is acknowledged, so results still arrive in commit order.
+    std::lock_guard<std::mutex> ack_lock(ack_mu_);
+    if (!acks_.empty() || ack_running_) return false;
+    group_busy_ = true;
+    caller_writing_ = true;
+    open_events_ = req->event_count;
+    open_requests_ = 1;
+  }
+  Requests taken;
+  taken.push_back(std::move(req));
+  decide_batch(std::move(taken), Status());
+  std::unique_ptr<Group> group = seal_open_group();
+  Status write_status;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_events_ = 0;
+    open_requests_ = 0;
+    group_busy_ = false;
+    // Appends queued meanwhile are decided now; the writer writes them once we let go.
+    if (queued_events_ >= kDeciderBatchEvents && can_take_locked()) decider_cv_.notify_one();
+  }
+  write_status = write_group(*group, write_status);
+  bool wake_writer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    caller_writing_ = false;
+    // The writer waits for the write token only when it has work: what was
+    // queued or decided meanwhile, or closing.
+    wake_writer = writer_stopping_ || open_requests_ > 0 || can_take_locked();
+  }
+  if (wake_writer) writer_cv_.notify_one();
+  complete(*group, write_status);
+  return true;
 }
 
 bool CommitPipeline::can_take_locked() const {
@@ -280,8 +351,9 @@ void CommitPipeline::run_writer() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       writer_waiting_ = true;
-      writer_cv_.wait(lock,
-                      [&] { return writer_stopping_ || (!group_busy_ && (open_requests_ > 0 || can_take_locked())); });
+      writer_cv_.wait(lock, [&] {
+        return writer_stopping_ || (!group_busy_ && !caller_writing_ && (open_requests_ > 0 || can_take_locked()));
+      });
       writer_waiting_ = false;
       if (writer_stopping_) break;
       group_busy_ = true;
@@ -299,20 +371,7 @@ void CommitPipeline::run_writer() {
       more_work = !queue_.empty();
       if (queued_events_ >= kDeciderBatchEvents && can_take_locked()) decider_cv_.notify_one();
     }
-    if (group->any_write && write_status.ok()) {
-      rocksdb::WriteOptions wo;
-      wo.sync = options_.durability == Durability::kSync;
-      rocksdb::Status s = write_batch(h_.db, wo, &group->batch);
-      if (s.ok()) {
-        on_committed_(group->next_position - 1);
-      } else {
-        // RocksDB stops accepting writes after a failed WAL write; so do we,
-        // so that positions stay dense. Reopen the store to recover.
-        write_status = Status::unavailable("writing commit group: " + s.ToString());
-        std::lock_guard<std::mutex> lock(mu_);
-        failed_ = write_status;
-      }
-    }
+    write_status = write_group(*group, write_status);
     if (!more_work) {
       std::lock_guard<std::mutex> lock(mu_);
       more_work = open_requests_ > 0 || !queue_.empty();
@@ -320,17 +379,36 @@ void CommitPipeline::run_writer() {
     acknowledge(std::move(group), write_status, !more_work);
   }
   // Closing: what is decided or queued is not written. The decider has
-  // exited, so nobody else holds the group token.
+  // exited; once a caller writing inline is done, nobody else holds the group token.
   Status closing = Status::unavailable("event store is closing");
-  std::unique_ptr<Group> rest = std::move(open_);
+  std::unique_ptr<Group> rest;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    writer_cv_.wait(lock, [&] { return !caller_writing_; });
+    rest = std::move(open_);
     for (auto& req : queue_) rest->requests.push_back(std::move(req));
     queue_.clear();
     queued_events_ = 0;
   }
   for (auto& req : rest->requests) req->status = closing;
   acknowledge(std::move(rest), closing, false);
+}
+
+Status CommitPipeline::write_group(Group& group, Status write_status) {
+  if (!group.any_write || !write_status.ok()) return write_status;
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.durability == Durability::kSync;
+  rocksdb::Status s = write_batch(h_.db, wo, &group.batch);
+  if (s.ok()) {
+    on_committed_(group.next_position - 1);
+    return write_status;
+  }
+  // RocksDB stops accepting writes after a failed WAL write; so do we, so
+  // that positions stay dense. Reopen the store to recover.
+  write_status = Status::unavailable("writing commit group: " + s.ToString());
+  std::lock_guard<std::mutex> lock(mu_);
+  failed_ = write_status;
+  return write_status;
 }
 
 void CommitPipeline::acknowledge(std::unique_ptr<Group> group, const Status& write_status, bool writer_idle) {

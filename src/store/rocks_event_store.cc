@@ -250,10 +250,7 @@ void RocksEventStore::forget_subscription(LogSubscription* subscription) {
 }
 
 Result<AppendResult> RocksEventStore::append_multi(std::vector<StreamAppend> appends) {
-  std::promise<Result<AppendResult>> promise;
-  auto future = promise.get_future();
-  pipeline_->submit(std::move(appends), [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); });
-  return future.get();
+  return pipeline_->append(std::move(appends));
 }
 
 void RocksEventStore::append_async(std::vector<StreamAppend> appends,

@@ -597,6 +597,54 @@ TEST(EventStoreOpenTest, RefusesAnotherFormatVersion) {
   EXPECT_NE(s.error().message().find("nexum-store/99"), std::string::npos) << s.error().message();
 }
 
+// A blocking append written on the caller's own thread (the pipeline was
+// idle) or by the writer: either way it returns after the callbacks of the
+// appends submitted before it, and what it wrote is readable at once.
+TEST_F(EventStoreTest, BlockingAppendsReturnAfterEarlierCallbacksAndAreReadableAtOnce) {
+  std::atomic<bool> stop{false};
+  std::thread other([&] {  // sometimes keeps the pipeline busy, sometimes not
+    for (int i = 0; !stop; ++i) {
+      auto r = store_->append("account-other", ExpectedVersion::any(), {deposit("o", i)});
+      ASSERT_TRUE(r) << r.error().to_string();
+      if (i % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  std::int64_t expected_version = -1;
+  std::atomic<int> callbacks{0};
+  std::atomic<std::int64_t> last_callback_position{0};
+  std::atomic<bool> in_order{true};
+  for (int round = 0; round < 40; ++round) {
+    callbacks = 0;
+    const int async_count = round % 4 == 0 ? 0 : 25;
+    for (int i = 0; i < async_count; ++i) {
+      std::vector<StreamAppend> a(1);
+      a[0].stream = "account-async";
+      a[0].events = {deposit("a", i)};
+      store_->append_async(std::move(a), [&](Result<AppendResult> r) {
+        ASSERT_TRUE(r) << r.error().to_string();
+        if (r->positions[0] <= last_callback_position.load()) in_order = false;
+        last_callback_position = r->positions[0];
+        ++callbacks;
+      });
+    }
+    auto ev = expected_version < 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(expected_version);
+    auto r = store_->append("account-blocking", ev, {deposit("b", round)});
+    ASSERT_TRUE(r) << r.error().to_string();
+    EXPECT_EQ(callbacks.load(), async_count) << "round " << round;
+    EXPECT_TRUE(in_order.load()) << "round " << round;
+    expected_version = r->stream_versions[0];
+    EXPECT_GE(store_->last_position(), r->positions[0]);
+    auto read = store_->read_stream("account-blocking", expected_version, 10);
+    ASSERT_TRUE(read) << read.error().to_string();
+    ASSERT_EQ(read->size(), 1u);
+    EXPECT_EQ((*read)[0].global_position, r->positions[0]);
+  }
+  stop = true;
+  other.join();
+  Status v = store_->verify();
+  EXPECT_TRUE(v.ok()) << v.to_string();
+}
+
 TEST_F(EventStoreTest, ConcurrentAppendersLeaveAStoreThatVerifies) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
