@@ -120,13 +120,15 @@ Result<std::vector<BenchRow>> run_append_bench(const AppendBenchOptions& o) {
   if (!baseline) return baseline.error();
   double same_shape = 0;  // blocking callers only: async appends have no raw counterpart
   double callers_ceiling = 0;
-  if (o.async_in_flight <= 0) {
+  if (o.async_in_flight <= 0 && !o.buffered) {
     // N blocking callers bring at most N events to one fsync: raw RocksDB's
     // rate with batches of N is what they could reach if nothing else cost.
     auto ceiling = raw_batched_sync(o.dir + "/raw-callers-ceiling", std::min<std::int64_t>(o.events, 200000),
                                     o.payload_bytes, std::max(o.callers, 1));
     if (!ceiling) return ceiling.error();
     callers_ceiling = *ceiling;
+  }
+  if (o.async_in_flight <= 0) {
     auto raw = raw_concurrent_writes(o.dir + "/raw-concurrent", std::min<std::int64_t>(o.events, 50000),
                                      o.payload_bytes, o.callers, !o.buffered);
     if (!raw) return raw.error();
