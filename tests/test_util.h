@@ -1,13 +1,16 @@
-// Shared helpers for tests: temporary directories, shell commands and event
-// builders.
+// Shared helpers for tests: temporary directories, shell commands, child
+// processes and event builders.
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -70,6 +73,32 @@ inline CommandResult run_command(const std::string& command, const std::string& 
   }
   if (!input_path.empty()) std::filesystem::remove(input_path);
   return r;
+}
+
+// Starts this test binary afresh as a child process running only the tests
+// matching `gtest_filter`, with `env` added to the environment (fork, then
+// exec: a test's child must not simply be a fork of a parent whose RocksDB or
+// librdkafka threads are running — ThreadSanitizer refuses one that starts
+// threads). Everything is prepared before fork(), so the forked copy only
+// calls exec; it exits 127 if exec fails. Returns the child's pid (-1 on error).
+inline pid_t spawn_self(const std::string& gtest_filter, const std::vector<std::pair<std::string, std::string>>& env) {
+  std::vector<std::string> vars;
+  for (char** e = environ; *e != nullptr; ++e) vars.emplace_back(*e);
+  for (const auto& [name, value] : env) vars.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (std::string& v : vars) envp.push_back(v.data());
+  envp.push_back(nullptr);
+  std::error_code ec;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) return -1;
+  std::string filter = "--gtest_filter=" + gtest_filter;
+  char* argv[] = {self.data(), filter.data(), nullptr};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execve(self.c_str(), argv, envp.data());
+    _exit(127);
+  }
+  return pid;
 }
 
 inline EventSchema make_event(const std::string& event_type, const std::string& entity_type,

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -181,31 +182,47 @@ TEST_F(OutboxRelayKafkaTest, InjectedProduceErrorsAreSurvived) {
   expect_all_positions_in_key_order(read_until_unique(cluster_->bootstrap_servers(), 500), 500);
 }
 
+constexpr char kChildDataEnv[] = "NEXUM_RELAY_CHILD_DATA";
+constexpr char kChildBootstrapEnv[] = "NEXUM_RELAY_CHILD_BOOTSTRAP";
+constexpr char kChildProgressFdEnv[] = "NEXUM_RELAY_CHILD_PROGRESS_FD";
+
+// The relay that RelayKilledMidStream... kills: this binary run afresh by
+// testing::spawn_self (the parent runs the mock cluster's threads). It
+// reports its checkpoint down a pipe every 20 ms until killed.
+TEST(OutboxRelayKafkaChild, RelaysUntilKilled) {
+  const char* data_dir = std::getenv(kChildDataEnv);
+  const char* bootstrap = std::getenv(kChildBootstrapEnv);
+  const char* progress_fd = std::getenv(kChildProgressFdEnv);
+  if (data_dir == nullptr || bootstrap == nullptr || progress_fd == nullptr) {
+    GTEST_SKIP() << "runs only as the child of OutboxRelayKafkaTest";
+  }
+  const int progress = std::atoi(progress_fd);
+  auto s = EventStore::open(data_dir);
+  if (!s) _exit(3);
+  auto options = testing::test_bus_options(bootstrap);
+  auto bus = KafkaEventBus::create(options);
+  if (!bus || !(*bus)->start().ok()) _exit(4);
+  OutboxRelayOptions relay_options;
+  relay_options.checkpoint_interval = 20ms;
+  relay_options.max_in_flight = 4;  // slow enough to be killed mid-stream
+  OutboxRelay relay(**s, **bus, relay_options);
+  if (!relay.start().ok()) _exit(5);
+  for (;;) {
+    std::int64_t c = relay.stats().checkpoint;
+    if (::write(progress, &c, sizeof c) != sizeof c) _exit(6);
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
 TEST_F(OutboxRelayKafkaTest, RelayKilledMidStreamResumesWithOnlyCountableDuplicates) {
   append_events(5000, 50);
   store_.reset();  // the child process opens the store
   int progress[2];
   ASSERT_EQ(::pipe(progress), 0);
-  pid_t pid = ::fork();
+  pid_t pid = testing::spawn_self("OutboxRelayKafkaChild.*", {{kChildDataEnv, dir_.sub("data")},
+                                                              {kChildBootstrapEnv, cluster_->bootstrap_servers()},
+                                                              {kChildProgressFdEnv, std::to_string(progress[1])}});
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(progress[0]);
-    auto s = EventStore::open(dir_.sub("data"));
-    if (!s) _exit(3);
-    auto options = testing::test_bus_options(cluster_->bootstrap_servers());
-    auto bus = KafkaEventBus::create(options);
-    if (!bus || !(*bus)->start().ok()) _exit(4);
-    OutboxRelayOptions relay_options;
-    relay_options.checkpoint_interval = 20ms;
-    relay_options.max_in_flight = 4;  // slow enough to be killed mid-stream
-    OutboxRelay relay(**s, **bus, relay_options);
-    if (!relay.start().ok()) _exit(5);
-    for (;;) {
-      std::int64_t c = relay.stats().checkpoint;
-      if (::write(progress[1], &c, sizeof c) != sizeof c) _exit(6);
-      std::this_thread::sleep_for(20ms);
-    }
-  }
   // Kill it once some, but not all, events are checkpointed.
   ::close(progress[1]);
   std::int64_t reported = 0;
@@ -215,7 +232,8 @@ TEST_F(OutboxRelayKafkaTest, RelayKilledMidStreamResumesWithOnlyCountableDuplica
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   int wstatus = 0;
   ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(wstatus)) << "child exited with " << WEXITSTATUS(wstatus);
+  ASSERT_TRUE(WIFSIGNALED(wstatus)) << "child exited with " << WEXITSTATUS(wstatus)
+                                      << " (3 open, 4 bus, 5 relay, 6 pipe, 127 exec)";
   open_store();
   std::int64_t checkpoint = *store_->load_checkpoint("outbox_relay");
   auto bus = make_bus();
