@@ -53,15 +53,22 @@ EventSchema banking_event(int account, std::int64_t i, std::size_t payload_bytes
                            {{"correlation_id", "bench"}}, SystemClock::instance());
 }
 
-Result<double> raw_batched_sync(const std::string& dir, std::int64_t events, std::size_t value_bytes,
-                                int batch_values = 100) {
+// An empty raw RocksDB in `dir` (whatever was there is removed), default options.
+Result<std::unique_ptr<rocksdb::DB>> open_empty_raw_db(const std::string& dir) {
   std::filesystem::remove_all(dir);
   rocksdb::Options o;
   o.create_if_missing = true;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(o, dir, &raw);
   if (!s.ok()) return Status::unavailable("raw baseline: " + s.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+
+Result<double> raw_batched_sync(const std::string& dir, std::int64_t events, std::size_t value_bytes,
+                                int batch_values = 100) {
+  auto opened = open_empty_raw_db(dir);
+  if (!opened) return opened.error();
+  std::unique_ptr<rocksdb::DB> db = std::move(opened).value();
   std::string value(value_bytes, 'v');
   rocksdb::WriteOptions wo;
   wo.sync = true;
@@ -72,7 +79,7 @@ Result<double> raw_batched_sync(const std::string& dir, std::int64_t events, std
       auto key = store::encode_u64(static_cast<std::uint64_t>(i));
       batch.Put(rocksdb::Slice(key.data(), key.size()), value);
     }
-    s = db->Write(wo, &batch);
+    rocksdb::Status s = db->Write(wo, &batch);
     if (!s.ok()) return Status::unavailable("raw baseline write: " + s.ToString());
   }
   return static_cast<double>(events) / seconds_since(start);
@@ -83,13 +90,9 @@ Result<double> raw_batched_sync(const std::string& dir, std::int64_t events, std
 // groups (leader and followers) do the batching.
 Result<double> raw_concurrent_writes(const std::string& dir, std::int64_t events, std::size_t value_bytes,
                                      int callers, bool sync) {
-  std::filesystem::remove_all(dir);
-  rocksdb::Options o;
-  o.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(o, dir, &raw);
-  if (!s.ok()) return Status::unavailable("raw baseline: " + s.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
+  auto opened = open_empty_raw_db(dir);
+  if (!opened) return opened.error();
+  std::unique_ptr<rocksdb::DB> db = std::move(opened).value();
   std::atomic<std::int64_t> next{0};
   std::atomic<bool> failed{false};
   std::vector<std::thread> threads;
