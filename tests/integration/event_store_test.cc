@@ -398,8 +398,8 @@ TEST_F(EventStoreTest, StreamReadsOfCloseAndScatteredEventsAgreeAndReportMissing
   }
 }
 
-// A stream stored at consecutive log positions is read from its first and
-// last index entries and one log iterator; ranges inside it, a stream that
+// A stream stored at consecutive log positions is read with one index seek,
+// one log iterator and a seek for a later version; ranges inside it, a stream that
 // continues elsewhere in the log, a missing record and a record of another
 // stream at one of its positions read as through the index.
 TEST_F(EventStoreTest, StreamReadsOfConsecutiveEventsGiveVersionRangesAndReportMissingRecords) {
