@@ -187,7 +187,8 @@ class EventStore {
   virtual Result<StreamInfo> stream_info(std::string_view stream) = 0;
   // Position of the last committed event (0 for an empty store).
   virtual std::int64_t last_position() const = 0;
-  // Position of the event with this id, NotFound otherwise.
+  // Position of the event with this id, NotFound otherwise. Answers only once
+  // a log read (scan_log, read_all) at that position returns the event.
   virtual Result<std::int64_t> find_event(const EventId& id) = 0;
 
   // ---- subscriptions ----

@@ -348,6 +348,13 @@ Result<std::int64_t> RocksEventStore::find_event(const EventId& id) {
   if (!decode_id_value(value, &position, &version)) {
     return Status::data_loss("id index entry of " + id.to_string() + " is malformed");
   }
+  // The index entry becomes visible with its group's write, a moment before
+  // the group's last position is published to log readers: answer once a
+  // log read at `position` returns the event.
+  if (position > last_position() && !wait_for_position(position, std::chrono::seconds(10), nullptr)) {
+    return Status::unavailable("event " + id.to_string() + " is stored at position " + std::to_string(position) +
+                               " but not yet published to readers");
+  }
   return position;
 }
 

@@ -145,7 +145,11 @@ TEST_F(CommandConcurrencyTest, ACommandDeliveredToManyThreadsAtOnceHasOneOutcome
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&] {
       for (const EventSchema& cmd : commands) {
-        if (!handle_until_decided(cmd)) ++errors;
+        Result<CommandOutcome> r = handle_until_decided(cmd);
+        if (!r) {
+          ++errors;
+          ADD_FAILURE() << r.error().to_string();
+        }
       }
     });
   }

@@ -645,6 +645,33 @@ TEST_F(EventStoreTest, BlockingAppendsReturnAfterEarlierCallbacksAndAreReadableA
   EXPECT_TRUE(v.ok()) << v.to_string();
 }
 
+// find_event answers only for events a log read can return: a reader that
+// finds an id and reads its position never gets nothing back, even while the
+// append that stored it is still being published.
+TEST_F(EventStoreTest, AnEventFoundByIdIsReadableFromTheLogAtOnce) {
+  reopen(StoreOptions{.durability = Durability::kBuffered});
+  constexpr int kEvents = 20000;
+  std::vector<EventSchema> events;
+  for (int i = 0; i < kEvents; ++i) events.push_back(deposit("f", i));
+  std::thread writer([&] {
+    for (int i = 0; i < kEvents; ++i) {
+      auto r = store_->append("account-f" + std::to_string(i % 7), ExpectedVersion::any(), {events[i]});
+      ASSERT_TRUE(r) << r.error().to_string();
+    }
+  });
+  int unreadable = 0;
+  for (int i = 0; i < kEvents; ++i) {
+    Result<std::int64_t> found = store_->find_event(events[i].event_id);
+    while (!found && found.error().code() == StatusCode::kNotFound) found = store_->find_event(events[i].event_id);
+    ASSERT_TRUE(found) << found.error().to_string();
+    auto read = store_->read_all(*found, 1);
+    ASSERT_TRUE(read) << read.error().to_string();
+    if (read->empty() || read->front().event.event_id != events[i].event_id) ++unreadable;
+  }
+  writer.join();
+  EXPECT_EQ(unreadable, 0);
+}
+
 TEST_F(EventStoreTest, ConcurrentAppendersLeaveAStoreThatVerifies) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
