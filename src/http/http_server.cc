@@ -314,13 +314,18 @@ class HttpServer::Impl {
         closed.get_future().wait();
       }
     }
+    std::vector<std::shared_ptr<Session>> open_sessions;
     {
       std::unique_lock lock(shared_->mu);
       shared_->idle_cv.wait_for(lock, shared_->options.shutdown_grace, [&] { return shared_->in_flight == 0; });
       for (auto& [id, weak] : shared_->sessions) {
-        if (auto s = weak.lock()) s->close_from_outside();
+        if (auto s = weak.lock()) open_sessions.push_back(std::move(s));
       }
     }
+    // Outside the lock: a session may finish on its strand meanwhile, leaving
+    // ours the last reference, and ~Session takes shared_->mu.
+    for (const auto& s : open_sessions) s->close_from_outside();
+    open_sessions.clear();
     // Let the closes run, then stop whatever is left.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (shared_->open.load() > 0 && std::chrono::steady_clock::now() < deadline) {
