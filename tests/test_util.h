@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -99,6 +101,19 @@ inline pid_t spawn_self(const std::string& gtest_filter, const std::vector<std::
     _exit(127);
   }
   return pid;
+}
+
+// In a test that spawn_self starts: the values of `names` in the environment,
+// in order, or nullopt when any is missing (the test is then running as an
+// ordinary test, not as a child, and should skip).
+inline std::optional<std::vector<std::string>> spawned_env(std::initializer_list<const char*> names) {
+  std::vector<std::string> values;
+  for (const char* name : names) {
+    const char* v = std::getenv(name);
+    if (v == nullptr) return std::nullopt;
+    values.emplace_back(v);
+  }
+  return values;
 }
 
 inline EventSchema make_event(const std::string& event_type, const std::string& entity_type,

@@ -67,13 +67,9 @@ constexpr char kChildAcksEnv[] = "NEXUM_CRASH_CHILD_ACKS";
 constexpr char kChildRoundEnv[] = "NEXUM_CRASH_CHILD_ROUND";
 
 TEST(EventStoreCrashChild, AppendsUntilKilled) {
-  const char* data_dir = std::getenv(kChildDataEnv);
-  const char* ack_file = std::getenv(kChildAcksEnv);
-  const char* round = std::getenv(kChildRoundEnv);
-  if (data_dir == nullptr || ack_file == nullptr || round == nullptr) {
-    GTEST_SKIP() << "runs only as the child of EventStoreCrashTest";
-  }
-  child_append_forever(data_dir, ack_file, std::atoi(round));
+  auto env = testing::spawned_env({kChildDataEnv, kChildAcksEnv, kChildRoundEnv});
+  if (!env) GTEST_SKIP() << "runs only as the child of EventStoreCrashTest";
+  child_append_forever((*env)[0], (*env)[1], std::atoi((*env)[2].c_str()));
 }
 
 TEST(EventStoreCrashTest, AcknowledgedEventsSurviveSigkillAndNoAppendIsHalfWritten) {

@@ -190,13 +190,11 @@ constexpr char kChildProgressFdEnv[] = "NEXUM_RELAY_CHILD_PROGRESS_FD";
 // testing::spawn_self (the parent runs the mock cluster's threads). It
 // reports its checkpoint down a pipe every 20 ms until killed.
 TEST(OutboxRelayKafkaChild, RelaysUntilKilled) {
-  const char* data_dir = std::getenv(kChildDataEnv);
-  const char* bootstrap = std::getenv(kChildBootstrapEnv);
-  const char* progress_fd = std::getenv(kChildProgressFdEnv);
-  if (data_dir == nullptr || bootstrap == nullptr || progress_fd == nullptr) {
-    GTEST_SKIP() << "runs only as the child of OutboxRelayKafkaTest";
-  }
-  const int progress = std::atoi(progress_fd);
+  auto env = testing::spawned_env({kChildDataEnv, kChildBootstrapEnv, kChildProgressFdEnv});
+  if (!env) GTEST_SKIP() << "runs only as the child of OutboxRelayKafkaTest";
+  const std::string& data_dir = (*env)[0];
+  const std::string& bootstrap = (*env)[1];
+  const int progress = std::atoi((*env)[2].c_str());
   auto s = EventStore::open(data_dir);
   if (!s) _exit(3);
   auto options = testing::test_bus_options(bootstrap);
