@@ -57,7 +57,7 @@ void RebuildProgress::update(std::int64_t done, std::int64_t total) {
   done_ = done;
   auto now = Clock::now();
   auto due = tty_ ? std::chrono::milliseconds(100) : interval_;
-  if (now - last_print_ < due) return;
+  if (last_print_ && now - *last_print_ < due) return;
   last_print_ = now;
   print(done, total);
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace nexum::projections {
@@ -40,7 +41,9 @@ class RebuildProgress {
   const std::string label_;
   const std::chrono::milliseconds interval_;
   const Clock::time_point start_;
-  Clock::time_point last_print_{};
+  // Empty until the first report, which always prints (a zero time_point is
+  // the clock's epoch, often machine boot: not "long ago").
+  std::optional<Clock::time_point> last_print_;
   std::int64_t done_ = 0;
 };
 
