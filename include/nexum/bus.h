@@ -65,10 +65,56 @@ struct DeliveryReport {
 // stop() on the same bus (the delivery thread would wait for itself).
 using DeliveryCallback = std::function<void(const DeliveryReport&)>;
 
+// Which implementation a bus is: what callers used to learn by downcasting.
+enum class EventBusKind : std::uint8_t {
+  kInMemory,    // InMemoryEventBus
+  kLog,         // LogEventBus
+  kKafka,       // KafkaEventBus (nexum/kafka_bus.h)
+  kSwitchable,  // a front forwarding to a bus that can be replaced while it runs
+  kOther,       // a bus defined outside this library (an embedding host's, a test's)
+};
+// "InMemoryEventBus", "LogEventBus", "KafkaEventBus", "SwitchableBus", "EventBus".
+std::string_view event_bus_kind_name(EventBusKind kind);
+
+// What a bus does beyond the interface's guarantees. Value type.
+struct EventBusCapabilities {
+  // subscribe_in_group() joins a named consumer group: handlers run on the
+  // bus's consumer threads (one message at a time per consumer), offsets are
+  // committed after the handler returns OK, and a message is redelivered
+  // (at least once) after a crash. Without it, handlers run inline on the
+  // publishing thread.
+  bool consumer_groups = false;
+  // A message whose handler fails (or that is no envelope) is written to a
+  // dead-letter topic by the bus itself.
+  bool dead_letter_topic = false;
+};
+
+// Counters since construction, for every bus; a field a bus does not keep
+// stays 0. Value type.
+struct EventBusStats {
+  std::uint64_t published = 0;          // Events/messages taken (Kafka: by the producer).
+  std::uint64_t delivered = 0;          // Kafka: acknowledged by the broker.
+  std::uint64_t delivery_failures = 0;  // Kafka: failed delivery reports (never silent).
+  std::uint64_t queue_full_waits = 0;   // Kafka: times a publish waited for local queue room.
+  std::uint64_t dropped = 0;            // InMemory: oldest events dropped at the cap.
+  std::uint64_t handler_failures = 0;   // InMemory/Log: handlers that returned an error or threw.
+  std::uint64_t consumed = 0;           // Kafka: messages handed to consumers.
+  std::uint64_t handled = 0;            // Kafka: handler returned OK.
+  std::uint64_t handler_retries = 0;    // Kafka: retries after Unavailable.
+  std::uint64_t dead_lettered = 0;      // Kafka: sent to the DLQ (and committed).
+  std::uint64_t commits = 0;            // Kafka: successful offset commits.
+  std::uint64_t commit_failures = 0;    // Kafka: failed commits (retried later).
+};
+
 // Abstract event bus. Implementations are Thread-safe.
 class EventBus {
  public:
   virtual ~EventBus() = default;
+
+  // Defaults, for buses defined elsewhere: kOther, no capabilities, no counters.
+  virtual EventBusKind kind() const { return EventBusKind::kOther; }
+  virtual EventBusCapabilities capabilities() const { return {}; }
+  virtual EventBusStats stats() const { return {}; }
 
   // Publishes one event to `topic`. `key` nullopt: no key. What "published"
   // means is the implementation's: InMemory/Log have stored and dispatched
@@ -88,6 +134,15 @@ class EventBus {
   // Registers `handler` for events on `topic`. Subscribers are never
   // removed; they survive stop()/start().
   virtual Status subscribe(std::string_view topic, EventHandler handler) = 0;
+  // subscribe() as a member of consumer group `group` on a bus with
+  // capabilities().consumer_groups (members of one group share the topic's
+  // messages; the group's committed offsets outlive the process). Other
+  // buses ignore `group`.
+  virtual Status subscribe_in_group(std::string_view topic, EventHandler handler, const std::string& group);
+  // Waits until every group consumer has been assigned its partitions (after
+  // a group join), or `timeout` (then Unavailable). OK at once on a bus
+  // without consumer groups. For startup and readiness probes.
+  virtual Status wait_until_assigned(std::chrono::milliseconds timeout) const;
 
   virtual Status start() = 0;
   // Stops consuming and drains outstanding deliveries (each gets its
@@ -130,13 +185,6 @@ struct PublishedEvent {
   std::vector<MessageHeader> headers;  // Only for publish_recorded() messages.
 };
 
-// Counters of the local (InMemory/Log) buses. Value type.
-struct LocalBusStats {
-  std::uint64_t published = 0;         // Events accepted, ever.
-  std::uint64_t dropped = 0;           // InMemory: oldest events dropped at the cap.
-  std::uint64_t handler_failures = 0;  // Handlers that returned an error or threw.
-};
-
 namespace bus_internal {
 class LocalDispatcher;
 }  // namespace bus_internal
@@ -158,6 +206,9 @@ class InMemoryEventBus final : public EventBus {
   explicit InMemoryEventBus(InMemoryEventBusOptions options = {});
   ~InMemoryEventBus() override;
 
+  EventBusKind kind() const override { return EventBusKind::kInMemory; }
+  // published, dropped, handler_failures.
+  EventBusStats stats() const override;
   Status subscribe(std::string_view topic, EventHandler handler) override;
   Status start() override;
   Status stop() override;
@@ -168,7 +219,6 @@ class InMemoryEventBus final : public EventBus {
   // Kept events, oldest first; `topic` empty: every topic.
   std::vector<PublishedEvent> get_events(std::string_view topic = {}) const;
   void clear_events();  // Does not reset the counters.
-  LocalBusStats stats() const;
 
  protected:
   Status do_publish(std::string_view topic, const EventSchema& event,
@@ -194,13 +244,15 @@ class LogEventBus final : public EventBus {
   explicit LogEventBus(LogEventBusOptions options = {});
   ~LogEventBus() override;
 
+  EventBusKind kind() const override { return EventBusKind::kLog; }
+  // published, handler_failures.
+  EventBusStats stats() const override;
   Status subscribe(std::string_view topic, EventHandler handler) override;
   Status start() override;
   Status stop() override;
   bool is_running() const override;
   Status publish_recorded(const OutgoingMessage& message, DeliveryCallback on_delivery) override;
   Status flush(std::chrono::milliseconds timeout) override;
-  LocalBusStats stats() const;
 
  protected:
   Status do_publish(std::string_view topic, const EventSchema& event,

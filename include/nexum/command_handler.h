@@ -58,14 +58,14 @@ struct CommandHandlerOptions {
   AggregateRepositoryOptions repository;
   // Who writes malformed commands to the dead-letter topic.
   enum class DeadLetters : std::uint8_t {
-    kAuto,       // the bus if it is a KafkaEventBus (it has a DLQ), else the handler
+    kAuto,       // the bus if it has a dead-letter topic (capabilities(): Kafka), else the handler
     kBus,        // return the error to the bus; it dead-letters
     kHandler,    // publish {command, error headers} to dlq_topic on the bus, then return OK
   };
   DeadLetters dead_letters = DeadLetters::kAuto;  // Default: kAuto.
   // Default: "nexum.commands.dlq".
   std::string dlq_topic = std::string(topics::kCommandsDlq);
-  // Buses without offsets (InMemory, Log) call handlers inline on the
+  // Buses without consumer groups (InMemory, Log) call handlers inline on the
   // publishing thread, one at a time, so each command waits for its own
   // fsync. With local_workers > 0 the bus handler instead queues the command
   // to one of this many threads, chosen by its routing key (account_id,
@@ -73,8 +73,9 @@ struct CommandHandlerOptions {
   // commands on one key keep their order, commands on different keys share
   // fsyncs (group commit). An outcome is durable when stats() counts it; a
   // command that fails with Unavailable there is logged and lost (a local
-  // bus has no redelivery). Ignored for KafkaEventBus, whose consumers
-  // commit offsets only after handle() returns. Default: 0 (inline).
+  // bus has no redelivery). Ignored for a bus with consumer groups
+  // (capabilities(): Kafka), whose consumers commit offsets only after
+  // handle() returns. Default: 0 (inline).
   std::size_t local_workers = 0;
 };
 

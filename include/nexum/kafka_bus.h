@@ -84,20 +84,6 @@ struct KafkaSubscriptionOptions {
   std::optional<std::string> auto_offset_reset;
 };
 
-// Counters since construction. Value type.
-struct KafkaBusStats {
-  std::uint64_t produced = 0;           // Messages taken by the producer.
-  std::uint64_t delivered = 0;          // Acknowledged by the broker.
-  std::uint64_t delivery_failures = 0;  // Failed delivery reports (never silent).
-  std::uint64_t queue_full_waits = 0;   // Times a publish waited for local queue room.
-  std::uint64_t consumed = 0;           // Messages handed to consumers.
-  std::uint64_t handled = 0;            // Handler returned OK.
-  std::uint64_t handler_retries = 0;    // Retries after Unavailable.
-  std::uint64_t dead_lettered = 0;      // Sent to the DLQ (and committed).
-  std::uint64_t commits = 0;            // Successful offset commits.
-  std::uint64_t commit_failures = 0;    // Failed commits (retried later).
-};
-
 namespace kafka_internal {
 class KafkaBusCore;
 }  // namespace kafka_internal
@@ -124,8 +110,16 @@ class KafkaEventBus final : public EventBus {
   static Result<std::unique_ptr<KafkaEventBus>> create(KafkaEventBusOptions options);
   ~KafkaEventBus() override;  // Calls stop().
 
+  EventBusKind kind() const override { return EventBusKind::kKafka; }
+  // consumer_groups, dead_letter_topic.
+  EventBusCapabilities capabilities() const override;
+  // Every counter but dropped and handler_failures.
+  EventBusStats stats() const override;
+
   Status subscribe(std::string_view topic, EventHandler handler) override;
   Status subscribe(std::string_view topic, EventHandler handler, KafkaSubscriptionOptions options);
+  // subscribe() with KafkaSubscriptionOptions::group_id = `group`.
+  Status subscribe_in_group(std::string_view topic, EventHandler handler, const std::string& group) override;
   // Creates the producer and the consumers. InvalidArgument on bad config.
   Status start() override;
   Status stop() override;
@@ -133,12 +127,9 @@ class KafkaEventBus final : public EventBus {
   Status publish_recorded(const OutgoingMessage& message, DeliveryCallback on_delivery) override;
   Status flush(std::chrono::milliseconds timeout) override;
 
-  // Waits until every consumer has been assigned its partitions (after a
-  // group join), or `timeout`. For tests and startup probes.
-  Status wait_until_assigned(std::chrono::milliseconds timeout) const;
+  Status wait_until_assigned(std::chrono::milliseconds timeout) const override;
   // Messages taken but not yet reported.
   std::uint64_t pending_deliveries() const;
-  KafkaBusStats stats() const;
 
  protected:
   Status do_publish(std::string_view topic, const EventSchema& event,

@@ -14,7 +14,6 @@
 #include "banking/command_decision.h"
 #include "banking/keyed_workers.h"
 #include "nexum/banking_events.h"
-#include "nexum/kafka_bus.h"
 #include "nexum/kafka_message.h"
 
 namespace nexum {
@@ -58,9 +57,10 @@ class NexumCommandHandler::Impl {
   Impl(EventStore& store, EventBus& bus, CommandHandlerOptions options, const Clock& clock)
       : store_(store), bus_(bus), options_(std::move(options)), clock_(clock), repo_(store, options_.repository) {
     using DL = CommandHandlerOptions::DeadLetters;
-    const bool kafka = dynamic_cast<KafkaEventBus*>(&bus) != nullptr;
-    handler_dead_letters_ = options_.dead_letters == DL::kHandler || (options_.dead_letters == DL::kAuto && !kafka);
-    if (options_.local_workers > 0 && !kafka) {
+    const EventBusCapabilities can = bus.capabilities();
+    handler_dead_letters_ =
+        options_.dead_letters == DL::kHandler || (options_.dead_letters == DL::kAuto && !can.dead_letter_topic);
+    if (options_.local_workers > 0 && !can.consumer_groups) {
       workers_ = std::make_unique<banking_internal::KeyedWorkers>(options_.local_workers);
     }
   }

@@ -1,9 +1,32 @@
-// EventBus's non-virtual entry points: the argument checks every bus shares.
+// EventBus's non-virtual entry points (the argument checks every bus shares)
+// and the defaults of buses without consumer groups.
 #include <utility>
 
 #include "nexum/bus.h"
 
 namespace nexum {
+
+std::string_view event_bus_kind_name(EventBusKind kind) {
+  switch (kind) {
+    case EventBusKind::kInMemory:
+      return "InMemoryEventBus";
+    case EventBusKind::kLog:
+      return "LogEventBus";
+    case EventBusKind::kKafka:
+      return "KafkaEventBus";
+    case EventBusKind::kSwitchable:
+      return "SwitchableBus";
+    case EventBusKind::kOther:
+      return "EventBus";
+  }
+  return "EventBus";
+}
+
+Status EventBus::subscribe_in_group(std::string_view topic, EventHandler handler, const std::string& /*group*/) {
+  return subscribe(topic, std::move(handler));
+}
+
+Status EventBus::wait_until_assigned(std::chrono::milliseconds /*timeout*/) const { return Status(); }
 
 Status EventBus::publish(std::string_view topic, const EventSchema& event, std::optional<std::string> key) {
   if (topic.empty()) return Status::invalid_argument("topic: must not be empty");

@@ -39,6 +39,6 @@ std::vector<PublishedEvent> InMemoryEventBus::get_events(std::string_view topic)
   return dispatcher_->events(topic);
 }
 void InMemoryEventBus::clear_events() { dispatcher_->clear(); }
-LocalBusStats InMemoryEventBus::stats() const { return dispatcher_->stats(); }
+EventBusStats InMemoryEventBus::stats() const { return dispatcher_->stats(); }
 
 }  // namespace nexum

@@ -156,6 +156,16 @@ Status KafkaEventBus::subscribe(std::string_view topic, EventHandler handler, Ka
   return core_->subscribe(topic, std::move(handler), std::move(options));
 }
 
+Status KafkaEventBus::subscribe_in_group(std::string_view topic, EventHandler handler, const std::string& group) {
+  KafkaSubscriptionOptions options;
+  options.group_id = group;
+  return core_->subscribe(topic, std::move(handler), std::move(options));
+}
+
+EventBusCapabilities KafkaEventBus::capabilities() const {
+  return EventBusCapabilities{.consumer_groups = true, .dead_letter_topic = true};
+}
+
 Status KafkaEventBus::start() { return core_->start(); }
 Status KafkaEventBus::stop() { return core_->stop(); }
 bool KafkaEventBus::is_running() const { return core_->is_running(); }
@@ -191,6 +201,6 @@ Status KafkaEventBus::wait_until_assigned(std::chrono::milliseconds timeout) con
 
 std::uint64_t KafkaEventBus::pending_deliveries() const { return core_->producer().pending(); }
 
-KafkaBusStats KafkaEventBus::stats() const { return core_->counters().snapshot(); }
+EventBusStats KafkaEventBus::stats() const { return core_->counters().snapshot(); }
 
 }  // namespace nexum

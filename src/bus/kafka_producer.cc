@@ -11,9 +11,9 @@
 
 namespace nexum::kafka_internal {
 
-KafkaBusStats KafkaCounters::snapshot() const {
-  KafkaBusStats s;
-  s.produced = produced.load();
+EventBusStats KafkaCounters::snapshot() const {
+  EventBusStats s;
+  s.published = produced.load();
   s.delivered = delivered.load();
   s.delivery_failures = delivery_failures.load();
   s.queue_full_waits = queue_full_waits.load();

@@ -19,12 +19,12 @@
 
 namespace nexum::kafka_internal {
 
-// KafkaBusStats as atomics, shared by the producer and the consumers.
+// EventBusStats as atomics, shared by the producer and the consumers.
 // Thread-safe.
 struct KafkaCounters {
   std::atomic<std::uint64_t> produced{0}, delivered{0}, delivery_failures{0}, queue_full_waits{0},
       consumed{0}, handled{0}, handler_retries{0}, dead_lettered{0}, commits{0}, commit_failures{0};
-  KafkaBusStats snapshot() const;
+  EventBusStats snapshot() const;
 };
 
 // One idempotent producer. A dedicated poll thread serves delivery reports

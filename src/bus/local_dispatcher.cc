@@ -103,7 +103,7 @@ Status publish_recorded_locally(LocalDispatcher& dispatcher, const OutgoingMessa
   return Status();
 }
 
-LocalBusStats LocalDispatcher::stats() const {
+EventBusStats LocalDispatcher::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
 }

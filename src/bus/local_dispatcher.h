@@ -38,7 +38,7 @@ class LocalDispatcher {
 
   std::vector<PublishedEvent> events(std::string_view topic) const;
   void clear();
-  LocalBusStats stats() const;
+  EventBusStats stats() const;
 
   std::atomic<bool> running{false};
 
@@ -51,7 +51,7 @@ class LocalDispatcher {
   mutable std::mutex mu_;             // Guards the state below; never held while a handler runs.
   std::map<std::string, std::vector<HandlerPtr>, std::less<>> handlers_ NEXUM_GUARDED_BY(mu_);
   std::deque<PublishedEvent> events_ NEXUM_GUARDED_BY(mu_);
-  LocalBusStats stats_ NEXUM_GUARDED_BY(mu_);
+  EventBusStats stats_ NEXUM_GUARDED_BY(mu_);
 };
 
 // The publish_recorded() of the local buses: decode the value, dispatch,

@@ -34,6 +34,6 @@ Status LogEventBus::publish_recorded(const OutgoingMessage& message, DeliveryCal
 }
 
 Status LogEventBus::flush(std::chrono::milliseconds /*timeout*/) { return Status(); }
-LocalBusStats LogEventBus::stats() const { return dispatcher_->stats(); }
+EventBusStats LogEventBus::stats() const { return dispatcher_->stats(); }
 
 }  // namespace nexum

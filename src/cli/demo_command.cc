@@ -174,9 +174,7 @@ int run_demo(const DemoArgs& args) {
   Status s = handler.start();
   if (s.ok()) s = bus->start();
   if (s.ok()) s = relay.start();
-  if (s.ok()) {
-    if (auto* kafka = dynamic_cast<KafkaEventBus*>(bus.get())) s = kafka->wait_until_assigned(std::chrono::seconds(60));
-  }
+  if (s.ok()) s = bus->wait_until_assigned(std::chrono::seconds(60));
   if (s.ok()) s = sagas.start();
   if (!s.ok()) {
     std::fprintf(stderr, "nexum demo: starting: %s\n", s.to_string().c_str());

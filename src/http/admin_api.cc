@@ -69,8 +69,8 @@ HttpResponse handle_ready(ServiceCore& core) {
     Status s = probe->ping();
     check("kafka", s.ok(), s.ok() ? "" : s.message());
     // Commands are consumed only once every consumer has its partitions.
-    if (auto* kafka = dynamic_cast<KafkaEventBus*>(bus.get())) {
-      Status assigned = kafka->wait_until_assigned(std::chrono::milliseconds(0));
+    if (bus && bus->capabilities().consumer_groups) {
+      Status assigned = bus->wait_until_assigned(std::chrono::milliseconds(0));
       check("consumers", assigned.ok(), assigned.ok() ? "" : "command consumers not yet assigned their partitions");
     }
   }

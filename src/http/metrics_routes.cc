@@ -69,12 +69,12 @@ HttpResponse handle_metrics(ServiceCore& core) {
   w.sample("nexum_bus_running", bus && bus->is_running() ? 1 : 0);
   w.family("nexum_bus_switches_total", "counter", "Bus reconfigurations (POST /kafka/config).");
   w.sample("nexum_bus_switches_total", d(switches));
-  KafkaBusStats k;
-  if (auto* kafka = dynamic_cast<KafkaEventBus*>(bus.get())) k = kafka->stats();
+  EventBusStats k;
+  if (bus && bus->kind() == EventBusKind::kKafka) k = bus->stats();
   w.family("nexum_kafka_consumed_total", "counter", "Messages the command consumers received.");
   w.sample("nexum_kafka_consumed_total", d(retired.consumed + k.consumed));
   w.family("nexum_kafka_produced_total", "counter", "Messages taken by the Kafka producer.");
-  w.sample("nexum_kafka_produced_total", d(retired.produced + k.produced));
+  w.sample("nexum_kafka_produced_total", d(retired.produced + k.published));
   w.family("nexum_kafka_delivery_failures_total", "counter", "Failed Kafka delivery reports.");
   w.sample("nexum_kafka_delivery_failures_total", d(retired.delivery_failures + k.delivery_failures));
 

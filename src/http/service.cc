@@ -35,10 +35,17 @@ std::optional<BusType> parse_bus_type(std::string_view name) {
 namespace http_internal {
 
 std::string_view bus_class_name(const EventBus* bus) {
-  if (dynamic_cast<const KafkaEventBus*>(bus) != nullptr) return "KafkaEventBus";
-  if (dynamic_cast<const LogEventBus*>(bus) != nullptr) return "LogEventBus";
-  if (dynamic_cast<const InMemoryEventBus*>(bus) != nullptr) return "InMemoryEventBus";
-  return "EventBus";
+  return bus != nullptr ? event_bus_kind_name(bus->kind()) : std::string_view("EventBus");
+}
+
+KafkaEventBusOptions kafka_bus_options(const BusConfig& config) {
+  KafkaEventBusOptions options;
+  options.bootstrap_servers = config.bootstrap_servers;
+  if (!config.client_id.empty()) options.client_id = config.client_id;
+  options.properties = config.kafka_properties;
+  options.consumer_properties = config.kafka_consumer_properties;
+  options.producer_properties = config.kafka_producer_properties;
+  return options;
 }
 
 Result<std::shared_ptr<EventBus>> make_bus(const BusConfig& config) {
@@ -51,13 +58,7 @@ Result<std::shared_ptr<EventBus>> make_bus(const BusConfig& config) {
       if (config.bootstrap_servers.empty()) {
         return Status::invalid_argument("bootstrap_servers required for Kafka event bus");
       }
-      KafkaEventBusOptions options;
-      options.bootstrap_servers = config.bootstrap_servers;
-      if (!config.client_id.empty()) options.client_id = config.client_id;
-      options.properties = config.kafka_properties;
-      options.consumer_properties = config.kafka_consumer_properties;
-      options.producer_properties = config.kafka_producer_properties;
-      Result<std::unique_ptr<KafkaEventBus>> bus = KafkaEventBus::create(std::move(options));
+      Result<std::unique_ptr<KafkaEventBus>> bus = KafkaEventBus::create(kafka_bus_options(config));
       if (!bus) return bus.error();
       return std::shared_ptr<EventBus>(std::move(bus).value());
     }
@@ -114,7 +115,8 @@ Status NexumService::Impl::start() {
     core_.bus = *bus;
     core_.bus_config = o.bus;
     if (o.bus.type == BusType::kKafka) {
-      auto probe = http_internal::KafkaProbe::create(o.bus, http_internal::command_groups(o.bus),
+      auto probe = http_internal::KafkaProbe::create(http_internal::kafka_bus_options(o.bus),
+                                                     http_internal::command_groups(o.bus),
                                                      o.kafka_probe_timeout);
       if (!probe) return probe.error();
       core_.probe = std::move(probe).value();
@@ -160,12 +162,12 @@ Status NexumService::Impl::start() {
 }
 
 void NexumService::Impl::retire(EventBus& old) {
-  if (auto* kafka = dynamic_cast<KafkaEventBus*>(&old)) {
-    const KafkaBusStats s = kafka->stats();
+  if (old.kind() == EventBusKind::kKafka) {
+    const EventBusStats s = old.stats();
     std::lock_guard lock(core_.bus_mu_);
     core_.retired.dead_lettered += s.dead_lettered;
     core_.retired.consumed += s.consumed;
-    core_.retired.produced += s.produced;
+    core_.retired.produced += s.published;
     core_.retired.delivery_failures += s.delivery_failures;
   }
 }
@@ -182,7 +184,8 @@ Status NexumService::Impl::configure_bus(const BusConfig& config) {
   std::shared_ptr<EventBus> next = std::move(made).value();
   std::shared_ptr<http_internal::KafkaProbe> probe;
   if (config.type == BusType::kKafka) {
-    auto p = http_internal::KafkaProbe::create(config, http_internal::command_groups(config),
+    auto p = http_internal::KafkaProbe::create(http_internal::kafka_bus_options(config),
+                                               http_internal::command_groups(config),
                                                core_.options.kafka_probe_timeout);
     if (!p) return p.error();
     probe = std::move(p).value();

@@ -8,12 +8,13 @@
 #include <mutex>
 #include <string>
 
-#include "http/kafka_probe.h"
-#include "http/switchable_bus.h"
+#include "bus/kafka_probe.h"
+#include "bus/switchable_bus.h"
 #include "http/timed_event_store.h"
 #include "nexum/bus.h"
 #include "nexum/command_handler.h"
 #include "nexum/http_server.h"
+#include "nexum/kafka_bus.h"
 #include "nexum/loan_application_saga.h"
 #include "nexum/outbox_relay.h"
 #include "nexum/projection_engine.h"
@@ -22,6 +23,10 @@
 #include "nexum/store.h"
 
 namespace nexum::http_internal {
+
+using bus_internal::SwitchableBus;
+using kafka_internal::ConsumerLag;
+using kafka_internal::KafkaProbe;
 
 // Kafka counters of buses already switched away, so /metrics counters never
 // go down. Value type.
@@ -77,6 +82,8 @@ struct ServiceCore {
 
 // The class name the seed's /kafka/status reports for a bus.
 std::string_view bus_class_name(const EventBus* bus);
+// The Kafka bus options `config` describes.
+KafkaEventBusOptions kafka_bus_options(const BusConfig& config);
 
 // Builds (does not start) the bus `config` describes. InvalidArgument with
 // the seed's messages for a bad type / missing bootstrap servers.

@@ -189,7 +189,7 @@ TEST_F(KafkaConsumerTest, UnavailableIsRetriedWithBackoffOtherErrorsAreDeadLette
     EXPECT_EQ(attempts["always_down"], 4);  // 1 + max_handler_retries.
     EXPECT_EQ(attempts["rejected"], 1);
   }
-  KafkaBusStats stats = bus->stats();
+  EventBusStats stats = bus->stats();
   EXPECT_EQ(stats.handler_retries, 2u + 3u);
   EXPECT_EQ(stats.dead_lettered, 2u);
 

@@ -159,7 +159,7 @@ TEST_F(KafkaEventBusTest, PublishWaitsForTheBrokerAndPublishBatchKeysEachEvent) 
   EXPECT_EQ(find_header(got[1].headers, kHeaderId), std::optional<std::string_view>(b.event.event_id.to_string()));
   EXPECT_EQ(find_header(got[1].headers, kHeaderPosition), std::nullopt);
   // Three sends, one producer (the seed built one per publish).
-  EXPECT_EQ(bus->stats().produced, 3u);
+  EXPECT_EQ(bus->stats().published, 3u);
 }
 
 TEST_F(KafkaEventBusTest, BadPropertyIsInvalidArgumentNamingIt) {

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "nexum/kafka_message.h"
+#include "flaky_bus.h"
 #include "test_util.h"
 
 namespace nexum {
@@ -17,54 +18,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::make_event;
+using testing::FlakyBus;
 using testing::TempDir;
-
-// A bus that fails the deliveries its test tells it to, else stores them.
-class FlakyBus final : public EventBus {
- public:
-  Status subscribe(std::string_view, EventHandler) override { return Status(); }
-  Status start() override { return Status(); }
-  Status stop() override { return Status(); }
-  bool is_running() const override { return true; }
-  Status publish_recorded(const OutgoingMessage& m, DeliveryCallback cb) override {
-    DeliveryReport r;
-    r.topic = m.topic;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (refuse_all_) return Status::unavailable("broker down");
-      if (fail_next_ > 0) {
-        --fail_next_;
-        r.status = Status::unavailable("injected delivery failure");
-      } else {
-        delivered_.push_back(m);
-      }
-    }
-    cb(r);
-    return Status();
-  }
-  Status flush(std::chrono::milliseconds) override { return Status(); }
-  void fail_next(int n) {
-    std::lock_guard<std::mutex> lock(mu_);
-    fail_next_ = n;
-  }
-  void refuse_all(bool v) {
-    std::lock_guard<std::mutex> lock(mu_);
-    refuse_all_ = v;
-  }
-  std::vector<OutgoingMessage> delivered() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return delivered_;
-  }
-
- protected:
-  Status do_publish(std::string_view, const EventSchema&, std::optional<std::string>) override { return Status(); }
-
- private:
-  mutable std::mutex mu_;
-  int fail_next_ = 0;
-  bool refuse_all_ = false;
-  std::vector<OutgoingMessage> delivered_;
-};
 
 std::int64_t position_of(const OutgoingMessage& m) {
   return std::stoll(std::string(*find_header(m.headers, kHeaderPosition)));

@@ -9,6 +9,7 @@
 
 #include "nexum/json_codec.h"
 #include "saga_test_util.h"
+#include "flaky_bus.h"
 #include "test_util.h"
 
 namespace nexum {
@@ -16,6 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::json_str;
+using testing::FlakyBus;
 using testing::TempDir;
 
 // "ping" events (entity_id = instance) count up. Count 2 and 3 both issue
@@ -46,50 +48,6 @@ class PingSaga final : public Saga {
     d.deadlines.push_back(SagaDeadline{"remind", input.time + 1h});
     return d;
   }
-};
-
-// A bus that refuses the first `refuse` messages and fails the next `fail`
-// deliveries, then stores them; a message keyed "poison" it refuses for good.
-class FlakyBus final : public EventBus {
- public:
-  FlakyBus(int refuse, int fail) : refuse_(refuse), fail_(fail) {}
-  Status subscribe(std::string_view, EventHandler) override { return Status(); }
-  Status start() override { return Status(); }
-  Status stop() override { return Status(); }
-  bool is_running() const override { return true; }
-  Status publish_recorded(const OutgoingMessage& m, DeliveryCallback cb) override {
-    DeliveryReport r;
-    r.topic = m.topic;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (m.key == std::optional<std::string>("poison")) return Status::invalid_argument("message too large");
-      if (refuse_ > 0) {
-        --refuse_;
-        return Status::unavailable("broker down");
-      }
-      if (fail_ > 0) {
-        --fail_;
-        r.status = Status::unavailable("delivery failed");
-      } else {
-        delivered_.push_back(m);
-      }
-    }
-    cb(r);
-    return Status();
-  }
-  Status flush(std::chrono::milliseconds) override { return Status(); }
-  std::vector<OutgoingMessage> delivered() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return delivered_;
-  }
-
- protected:
-  Status do_publish(std::string_view, const EventSchema&, std::optional<std::string>) override { return Status(); }
-
- private:
-  mutable std::mutex mu_;
-  int refuse_, fail_;                      // guarded by mu_
-  std::vector<OutgoingMessage> delivered_;  // guarded by mu_
 };
 
 class SagaEngineTest : public ::testing::Test {

@@ -1,13 +1,22 @@
-#include "http/kafka_probe.h"
+#include "bus/kafka_probe.h"
 
+#include <algorithm>
 #include <array>
 
 #include <librdkafka/rdkafka.h>
 
-namespace nexum::http_internal {
+#include "bus/kafka_config.h"
+
+namespace nexum::kafka_internal {
 
 namespace {
 constexpr auto kCacheFor = std::chrono::milliseconds(1000);
+
+// The bus's options, under client id "{client_id}-probe".
+KafkaEventBusOptions probe_options(KafkaEventBusOptions options) {
+  options.client_id += "-probe";
+  return options;
+}
 }  // namespace
 
 struct KafkaProbe::Handle {
@@ -17,36 +26,31 @@ struct KafkaProbe::Handle {
   }
 };
 
-KafkaProbe::KafkaProbe(BusConfig config, std::vector<std::pair<std::string, std::string>> groups,
+KafkaProbe::KafkaProbe(KafkaEventBusOptions options, std::vector<std::pair<std::string, std::string>> groups,
                        std::chrono::milliseconds timeout)
-    : config_(std::move(config)), groups_(std::move(groups)), timeout_(timeout) {}
+    : options_(probe_options(std::move(options))), groups_(std::move(groups)), timeout_(timeout) {}
 
 KafkaProbe::~KafkaProbe() = default;
 
-Result<std::unique_ptr<KafkaProbe>> KafkaProbe::create(const BusConfig& config,
+Result<std::unique_ptr<KafkaProbe>> KafkaProbe::create(const KafkaEventBusOptions& options,
                                                        std::vector<std::pair<std::string, std::string>> groups,
                                                        std::chrono::milliseconds timeout) {
-  if (config.bootstrap_servers.empty()) return Status::invalid_argument("bootstrap_servers: required for Kafka");
-  return std::unique_ptr<KafkaProbe>(new KafkaProbe(config, std::move(groups), timeout));
+  if (options.bootstrap_servers.empty()) return Status::invalid_argument("bootstrap_servers: required for Kafka");
+  return std::unique_ptr<KafkaProbe>(new KafkaProbe(options, std::move(groups), timeout));
 }
 
 Result<KafkaProbe::Handle*> KafkaProbe::handle_for(const std::string& group) {
   auto it = handles_.find(group);
   if (it != handles_.end()) return it->second.get();
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  Result<ConfPtr> conf = make_consumer_conf(options_, group, options_.auto_offset_reset);
+  if (!conf) return Status::invalid_argument("kafka probe: " + conf.error().message());
+  // Probes fail often while a broker is down; their answers say so already.
+  NEXUM_RETURN_IF_ERROR(set_property(conf->get(), "log_level", "3"));
   std::array<char, 512> err{};
-  auto set = [&](const std::string& k, const std::string& v) {
-    return rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err.data(), err.size()) == RD_KAFKA_CONF_OK;
-  };
-  bool ok = set("bootstrap.servers", config_.bootstrap_servers) && set("client.id", config_.client_id + "-probe") &&
-            set("group.id", group) && set("enable.auto.commit", "false") && set("log_level", "3");
-  for (const auto& [k, v] : config_.kafka_properties) ok = ok && set(k, v);
-  if (!ok) {
-    rd_kafka_conf_destroy(conf);
-    return Status::invalid_argument(std::string("kafka probe: ") + err.data());
-  }
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err.data(), err.size());
+  // rd_kafka_new takes the configuration only when it succeeds.
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err.data(), err.size());
   if (rk == nullptr) return Status::invalid_argument(std::string("kafka probe: ") + err.data());
+  conf->release();
   auto h = std::make_unique<Handle>();
   h->rk = rk;
   Handle* raw = h.get();
@@ -58,7 +62,7 @@ Status KafkaProbe::ping() {
   std::lock_guard lock(mu_);
   const auto now = std::chrono::steady_clock::now();
   if (now - ping_at_ < kCacheFor) return ping_cache_;
-  Result<Handle*> h = handle_for(groups_.empty() ? config_.client_id + "-probe" : groups_.front().second);
+  Result<Handle*> h = handle_for(groups_.empty() ? options_.client_id : groups_.front().second);
   if (!h) return h.error();
   const rd_kafka_metadata_t* md = nullptr;
   const rd_kafka_resp_err_t err =
@@ -131,4 +135,4 @@ Result<std::vector<ConsumerLag>> KafkaProbe::lag() {
   return out;
 }
 
-}  // namespace nexum::http_internal
+}  // namespace nexum::kafka_internal

@@ -1,7 +1,9 @@
 // KafkaProbe: asks the cluster what the service cannot see from inside —
 // whether a broker answers (/ready) and how far each command consumer group
 // lags behind its topic (committed offset vs high watermark, /metrics and
-// /kafka/status). Plain librdkafka handles that never join a group.
+// /kafka/status). Plain librdkafka consumer handles, configured like the
+// bus's consumers (bus/kafka_config.h: same properties, logs to spdlog),
+// that never join a group.
 #pragma once
 
 #include <chrono>
@@ -13,10 +15,10 @@
 #include <utility>
 #include <vector>
 
-#include "nexum/server.h"
+#include "nexum/kafka_bus.h"
 #include "nexum/status.h"
 
-namespace nexum::http_internal {
+namespace nexum::kafka_internal {
 
 // One consumer group's lag on one topic. Value type.
 struct ConsumerLag {
@@ -31,8 +33,9 @@ struct ConsumerLag {
 // one round of requests.
 class KafkaProbe {
  public:
+  // `options`: the bus's (bootstrap servers, client id, properties);
   // `groups`: topic → consumer group. Does not connect.
-  static Result<std::unique_ptr<KafkaProbe>> create(const BusConfig& config,
+  static Result<std::unique_ptr<KafkaProbe>> create(const KafkaEventBusOptions& options,
                                                     std::vector<std::pair<std::string, std::string>> groups,
                                                     std::chrono::milliseconds timeout);
   ~KafkaProbe();
@@ -46,11 +49,11 @@ class KafkaProbe {
 
  private:
   struct Handle;
-  KafkaProbe(BusConfig config, std::vector<std::pair<std::string, std::string>> groups,
+  KafkaProbe(KafkaEventBusOptions options, std::vector<std::pair<std::string, std::string>> groups,
              std::chrono::milliseconds timeout);
   Result<Handle*> handle_for(const std::string& group);
 
-  const BusConfig config_;
+  const KafkaEventBusOptions options_;
   const std::vector<std::pair<std::string, std::string>> groups_;
   const std::chrono::milliseconds timeout_;
   std::mutex mu_;  // serializes probes; guards everything below
@@ -61,4 +64,4 @@ class KafkaProbe {
   Status ping_cache_;
 };
 
-}  // namespace nexum::http_internal
+}  // namespace nexum::kafka_internal

@@ -13,7 +13,7 @@
 
 #include "nexum/bus.h"
 
-namespace nexum::http_internal {
+namespace nexum::bus_internal {
 
 // Thread-safe. Calls never hold the lock while inside the target bus, so a
 // handler may publish re-entrantly and a switch never waits for a publish.
@@ -32,6 +32,15 @@ class SwitchableBus final : public EventBus {
   // Subscriptions registered here (one per subscribe() call, ever).
   std::size_t subscription_count() const;
 
+  // A front whose target changes promises nothing beyond the interface: no
+  // capabilities() (callers that need the current bus's ask current()).
+  EventBusKind kind() const override { return EventBusKind::kSwitchable; }
+  // The current bus's counters (zero before the first install).
+  EventBusStats stats() const override;
+  // The current bus's (Unavailable before the first install).
+  Status wait_until_assigned(std::chrono::milliseconds timeout) const override;
+  // Kept here and applied to every bus installed, as a member of group
+  // "{consumer_group}_{topic}" where the bus has consumer groups.
   Status subscribe(std::string_view topic, EventHandler handler) override;
   Status start() override;
   Status stop() override;
@@ -58,4 +67,4 @@ class SwitchableBus final : public EventBus {
   std::mutex install_mu_;                // serializes install() and subscribe()
 };
 
-}  // namespace nexum::http_internal
+}  // namespace nexum::bus_internal

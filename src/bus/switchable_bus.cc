@@ -1,16 +1,9 @@
-#include "http/switchable_bus.h"
+#include "bus/switchable_bus.h"
 
-#include "nexum/kafka_bus.h"
-
-namespace nexum::http_internal {
+namespace nexum::bus_internal {
 
 Status SwitchableBus::apply(EventBus& bus, const Sub& sub, const std::string& group) const {
-  if (auto* kafka = dynamic_cast<KafkaEventBus*>(&bus)) {
-    KafkaSubscriptionOptions options;
-    options.group_id = group + "_" + sub.topic;
-    return kafka->subscribe(sub.topic, sub.handler, options);
-  }
-  return bus.subscribe(sub.topic, sub.handler);
+  return bus.subscribe_in_group(sub.topic, sub.handler, group + "_" + sub.topic);
 }
 
 Result<std::shared_ptr<EventBus>> SwitchableBus::install(std::shared_ptr<EventBus> next, std::string consumer_group) {
@@ -72,6 +65,16 @@ bool SwitchableBus::is_running() const {
   return bus && bus->is_running();
 }
 
+EventBusStats SwitchableBus::stats() const {
+  auto bus = current();
+  return bus ? bus->stats() : EventBusStats{};
+}
+
+Status SwitchableBus::wait_until_assigned(std::chrono::milliseconds timeout) const {
+  auto bus = current();
+  return bus ? bus->wait_until_assigned(timeout) : Status::unavailable("no bus configured");
+}
+
 Status SwitchableBus::publish_recorded(const OutgoingMessage& message, DeliveryCallback on_delivery) {
   // The shared_ptr keeps a bus being switched away alive until this returns;
   // a stopped bus answers Unavailable and the caller retries on the new one.
@@ -101,4 +104,4 @@ Status SwitchableBus::do_publish_batch(std::string_view topic, const std::vector
   return bus->publish_batch(topic, events, plain);
 }
 
-}  // namespace nexum::http_internal
+}  // namespace nexum::bus_internal
