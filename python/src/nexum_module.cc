@@ -544,6 +544,7 @@ class PyStore {
 }  // namespace
 
 void bind_bench(nb::module_& m);  // bench.cc
+void bind_buses(nb::module_& m);  // bus_module.cc
 
 std::shared_ptr<EventStore> store_of(nb::handle store) { return nb::cast<PyStore&>(store).get(); }
 
@@ -622,4 +623,5 @@ NB_MODULE(_nexum, m) {
     return nexum::format_timestamp(*r);
   });
   bind_bench(m);
+  bind_buses(m);
 }
