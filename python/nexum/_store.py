@@ -178,18 +178,25 @@ class EventStore(_nexum.Store):
         return StreamInfo(*self._stream_info(stream))
 
     def iter_all(self, from_position: int = 1, *, batch_size: int = 4096, categories: Optional[List[str]] = None,
-                 event_types: Optional[List[str]] = None,
-                 topics: Optional[List[str]] = None) -> Iterator[RecordedEvent]:
-        """The global log from ``from_position`` up to the last committed event, read ``batch_size`` at a time."""
+                 event_types: Optional[List[str]] = None, topics: Optional[List[str]] = None,
+                 as_dict: bool = False) -> Iterator[Any]:
+        """The global log from ``from_position`` up to the last committed event, read ``batch_size`` at a time.
+
+        Yields :class:`RecordedEvent` objects, or with ``as_dict=True``
+        ``(global_position, envelope)`` tuples whose envelope is the dict
+        :meth:`EventSchema.to_dict` gives (the fastest replay: one dict per
+        event plus its payload dicts).
+        """
         if batch_size <= 0:
             raise ValueError("batch_size: must be > 0")
         pos = max(1, from_position)
         while True:
-            batch = self.read_all(pos, batch_size, categories=categories, event_types=event_types, topics=topics)
+            batch = self.read_all(pos, batch_size, categories=categories, event_types=event_types, topics=topics,
+                                  as_dict=as_dict)
             yield from batch
             if len(batch) < batch_size:
                 return
-            pos = batch[-1].global_position + 1
+            pos = (batch[-1][0] if as_dict else batch[-1].global_position) + 1
 
 
 def _expected(v: Expected) -> Any:

@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <unordered_map>
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
@@ -161,6 +162,40 @@ PyObject* new_str(std::string_view s) {
   return check(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace"));
 }
 
+// Short, repeated strings (event types, topics, payload keys, "USD") are
+// made once per read and shared by every event of it: a replay then builds
+// a fraction of the str objects. Keys are views of the cached objects' own
+// UTF-8 buffers.
+constexpr std::size_t kCachedStringMax = 24;
+constexpr std::size_t kCacheEntriesMax = 4096;
+struct StringCache {
+  std::unordered_map<std::string_view, PyObject*> map;
+  ~StringCache() {
+    for (auto& kv : map) Py_DECREF(kv.second);
+  }
+};
+thread_local StringCache* t_cache = nullptr;
+
+PyObject* cached_str(std::string_view s) {
+  if (t_cache == nullptr || s.size() > kCachedStringMax) return new_str(s);
+  auto it = t_cache->map.find(s);
+  if (it != t_cache->map.end()) {
+    Py_INCREF(it->second);
+    return it->second;
+  }
+  PyObject* o = new_str(s);
+  if (t_cache->map.size() < kCacheEntriesMax) {
+    Py_ssize_t n = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(o, &n);
+    if (utf8 != nullptr && static_cast<std::size_t>(n) == s.size()) {
+      Py_INCREF(o);
+      t_cache->map.emplace(std::string_view(utf8, static_cast<std::size_t>(n)), o);
+    }
+    PyErr_Clear();
+  }
+  return o;
+}
+
 PyObject* str_or_none(std::string_view s) {
   if (s.empty()) Py_RETURN_NONE;
   return new_str(s);
@@ -203,7 +238,7 @@ PyObject* payload_to_python(std::string_view json) {
 
 PyObject* envelope_to_python(const EventId& id, std::string_view type, Timestamp ts, std::string_view source,
                              std::string_view version, std::string_view entity_type, std::string_view entity_id,
-                             PyObject* data_new_ref, PyObject* metadata_new_ref) {
+                             PyObject* data_new_ref, PyObject* metadata_new_ref, bool as_dict = false) {
   const PyRefs& r = refs();
   Ref data(data_new_ref);
   Ref metadata(metadata_new_ref);
@@ -214,16 +249,17 @@ PyObject* envelope_to_python(const EventId& id, std::string_view type, Timestamp
     std::memcpy(idbuf, s.data(), 36);
   }
   set_item(d.get(), r.k_event_id, check(PyUnicode_FromStringAndSize(idbuf, 36)));
-  set_item(d.get(), r.k_event_type, new_str(type));
+  set_item(d.get(), r.k_event_type, cached_str(type));
   std::string t;
   append_timestamp(ts, t);
   set_item(d.get(), r.k_timestamp, new_str(t));
-  set_item(d.get(), r.k_source, new_str(source));
-  set_item(d.get(), r.k_version, new_str(version));
-  set_item(d.get(), r.k_entity_type, str_or_none(entity_type));
+  set_item(d.get(), r.k_source, cached_str(source));
+  set_item(d.get(), r.k_version, cached_str(version));
+  set_item(d.get(), r.k_entity_type, entity_type.empty() ? Py_NewRef(Py_None) : cached_str(entity_type));
   set_item(d.get(), r.k_entity_id, str_or_none(entity_id));
   set_item(d.get(), r.k_data, data.release());
   set_item(d.get(), r.k_metadata, metadata.release());
+  if (as_dict) return d.release();
   return instance_with_dict(r.event_schema_type, d.get());
 }
 
@@ -235,12 +271,18 @@ PyObject* recorded(std::int64_t position, std::string_view stream, std::int64_t 
   set_item(d.get(), r.k_global_position, check(PyLong_FromLongLong(position)));
   set_item(d.get(), r.k_stream, new_str(stream));
   set_item(d.get(), r.k_stream_version, check(PyLong_FromLongLong(version)));
-  set_item(d.get(), r.k_topic, new_str(topic));
+  set_item(d.get(), r.k_topic, cached_str(topic));
   set_item(d.get(), r.k_event, event.release());
   return instance_with_dict(r.recorded_event_type, d.get());
 }
 
 }  // namespace
+
+StringCacheScope::StringCacheScope() : previous_(t_cache) { t_cache = new StringCache(); }
+StringCacheScope::~StringCacheScope() {
+  delete t_cache;
+  t_cache = static_cast<StringCache*>(previous_);
+}
 
 void throw_invalid(std::string_view field, std::string_view what) {
   std::string m(field);
@@ -455,7 +497,7 @@ PyObject* json_to_python(const boost::json::value& v) {
     case boost::json::kind::double_:
       return number_to_decimal(v.get_double());
     case boost::json::kind::string:
-      return new_str(v.get_string());
+      return cached_str(v.get_string());
     case boost::json::kind::array: {
       const auto& a = v.get_array();
       Ref list(check(PyList_New(static_cast<Py_ssize_t>(a.size()))));
@@ -468,7 +510,7 @@ PyObject* json_to_python(const boost::json::value& v) {
       const auto& o = v.get_object();
       Ref dict(check(PyDict_New()));
       for (const auto& kv : o) {
-        Ref key(new_str(kv.key()));
+        Ref key(cached_str(kv.key()));
         Ref value(json_to_python(kv.value()));
         if (PyDict_SetItem(dict.get(), key.get(), value.get()) != 0) throw PyErrorPending{};
       }
@@ -509,11 +551,16 @@ void CopiedEvent::assign(const EventView& v) {
   }
 }
 
-PyObject* recorded_to_python(const CopiedEvent& e) {
+PyObject* recorded_to_python(const CopiedEvent& e, bool as_dict) {
   Ref data(payload_to_python(e.piece(7)));
   Ref metadata(payload_to_python(e.piece(8)));
   PyObject* event = envelope_to_python(e.event_id, e.piece(2), e.timestamp, e.piece(3), e.piece(4), e.piece(5),
-                                       e.piece(6), data.release(), metadata.release());
+                                       e.piece(6), data.release(), metadata.release(), as_dict);
+  if (as_dict) {
+    Ref ev(event);
+    Ref pos(check(PyLong_FromLongLong(e.global_position)));
+    return check(PyTuple_Pack(2, pos.get(), ev.get()));
+  }
   return recorded(e.global_position, e.piece(0), e.stream_version, e.piece(1), event);
 }
 

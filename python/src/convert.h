@@ -132,8 +132,23 @@ struct CopiedEvent {
   }
 };
 
-// A nexum.RecordedEvent (new reference). `parser_scratch` is reused.
-PyObject* recorded_to_python(const CopiedEvent& e);
+// A nexum.RecordedEvent (new reference), or with `as_dict` a tuple
+// (global_position, the envelope as EventSchema.to_dict() gives it).
+PyObject* recorded_to_python(const CopiedEvent& e, bool as_dict = false);
+
+// While one is alive on this thread, short strings made for Python are
+// shared (see StringCache in convert.cc). REQUIRES: the GIL is held for its
+// whole life.
+class StringCacheScope {
+ public:
+  StringCacheScope();
+  ~StringCacheScope();
+  StringCacheScope(const StringCacheScope&) = delete;
+  StringCacheScope& operator=(const StringCacheScope&) = delete;
+
+ private:
+  void* previous_;
+};
 PyObject* view_to_python(const EventView& view);
 
 }  // namespace nexum::python

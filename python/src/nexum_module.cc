@@ -109,12 +109,13 @@ class GcPause {
   bool was_enabled_;
 };
 
-nb::list to_list(const std::vector<CopiedEvent>& events) {
+nb::list to_list(const std::vector<CopiedEvent>& events, bool as_dict) {
   nb::list out = nb::steal<nb::list>(PyList_New(static_cast<Py_ssize_t>(events.size())));
   GcPause pause;
+  StringCacheScope strings;
   python_edge([&] {
     for (std::size_t i = 0; i < events.size(); ++i) {
-      PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), recorded_to_python(events[i]));
+      PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), recorded_to_python(events[i], as_dict));
     }
     return 0;
   });
@@ -399,13 +400,13 @@ class PyStore {
       return out;
     }
     if (!st.ok()) throw_status(st);
-    return to_list(copied);
+    return to_list(copied, false);
   }
 
   nb::list read_all(std::int64_t from_position, std::optional<std::int64_t> limit,
                     const std::optional<std::vector<std::string>>& categories,
                     const std::optional<std::vector<std::string>>& event_types,
-                    const std::optional<std::vector<std::string>>& topics) {
+                    const std::optional<std::vector<std::string>>& topics, bool as_dict) {
     auto store = get();
     std::size_t n = limit_of(limit);
     EventFilter filter = make_filter(categories, event_types, topics);
@@ -420,7 +421,7 @@ class PyStore {
       });
     }
     if (!st.ok()) throw_status(st);
-    return to_list(copied);
+    return to_list(copied, as_dict);
   }
 
   PySubscription* subscribe(nb::callable callback, std::int64_t from_position,
@@ -594,7 +595,7 @@ NB_MODULE(_nexum, m) {
            nb::arg("limit").none() = nb::none(), nb::arg("backward") = false)
       .def("read_all", &PyStore::read_all, nb::arg("from_position") = 1, nb::arg("limit").none() = nb::none(),
            nb::kw_only(), nb::arg("categories").none() = nb::none(), nb::arg("event_types").none() = nb::none(),
-           nb::arg("topics").none() = nb::none())
+           nb::arg("topics").none() = nb::none(), nb::arg("as_dict") = false)
       .def("_subscribe", &PyStore::subscribe, nb::arg("callback"), nb::arg("from_position"),
            nb::arg("categories").none(), nb::arg("event_types").none(), nb::arg("topics").none(),
            nb::rv_policy::take_ownership)

@@ -96,7 +96,7 @@ def test_command_on_kafka_is_handled_by_nexum_and_its_outcome_relayed(tmp_path, 
             assert wait_for(lambda: f"cust_{run}" in created), handler.stats()
             assert created[f"cust_{run}"].data["first_name"] == "Jane"
             assert created[f"cust_{run}"].metadata["causation_id"] == command.event_id
-            assert handler.stats()["accepted"] == 1
+            assert handler.stats()["accepted"] >= 1  # a reused cluster may hold earlier runs' commands too
             assert store.stream_info(f"customer-cust_{run}").exists
         finally:
             bus.stop()

@@ -237,3 +237,13 @@ def test_callback_exception_stops_only_that_subscription(store, caplog):
     assert good == [1, 2, 3, 4]
     assert "callback raised KeyError" in caplog.text
     store.append("account-a", [ev(i=4)])  # the store works on
+
+
+def test_iter_all_as_dict_yields_positions_and_to_dict_envelopes(store):
+    written = [ev(i=i, amount=Decimal("1.50")) for i in range(5)]
+    store.append("account-a", written[:3])
+    store.append("account-b", written[3:])
+    got = list(store.iter_all(2, batch_size=2, as_dict=True))
+    assert [p for p, _ in got] == [2, 3, 4, 5]
+    assert [d for _, d in got] == [e.to_dict() for e in written[1:]]
+    assert [p for p, _ in store.iter_all(1, batch_size=2, as_dict=True, categories=["account"])] == [1, 2, 3, 4, 5]
