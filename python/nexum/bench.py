@@ -34,6 +34,24 @@ def _median_rate(runs: int, fn: Callable[[], float], events: int) -> float:
     return statistics.median(events / fn() for _ in range(runs))
 
 
+def _paired(runs: int, py: Callable[[], float], cpp: Callable[[], float], events: int) -> tuple:
+    """Median rates of py and cpp, run alternately so drift and load hit both alike."""
+    a, b = [], []
+    for _ in range(runs):
+        a.append(events / py())
+        b.append(events / cpp())
+    return statistics.median(a), statistics.median(b)
+
+
+def _cpu(fn: Callable[[], float]) -> Callable[[], float]:
+    """fn measured in process CPU seconds instead of wall seconds (for single-threaded CPU-bound work)."""
+    def run() -> float:
+        t0 = time.process_time()
+        fn()
+        return time.process_time() - t0
+    return run
+
+
 def _timed(fn: Callable[[], Any]) -> float:
     t0 = time.perf_counter()
     fn()
@@ -145,8 +163,7 @@ def main(argv: List[str] | None = None) -> None:
         def cpp_batched() -> float:
             return _nexum._bench_cpp_append(store, "cppb", 10, n, 100, PAYLOAD)
 
-        py_b = _median_rate(runs, py_batched, n * 100)
-        cpp_b = _median_rate(runs, cpp_batched, n * 100)
+        py_b, cpp_b = _paired(runs, py_batched, cpp_batched, n * 100)
         row("batched durable appends (100/call)", py_b, cpp_b, "target >= 0.5x")
 
         m = args.single_calls
@@ -160,8 +177,7 @@ def main(argv: List[str] | None = None) -> None:
         def cpp_single() -> float:
             return _nexum._bench_cpp_append(store, "cpps", 10, m, 1, PAYLOAD)
 
-        py_s = _median_rate(runs, py_single, m)
-        cpp_s = _median_rate(runs, cpp_single, m)
+        py_s, cpp_s = _paired(runs, py_single, cpp_single, m)
         row("single durable appends (1/call, 1 caller)", py_s, cpp_s, "target >= 0.3x")
 
     with EventStore.open(f"{base}/replay", durability="buffered") as store:
@@ -192,10 +208,12 @@ def main(argv: List[str] | None = None) -> None:
             assert count == total
             return secs
 
-        cpp_r = _median_rate(runs, cpp_replay, total)
-        row("replay to Python dicts (iter_all as_dict)", _median_rate(runs, py_replay, total), cpp_r,
-            "target >= 300k/s")
-        row("replay to RecordedEvent objects (iter_all)", _median_rate(runs, py_replay_objects, total), cpp_r)
+        py_r, cpp_r = _paired(runs, py_replay, cpp_replay, total)
+        row("replay to Python dicts (iter_all as_dict)", py_r, cpp_r, "target >= 300k/s")
+        py_r, cpp_r = _paired(runs, _cpu(py_replay), _cpu(cpp_replay), total)
+        row("  the same, per CPU second", py_r, cpp_r, "(load-independent)")
+        py_o, cpp_o = _paired(runs, py_replay_objects, cpp_replay, total)
+        row("replay to RecordedEvent objects (iter_all)", py_o, cpp_o)
 
     k = args.publish_events
 
@@ -205,7 +223,9 @@ def main(argv: List[str] | None = None) -> None:
         return _timed(lambda: [_seed_publish(bus, i) for i in range(k)])
 
     seed = _median_rate(runs, seed_path, k)
-    print(f"\npeer: the original in-memory publish path (EventSchema, json.dumps(event.to_dict())): {seed:,.0f}/s")
+    seed_cpu = _median_rate(runs, _cpu(seed_path), k)
+    print(f"\npeer: the original in-memory publish path (EventSchema, json.dumps(event.to_dict())): {seed:,.0f}/s"
+          f" ({seed_cpu:,.0f} per CPU second)")
     for durability in ("sync", "buffered"):
         with EventStore.open(f"{base}/compat-{durability}", durability=durability) as store:
             def compat() -> float:
@@ -217,7 +237,31 @@ def main(argv: List[str] | None = None) -> None:
 
             rate = _median_rate(runs, compat, k)
             print(f"compat NexumEventPublisher -> InMemoryEventBus, {durability:<8} (durable append each): "
-                  f"{rate:,.0f}/s  ({rate / seed:.2f}x the original's in-memory path)")
+                  f"{rate:,.0f}/s  ({rate / seed:.2f}x the original's in-memory path)", flush=True)
+
+            def compat_threads(threads: int = 16) -> float:
+                # A web backend publishes from many request threads: their
+                # appends share commit groups (one fsync for many events).
+                bus = ki.InMemoryEventBus(store=store)
+                pub = ki.NexumEventPublisher(bus)
+                per = k // threads
+
+                def work(t: int) -> None:
+                    for i in range(per):
+                        pub.on_transaction_created(_Txn(t * per + i))
+
+                ts = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+
+                def go() -> None:
+                    for th in ts:
+                        th.start()
+                    for th in ts:
+                        th.join()
+                return _timed(go)
+
+            rate = _median_rate(runs, compat_threads, (k // 16) * 16)
+            print(f"compat NexumEventPublisher -> InMemoryEventBus, {durability:<8} 16 threads:               "
+                  f"{rate:,.0f}/s  ({rate / seed:.2f}x the original's in-memory path)", flush=True)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from .. import _nexum
 from .._store import EventStore
-from .._types import EventSchema, RecordedEvent
+from .._types import EventSchema
 from ..errors import InvalidArgument
 
 __all__ = [
@@ -184,22 +184,18 @@ class _DurableBus(EventBus):
             self._store = default_store()
         return self._store
 
-    def _append(self, topic: str, events: List[EventSchema]) -> List[RecordedEvent]:
-        """Appends atomically (one append, streams grouped), returns the stored events."""
-        by_stream: Dict[str, List[EventSchema]] = {}
+    def _append(self, topic: str, events: List[EventSchema]) -> None:
+        """Appends atomically: one append, the events grouped by stream."""
         for e in events:
             if not isinstance(e, EventSchema):
                 raise InvalidArgument(f"event: expected an EventSchema, got {type(e).__name__}", "event")
+        if len(events) == 1:
+            self.store.append(_stream_of(events[0]), events, topic=topic)
+            return
+        by_stream: Dict[str, List[EventSchema]] = {}
+        for e in events:
             by_stream.setdefault(_stream_of(e), []).append(e)
-        if len(by_stream) == 1:
-            (stream, evs), = by_stream.items()
-            result = self.store.append(stream, evs, topic=topic)
-        else:
-            result = self.store.append_multi([(s, evs, "any", topic) for s, evs in by_stream.items()])
-        # The positions are in call order of the grouped streams; map back to events.
-        order = [e for evs in by_stream.values() for e in evs]
-        pos = dict(zip((id(e) for e in order), result.positions))
-        return [RecordedEvent(pos[id(e)], _stream_of(e), -1, topic, e) for e in events]
+        self.store.append_multi([(s, evs, "any", topic) for s, evs in by_stream.items()])
 
     def is_running(self) -> bool:
         return self.running
