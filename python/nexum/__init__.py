@@ -18,13 +18,14 @@ from ._types import AppendResult, EventSchema, ExpectedVersion, RecordedEvent, S
 from .errors import (Conflict, DataLoss, Internal, InvalidArgument, NexumError, NotFound, SubscriptionFailed,
                      Unavailable)
 from . import _nexum
-from ._store import EventStore, Subscription
+from ._store import EventStore, ReadModels, Subscription
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EventStore",
     "Subscription",
+    "ReadModels",
     "EventSchema",
     "RecordedEvent",
     "AppendResult",

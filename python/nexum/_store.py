@@ -12,7 +12,7 @@ from . import _nexum
 from ._types import AppendResult, ExpectedVersion, RecordedEvent, StreamAppend, StreamInfo
 from .errors import SubscriptionFailed
 
-__all__ = ["EventStore", "Subscription"]
+__all__ = ["EventStore", "Subscription", "ReadModels"]
 
 Expected = Union[int, ExpectedVersion, str, None]
 
@@ -94,6 +94,68 @@ class Subscription:
         self.stop()
 
 
+# Read-model fields that hold money or rates as exact decimal strings
+# (doc/projections.md); ReadModels returns them as decimal.Decimal.
+_DECIMAL_FIELDS = frozenset({"balance", "last_transaction_amount", "principal", "outstanding", "total_paid",
+                             "interest_rate"})
+
+
+def _decimals(value: Any) -> Any:
+    from decimal import Decimal, InvalidOperation
+
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in _DECIMAL_FIELDS and isinstance(v, str):
+                try:
+                    v = Decimal(v)
+                except InvalidOperation:
+                    pass
+            out[k] = _decimals(v) if isinstance(v, (dict, list)) else v
+        return out
+    if isinstance(value, list):
+        return [_decimals(v) for v in value]
+    return value
+
+
+class ReadModels:
+    """The built-in read models (account_balances, customer_directory, loan_portfolio, topic_stats).
+
+    A libnexum ProjectionEngine on the store keeps them up to date in the
+    background from the moment this is created; money and rates come back as
+    ``decimal.Decimal``. Keys and fields: doc/projections.md. Closed with the
+    store, or by :meth:`close` / leaving its ``with`` block.
+    """
+
+    def __init__(self, store: "EventStore") -> None:
+        self._store = store
+        self._native = _nexum.ReadModels(store)
+
+    def wait_for(self, position: Optional[int] = None, timeout: float = 30.0) -> bool:
+        """Blocks until every read model has applied ``position`` (default: the store's last); False on timeout."""
+        return self._native.wait_for(self._store.last_position if position is None else position, timeout)
+
+    def get(self, name: str, key: str) -> Optional[dict]:
+        """The value under ``key`` in read model ``name``, or None."""
+        return _decimals(self._native.get(name, key))
+
+    def scan(self, name: str, prefix: str = "", limit: int = 1000, start_after: str = "") -> List[tuple]:
+        """``(key, value)`` pairs whose key starts with ``prefix``, in key order (page with ``start_after``)."""
+        return [(k, _decimals(v)) for k, v in self._native.scan(name, prefix, limit, start_after)]
+
+    def names(self) -> List[str]:
+        return self._native.names()
+
+    def close(self) -> None:
+        self._native.close()
+
+    def __enter__(self) -> "ReadModels":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 class EventStore(_nexum.Store):
     """Durable event streams with a dense global log (libnexum's EventStore).
 
@@ -173,6 +235,10 @@ class EventStore(_nexum.Store):
         Filters: lists are ORed within, ANDed across; None matches all.
         """
         return Subscription(self._subscribe(callback, from_position, categories, event_types, topics))
+
+    def read_models(self) -> ReadModels:
+        """Starts the built-in read models on this store (see :class:`ReadModels`)."""
+        return ReadModels(self)
 
     def stream_info(self, stream: str) -> StreamInfo:
         return StreamInfo(*self._stream_info(stream))

@@ -13,12 +13,16 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 
 #include "convert.h"
 #include "nexum/bus.h"
 #include "nexum/command_handler.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/outbox_relay.h"
+#include "nexum/projection_builtins.h"
+#include "nexum/projection_engine.h"
+#include "nexum/projection_query.h"
 #include "nexum/store.h"
 
 namespace nb = nanobind;
@@ -26,6 +30,7 @@ namespace nb = nanobind;
 namespace nexum::python {
 
 std::shared_ptr<EventStore> store_of(nb::handle store);
+void register_with_store(nb::handle store, const std::shared_ptr<Closable>& c);
 
 namespace {
 
@@ -187,34 +192,79 @@ class PyBus {
   KafkaEventBus* kafka_ = nullptr;      // bus_, when it is one
 };
 
-// OutboxRelay over a store and a native bus. Holds both alive.
+// Something native that uses a store: released when the store closes (then
+// every call is InvalidArgument "closed"), or when its Python handle goes.
+template <typename T>
+struct StoreUser final : Closable {
+  std::mutex mu;
+  std::shared_ptr<EventStore> store;  // guarded by mu
+  std::unique_ptr<T> object;          // guarded by mu; destroyed before `store` is released
+
+  void close_native() override {
+    std::unique_ptr<T> o;
+    std::shared_ptr<EventStore> st;
+    {
+      std::lock_guard lock(mu);
+      o = std::move(object);
+      st = std::move(store);
+    }
+    o.reset();  // stops it (threads joined) while the store is still open
+    st.reset();
+  }
+  // The object, kept alive for the call. InvalidArgument once closed.
+  struct Use {
+    std::shared_ptr<EventStore> store;
+    T* object;
+  };
+  Use use(const char* what) {
+    std::lock_guard lock(mu);
+    if (!object) throw_invalid(what, "closed (its store was closed)");
+    return {store, object.get()};
+  }
+};
+
+
+template <typename T, typename Make>
+std::shared_ptr<StoreUser<T>> make_store_user(nb::handle py_store, Make&& make) {
+  auto u = std::make_shared<StoreUser<T>>();
+  u->store = store_of(py_store);
+  u->object = make(*u->store);
+  register_with_store(py_store, u);
+  return u;
+}
+
+// OutboxRelay over a store and a native bus (kept alive by nb::keep_alive).
 class PyRelay {
  public:
-  PyRelay(nb::handle store, PyBus& bus, const std::string& name) : store_(store_of(store)) {
+  PyRelay(nb::handle store, PyBus& bus, const std::string& name) {
     OutboxRelayOptions o;
     o.name = name;
-    relay_ = std::make_unique<OutboxRelay>(*store_, bus.bus(), o);
+    core_ = make_store_user<OutboxRelay>(store, [&](EventStore& s) {
+      return std::make_unique<OutboxRelay>(s, bus.bus(), o);
+    });
   }
   ~PyRelay() {
     nb::gil_scoped_release release;
-    relay_.reset();
-    store_.reset();
+    core_->close_native();
   }
   void start() {
+    auto u = core_->use("relay");
     nb::gil_scoped_release release;
-    check(relay_->start());
+    check(u.object->start());
   }
   void stop() {
+    auto u = core_->use("relay");
     nb::gil_scoped_release release;
-    check(relay_->stop());
+    check(u.object->stop());
   }
   bool wait_until_relayed(std::int64_t position, double timeout_s) {
+    auto u = core_->use("relay");
     nb::gil_scoped_release release;
-    return relay_->wait_until_relayed(position,
-                                      std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000)));
+    return u.object->wait_until_relayed(position,
+                                        std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000)));
   }
-  nb::dict stats() const {
-    RelayStats s = relay_->stats();
+  nb::dict stats() {
+    RelayStats s = core_->use("relay").object->stats();
     nb::dict d;
     d["running"] = s.running;
     d["checkpoint"] = s.checkpoint;
@@ -229,8 +279,7 @@ class PyRelay {
   }
 
  private:
-  std::shared_ptr<EventStore> store_;  // the bus is kept alive by nb::keep_alive
-  std::unique_ptr<OutboxRelay> relay_;
+  std::shared_ptr<StoreUser<OutboxRelay>> core_;
 };
 
 nb::dict outcome_to_python(const CommandOutcome& o) {
@@ -247,21 +296,21 @@ nb::dict outcome_to_python(const CommandOutcome& o) {
   return d;
 }
 
-// NexumCommandHandler over a store and a native bus.
+// NexumCommandHandler over a store and a native bus (kept alive by nb::keep_alive).
 class PyCommandHandler {
  public:
-  PyCommandHandler(nb::handle store, PyBus& bus, std::size_t local_workers) : store_(store_of(store)) {
+  PyCommandHandler(nb::handle store, PyBus& bus, std::size_t local_workers) {
     CommandHandlerOptions o;
     o.local_workers = local_workers;
-    o.dead_letters = CommandHandlerOptions::DeadLetters::kAuto;
-    handler_ = std::make_unique<NexumCommandHandler>(*store_, bus.bus(), o);
+    core_ = make_store_user<NexumCommandHandler>(store, [&](EventStore& s) {
+      return std::make_unique<NexumCommandHandler>(s, bus.bus(), o);
+    });
   }
   ~PyCommandHandler() {
     nb::gil_scoped_release release;
-    handler_.reset();
-    store_.reset();
+    core_->close_native();
   }
-  void start() { check(handler_->start()); }
+  void start() { check(core_->use("command handler").object->start()); }
   nb::dict handle(const std::string& topic, nb::handle command) {
     EventSchema e;
     try {
@@ -269,16 +318,17 @@ class PyCommandHandler {
     } catch (const PyErrorPending&) {
       throw nb::python_error();
     }
+    auto u = core_->use("command handler");
     Result<CommandOutcome> r = Status();
     {
       nb::gil_scoped_release release;
-      r = handler_->handle(topic, e);
+      r = u.object->handle(topic, e);
     }
     if (!r) throw_status(r.error());
     return outcome_to_python(*r);
   }
-  nb::dict stats() const {
-    CommandHandlerStats s = handler_->stats();
+  nb::dict stats() {
+    CommandHandlerStats s = core_->use("command handler").object->stats();
     nb::dict d;
     d["accepted"] = s.accepted;
     d["rejected"] = s.rejected;
@@ -292,8 +342,71 @@ class PyCommandHandler {
   }
 
  private:
-  std::shared_ptr<EventStore> store_;  // the bus is kept alive by nb::keep_alive
-  std::unique_ptr<NexumCommandHandler> handler_;
+  std::shared_ptr<StoreUser<NexumCommandHandler>> core_;
+};
+
+// The built-in read models (projection_builtins.h), kept up to date by a
+// ProjectionEngine on the store, and queried.
+class PyReadModels {
+ public:
+  explicit PyReadModels(nb::handle store) {
+    core_ = make_store_user<ProjectionEngine>(store, [&](EventStore& s) {
+      auto engine = ProjectionEngine::create(s);
+      if (!engine) throw_status(engine.error());
+      for (auto& p : make_builtin_projections()) check((*engine)->add(std::move(p)));
+      return std::move(*engine);
+    });
+    auto u = core_->use("read models");
+    nb::gil_scoped_release release;
+    check(u.object->start());
+  }
+  ~PyReadModels() {
+    nb::gil_scoped_release release;
+    core_->close_native();
+  }
+  void close() {
+    nb::gil_scoped_release release;
+    core_->close_native();
+  }
+  bool wait_for(std::int64_t position, double timeout_s) {
+    auto u = core_->use("read models");
+    nb::gil_scoped_release release;
+    return u.object->wait_for(position, std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000)));
+  }
+  nb::object get(const std::string& name, const std::string& key) {
+    auto u = core_->use("read models");
+    Result<std::optional<boost::json::value>> r = Status();
+    {
+      nb::gil_scoped_release release;
+      r = u.object->get(name, key);
+    }
+    if (!r) throw_status(r.error());
+    if (!*r) return nb::none();
+    return to_python(**r);
+  }
+  nb::list scan(const std::string& name, const std::string& prefix, std::size_t limit, const std::string& after) {
+    auto u = core_->use("read models");
+    Result<std::vector<ReadModelEntry>> r = Status();
+    {
+      nb::gil_scoped_release release;
+      r = u.object->scan(name, prefix, limit, after);
+    }
+    if (!r) throw_status(r.error());
+    nb::list out;
+    for (const ReadModelEntry& e : *r) out.append(nb::make_tuple(e.key, to_python(e.value)));
+    return out;
+  }
+  std::vector<std::string> names() { return core_->use("read models").object->names(); }
+
+ private:
+  static nb::object to_python(const boost::json::value& v) {
+    try {
+      return nb::steal(json_to_python(v));
+    } catch (const PyErrorPending&) {
+      throw nb::python_error();
+    }
+  }
+  std::shared_ptr<StoreUser<ProjectionEngine>> core_;
 };
 
 }  // namespace
@@ -327,6 +440,14 @@ void bind_buses(nb::module_& m) {
       .def("start", &PyCommandHandler::start)
       .def("handle", &PyCommandHandler::handle, nb::arg("topic"), nb::arg("command"))
       .def("stats", &PyCommandHandler::stats);
+  nb::class_<PyReadModels>(m, "ReadModels", "The built-in read models, projected live from a store.")
+      .def(nb::init<nb::handle>(), nb::arg("store"))
+      .def("close", &PyReadModels::close)
+      .def("wait_for", &PyReadModels::wait_for, nb::arg("position"), nb::arg("timeout") = 30.0)
+      .def("get", &PyReadModels::get, nb::arg("name"), nb::arg("key"))
+      .def("scan", &PyReadModels::scan, nb::arg("name"), nb::arg("prefix") = "", nb::arg("limit") = 1000,
+           nb::arg("start_after") = "")
+      .def("names", &PyReadModels::names);
 }
 
 }  // namespace nexum::python

@@ -59,6 +59,15 @@ class Ref {
 [[noreturn]] inline void throw_status(Status s) { throw StatusError{std::move(s)}; }
 [[noreturn]] void throw_invalid(std::string_view field, std::string_view what);
 
+// A native object that uses a store and must let go of it when the store
+// is closed (subscriptions, relays, command handlers, projection engines).
+// close_native() is called without the GIL, at most once per close().
+class Closable {
+ public:
+  virtual ~Closable() = default;
+  virtual void close_native() = 0;
+};
+
 // Objects looked up once at import (owned references, never released: they
 // live as long as the interpreter).
 struct PyRefs {

@@ -143,13 +143,15 @@ struct CallbackState {
 };
 
 // A subscription that the store can stop at close().
-struct SubscriptionCore {
+struct SubscriptionCore final : Closable {
   std::mutex mu;
   std::unique_ptr<Subscription> sub;  // guarded by mu; null once stopped
   std::shared_ptr<CallbackState> state;
   std::atomic<std::int64_t> last_position{0};
   Status final_status;  // guarded by mu; set when stopped
   bool caught_up_at_stop = false;
+
+  void close_native() override { stop(); }
 
   // REQUIRES: the GIL is not held (the handler may be waiting for it).
   void stop() {
@@ -290,14 +292,14 @@ class PyStore {
   ~PyStore() { close(); }
 
   void close() {
-    std::vector<std::shared_ptr<SubscriptionCore>> subs;
-    for (auto& w : subscriptions_) {
+    std::vector<std::shared_ptr<Closable>> subs;
+    for (auto& w : closables_) {
       if (auto s = w.lock()) subs.push_back(std::move(s));
     }
-    subscriptions_.clear();
+    closables_.clear();
     std::shared_ptr<EventStore> store = std::move(store_);
     nb::gil_scoped_release release;
-    for (auto& s : subs) s->stop();
+    for (auto& s : subs) s->close_native();
     store.reset();  // closes RocksDB unless a call on another thread still runs
   }
   bool closed() const { return store_ == nullptr; }
@@ -459,9 +461,7 @@ class PyStore {
     }
     if (!r) throw_status(r.error());
     core->sub = std::move(*r);
-    // Forget subscriptions that are gone before remembering this one.
-    std::erase_if(subscriptions_, [](const std::weak_ptr<SubscriptionCore>& w) { return w.expired(); });
-    subscriptions_.push_back(core);
+    register_closable(core);
     return new PySubscription(core);
   }
 
@@ -524,7 +524,12 @@ class PyStore {
 
   std::string directory() { return get()->directory(); }
 
-  // For nexum.bench and the C++ baselines there.
+  // `c` is closed (close_native) when the store is. REQUIRES: the GIL.
+  void register_closable(const std::shared_ptr<Closable>& c) {
+    std::erase_if(closables_, [](const std::weak_ptr<Closable>& w) { return w.expired(); });
+    closables_.push_back(c);
+  }
+
   std::shared_ptr<EventStore> get() const {
     if (!store_) throw_invalid("store", "the store is closed");
     return store_;
@@ -539,7 +544,7 @@ class PyStore {
   }
 
   std::shared_ptr<EventStore> store_;
-  std::vector<std::weak_ptr<SubscriptionCore>> subscriptions_;
+  std::vector<std::weak_ptr<Closable>> closables_;
 };
 
 }  // namespace
@@ -548,6 +553,9 @@ void bind_bench(nb::module_& m);  // bench.cc
 void bind_buses(nb::module_& m);  // bus_module.cc
 
 std::shared_ptr<EventStore> store_of(nb::handle store) { return nb::cast<PyStore&>(store).get(); }
+void register_with_store(nb::handle store, const std::shared_ptr<Closable>& c) {
+  nb::cast<PyStore&>(store).register_closable(c);
+}
 
 }  // namespace nexum::python
 

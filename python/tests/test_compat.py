@@ -362,3 +362,38 @@ def test_a_failing_hook_never_breaks_the_operation_and_enable_does_not_stack(bus
 def test_kafka_bus_rejects_missing_bootstrap_servers():
     with pytest.raises(nexum.InvalidArgument):
         ki.KafkaEventBus("")
+
+
+def test_read_models_follow_commands_with_money_as_decimal(bus):
+    handler = ki.NexumCommandHandler(bus)
+    handler.start()
+    with bus.store.read_models() as models:
+        bus.publish("nexum.commands.customers", command("create", customer_id="c1", first_name="A", last_name="B",
+                                                        email="a@b.co", kyc_status="verified", kyc_tier="tier_2"))
+        bus.publish("nexum.commands.accounts", command("open", customer_id="c1", account_id="acc_1",
+                                                       product_type="checking", currency="USD"))
+        bus.publish("nexum.commands.transactions", command("deposit", account_id="acc_1", amount="250.75"))
+        bus.publish("nexum.commands.transactions", command("withdraw", account_id="acc_1", amount="0.25"))
+        assert models.wait_for(timeout=30)
+        account = models.get("account_balances", "acc_1")
+        assert account["balance"] == Decimal("250.50") and type(account["balance"]) is Decimal
+        assert account["currency"] == "USD"
+        assert models.get("customer_directory", "c1")["kyc_status"] == "verified"
+        assert models.get("account_balances", "nope") is None
+        keys = [k for k, _ in models.scan("topic_stats", "topic/")]
+        assert "topic/nexum.transactions.posted" in keys
+
+
+def test_closing_the_store_releases_relay_handler_and_read_models(tmp_path):
+    path = tmp_path / "s"
+    store = nexum.EventStore.open(path)
+    bus = ki.InMemoryEventBus(store=store)
+    handler = ki.NexumCommandHandler(bus)
+    models = store.read_models()
+    store.close()
+    with pytest.raises(nexum.InvalidArgument):
+        models.get("account_balances", "x")
+    with pytest.raises(nexum.InvalidArgument):
+        handler.handle_command("nexum.commands.customers", command("update", customer_id="c"))
+    with nexum.EventStore.open(path) as again:  # the directory is free again while they still exist
+        assert again.last_position == 0
