@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -129,6 +130,11 @@ struct AggregateRepositoryOptions {
   std::int64_t snapshot_every = 100;
   // Events read per read_stream() call while folding. Default: 256.
   std::size_t read_batch = 256;
+  // Aggregates kept in memory after a load, per type: a later load of one
+  // folds only the events appended after the kept version (streams never
+  // change below their last version). Past this many, an arbitrary one is
+  // dropped. 0: no cache. Default: 65536.
+  std::size_t cache_entries = 65536;
 };
 
 // Loads aggregates: the latest snapshot (if any), then the events after it.
@@ -165,6 +171,8 @@ class AggregateRepository {
 
   EventStore& store_;
   const AggregateRepositoryOptions options_;
+  struct Cache;
+  std::shared_ptr<Cache> cache_;
 };
 
 }  // namespace nexum

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -120,6 +121,19 @@ class NexumCommandHandler {
   // DataLoss when a stream does not fold.
   Result<CommandOutcome> handle(std::string_view topic, const EventSchema& command);
 
+  // handle() without waiting for durability: validates, looks up a stored
+  // outcome and decides on the calling thread, then appends with
+  // EventStore::append_async, so one thread may keep many commands in flight
+  // and they share fsyncs. `done` runs exactly once, with what handle()
+  // would have returned: on the calling thread for a malformed command or a
+  // duplicate, else on the store's commit thread (keep it short) once the
+  // outcome is durable. A conflict is re-decided on the handler's own retry
+  // thread. Commands on one entity must not overlap (the caller orders them,
+  // e.g. by command_routing_key): a second command on an account whose last
+  // outcome is not yet durable decides on the state before it and conflicts.
+  void handle_async(std::string_view topic, const EventSchema& command,
+                    std::function<void(Result<CommandOutcome>)> done);
+
   // What start() registers for each topic: handle(), then OK once the
   // outcome is durable; a malformed command is dead-lettered (see
   // CommandHandlerOptions::DeadLetters); Unavailable is passed on for retry.
@@ -132,5 +146,19 @@ class NexumCommandHandler {
   class Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// The entity a command is ordered by: data.account_id, else
+// data.from_account_id, else data.customer_id, else data.loan_id (the first
+// that is a non-empty string), else the command's event_id. Commands with the
+// same key must be handled one after another; others may overlap.
+std::string command_routing_key(const EventSchema& command);
+
+// Every entity a command names: data.account_id, from_account_id,
+// to_account_id, customer_id and loan_id (non-empty strings, each once).
+// Commands that share none of them never touch the same stream, except where
+// a loan names its account only at origination (then the store's version
+// check and a re-decision settle it). The first routing rule above is kept:
+// commands with the same routing key share that key here.
+std::vector<std::string> command_keys(const EventSchema& command);
 
 }  // namespace nexum

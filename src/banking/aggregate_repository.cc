@@ -1,11 +1,54 @@
+#include <mutex>
+#include <type_traits>
+#include <unordered_map>
+
 #include <spdlog/spdlog.h>
 
 #include "nexum/aggregates.h"
 
 namespace nexum {
 
+// Loaded aggregates by stream, one map per type. Thread-safe.
+struct AggregateRepository::Cache {
+  std::mutex mu;
+  std::unordered_map<std::string, Customer> customers;
+  std::unordered_map<std::string, Account> accounts;
+  std::unordered_map<std::string, Loan> loans;
+  std::unordered_map<std::string, Transaction> transactions;
+
+  template <typename Aggregate>
+  std::unordered_map<std::string, Aggregate>& map() {
+    if constexpr (std::is_same_v<Aggregate, Customer>) return customers;
+    if constexpr (std::is_same_v<Aggregate, Account>) return accounts;
+    if constexpr (std::is_same_v<Aggregate, Loan>) return loans;
+    if constexpr (std::is_same_v<Aggregate, Transaction>) return transactions;
+  }
+  template <typename Aggregate>
+  bool get(const std::string& stream, Aggregate& out) {
+    std::lock_guard lock(mu);
+    auto& m = map<Aggregate>();
+    auto it = m.find(stream);
+    if (it == m.end()) return false;
+    out = it->second;
+    return true;
+  }
+  // Keeps the later of what is kept and `a` (concurrent loads may finish out of order).
+  template <typename Aggregate>
+  void put(const std::string& stream, const Aggregate& a, std::size_t capacity) {
+    std::lock_guard lock(mu);
+    auto& m = map<Aggregate>();
+    auto it = m.find(stream);
+    if (it != m.end()) {
+      if (it->second.version < a.version) it->second = a;
+      return;
+    }
+    if (m.size() >= capacity) m.erase(m.begin());
+    m.emplace(stream, a);
+  }
+};
+
 AggregateRepository::AggregateRepository(EventStore& store, AggregateRepositoryOptions options)
-    : store_(store), options_(options) {}
+    : store_(store), options_(options), cache_(std::make_shared<Cache>()) {}
 
 bool AggregateRepository::snapshot_due(std::int64_t previous_version, std::int64_t version) const {
   if (options_.snapshot_every <= 0 || version <= previous_version) return false;
@@ -25,7 +68,8 @@ Result<Aggregate> AggregateRepository::load(std::string_view id) {
   const std::string stream = aggregate.stream();
   if (Status s = validate_stream_id(stream); !s.ok()) return s;
 
-  Result<Snapshot> snapshot = store_.load_snapshot(stream);
+  const bool cached = options_.cache_entries > 0 && cache_->get(stream, aggregate);
+  Result<Snapshot> snapshot = cached ? Result<Snapshot>(Status::not_found("cached")) : store_.load_snapshot(stream);
   if (snapshot) {
     Result<Aggregate> restored = Aggregate::from_snapshot(id, snapshot->state, snapshot->version);
     if (restored) {
@@ -58,6 +102,7 @@ Result<Aggregate> AggregateRepository::load(std::string_view id) {
     }
     if (events->size() < batch) break;
   }
+  if (options_.cache_entries > 0) cache_->put(stream, aggregate, options_.cache_entries);
   return aggregate;
 }
 

@@ -2,9 +2,11 @@
 // with bounded retries on conflict. Commands and outcomes: doc/commands.md.
 #include "nexum/command_handler.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <utility>
@@ -52,6 +54,15 @@ void conflict_backoff(int attempt) {
 
 }  // namespace
 
+// One handle_async() call, alive until its `done` has run.
+struct AsyncCommand {
+  EventSchema command;
+  std::optional<CommandContext> context;  // refers to `command`
+  Decider decide;
+  std::function<void(Result<CommandOutcome>)> done;
+  int attempt = 0;
+};
+
 class NexumCommandHandler::Impl {
  public:
   Impl(EventStore& store, EventBus& bus, CommandHandlerOptions options, const Clock& clock)
@@ -63,9 +74,12 @@ class NexumCommandHandler::Impl {
     if (options_.local_workers > 0 && !can.consumer_groups) {
       workers_ = std::make_unique<banking_internal::KeyedWorkers>(options_.local_workers);
     }
+    retries_ = std::make_unique<banking_internal::KeyedWorkers>(1);
   }
 
   Result<CommandOutcome> handle(std::string_view topic, const EventSchema& command);
+  void handle_async(std::string_view topic, const EventSchema& command,
+                    std::function<void(Result<CommandOutcome>)> done);
   Status on_bus_message(std::string_view topic, const EventSchema& command);
   Status process_bus_message(std::string_view topic, const EventSchema& command);
   Status publish_dead_letter(std::string_view topic, const EventSchema& command, const Status& error);
@@ -80,11 +94,32 @@ class NexumCommandHandler::Impl {
 
   mutable std::mutex mu_;
   CommandHandlerStats stats_;  // guarded by mu_
+  // Re-decides handle_async() commands after a conflict (one thread: conflicts are rare).
+  std::unique_ptr<banking_internal::KeyedWorkers> retries_;
   // Last member: destroyed first, running what is queued while the rest is alive.
   std::unique_ptr<banking_internal::KeyedWorkers> workers_;
 
  private:
+  // Validates `command`; on success `ctx` holds its context and the decider is returned.
+  Result<Decider> parse(std::string_view topic, const EventSchema& command, std::optional<CommandContext>& ctx);
   Result<CommandOutcome> handle_valid(CommandContext& ctx, const Decider& decide);
+  // One pass of handle_async: stored outcome, decide, append_async.
+  void attempt_async(const std::shared_ptr<AsyncCommand>& op);
+  void on_appended(const std::shared_ptr<AsyncCommand>& op, CommandOutcome outcome,
+                   std::vector<std::function<Status(AggregateRepository&)>> after_append,
+                   Result<AppendResult> appended);
+  // Runs attempt_async again on the retry thread after a conflict backoff.
+  void retry_async(const std::shared_ptr<AsyncCommand>& op);
+  void count_new_outcome(const CommandContext& ctx, const CommandOutcome& outcome) {
+    std::lock_guard lock(mu_);
+    if (outcome.accepted()) {
+      ++stats_.accepted;
+      ++stats_.accepted_by_action[ctx.qualified_action()];
+    } else {
+      ++stats_.rejected;
+      ++stats_.rejected_by_reason[outcome.reason];
+    }
+  }
   Result<std::optional<CommandOutcome>> stored_outcome(const CommandContext& ctx);
   Status malformed(const Status& s) {
     std::lock_guard lock(mu_);
@@ -100,6 +135,14 @@ class NexumCommandHandler::Impl {
 };
 
 Result<CommandOutcome> NexumCommandHandler::Impl::handle(std::string_view topic, const EventSchema& command) {
+  std::optional<CommandContext> ctx;
+  Result<Decider> decider = parse(topic, command, ctx);
+  if (!decider) return decider.error();
+  return handle_valid(*ctx, *decider);
+}
+
+Result<Decider> NexumCommandHandler::Impl::parse(std::string_view topic, const EventSchema& command,
+                                                 std::optional<CommandContext>& ctx) {
   Result<Decider> (*parse)(const CommandContext&, const FieldReader&) = nullptr;
   if (topic == topics::kCommandsTransactions) parse = banking_internal::parse_transaction_command;
   if (topic == topics::kCommandsCustomers) parse = banking_internal::parse_customer_command;
@@ -121,10 +164,97 @@ Result<CommandOutcome> NexumCommandHandler::Impl::handle(std::string_view topic,
   Result<std::string> action = data.required_string("action");
   if (!action) return malformed(action.error());
 
-  CommandContext ctx(command, std::string(topic), *action, clock_);
-  Result<Decider> decider = parse(ctx, data);
+  ctx.emplace(command, std::string(topic), *action, clock_);
+  Result<Decider> decider = parse(*ctx, data);
   if (!decider) return malformed(decider.error());
-  return handle_valid(ctx, *decider);
+  return decider;
+}
+
+void NexumCommandHandler::Impl::handle_async(std::string_view topic, const EventSchema& command,
+                                             std::function<void(Result<CommandOutcome>)> done) {
+  auto op = std::make_shared<AsyncCommand>();
+  op->command = command;
+  op->done = std::move(done);
+  Result<Decider> decider = parse(topic, op->command, op->context);
+  if (!decider) return op->done(decider.error());
+  op->decide = std::move(decider).value();
+  attempt_async(op);
+}
+
+void NexumCommandHandler::Impl::attempt_async(const std::shared_ptr<AsyncCommand>& op) {
+  CommandContext& ctx = *op->context;
+  Result<std::optional<CommandOutcome>> stored = stored_outcome(ctx);
+  if (!stored) return op->done(failed(stored.error()));
+  if (*stored) {
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.duplicates;
+    }
+    return op->done(std::move(**stored));
+  }
+  if (op->attempt > options_.max_conflict_retries) {
+    return op->done(failed(Status::unavailable("command " + ctx.command_id() + ": still conflicting after " +
+                                               std::to_string(options_.max_conflict_retries) + " retries")));
+  }
+  Result<Decision> decision = op->decide(ctx, repo_);
+  if (!decision) {
+    if (decision.error().code() == StatusCode::kInvalidArgument) return op->done(malformed(decision.error()));
+    return op->done(failed(decision.error()));
+  }
+  int index = 0;
+  for (StreamAppend& a : decision->appends) {
+    for (EventSchema& e : a.events) e.event_id = banking_internal::outcome_event_id(ctx.command_id(), index++);
+  }
+  store_.append_async(std::move(decision->appends),
+                      [this, op, outcome = std::move(decision->outcome),
+                       after = std::move(decision->after_append)](Result<AppendResult> appended) mutable {
+                        on_appended(op, std::move(outcome), std::move(after), std::move(appended));
+                      });
+}
+
+void NexumCommandHandler::Impl::on_appended(const std::shared_ptr<AsyncCommand>& op, CommandOutcome outcome,
+                                            std::vector<std::function<Status(AggregateRepository&)>> after_append,
+                                            Result<AppendResult> appended) {
+  // On the store's commit thread: anything that reads or waits goes to the retry thread.
+  const CommandContext& ctx = *op->context;
+  if (!appended) {
+    const StatusCode code = appended.error().code();
+    if (code == StatusCode::kConflict) {
+      {
+        std::lock_guard lock(mu_);
+        ++stats_.conflict_retries;
+      }
+      return retry_async(op);
+    }
+    if (code == StatusCode::kInvalidArgument) {
+      // A partly stored batch (see handle_valid).
+      if (op->attempt < options_.max_conflict_retries) return retry_async(op);
+      return op->done(failed(Status::internal("command " + ctx.command_id() + ": " + appended.error().message())));
+    }
+    return op->done(failed(appended.error()));
+  }
+  if (appended->deduplicated) return retry_async(op);  // stored by a concurrent delivery
+  outcome.topic = ctx.topic();
+  outcome.action = ctx.action();
+  outcome.positions = std::move(appended->positions);
+  if (!after_append.empty()) {
+    retries_->submit(ctx.command_id(), [this, after = std::move(after_append), id = ctx.command_id()] {
+      for (const auto& f : after) {
+        Status s = f(repo_);
+        if (!s.ok()) spdlog::warn("command handler: snapshot after command {} failed: {}", id, s.to_string());
+      }
+    });
+  }
+  count_new_outcome(ctx, outcome);
+  op->done(std::move(outcome));
+}
+
+void NexumCommandHandler::Impl::retry_async(const std::shared_ptr<AsyncCommand>& op) {
+  retries_->submit(op->context->command_id(), [this, op] {
+    conflict_backoff(op->attempt);
+    ++op->attempt;
+    attempt_async(op);
+  });
 }
 
 Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& ctx, const Decider& decide) {
@@ -189,14 +319,7 @@ Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& c
       Status s = after(repo_);
       if (!s.ok()) spdlog::warn("command handler: snapshot after command {} failed: {}", ctx.command_id(), s.to_string());
     }
-    std::lock_guard lock(mu_);
-    if (outcome.accepted()) {
-      ++stats_.accepted;
-      ++stats_.accepted_by_action[ctx.qualified_action()];
-    } else {
-      ++stats_.rejected;
-      ++stats_.rejected_by_reason[outcome.reason];
-    }
+    count_new_outcome(ctx, outcome);
     return outcome;
   }
 }
@@ -251,13 +374,7 @@ Status NexumCommandHandler::Impl::publish_dead_letter(std::string_view topic, co
 
 Status NexumCommandHandler::Impl::on_bus_message(std::string_view topic, const EventSchema& command) {
   if (!workers_) return process_bus_message(topic, command);
-  std::string key;
-  for (std::string_view field : {"account_id", "from_account_id", "customer_id", "loan_id"}) {
-    key = json_string(command.data, field);
-    if (!key.empty()) break;
-  }
-  if (key.empty()) key = command.event_id.to_string();
-  workers_->submit(key, [this, topic = std::string(topic), command] {
+  workers_->submit(command_routing_key(command), [this, topic = std::string(topic), command] {
     Status s = process_bus_message(topic, command);
     if (!s.ok()) {
       spdlog::error("command handler: command {} from {} not handled: {}", command.event_id.to_string(), topic,
@@ -301,6 +418,28 @@ Status NexumCommandHandler::start() {
 
 Result<CommandOutcome> NexumCommandHandler::handle(std::string_view topic, const EventSchema& command) {
   return impl_->handle(topic, command);
+}
+
+void NexumCommandHandler::handle_async(std::string_view topic, const EventSchema& command,
+                                       std::function<void(Result<CommandOutcome>)> done) {
+  impl_->handle_async(topic, command, std::move(done));
+}
+
+std::string command_routing_key(const EventSchema& command) {
+  for (std::string_view field : {"account_id", "from_account_id", "customer_id", "loan_id"}) {
+    std::string key = json_string(command.data, field);
+    if (!key.empty()) return key;
+  }
+  return command.event_id.to_string();
+}
+
+std::vector<std::string> command_keys(const EventSchema& command) {
+  std::vector<std::string> keys;
+  for (std::string_view field : {"account_id", "from_account_id", "to_account_id", "customer_id", "loan_id"}) {
+    std::string key = json_string(command.data, field);
+    if (!key.empty() && std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(std::move(key));
+  }
+  return keys;
 }
 
 Status NexumCommandHandler::on_bus_message(std::string_view topic, const EventSchema& command) {

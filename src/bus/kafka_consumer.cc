@@ -24,6 +24,34 @@ std::chrono::milliseconds next_backoff(std::chrono::milliseconds current, std::c
 
 }  // namespace
 
+OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_view dlq_topic,
+                                 std::string_view topic, std::string_view group_id, const std::string& error,
+                                 int attempts) {
+  OutgoingMessage dlq;
+  dlq.topic = std::string(dlq_topic);
+  if (message->key != nullptr) dlq.key.emplace(static_cast<const char*>(message->key), message->key_len);
+  if (message->payload != nullptr) dlq.value.assign(static_cast<const char*>(message->payload), message->len);
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* val = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      dlq.headers.push_back(MessageHeader{name, val != nullptr ? std::string(static_cast<const char*>(val), size)
+                                                               : std::string()});
+    }
+  }
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqTopic), std::string(topic)});
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqPartition), std::to_string(message->partition)});
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqOffset), std::to_string(message->offset)});
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqGroup), std::string(group_id)});
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqError), error});
+  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqAttempts), std::to_string(attempts)});
+
+  return dlq;
+}
+
 KafkaConsumer::KafkaConsumer(const KafkaEventBusOptions& options, std::string topic, std::string group_id,
                              std::string auto_offset_reset, EventHandler handler, KafkaProducer& producer,
                              KafkaCounters& counters)
@@ -142,29 +170,8 @@ bool KafkaConsumer::dead_letter(const rd_kafka_message_t* message, const std::st
                   topic_, message->partition, message->offset, error);
     return true;
   }
-  OutgoingMessage dlq;
-  dlq.topic = options_.dlq_topic;
-  if (message->key != nullptr) dlq.key.emplace(static_cast<const char*>(message->key), message->key_len);
-  if (message->payload != nullptr) dlq.value.assign(static_cast<const char*>(message->payload), message->len);
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* name = nullptr;
-    const void* val = nullptr;
-    std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      dlq.headers.push_back(MessageHeader{name, val != nullptr ? std::string(static_cast<const char*>(val), size)
-                                                               : std::string()});
-    }
-  }
-  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqTopic), topic_});
-  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqPartition), std::to_string(message->partition)});
-  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqOffset), std::to_string(message->offset)});
-  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqGroup), group_id_});
-  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqError), error});
-  dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqAttempts), std::to_string(attempts)});
-
-  const std::vector<OutgoingMessage> batch{std::move(dlq)};
+  const std::vector<OutgoingMessage> batch{
+      make_dead_letter(message, options_.dlq_topic, topic_, group_id_, error, attempts)};
   std::chrono::milliseconds backoff = options_.retry_backoff;
   while (true) {
     Status status = producer_.produce_and_wait(batch, &stopping_);

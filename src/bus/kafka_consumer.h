@@ -20,6 +20,12 @@
 
 namespace nexum::kafka_internal {
 
+// The dead letter of `message` (consumed from `topic` by `group_id`): its
+// key, value and headers, plus the nexum_dlq_* headers (doc/wire_format.md).
+OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_view dlq_topic,
+                                 std::string_view topic, std::string_view group_id, const std::string& error,
+                                 int attempts);
+
 // Lifecycle Thread-safe (start/stop/assigned from any thread); everything
 // else runs on the consumer's own thread, including librdkafka's rebalance
 // callback (served inside rd_kafka_consumer_poll), so the offset

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "drivers/command_drivers.h"
 #include "drivers/projection_drivers.h"
 #include "drivers/relay_drivers.h"
 #include "drivers/store_drivers.h"
@@ -59,6 +60,19 @@ void register_bench_command(CLI::App& app) {
   l->add_option("--data", load->dir, "Scratch directory")->required();
   l->add_option("--loads", load->loads, "Loads measured (default 20000)");
   l->callback([load] { report("nexum bench load", bench::run_load_bench(*load)); });
+
+  auto commands = std::make_shared<bench::CommandBenchOptions>();
+  CLI::App* c = bench->add_subcommand(
+      "commands", "Kafka commands in -> durable outcomes -> events out, vs raw librdkafka and the memory bus");
+  c->add_option("--data", commands->dir, "Scratch directory (one store per run under it)")->required();
+  c->add_option("--bus", commands->bus, "kafka (the Kafka path and both baselines) or memory (default kafka)")
+      ->check(CLI::IsMember({"memory", "kafka"}));
+  c->add_option("--kafka", commands->kafka, "Bootstrap servers of a real cluster (default: librdkafka's mock cluster)");
+  c->add_option("--commands", commands->commands, "Measured commands (default 200000)");
+  c->add_option("--accounts", commands->accounts, "Accounts (default 10000)");
+  c->add_option("--rate", commands->rate, "Commands/s offered, open loop; 0 = as fast as possible (default 0)");
+  c->add_option("--partitions", commands->partitions, "Partitions per topic on the mock cluster (default 12)");
+  c->callback([commands] { report("nexum bench commands", bench::run_command_bench(*commands)); });
 
   auto projections = std::make_shared<bench::ProjectionBenchOptions>();
   CLI::App* p = bench->add_subcommand("projections", "Rebuild all built-in projections vs raw scan; live lag");

@@ -1,0 +1,705 @@
+// PipelinedCommandConsumer: the consumer thread takes messages in batches,
+// orders them per key, hands them to the asynchronous handler, and turns the
+// outcomes that arrive (from any thread, through a queue) into committed
+// offsets. Rules: doc/commands.md §4.1.
+#include "bus/pipelined_command_consumer.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include "bus/kafka_config.h"
+#include "bus/kafka_consumer.h"
+#include "core/thread_annotations.h"
+#include "nexum/json_codec.h"
+
+namespace nexum::kafka_internal {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using TopicPartition = std::pair<std::string, std::int32_t>;
+
+constexpr std::chrono::milliseconds kPollTimeout{100};
+constexpr std::chrono::seconds kDrainLogInterval{10};
+
+void erase_seq(std::deque<std::uint64_t>& queue, std::uint64_t seq) {
+  auto pos = std::find(queue.begin(), queue.end(), seq);
+  if (pos != queue.end()) queue.erase(pos);
+}
+
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+
+}  // namespace
+
+class PipelinedConsumerCore {
+ public:
+  PipelinedConsumerCore(const KafkaEventBusOptions& bus_options, PipelinedConsumerOptions options,
+                        AsyncCommandHandler handler, CommandKeyFunction key_of, EventBus& dlq_bus)
+      : bus_options_(bus_options),
+        options_(std::move(options)),
+        handler_(std::move(handler)),
+        key_of_(std::move(key_of)),
+        dlq_bus_(dlq_bus) {}
+  ~PipelinedConsumerCore() { stop(); }
+
+  Status start();
+  void stop();
+  bool assigned() const { return assigned_.load(); }
+  PipelinedConsumerStats stats() const;
+
+ private:
+  // One message taken from Kafka, alive until it is finished or dropped.
+  struct Command {
+    enum class State : std::uint8_t { kWaiting, kRunning, kRetryWait, kDeadLettering, kDeadLetterWait };
+    std::uint64_t seq = 0;
+    std::unique_ptr<rd_kafka_message_t, MessageDeleter> message;
+    TopicPartition partition;
+    std::int64_t offset = 0;
+    std::optional<EventSchema> event;  // nullopt: not an envelope
+    std::vector<std::string> keys;     // the entities it is ordered by
+    int attempts = 0;
+    std::string dlq_error;
+    State state = State::kWaiting;
+  };
+  // Offsets taken from one partition, in order, until a finished prefix is
+  // committable.
+  struct PartitionState {
+    std::deque<std::pair<std::int64_t, bool>> open;  // (offset, finished)
+    std::int64_t committable = -1;  // next offset to commit; -1: nothing finished yet
+    std::int64_t committed = -1;    // last committable handed to a commit
+    int busy = 0;                   // commands running or being dead-lettered
+    bool revoking = false;
+  };
+  struct Completion {
+    std::uint64_t seq;
+    Status status;
+    bool dead_letter;  // the DLQ write's report, not the handler's
+  };
+
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                           void* opaque);
+  static void on_commit(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                        void* opaque);
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+
+  void run();
+  void take(rd_kafka_message_t* message);
+  bool may_start(const Command& c) const;
+  void start_command(Command& c);
+  void dead_letter(Command& c);
+  // From any thread.
+  void complete(std::uint64_t seq, Status status, bool dead_letter);
+  // Applies the queued completions; true when there were any.
+  bool process_completions();
+  void run_due_retries();
+  // Queues `c` behind the commands already on its keys; starts it when it is
+  // first on all of them.
+  void enqueue(Command& c);
+  // Takes `c` off its keys' queues (it finished, failed, or is dropped) and
+  // starts the commands that are now first on all of theirs.
+  void release_keys(Command& c);
+  void kick(std::vector<std::string> keys);
+  bool first_on_all_keys(const Command& c) const;
+  void finish(Command& c);
+  void drop(Command& c);
+  void schedule(Command& c, std::chrono::milliseconds delay);
+  std::chrono::milliseconds backoff(int attempts) const;
+  void update_pause();
+  void set_paused(bool paused);
+  void commit(bool sync, const rd_kafka_topic_partition_list_t* only = nullptr);
+  // Waits for completions until `busy()` is false, applying them.
+  template <typename Busy>
+  void drain(const char* what, Busy busy);
+  void revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
+
+  const KafkaEventBusOptions bus_options_;
+  const PipelinedConsumerOptions options_;
+  const AsyncCommandHandler handler_;
+  const CommandKeyFunction key_of_;
+  EventBus& dlq_bus_;
+
+  rd_kafka_t* rk_ = nullptr;  // Created by start(), destroyed by stop() after the thread joined.
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> assigned_{false};
+
+  // Completions from handler and delivery threads. `queue_` is yielded to
+  // wake a blocking poll when the first one arrives.
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::vector<Completion> done_ NEXUM_GUARDED_BY(done_mu_);
+  rd_kafka_queue_t* queue_ NEXUM_GUARDED_BY(done_mu_) = nullptr;
+
+  // Consumer thread only (the rebalance and commit callbacks are served
+  // inside rd_kafka_consumer_poll/close on it).
+  std::uint64_t next_seq_ = 1;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Command>> live_;
+  std::map<TopicPartition, PartitionState> partitions_;
+  // Per key, the commands on it in the order they were taken: the first
+  // runs (or waits to retry) once it is first on all its keys.
+  std::unordered_map<std::string, std::deque<std::uint64_t>> keys_;
+  std::multimap<SteadyClock::time_point, std::uint64_t> timers_;
+  bool paused_ = false;
+  bool draining_ = false;  // stopping: start nothing new
+  SteadyClock::time_point next_commit_{};
+
+  struct Counters {
+    std::atomic<std::uint64_t> consumed{0}, handled{0}, retries{0}, dead_lettered{0}, dropped{0}, commits{0},
+        commit_failures{0}, pauses{0}, max_in_flight{0};
+  } counters_;
+};
+
+Status PipelinedConsumerCore::start() {
+  if (rk_ != nullptr) return Status();
+  if (options_.topics.empty()) return Status::invalid_argument("topics: at least one command topic is required");
+  if (options_.group_id.empty()) return Status::invalid_argument("group_id: required");
+  if (options_.max_in_flight == 0) return Status::invalid_argument("max_in_flight: must be at least 1");
+  Result<ConfPtr> conf = make_consumer_conf(bus_options_, options_.group_id, bus_options_.auto_offset_reset);
+  if (!conf) return conf.error();
+  rd_kafka_conf_set_opaque(conf->get(), this);
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &PipelinedConsumerCore::on_rebalance);
+  rd_kafka_conf_set_offset_commit_cb(conf->get(), &PipelinedConsumerCore::on_commit);
+  rd_kafka_conf_set_error_cb(conf->get(), &PipelinedConsumerCore::on_error);
+  std::array<char, 512> errstr{};
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr.data(), errstr.size());
+  if (rk == nullptr) return Status::invalid_argument(std::string("kafka consumer: ") + errstr.data());
+  (void)conf->release();  // rd_kafka_new took ownership.
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* topics =
+      rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size()));
+  for (const std::string& t : options_.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_destroy(rk);
+    return status_from_kafka_error(err, "subscribe to the command topics");
+  }
+  rk_ = rk;
+  {
+    std::lock_guard lock(done_mu_);
+    queue_ = rd_kafka_queue_get_consumer(rk);
+  }
+  stopping_ = false;
+  draining_ = false;
+  thread_ = std::thread([this] { run(); });
+  return Status();
+}
+
+void PipelinedConsumerCore::stop() {
+  stopping_ = true;
+  {
+    std::lock_guard lock(done_mu_);
+    if (queue_ != nullptr) rd_kafka_queue_yield(queue_);
+  }
+  if (thread_.joinable()) thread_.join();
+  if (rk_ != nullptr) {
+    {
+      std::lock_guard lock(done_mu_);
+      rd_kafka_queue_destroy(queue_);
+      queue_ = nullptr;
+    }
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+  assigned_ = false;
+}
+
+PipelinedConsumerStats PipelinedConsumerCore::stats() const {
+  PipelinedConsumerStats s;
+  s.consumed = counters_.consumed.load();
+  s.handled = counters_.handled.load();
+  s.retries = counters_.retries.load();
+  s.dead_lettered = counters_.dead_lettered.load();
+  s.dropped_on_revoke = counters_.dropped.load();
+  s.commits = counters_.commits.load();
+  s.commit_failures = counters_.commit_failures.load();
+  s.pauses = counters_.pauses.load();
+  s.max_in_flight_seen = counters_.max_in_flight.load();
+  return s;
+}
+
+void PipelinedConsumerCore::run() {
+  while (!stopping_.load()) {
+    const bool progressed = process_completions();
+    run_due_retries();
+    update_pause();
+    if (SteadyClock::now() >= next_commit_) {
+      commit(/*sync=*/false);
+      next_commit_ = SteadyClock::now() + options_.commit_interval;
+    }
+    auto timeout = kPollTimeout;
+    if (!timers_.empty()) {
+      timeout = std::min(timeout, std::chrono::ceil<std::chrono::milliseconds>(timers_.begin()->first - SteadyClock::now()));
+    }
+    {
+      std::lock_guard lock(done_mu_);
+      if (progressed || !done_.empty()) timeout = std::chrono::milliseconds(0);
+    }
+    timeout = std::max(timeout, std::chrono::milliseconds(0));
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.poll_batch); ++i) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, i == 0 ? static_cast<int>(timeout.count()) : 0);
+      if (m == nullptr) break;
+      take(m);
+      if (live_.size() >= options_.max_in_flight || stopping_.load()) break;
+    }
+  }
+  // Stop: start nothing new, let what runs finish, commit, leave.
+  draining_ = true;
+  for (auto& [seq, c] : live_) {
+    if (c->state == Command::State::kRetryWait || c->state == Command::State::kDeadLetterWait) {
+      c->state = Command::State::kWaiting;  // not running: left for redelivery
+    }
+  }
+  timers_.clear();
+  drain("stop", [this] {
+    for (const auto& [tp, p] : partitions_) {
+      if (p.busy > 0) return true;
+    }
+    return false;
+  });
+  commit(/*sync=*/true);
+  rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);  // Serves the final revoke.
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("command consumer {}: close: {}", options_.group_id, rd_kafka_err2str(err));
+  }
+  counters_.dropped.fetch_add(live_.size());
+  live_.clear();  // Messages must be destroyed before their handle.
+  keys_.clear();
+  partitions_.clear();
+}
+
+void PipelinedConsumerCore::take(rd_kafka_message_t* raw) {
+  std::unique_ptr<rd_kafka_message_t, MessageDeleter> message(raw);
+  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      spdlog::warn("command consumer {}: {}", options_.group_id, rd_kafka_message_errstr(message.get()));
+    }
+    return;
+  }
+  counters_.consumed.fetch_add(1);
+  auto c = std::make_unique<Command>();
+  c->seq = next_seq_++;
+  c->partition = TopicPartition(rd_kafka_topic_name(message->rkt), message->partition);
+  c->offset = message->offset;
+  auto part = partitions_.find(c->partition);
+  if (part == partitions_.end() || part->second.revoking) return;  // not ours (any more): redelivered to the owner
+  part->second.open.emplace_back(c->offset, false);
+  std::string_view value(static_cast<const char*>(message->payload), message->payload ? message->len : 0);
+  Result<EventSchema> event = decode_event_json(value);
+  c->message = std::move(message);
+  Command& command = *c;
+  live_.emplace(c->seq, std::move(c));
+  counters_.max_in_flight.store(std::max<std::uint64_t>(counters_.max_in_flight.load(), live_.size()));
+  if (!event) {
+    command.dlq_error = "invalid envelope: " + event.error().to_string();
+    dead_letter(command);
+    return;
+  }
+  command.event = std::move(event).value();
+  command.keys = key_of_(*command.event);
+  enqueue(command);
+}
+
+void PipelinedConsumerCore::enqueue(Command& c) {
+  bool first = true;
+  for (const std::string& k : c.keys) {
+    auto& q = keys_[k];
+    q.push_back(c.seq);
+    first = first && q.front() == c.seq;
+  }
+  if (first) start_command(c);
+}
+
+bool PipelinedConsumerCore::first_on_all_keys(const Command& c) const {
+  for (const std::string& k : c.keys) {
+    auto it = keys_.find(k);
+    if (it == keys_.end() || it->second.empty() || it->second.front() != c.seq) return false;
+  }
+  return true;
+}
+
+void PipelinedConsumerCore::release_keys(Command& c) {
+  for (const std::string& k : c.keys) {
+    auto it = keys_.find(k);
+    if (it == keys_.end()) continue;
+    erase_seq(it->second, c.seq);
+  }
+  std::vector<std::string> keys = std::move(c.keys);
+  c.keys.clear();
+  kick(std::move(keys));
+}
+
+void PipelinedConsumerCore::kick(std::vector<std::string> keys) {
+  // A worklist, not recursion: dropping a command can free further keys.
+  while (!keys.empty()) {
+    const std::string key = std::move(keys.back());
+    keys.pop_back();
+    auto it = keys_.find(key);
+    if (it == keys_.end()) continue;
+    if (it->second.empty()) {
+      keys_.erase(it);
+      continue;
+    }
+    auto c = live_.find(it->second.front());
+    if (c == live_.end()) {  // cannot happen: commands leave the queues before they die
+      it->second.pop_front();
+      keys.push_back(key);
+      continue;
+    }
+    Command& next = *c->second;
+    if (next.state != Command::State::kWaiting || !first_on_all_keys(next)) continue;
+    if (may_start(next)) {
+      start_command(next);
+      continue;
+    }
+    for (const std::string& k : next.keys) {
+      auto q = keys_.find(k);
+      if (q != keys_.end()) erase_seq(q->second, next.seq);
+      keys.push_back(k);
+    }
+    drop(next);
+  }
+}
+
+bool PipelinedConsumerCore::may_start(const Command& c) const {
+  if (draining_) return false;
+  auto p = partitions_.find(c.partition);
+  return p != partitions_.end() && !p->second.revoking;
+}
+
+void PipelinedConsumerCore::start_command(Command& c) {
+  c.state = Command::State::kRunning;
+  ++c.attempts;
+  if (auto p = partitions_.find(c.partition); p != partitions_.end()) ++p->second.busy;
+  const std::uint64_t seq = c.seq;
+  handler_(c.partition.first, *c.event, [this, seq](Status s) { complete(seq, std::move(s), false); });
+}
+
+void PipelinedConsumerCore::dead_letter(Command& c) {
+  c.state = Command::State::kDeadLettering;
+  if (auto p = partitions_.find(c.partition); p != partitions_.end()) ++p->second.busy;
+  const std::uint64_t seq = c.seq;
+  OutgoingMessage m = make_dead_letter(c.message.get(), bus_options_.dlq_topic, c.partition.first, options_.group_id,
+                                       c.dlq_error, c.attempts);
+  Status s = dlq_bus_.publish_recorded(m, [this, seq](const DeliveryReport& r) { complete(seq, r.status, true); });
+  if (!s.ok()) complete(seq, s, true);
+}
+
+void PipelinedConsumerCore::complete(std::uint64_t seq, Status status, bool dead_letter) {
+  std::lock_guard lock(done_mu_);
+  const bool wake = done_.empty();
+  done_.push_back(Completion{seq, std::move(status), dead_letter});
+  if (wake) {
+    done_cv_.notify_all();
+    if (queue_ != nullptr) rd_kafka_queue_yield(queue_);
+  }
+}
+
+bool PipelinedConsumerCore::process_completions() {
+  std::vector<Completion> done;
+  {
+    std::lock_guard lock(done_mu_);
+    done.swap(done_);
+  }
+  for (Completion& d : done) {
+    auto it = live_.find(d.seq);
+    if (it == live_.end()) continue;
+    Command& c = *it->second;
+    auto part = partitions_.find(c.partition);
+    if (part != partitions_.end()) --part->second.busy;
+    if (d.dead_letter) {
+      if (d.status.ok()) {
+        counters_.dead_lettered.fetch_add(1);
+        spdlog::warn("command consumer {}: dead-lettered {} [{}] @{} to {}: {}", options_.group_id,
+                     c.partition.first, c.partition.second, c.offset, bus_options_.dlq_topic, c.dlq_error);
+        finish(c);
+      } else if (!may_start(c)) {
+        drop(c);
+      } else {
+        spdlog::error("command consumer {}: writing {} [{}] @{} to {} failed, retrying: {}", options_.group_id,
+                      c.partition.first, c.partition.second, c.offset, bus_options_.dlq_topic, d.status.to_string());
+        c.state = Command::State::kDeadLetterWait;
+        schedule(c, backoff(2));
+      }
+      continue;
+    }
+    if (d.status.ok()) {
+      counters_.handled.fetch_add(1);
+      release_keys(c);
+      finish(c);
+    } else if (d.status.code() == StatusCode::kUnavailable && c.attempts <= bus_options_.max_handler_retries &&
+               may_start(c)) {
+      counters_.retries.fetch_add(1);
+      spdlog::warn("command consumer {}: handler unavailable for {} [{}] @{} (attempt {}), retrying: {}",
+                   options_.group_id, c.partition.first, c.partition.second, c.offset, c.attempts,
+                   d.status.message());
+      c.state = Command::State::kRetryWait;  // keeps its key: later commands on it wait
+      schedule(c, backoff(c.attempts));
+    } else if (d.status.code() == StatusCode::kUnavailable && !may_start(c)) {
+      release_keys(c);
+      drop(c);  // revoked or stopping: the next owner handles it
+    } else {
+      c.dlq_error = d.status.to_string();
+      release_keys(c);
+      dead_letter(c);
+    }
+  }
+  return !done.empty();
+}
+
+void PipelinedConsumerCore::schedule(Command& c, std::chrono::milliseconds delay) {
+  timers_.emplace(SteadyClock::now() + delay, c.seq);
+}
+
+std::chrono::milliseconds PipelinedConsumerCore::backoff(int attempts) const {
+  std::chrono::milliseconds d = bus_options_.retry_backoff;
+  for (int i = 1; i < attempts && d < bus_options_.retry_backoff_max; ++i) d *= 2;
+  return std::min(d, bus_options_.retry_backoff_max);
+}
+
+void PipelinedConsumerCore::run_due_retries() {
+  const auto now = SteadyClock::now();
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    const std::uint64_t seq = timers_.begin()->second;
+    timers_.erase(timers_.begin());
+    auto it = live_.find(seq);
+    if (it == live_.end()) continue;
+    Command& c = *it->second;
+    if (!may_start(c)) {
+      release_keys(c);
+      drop(c);
+    } else if (c.state == Command::State::kRetryWait) {
+      start_command(c);
+    } else if (c.state == Command::State::kDeadLetterWait) {
+      dead_letter(c);
+    }
+  }
+}
+
+void PipelinedConsumerCore::finish(Command& c) {
+  auto part = partitions_.find(c.partition);
+  if (part != partitions_.end()) {
+    auto& open = part->second.open;
+    auto pos = std::lower_bound(open.begin(), open.end(), std::make_pair(c.offset, false),
+                                [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (pos != open.end() && pos->first == c.offset) pos->second = true;
+    while (!open.empty() && open.front().second) {
+      part->second.committable = open.front().first + 1;
+      open.pop_front();
+    }
+  }
+  live_.erase(c.seq);
+}
+
+void PipelinedConsumerCore::drop(Command& c) {
+  counters_.dropped.fetch_add(1);
+  live_.erase(c.seq);  // its offset stays unfinished: nothing past it is committed
+}
+
+void PipelinedConsumerCore::update_pause() {
+  if (!paused_ && live_.size() >= options_.max_in_flight) {
+    set_paused(true);
+  } else if (paused_ && live_.size() <= options_.max_in_flight / 2) {
+    set_paused(false);
+  }
+}
+
+void PipelinedConsumerCore::set_paused(bool paused) {
+  rd_kafka_topic_partition_list_t* assignment = nullptr;
+  if (rd_kafka_assignment(rk_, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  if (paused) {
+    rd_kafka_pause_partitions(rk_, assignment);
+    counters_.pauses.fetch_add(1);
+  } else {
+    rd_kafka_resume_partitions(rk_, assignment);
+  }
+  rd_kafka_topic_partition_list_destroy(assignment);
+  paused_ = paused;
+}
+
+void PipelinedConsumerCore::commit(bool sync, const rd_kafka_topic_partition_list_t* only) {
+  rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(8);
+  for (auto& [tp, p] : partitions_) {
+    if (p.committable < 0 || (!sync && p.committable == p.committed)) continue;
+    if (only != nullptr && rd_kafka_topic_partition_list_find(only, tp.first.c_str(), tp.second) == nullptr) continue;
+    rd_kafka_topic_partition_list_add(offsets, tp.first.c_str(), tp.second)->offset = p.committable;
+    p.committed = p.committable;
+  }
+  if (offsets->cnt > 0) {
+    counters_.commits.fetch_add(1);
+    rd_kafka_resp_err_t err = rd_kafka_commit(rk_, offsets, sync ? 0 : 1);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      on_commit(rk_, err, offsets, this);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+void PipelinedConsumerCore::on_commit(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                                      rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+  // Served on the consumer thread. A failed commit is retried with the next one.
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+  auto* self = static_cast<PipelinedConsumerCore*>(opaque);
+  self->counters_.commit_failures.fetch_add(1);
+  spdlog::warn("command consumer {}: commit failed (retried): {}", self->options_.group_id, rd_kafka_err2str(err));
+  for (int i = 0; offsets != nullptr && i < offsets->cnt; ++i) {
+    auto p = self->partitions_.find(TopicPartition(offsets->elems[i].topic, offsets->elems[i].partition));
+    if (p != self->partitions_.end()) p->second.committed = -1;
+  }
+}
+
+template <typename Busy>
+void PipelinedConsumerCore::drain(const char* what, Busy busy) {
+  auto next_log = SteadyClock::now() + kDrainLogInterval;
+  while (true) {
+    process_completions();
+    if (!busy()) return;
+    std::unique_lock lock(done_mu_);
+    done_cv_.wait_for(lock, kPollTimeout, [this] { return !done_.empty(); });
+    if (SteadyClock::now() >= next_log) {
+      spdlog::warn("command consumer {}: {}: still waiting for outcomes of started commands", options_.group_id,
+                   what);
+      next_log = SteadyClock::now() + kDrainLogInterval;
+    }
+  }
+}
+
+void PipelinedConsumerCore::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
+  // Stop dispatching the revoked partitions: commands waiting behind a key
+  // or for a retry are dropped (their offsets stay unfinished), those running
+  // or being dead-lettered are waited for, then what is finished is committed.
+  std::vector<TopicPartition> revoked;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    TopicPartition tp(partitions->elems[i].topic, partitions->elems[i].partition);
+    auto p = partitions_.find(tp);
+    if (p == partitions_.end()) continue;
+    p->second.revoking = true;
+    revoked.push_back(tp);
+  }
+  std::vector<std::uint64_t> idle;
+  for (const auto& [seq, c] : live_) {
+    if (c->state != Command::State::kRunning && c->state != Command::State::kDeadLettering &&
+        partitions_.count(c->partition) != 0 && partitions_[c->partition].revoking) {
+      idle.push_back(seq);
+    }
+  }
+  std::vector<std::string> freed;
+  for (std::uint64_t seq : idle) {
+    auto it = live_.find(seq);
+    if (it == live_.end()) continue;
+    Command& c = *it->second;
+    for (const std::string& k : c.keys) {
+      auto q = keys_.find(k);
+      if (q != keys_.end()) erase_seq(q->second, seq);
+      freed.push_back(k);
+    }
+    drop(c);
+  }
+  kick(std::move(freed));
+  drain("revoke", [this, &revoked] {
+    for (const TopicPartition& tp : revoked) {
+      if (partitions_[tp].busy > 0) return true;
+    }
+    return false;
+  });
+  // If they were lost, another member owns them and may already be past us.
+  if (!lost) commit(/*sync=*/true, partitions);
+  for (const TopicPartition& tp : revoked) partitions_.erase(tp);
+}
+
+void PipelinedConsumerCore::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                         rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  // Served inside rd_kafka_consumer_poll/close: on the consumer thread.
+  auto* self = static_cast<PipelinedConsumerCore*>(opaque);
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  rd_kafka_error_t* error = nullptr;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    spdlog::info("command consumer {}: assigned {} partition(s)", self->options_.group_id, partitions->cnt);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      self->partitions_[TopicPartition(partitions->elems[i].topic, partitions->elems[i].partition)] = {};
+    }
+    if (cooperative) {
+      error = rd_kafka_incremental_assign(rk, partitions);
+    } else {
+      rd_kafka_assign(rk, partitions);
+    }
+    if (self->paused_) rd_kafka_pause_partitions(rk, partitions);
+    self->assigned_ = true;
+  } else {
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+      spdlog::info("command consumer {}: {} partition(s) revoked", self->options_.group_id, partitions->cnt);
+    } else {
+      spdlog::error("command consumer {}: rebalance error: {}", self->options_.group_id, rd_kafka_err2str(err));
+    }
+    self->revoke(partitions, rd_kafka_assignment_lost(rk) != 0);
+    if (cooperative) {
+      error = rd_kafka_incremental_unassign(rk, partitions);
+    } else {
+      rd_kafka_assign(rk, nullptr);
+      self->assigned_ = false;
+    }
+  }
+  if (error != nullptr) {
+    spdlog::error("command consumer {}: incremental rebalance: {}", self->options_.group_id,
+                  rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  }
+}
+
+void PipelinedConsumerCore::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<PipelinedConsumerCore*>(opaque);
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  spdlog::log(code == RD_KAFKA_RESP_ERR__TRANSPORT ? spdlog::level::debug : spdlog::level::warn,
+              "command consumer {}: {}: {}", self->options_.group_id, rd_kafka_err2name(code), reason);
+}
+
+}  // namespace nexum::kafka_internal
+
+namespace nexum {
+
+Result<std::unique_ptr<PipelinedCommandConsumer>> PipelinedCommandConsumer::create(
+    const KafkaEventBusOptions& bus_options, PipelinedConsumerOptions options, AsyncCommandHandler handler,
+    CommandKeyFunction key_of, EventBus& dlq_bus) {
+  if (bus_options.bootstrap_servers.empty()) return Status::invalid_argument("bootstrap_servers: required");
+  if (!handler) return Status::invalid_argument("handler: required");
+  if (!key_of) return Status::invalid_argument("key_of: required");
+  return std::unique_ptr<PipelinedCommandConsumer>(
+      new PipelinedCommandConsumer(std::make_unique<kafka_internal::PipelinedConsumerCore>(
+          bus_options, std::move(options), std::move(handler), std::move(key_of), dlq_bus)));
+}
+
+PipelinedCommandConsumer::PipelinedCommandConsumer(std::unique_ptr<kafka_internal::PipelinedConsumerCore> core)
+    : core_(std::move(core)) {}
+
+PipelinedCommandConsumer::~PipelinedCommandConsumer() { stop(); }
+
+Status PipelinedCommandConsumer::start() { return core_->start(); }
+void PipelinedCommandConsumer::stop() { core_->stop(); }
+bool PipelinedCommandConsumer::assigned() const { return core_->assigned(); }
+
+Status PipelinedCommandConsumer::wait_until_assigned(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!core_->assigned()) {
+    if (std::chrono::steady_clock::now() >= deadline) return Status::unavailable("command consumer: no assignment yet");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Status();
+}
+
+PipelinedConsumerStats PipelinedCommandConsumer::stats() const { return core_->stats(); }
+
+}  // namespace nexum
