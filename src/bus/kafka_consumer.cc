@@ -234,45 +234,55 @@ void KafkaConsumer::commit_done(const rd_kafka_topic_partition_list_t* only) {
   rd_kafka_topic_partition_list_destroy(offsets);
 }
 
-void KafkaConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                                 rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-  // Served inside rd_kafka_consumer_poll/close: on the consumer's own thread.
-  auto* self = static_cast<KafkaConsumer*>(opaque);
+void serve_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                     std::string_view who, const std::function<void()>& on_assigned,
+                     const std::function<void(bool lost)>& on_revoke, std::atomic<bool>& assigned) {
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   rd_kafka_error_t* error = nullptr;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    spdlog::info("kafka consumer {}: assigned {} partition(s) of {}", self->group_id_, partitions->cnt,
-                 self->topic_);
+    spdlog::info("{}: assigned {} partition(s)", who, partitions->cnt);
     if (cooperative) {
       error = rd_kafka_incremental_assign(rk, partitions);
     } else {
       rd_kafka_assign(rk, partitions);
     }
-    self->assigned_ = true;
+    assigned = true;
+    on_assigned();
   } else {
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-      spdlog::info("kafka consumer {}: {} partition(s) of {} revoked", self->group_id_, partitions->cnt,
-                   self->topic_);
-      // Commit what we handled while we still own the partitions; if they
-      // were lost, another member owns them and may already be past us.
-      if (!rd_kafka_assignment_lost(rk)) self->commit_done(partitions);
+      spdlog::info("{}: {} partition(s) revoked", who, partitions->cnt);
     } else {
-      spdlog::error("kafka consumer {}: rebalance error: {}", self->group_id_, rd_kafka_err2str(err));
+      spdlog::error("{}: rebalance error: {}", who, rd_kafka_err2str(err));
     }
-    for (int i = 0; i < partitions->cnt; ++i) {
-      self->done_offsets_.erase(Partition(partitions->elems[i].topic, partitions->elems[i].partition));
-    }
+    on_revoke(rd_kafka_assignment_lost(rk) != 0);
     if (cooperative) {
       error = rd_kafka_incremental_unassign(rk, partitions);
     } else {
       rd_kafka_assign(rk, nullptr);
-      self->assigned_ = false;
+      assigned = false;
     }
   }
   if (error != nullptr) {
-    spdlog::error("kafka consumer {}: incremental rebalance: {}", self->group_id_, rd_kafka_error_string(error));
+    spdlog::error("{}: incremental rebalance: {}", who, rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
   }
+}
+
+void KafkaConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  // Served inside rd_kafka_consumer_poll/close: on the consumer's own thread.
+  auto* self = static_cast<KafkaConsumer*>(opaque);
+  serve_rebalance(
+      rk, err, partitions, "kafka consumer " + self->group_id_ + " of " + self->topic_, [] {},
+      [&](bool lost) {
+        // Commit what we handled while we still own the partitions; if they
+        // were lost, another member owns them and may already be past us.
+        if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !lost) self->commit_done(partitions);
+        for (int i = 0; i < partitions->cnt; ++i) {
+          self->done_offsets_.erase(Partition(partitions->elems[i].topic, partitions->elems[i].partition));
+        }
+      },
+      self->assigned_);
 }
 
 void KafkaConsumer::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -25,6 +26,15 @@ namespace nexum::kafka_internal {
 OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_view dlq_topic,
                                  std::string_view topic, std::string_view group_id, const std::string& error,
                                  int attempts);
+
+// Serves one rebalance callback under either protocol (eager or
+// cooperative): assigns, then calls `on_assigned`; or calls `on_revoke`
+// (lost: the partitions already belong to another member) and then gives
+// the partitions up. `assigned` tracks whether the member holds any.
+// `who` names the consumer in log lines.
+void serve_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                     std::string_view who, const std::function<void()>& on_assigned,
+                     const std::function<void(bool lost)>& on_revoke, std::atomic<bool>& assigned);
 
 // Lifecycle Thread-safe (start/stop/assigned from any thread); everything
 // else runs on the consumer's own thread, including librdkafka's rebalance

@@ -625,39 +625,17 @@ void PipelinedConsumerCore::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err
                                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   // Served inside rd_kafka_consumer_poll/close: on the consumer thread.
   auto* self = static_cast<PipelinedConsumerCore*>(opaque);
-  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-  rd_kafka_error_t* error = nullptr;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    spdlog::info("command consumer {}: assigned {} partition(s)", self->options_.group_id, partitions->cnt);
     for (int i = 0; i < partitions->cnt; ++i) {
       self->partitions_[TopicPartition(partitions->elems[i].topic, partitions->elems[i].partition)] = {};
     }
-    if (cooperative) {
-      error = rd_kafka_incremental_assign(rk, partitions);
-    } else {
-      rd_kafka_assign(rk, partitions);
-    }
-    if (self->paused_) rd_kafka_pause_partitions(rk, partitions);
-    self->assigned_ = true;
-  } else {
-    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-      spdlog::info("command consumer {}: {} partition(s) revoked", self->options_.group_id, partitions->cnt);
-    } else {
-      spdlog::error("command consumer {}: rebalance error: {}", self->options_.group_id, rd_kafka_err2str(err));
-    }
-    self->revoke(partitions, rd_kafka_assignment_lost(rk) != 0);
-    if (cooperative) {
-      error = rd_kafka_incremental_unassign(rk, partitions);
-    } else {
-      rd_kafka_assign(rk, nullptr);
-      self->assigned_ = false;
-    }
   }
-  if (error != nullptr) {
-    spdlog::error("command consumer {}: incremental rebalance: {}", self->options_.group_id,
-                  rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-  }
+  serve_rebalance(
+      rk, err, partitions, "command consumer " + self->options_.group_id,
+      [&] {
+        if (self->paused_) rd_kafka_pause_partitions(rk, partitions);
+      },
+      [&](bool lost) { self->revoke(partitions, lost); }, self->assigned_);
 }
 
 void PipelinedConsumerCore::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
