@@ -239,7 +239,7 @@ def main(argv: List[str] | None = None) -> None:
             print(f"compat NexumEventPublisher -> InMemoryEventBus, {durability:<8} (durable append each): "
                   f"{rate:,.0f}/s  ({rate / seed:.2f}x the original's in-memory path)", flush=True)
 
-            def compat_threads(threads: int = 16) -> float:
+            def compat_threads(threads: int = 64) -> float:
                 # A web backend publishes from many request threads: their
                 # appends share commit groups (one fsync for many events).
                 bus = ki.InMemoryEventBus(store=store)
@@ -259,8 +259,8 @@ def main(argv: List[str] | None = None) -> None:
                         th.join()
                 return _timed(go)
 
-            rate = _median_rate(runs, compat_threads, (k // 16) * 16)
-            print(f"compat NexumEventPublisher -> InMemoryEventBus, {durability:<8} 16 threads:               "
+            rate = _median_rate(runs, compat_threads, (k // 64) * 64)
+            print(f"compat NexumEventPublisher -> InMemoryEventBus, {durability:<8} 64 threads:               "
                   f"{rate:,.0f}/s  ({rate / seed:.2f}x the original's in-memory path)", flush=True)
 
 

@@ -448,8 +448,7 @@ class NexumEventPublisher:
             "to_account_id": _opt(getattr(t, "to_account_id", None)),
             "description": getattr(t, "description", None),
             "reference": getattr(t, "reference", None) or f"{str(_value(t.transaction_type)).upper()}-{str(t.id)[:8]}",
-        }, {"correlation_id": md.get("correlation_id") or getattr(t, "idempotency_key", None),
-            "user_id": md.get("user_id")})
+        }, {"correlation_id": md.get("correlation_id"), "user_id": md.get("user_id")})
 
     def on_transaction_posted(self, transaction: Any) -> EventSchema:
         t = transaction
