@@ -16,7 +16,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bus/kafka_mock_cluster.h"
-#include "bus/pipelined_command_consumer.h"
+#include "banking/kafka_command_consumer.h"
 #include "nexum/command_handler.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_bus.h"
@@ -479,6 +479,9 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
   bus_options.bootstrap_servers = bootstrap;
   bus_options.client_id = "nexum-bench";
   bus_options.properties = {{"log_level", "3"}};
+  // As the outcome reader: a fetch returns after at most 5 ms (the mock
+  // broker answers a fetch only when it times out or has data at once).
+  bus_options.consumer_properties = {{"fetch.wait.max.ms", "5"}};
   auto bus_or = KafkaEventBus::create(bus_options);
   if (!bus_or) return bus_or.error();
   std::unique_ptr<KafkaEventBus> bus = std::move(bus_or).value();
@@ -493,14 +496,7 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
   consumer_options.topics = command_topic_names();
   consumer_options.group_id = "nexum-bench-commands-" + std::to_string(run);
   NEXUM_RETURN_IF_ERROR(commit_group_at_end(bootstrap, consumer_options.group_id, consumer_options.topics));
-  auto consumer_or = PipelinedCommandConsumer::create(
-      bus_options, consumer_options,
-      [&handler](std::string_view topic, const EventSchema& command, std::function<void(Status)> done) {
-        handler.handle_async(topic, command, [done = std::move(done)](Result<CommandOutcome> r) {
-          done(r ? Status() : r.error());
-        });
-      },
-      command_keys, *bus);
+  auto consumer_or = create_kafka_command_consumer(bus_options, consumer_options, handler, *bus);
   if (!consumer_or) return consumer_or.error();
   std::unique_ptr<PipelinedCommandConsumer> consumer = std::move(consumer_or).value();
   NEXUM_RETURN_IF_ERROR(consumer->start());

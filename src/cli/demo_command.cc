@@ -19,6 +19,7 @@
 #include <boost/json/object.hpp>
 #include <spdlog/spdlog.h>
 
+#include "banking/kafka_command_consumer.h"
 #include "bus/kafka_mock_cluster.h"
 #include "cli/commands.h"
 #include "cli/demo_workload.h"
@@ -118,6 +119,7 @@ int run_demo(const DemoArgs& args) {
   // The bus.
   std::unique_ptr<KafkaMockCluster> cluster;
   std::unique_ptr<EventBus> bus;
+  KafkaEventBusOptions kafka_options;
   std::string bus_name = args.bus;
   if (args.bus == "memory") {
     bus = std::make_unique<InMemoryEventBus>();
@@ -138,11 +140,10 @@ int run_demo(const DemoArgs& args) {
     } else {
       bus_name = "kafka (" + bootstrap + ")";
     }
-    KafkaEventBusOptions options;
-    options.bootstrap_servers = bootstrap;
-    options.client_id = "nexum-demo";
-    options.consumer_properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
-    auto b = KafkaEventBus::create(options);
+    kafka_options.bootstrap_servers = bootstrap;
+    kafka_options.client_id = "nexum-demo";
+    kafka_options.consumer_properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}, {"fetch.wait.max.ms", "5"}};
+    auto b = KafkaEventBus::create(kafka_options);
     if (!b) {
       std::fprintf(stderr, "nexum demo: Kafka bus: %s\n", b.error().to_string().c_str());
       return 1;
@@ -171,10 +172,22 @@ int run_demo(const DemoArgs& args) {
     return 1;
   }
   SagaEngine& sagas = **engine_or;
-  Status s = handler.start();
+  // On Kafka, commands arrive through the pipelined consumer (what `nexum
+  // serve` runs); on local buses, through the handler's subscriptions.
+  std::unique_ptr<PipelinedCommandConsumer> command_consumer;
+  Status s;
+  if (args.bus == "kafka") {
+    auto c = create_kafka_command_consumer(kafka_options, {}, handler, *bus);
+    if (c) command_consumer = std::move(c).value();
+    s = c ? Status() : c.error();
+  } else {
+    s = handler.start();
+  }
   if (s.ok()) s = bus->start();
+  if (s.ok() && command_consumer) s = command_consumer->start();
   if (s.ok()) s = relay.start();
   if (s.ok()) s = bus->wait_until_assigned(std::chrono::seconds(60));
+  if (s.ok() && command_consumer) s = command_consumer->wait_until_assigned(std::chrono::seconds(60));
   if (s.ok()) s = sagas.start();
   if (!s.ok()) {
     std::fprintf(stderr, "nexum demo: starting: %s\n", s.to_string().c_str());
@@ -251,6 +264,7 @@ int run_demo(const DemoArgs& args) {
   const std::int64_t last = store->last_position();
   const bool relayed = relay.wait_until_relayed(last, std::chrono::seconds(60));
   const RelayStats relay_stats = relay.stats();
+  if (command_consumer) command_consumer->stop();
   relay.stop().ignore_error();
   bus->stop().ignore_error();
 

@@ -12,7 +12,7 @@
 
 #include "banking_test_util.h"
 #include "bus/kafka_mock_cluster.h"
-#include "bus/pipelined_command_consumer.h"
+#include "banking/kafka_command_consumer.h"
 #include "kafka_test_util.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_bus.h"
@@ -64,13 +64,7 @@ class CommandPipelineKafkaTest : public ::testing::Test {
     o.group_id = kGroup;
     o.max_in_flight = 256;
     o.commit_interval = 20ms;
-    auto c = PipelinedCommandConsumer::create(
-        bus_options_, o,
-        [this](std::string_view topic, const EventSchema& command, std::function<void(Status)> done) {
-          handler_->handle_async(topic, command,
-                                 [done = std::move(done)](Result<CommandOutcome> r) { done(r ? Status() : r.error()); });
-        },
-        command_keys, *bus_);
+    auto c = create_kafka_command_consumer(bus_options_, o, *handler_, *bus_);
     EXPECT_TRUE(c);
     if (!c) return nullptr;
     EXPECT_TRUE((*c)->start().ok());
