@@ -1,0 +1,246 @@
+// kill -9 of the process consuming commands, mid-stream, many times: the
+// mock Kafka cluster lives in this (parent) process; each child is this
+// binary re-executed (testing::spawn_self) running the store, the handler
+// and the pipelined consumer until it is killed. After every kill, no
+// committed offset is ahead of a command without a durable outcome; at the
+// end every command has exactly one outcome and every balance is exact.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "banking/kafka_command_consumer.h"
+#include "banking_test_util.h"
+#include "bus/kafka_mock_cluster.h"
+#include "kafka_test_util.h"
+#include "nexum/json_codec.h"
+#include "nexum/kafka_bus.h"
+
+namespace nexum {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::kAcct;
+using testing::kCust;
+using testing::kTxn;
+using testing::make_command;
+using testing::wait_until;
+
+constexpr int kAccounts = 30;
+constexpr int kPartitions = 4;
+constexpr const char* kGroup = "crash-commands";
+constexpr const char* kEnvData = "NEXUM_PIPELINE_CRASH_DATA";
+constexpr const char* kEnvBootstrap = "NEXUM_PIPELINE_CRASH_BOOTSTRAP";
+
+int rounds() {
+  const char* r = std::getenv("NEXUM_PIPELINE_CRASH_ROUNDS");
+  return r != nullptr ? std::atoi(r) : 20;
+}
+
+KafkaEventBusOptions bus_options(const std::string& bootstrap) {
+  KafkaEventBusOptions o = testing::test_bus_options(bootstrap);
+  o.consumer_properties["fetch.wait.max.ms"] = "10";
+  return o;
+}
+
+// The child: runs the command path until it is killed.
+TEST(CommandPipelineCrashChild, RunsUntilKilled) {
+  auto env = testing::spawned_env({kEnvData, kEnvBootstrap});
+  if (!env) GTEST_SKIP() << "runs only as CommandPipelineCrashTest's child";
+  auto store = EventStore::open((*env)[0]);
+  ASSERT_TRUE(store) << store.error().to_string();
+  const KafkaEventBusOptions options = bus_options((*env)[1]);
+  auto bus = KafkaEventBus::create(options);
+  ASSERT_TRUE(bus);
+  ASSERT_TRUE((*bus)->start().ok());
+  NexumCommandHandler handler(**store, **bus);
+  PipelinedConsumerOptions o;
+  o.topics = {std::string(kTxn)};
+  o.group_id = kGroup;
+  o.max_in_flight = 512;
+  o.commit_interval = 10ms;
+  auto consumer = create_kafka_command_consumer(options, o, handler, **bus);
+  ASSERT_TRUE(consumer);
+  ASSERT_TRUE((*consumer)->start().ok());
+  while (true) std::this_thread::sleep_for(1s);
+}
+
+std::string cents_text(std::int64_t cents) {
+  return std::to_string(cents / 100) + "." + (cents % 100 < 10 ? "0" : "") + std::to_string(cents % 100);
+}
+
+class CommandPipelineCrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto cluster = KafkaMockCluster::create(1);
+    ASSERT_TRUE(cluster) << cluster.error().to_string();
+    cluster_ = std::move(cluster).value();
+    bootstrap_ = cluster_->bootstrap_servers();
+    ASSERT_TRUE(cluster_->create_topic(kTxn, kPartitions).ok());
+    ASSERT_TRUE(cluster_->create_topic(topics::kCommandsDlq, 1).ok());
+    data_ = dir_.sub("data");
+  }
+
+  // Customers and funded accounts, decided in this process before any child runs.
+  void set_up_accounts() {
+    auto store = EventStore::open(data_);
+    ASSERT_TRUE(store);
+    InMemoryEventBus bus;
+    NexumCommandHandler handler(**store, bus);
+    for (int i = 0; i < kAccounts; ++i) {
+      const std::string c = "cust_" + std::to_string(i), a = "acc_" + std::to_string(i);
+      ASSERT_TRUE(handler.handle(kCust, make_command(kCust, {{"action", "create"}, {"customer_id", c},
+                                                             {"first_name", "A"}, {"last_name", "B"},
+                                                             {"email", "a@b.example"}, {"kyc_status", "verified"}})));
+      ASSERT_TRUE(handler.handle(kAcct, make_command(kAcct, {{"action", "open"}, {"customer_id", c},
+                                                             {"account_id", a}, {"product_type", "checking"},
+                                                             {"currency", "USD"}})));
+      ASSERT_TRUE(handler.handle(kTxn, make_command(kTxn, {{"action", "deposit"}, {"account_id", a},
+                                                           {"amount", "1000.00"}})));
+      expected_[a] = 100000;
+    }
+  }
+
+  // `n` deposits, withdrawals and transfers none of which can be refused,
+  // each to an explicit partition (the one of its first account), so each
+  // command's offset is known: ids_[p][offset].
+  void produce_movements(int n) {
+    rd_kafka_t* rk = testing::new_client(RD_KAFKA_PRODUCER, bootstrap_, {{"enable.idempotence", "true"}});
+    ASSERT_NE(rk, nullptr);
+    std::minstd_rand rng(5);
+    for (int i = 0; i < n; ++i) {
+      const int ai = static_cast<int>(rng() % kAccounts);
+      const int bi = (ai + 1 + static_cast<int>(rng() % (kAccounts - 1))) % kAccounts;
+      const std::string a = "acc_" + std::to_string(ai), b = "acc_" + std::to_string(bi);
+      const std::int64_t cents = 1 + static_cast<std::int64_t>(rng() % 200);
+      boost::json::object data;
+      switch (rng() % 3) {
+        case 0:
+          data = {{"action", "deposit"}, {"account_id", a}, {"amount", cents_text(cents)}};
+          expected_[a] += cents;
+          break;
+        case 1:
+          data = {{"action", "withdraw"}, {"account_id", a}, {"amount", cents_text(cents)}};
+          expected_[a] -= cents;
+          break;
+        default:
+          data = {{"action", "transfer"}, {"from_account_id", a}, {"to_account_id", b}, {"amount", cents_text(cents)}};
+          expected_[a] -= cents;
+          expected_[b] += cents;
+      }
+      const EventSchema command = make_command(kTxn, std::move(data));
+      const std::string value = encode_event_json(command);
+      const int partition = ai % kPartitions;
+      ids_[partition].push_back(command.event_id.to_string());
+      ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(std::string(kTxn).c_str()), RD_KAFKA_V_PARTITION(partition),
+                                  RD_KAFKA_V_KEY(a.data(), a.size()),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      rd_kafka_poll(rk, 0);
+    }
+    ASSERT_EQ(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+  }
+
+  std::map<int, std::int64_t> committed() {
+    std::map<int, std::int64_t> out;
+    for (int p = 0; p < kPartitions; ++p) {
+      out[p] = std::max<std::int64_t>(0, testing::committed_offset(bootstrap_, kGroup, std::string(kTxn), p));
+    }
+    return out;
+  }
+  static std::int64_t total(const std::map<int, std::int64_t>& offsets) {
+    std::int64_t t = 0;
+    for (const auto& [p, o] : offsets) t += o;
+    return t;
+  }
+
+  pid_t spawn_child() {
+    return testing::spawn_self("CommandPipelineCrashChild.RunsUntilKilled", {{kEnvData, data_}, {kEnvBootstrap, bootstrap_}});
+  }
+  static void kill_child(pid_t pid) {
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+
+  // With no child running: every command below a committed offset has its outcome stored.
+  void expect_committed_commands_have_outcomes(const std::map<int, std::int64_t>& offsets) {
+    auto store = EventStore::open(data_);
+    ASSERT_TRUE(store) << store.error().to_string();
+    for (const auto& [p, committed] : offsets) {
+      for (std::int64_t o = 0; o < committed; ++o) {
+        const std::string& id = ids_[p][static_cast<std::size_t>(o)];
+        Result<std::int64_t> at = (*store)->find_event(EventId::derive(id + "/0"));
+        ASSERT_TRUE(at) << "partition " << p << " committed up to " << committed << ", but the command at offset "
+                        << o << " has no outcome";
+      }
+    }
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<KafkaMockCluster> cluster_;
+  std::string bootstrap_;
+  std::string data_;
+  std::map<std::string, std::int64_t> expected_;  // cents
+  std::map<int, std::vector<std::string>> ids_;  // partition -> command id by offset
+};
+
+TEST_F(CommandPipelineCrashTest, KilledMidStreamEveryCommandEndsWithExactlyOneOutcome) {
+  set_up_accounts();
+  const int movements = 150 * rounds() + 500;
+  produce_movements(movements);
+  std::minstd_rand rng(9);
+  int kills_mid_stream = 0;
+  for (int round = 0; round < rounds(); ++round) {
+    const std::int64_t before = total(committed());
+    if (before >= movements) break;
+    const pid_t pid = spawn_child();
+    ASSERT_GT(pid, 0);
+    // Kill once the child has made progress: 20-120 more commands committed.
+    const std::int64_t target = before + 20 + static_cast<std::int64_t>(rng() % 100);
+    wait_until([&] { return total(committed()) >= target; }, 60s, 5ms);
+    kill_child(pid);
+    const auto offsets = committed();
+    if (total(offsets) < movements) ++kills_mid_stream;
+    expect_committed_commands_have_outcomes(offsets);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_GE(kills_mid_stream, rounds() / 2) << "the kills should land while commands are in flight";
+
+  // The last child finishes the stream.
+  const pid_t pid = spawn_child();
+  ASSERT_TRUE(wait_until([&] { return total(committed()) == movements; }, 120s, 20ms)) << total(committed());
+  kill_child(pid);
+  expect_committed_commands_have_outcomes(committed());
+
+  auto store = EventStore::open(data_);
+  ASSERT_TRUE(store);
+  InMemoryEventBus bus;
+  NexumCommandHandler reader(**store, bus);
+  for (const auto& [account, cents] : expected_) {
+    Result<Account> a = reader.repository().load_account(account);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->balance.to_string(), cents_text(cents)) << account;
+  }
+  // Exactly one outcome per command: one transaction per money command.
+  std::int64_t transactions = 0;
+  EventFilter f;
+  f.event_types = {"transaction_created"};
+  ASSERT_TRUE((*store)->scan_log(1, SIZE_MAX, f, [&](const EventView&) {
+                        ++transactions;
+                        return Status();
+                      })
+                  .ok());
+  EXPECT_EQ(transactions, movements + kAccounts);
+  std::printf("commands: %d, kills mid-stream: %d\n", movements, kills_mid_stream);
+}
+
+}  // namespace
+}  // namespace nexum
