@@ -240,6 +240,18 @@ class EventStore(_nexum.Store):
         """Starts the built-in read models on this store (see :class:`ReadModels`)."""
         return ReadModels(self)
 
+    def sagas(self) -> List[dict]:
+        """Every saga that ran on this store: name, checkpoint, instance counts by status, outbox, deadlines."""
+        return _nexum.list_sagas(self)
+
+    def saga_instances(self, saga: str, limit: Optional[int] = None) -> List[dict]:
+        """Instances of ``saga`` in id order, each as its JSON form (state, status, history, commands...)."""
+        return _nexum.list_saga_instances(self, saga, limit)
+
+    def saga_instance(self, saga: str, id: str) -> dict:
+        """One instance of ``saga``; :class:`nexum.NotFound` when absent."""
+        return _nexum.load_saga_instance(self, saga, id)
+
     def stream_info(self, stream: str) -> StreamInfo:
         return StreamInfo(*self._stream_info(stream))
 

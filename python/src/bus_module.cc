@@ -23,6 +23,8 @@
 #include "nexum/projection_builtins.h"
 #include "nexum/projection_engine.h"
 #include "nexum/projection_query.h"
+#include "nexum/saga.h"
+#include "nexum/saga_engine.h"
 #include "nexum/store.h"
 
 namespace nb = nanobind;
@@ -409,6 +411,70 @@ class PyReadModels {
   std::shared_ptr<StoreUser<ProjectionEngine>> core_;
 };
 
+nb::dict summary_to_python(const SagaSummary& s) {
+  nb::dict d;
+  d["saga"] = s.saga;
+  d["checkpoint"] = s.checkpoint;
+  d["instances"] = s.instances;
+  d["active"] = s.active;
+  d["completed"] = s.completed;
+  d["rejected"] = s.rejected;
+  d["failed"] = s.failed;
+  d["outbox"] = s.outbox;
+  d["deadlines"] = s.deadlines;
+  d["sent"] = s.sent;
+  return d;
+}
+
+// A saga instance as its JSON form (SagaInstance::to_json), as Python values.
+nb::object instance_to_python(const SagaInstance& i) {
+  boost::json::value v = i.to_json();
+  try {
+    return nb::steal(json_to_python(v));
+  } catch (const PyErrorPending&) {
+    throw nb::python_error();
+  }
+}
+
+// Saga state (saga_engine.h): what the sagas that ran on this store hold.
+nb::list list_sagas_py(nb::handle py_store) {
+  auto store = store_of(py_store);
+  Result<std::vector<SagaSummary>> r = Status();
+  {
+    nb::gil_scoped_release release;
+    r = list_sagas(*store);
+  }
+  if (!r) throw_status(r.error());
+  nb::list out;
+  for (const SagaSummary& s : *r) out.append(summary_to_python(s));
+  return out;
+}
+
+nb::list list_instances_py(nb::handle py_store, const std::string& saga, std::optional<std::int64_t> limit) {
+  auto store = store_of(py_store);
+  if (limit && *limit < 0) throw_invalid("limit", "must be >= 0");
+  Result<std::vector<SagaInstance>> r = Status();
+  {
+    nb::gil_scoped_release release;
+    r = list_saga_instances(*store, saga, limit ? static_cast<std::size_t>(*limit) : SIZE_MAX);
+  }
+  if (!r) throw_status(r.error());
+  nb::list out;
+  for (const SagaInstance& i : *r) out.append(instance_to_python(i));
+  return out;
+}
+
+nb::object load_instance_py(nb::handle py_store, const std::string& saga, const std::string& id) {
+  auto store = store_of(py_store);
+  Result<SagaInstance> r = Status();
+  {
+    nb::gil_scoped_release release;
+    r = load_saga_instance(*store, saga, id);
+  }
+  if (!r) throw_status(r.error());
+  return instance_to_python(*r);
+}
+
 }  // namespace
 
 void bind_buses(nb::module_& m) {
@@ -448,6 +514,10 @@ void bind_buses(nb::module_& m) {
       .def("scan", &PyReadModels::scan, nb::arg("name"), nb::arg("prefix") = "", nb::arg("limit") = 1000,
            nb::arg("start_after") = "")
       .def("names", &PyReadModels::names);
+  m.def("list_sagas", &list_sagas_py, nb::arg("store"));
+  m.def("list_saga_instances", &list_instances_py, nb::arg("store"), nb::arg("saga"),
+        nb::arg("limit").none() = nb::none());
+  m.def("load_saga_instance", &load_instance_py, nb::arg("store"), nb::arg("saga"), nb::arg("id"));
 }
 
 }  // namespace nexum::python
