@@ -3,6 +3,9 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <librdkafka/rdkafka.h>
 
@@ -110,6 +113,54 @@ Result<double> raw_produce(const std::string& bootstrap, const std::vector<Outgo
   return rate;
 }
 
+// Creates `topics` on a real cluster (an existing topic is kept as it is).
+Status create_topics(const std::string& bootstrap, const std::vector<std::string>& topics, int partitions,
+                     int replication_factor) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    return Status::invalid_argument(std::string("--kafka: ") + err);
+  }
+  RawProducer admin;
+  admin.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!admin.rk) return Status::unavailable(std::string("admin client: ") + err);
+  std::vector<rd_kafka_NewTopic_t*> specs;
+  for (const std::string& t : topics) {
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(t.c_str(), partitions, replication_factor, err, sizeof err);
+    if (nt == nullptr) {
+      for (auto* s : specs) rd_kafka_NewTopic_destroy(s);
+      return Status::invalid_argument(t + ": " + err);
+    }
+    if (replication_factor >= 3) rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", "2");
+    specs.push_back(nt);
+  }
+  rd_kafka_queue_t* q = rd_kafka_queue_new(admin.rk);
+  rd_kafka_CreateTopics(admin.rk, specs.data(), specs.size(), nullptr, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 60000);
+  Status status;
+  if (ev == nullptr) {
+    status = Status::unavailable("CreateTopics: no answer from " + bootstrap + " within 60 s");
+  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = Status::unavailable(std::string("CreateTopics: ") + rd_kafka_event_error_string(ev));
+  } else {
+    std::size_t n = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    for (std::size_t i = 0; i < n && status.ok(); ++i) {
+      rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        status = Status::unavailable(std::string("CreateTopics ") + rd_kafka_topic_result_name(results[i]) + ": " +
+                                     rd_kafka_err2str(e));
+      }
+    }
+  }
+  if (ev != nullptr) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  for (auto* s : specs) rd_kafka_NewTopic_destroy(s);
+  return status;
+}
+
 }  // namespace
 
 Result<std::vector<BenchRow>> run_relay_bench(const RelayBenchOptions& o) {
@@ -121,10 +172,22 @@ Result<std::vector<BenchRow>> run_relay_bench(const RelayBenchOptions& o) {
   NEXUM_RETURN_IF_ERROR(fill(*store, o.events));
   const std::int64_t n = std::min<std::int64_t>(o.events, store->last_position());
 
-  auto cluster = KafkaMockCluster::create(o.brokers);
-  if (!cluster) return cluster.error();
-  NEXUM_RETURN_IF_ERROR((*cluster)->create_topic("nexum.accounts.updated", o.partitions));
-  NEXUM_RETURN_IF_ERROR((*cluster)->create_topic("bench.raw.baseline", o.partitions));
+  std::unique_ptr<KafkaMockCluster> mock;
+  std::string bootstrap = o.kafka;
+  std::string where;
+  if (bootstrap.empty()) {
+    auto cluster = KafkaMockCluster::create(o.brokers);
+    if (!cluster) return cluster.error();
+    mock = std::move(cluster).value();
+    NEXUM_RETURN_IF_ERROR(mock->create_topic("nexum.accounts.updated", o.partitions));
+    NEXUM_RETURN_IF_ERROR(mock->create_topic("bench.raw.baseline", o.partitions));
+    bootstrap = mock->bootstrap_servers();
+    where = "Kafka mock cluster (" + std::to_string(o.brokers) + " brokers)";
+  } else {
+    NEXUM_RETURN_IF_ERROR(create_topics(bootstrap, {"nexum.accounts.updated", "bench.raw.baseline"}, o.partitions,
+                                        o.replication_factor));
+    where = "real Kafka " + bootstrap + " (RF " + std::to_string(o.replication_factor) + ")";
+  }
 
   // Baseline input: the relay's own messages, pre-serialized, to another topic.
   std::vector<OutgoingMessage> messages;
@@ -134,7 +197,7 @@ Result<std::vector<BenchRow>> run_relay_bench(const RelayBenchOptions& o) {
     messages.back().topic = "bench.raw.baseline";
     return Status();
   }));
-  auto raw = raw_produce((*cluster)->bootstrap_servers(), messages);
+  auto raw = raw_produce(bootstrap, messages);
   if (!raw) return raw.error();
   std::size_t bytes = 0;
   for (const auto& m : messages) bytes += m.value.size();
@@ -142,7 +205,7 @@ Result<std::vector<BenchRow>> run_relay_bench(const RelayBenchOptions& o) {
   messages.shrink_to_fit();
 
   KafkaEventBusOptions bus_options;
-  bus_options.bootstrap_servers = (*cluster)->bootstrap_servers();
+  bus_options.bootstrap_servers = bootstrap;
   bus_options.properties = {{"log_level", "3"}};
   auto bus = KafkaEventBus::create(bus_options);
   if (!bus) return bus.error();
@@ -159,7 +222,7 @@ Result<std::vector<BenchRow>> run_relay_bench(const RelayBenchOptions& o) {
   NEXUM_RETURN_IF_ERROR(relay.stop());
   RelayStats s = relay.stats();
   std::vector<BenchRow> rows;
-  rows.push_back({"outbox relay to Kafka mock cluster, " + std::to_string(n) + " events", ours, *raw, "events/s",
+  rows.push_back({"outbox relay to " + where + ", " + std::to_string(n) + " events", ours, *raw, "events/s",
                   "baseline: raw librdkafka produce of the same " + std::to_string(bytes / std::max<std::int64_t>(n, 1)) +
                       "-byte messages with headers, idempotent, acks=all"});
   rows.push_back({"relay resends (duplicates)", static_cast<double>(s.resent), 0, "events", ""});

@@ -49,10 +49,17 @@ void register_bench_command(CLI::App& app) {
   r->callback([replay] { report("nexum bench replay", bench::run_replay_bench(*replay)); });
 
   auto relay = std::make_shared<bench::RelayBenchOptions>();
-  CLI::App* rl = bench->add_subcommand("relay", "Outbox relay to the Kafka mock cluster vs raw librdkafka produce");
+  CLI::App* rl = bench->add_subcommand(
+      "relay", "Outbox relay to Kafka (the mock cluster, or --kafka) vs raw librdkafka produce to the same cluster");
   rl->add_option("--data", relay->dir, "Store directory, filled up to --events when shorter")->required();
   rl->add_option("--events", relay->events, "Events to relay (default 200000)");
   rl->add_option("--partitions", relay->partitions, "Partitions per topic (default 6)");
+  rl->add_option("--kafka", relay->kafka,
+                 "A real cluster's bootstrap list (e.g. \"$(./dev kafka status --bootstrap)\"); default: an "
+                 "in-process mock cluster");
+  rl->add_option("--replication-factor", relay->replication_factor,
+                 "Replication factor of the topics created on --kafka (default 3, with min.insync.replicas 2)")
+      ->check(CLI::Range(1, 32));
   rl->callback([relay] { report("nexum bench relay", bench::run_relay_bench(*relay)); });
 
   auto load = std::make_shared<bench::LoadBenchOptions>();

@@ -27,29 +27,7 @@ using testing::read_topic;
 using testing::RawMessage;
 using testing::test_bus_options;
 using testing::wait_until;
-
-// Collects delivery reports from the bus's delivery thread. Thread-safe.
-class Reports {
- public:
-  DeliveryCallback callback() {
-    return [this](const DeliveryReport& r) {
-      std::lock_guard lock(mu_);
-      reports_.push_back(r);
-    };
-  }
-  std::vector<DeliveryReport> all() const {
-    std::lock_guard lock(mu_);
-    return reports_;
-  }
-  std::size_t size() const {
-    std::lock_guard lock(mu_);
-    return reports_.size();
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<DeliveryReport> reports_;
-};
+using Reports = testing::DeliveryReports;
 
 class KafkaEventBusTest : public ::testing::Test {
  protected:

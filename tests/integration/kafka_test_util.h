@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -45,6 +46,45 @@ inline KafkaEventBusOptions test_bus_options(const std::string& bootstrap) {
   options.retry_backoff_max = std::chrono::milliseconds(100);
   return options;
 }
+
+// Collects delivery reports from a bus's delivery thread. Thread-safe.
+class DeliveryReports {
+ public:
+  DeliveryCallback callback() {
+    return [this](const DeliveryReport& r) {
+      std::lock_guard lock(mu_);
+      reports_.push_back(r);
+    };
+  }
+  std::vector<DeliveryReport> all() const {
+    std::lock_guard lock(mu_);
+    return reports_;
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return reports_.size();
+  }
+  // Reports with an OK status / with an error.
+  std::size_t ok() const {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const DeliveryReport& r : reports_) n += r.status.ok() ? 1 : 0;
+    return n;
+  }
+  std::size_t failed() const { return size() - ok(); }
+  // The last error reported, "" when none.
+  std::string last_error() const {
+    std::lock_guard lock(mu_);
+    for (auto it = reports_.rbegin(); it != reports_.rend(); ++it) {
+      if (!it->status.ok()) return it->status.to_string();
+    }
+    return "";
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<DeliveryReport> reports_;
+};
 
 struct RawMessage {
   std::string topic;

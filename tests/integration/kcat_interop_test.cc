@@ -1,6 +1,10 @@
 // Interop with a Kafka client we did not write: kcat (librdkafka's CLI, the
 // Debian package "kcat") reads what KafkaEventBus produces, and KafkaEventBus
-// consumes and commits what kcat produces. Runs against the mock cluster.
+// consumes and commits what kcat produces. Each test runs twice: on
+// librdkafka's mock cluster and on the run's real 3-broker Kafka cluster
+// (real_kafka_cluster.h), where the messages kcat reads were stored and
+// replicated by real brokers; there the topics and the client id are the
+// test's own, as the cluster is shared with other tests.
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -14,6 +18,7 @@
 
 #include "bus/kafka_mock_cluster.h"
 #include "kafka_test_util.h"
+#include "real_kafka_cluster.h"
 #include "nexum/clock.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_bus.h"
@@ -35,16 +40,39 @@ int run_with_input(const std::string& command, const std::string& input) {
   return testing::run_command(command, input).exit_code;
 }
 
-class KcatInteropTest : public ::testing::Test {
+enum class Cluster { kMock, kReal };
+
+class KcatInteropTest : public ::testing::TestWithParam<Cluster> {
  protected:
   void SetUp() override {
     if (run("kcat -V 2>&1").exit_code != 0) {
       FAIL() << "kcat is not installed or not on PATH; install it with: apt-get install kcat";
     }
-    auto cluster = KafkaMockCluster::create(1);
-    ASSERT_TRUE(cluster) << cluster.error().to_string();
-    cluster_ = std::move(cluster).value();
-    bootstrap_ = cluster_->bootstrap_servers();
+    options_ = test_bus_options("");
+    if (GetParam() == Cluster::kMock) {
+      auto cluster = KafkaMockCluster::create(1);
+      ASSERT_TRUE(cluster) << cluster.error().to_string();
+      cluster_ = std::move(cluster).value();
+      bootstrap_ = cluster_->bootstrap_servers();
+    } else {
+      real_ = testing::RealKafkaCluster::shared();
+      ASSERT_NE(real_, nullptr);
+      bootstrap_ = real_->bootstrap();
+      options_.client_id = testing::RealKafkaCluster::unique_name("nexum-kcat");
+      options_.consumer_properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    }
+    options_.bootstrap_servers = bootstrap_;
+  }
+
+  // `name` on the mock; a name of this test's own on the shared real cluster.
+  std::string create_topic(const std::string& name, int partitions) {
+    if (GetParam() == Cluster::kMock) {
+      EXPECT_TRUE(cluster_->create_topic(name, partitions).ok());
+      return name;
+    }
+    std::string topic = testing::RealKafkaCluster::unique_name(name);
+    EXPECT_TRUE(real_->create_topic(topic, partitions));
+    return topic;
   }
 
   static EventSchema event(const std::string& type, const std::string& entity_id) {
@@ -57,13 +85,14 @@ class KcatInteropTest : public ::testing::Test {
   }
 
   std::unique_ptr<KafkaMockCluster> cluster_;
+  testing::RealKafkaCluster* real_ = nullptr;
   std::string bootstrap_;
+  KafkaEventBusOptions options_;
 };
 
-TEST_F(KcatInteropTest, KcatReadsOurMessagesAsSeedJsonWithHeaders) {
-  const std::string topic = "nexum.accounts.created";
-  ASSERT_TRUE(cluster_->create_topic(topic, 2).ok());
-  auto bus = KafkaEventBus::create(test_bus_options(bootstrap_));
+TEST_P(KcatInteropTest, KcatReadsOurMessagesAsSeedJsonWithHeaders) {
+  const std::string topic = create_topic("nexum.accounts.created", 2);
+  auto bus = KafkaEventBus::create(options_);
   ASSERT_TRUE(bus);
   ASSERT_TRUE((*bus)->start().ok());
   std::vector<RecordedEvent> events;
@@ -107,10 +136,9 @@ TEST_F(KcatInteropTest, KcatReadsOurMessagesAsSeedJsonWithHeaders) {
   EXPECT_EQ(seen, 3) << kcat.out;
 }
 
-TEST_F(KcatInteropTest, OurConsumerHandlesAndCommitsWhatKcatProduces) {
-  const std::string topic = "nexum.commands.accounts";
-  ASSERT_TRUE(cluster_->create_topic(topic, 1).ok());
-  auto bus = KafkaEventBus::create(test_bus_options(bootstrap_));
+TEST_P(KcatInteropTest, OurConsumerHandlesAndCommitsWhatKcatProduces) {
+  const std::string topic = create_topic("nexum.commands.accounts", 1);
+  auto bus = KafkaEventBus::create(options_);
   ASSERT_TRUE(bus);
   std::mutex mu;
   std::vector<EventSchema> handled;
@@ -130,15 +158,20 @@ TEST_F(KcatInteropTest, OurConsumerHandlesAndCommitsWhatKcatProduces) {
   ASSERT_TRUE(wait_until([&] {
     std::lock_guard lock(mu);
     return !handled.empty();
-  }));
+  }, 60s));
   {
     std::lock_guard lock(mu);
     ASSERT_EQ(handled.size(), 1u);
     EXPECT_EQ(handled[0], command);
   }
-  EXPECT_TRUE(wait_until([&] { return committed_offset(bootstrap_, "nexum-test_" + topic, topic, 0) == 1; }, 30s,
+  EXPECT_TRUE(wait_until([&] { return committed_offset(bootstrap_, options_.client_id + "_" + topic, topic, 0) == 1; }, 60s,
                          100ms));
 }
+
+INSTANTIATE_TEST_SUITE_P(Clusters, KcatInteropTest, ::testing::Values(Cluster::kMock, Cluster::kReal),
+                         [](const ::testing::TestParamInfo<Cluster>& info) {
+                           return info.param == Cluster::kMock ? std::string("Mock") : std::string("Real");
+                         });
 
 }  // namespace
 }  // namespace nexum

@@ -1,13 +1,20 @@
-// LoanApplicationSaga end to end over Kafka (librdkafka's mock cluster): the
-// saga's commands go to nexum.commands.loans on a KafkaEventBus, the real
-// NexumCommandHandler consumes them and appends loan_originated /
-// loan_disbursed (and the money movement), and the saga follows.
+// LoanApplicationSaga end to end over Kafka: the saga's commands go to
+// nexum.commands.loans on a KafkaEventBus, the real NexumCommandHandler
+// consumes them and appends loan_originated / loan_disbursed (and the money
+// movement), and the saga follows. The happy path runs twice: on librdkafka's
+// mock cluster (fast) and on the run's real 3-broker Kafka cluster
+// (real_kafka_cluster.h: RF 3, a real group coordinator and disk), where its
+// customer ids and client id are made unique because the cluster and the
+// nexum.commands.* topics are shared with other tests. The brokers-down test
+// stays on the mock: it takes every broker down at once, which on the shared
+// real cluster would stop the other tests too.
 #include <set>
 
 #include <gtest/gtest.h>
 
 #include "bus/kafka_mock_cluster.h"
 #include "integration/kafka_test_util.h"
+#include "integration/real_kafka_cluster.h"
 #include "nexum/command_handler.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/kafka_message.h"
@@ -25,23 +32,43 @@ using testing::eventually;
 using testing::json_str;
 using testing::TempDir;
 
-class LoanSagaKafkaTest : public ::testing::Test {
+enum class Cluster { kMock, kReal };
+
+class LoanSagaKafkaTest : public ::testing::TestWithParam<Cluster> {
  protected:
   void SetUp() override {
-    auto cluster = KafkaMockCluster::create(1);
-    ASSERT_TRUE(cluster) << cluster.error().to_string();
-    cluster_ = std::move(cluster).value();
-    for (std::string_view t : topics::command_topics()) ASSERT_TRUE(cluster_->create_topic(t, 2).ok());
+    KafkaEventBusOptions bus_options;
+    if (GetParam() == Cluster::kMock) {
+      auto cluster = KafkaMockCluster::create(1);
+      ASSERT_TRUE(cluster) << cluster.error().to_string();
+      cluster_ = std::move(cluster).value();
+      for (std::string_view t : topics::command_topics()) ASSERT_TRUE(cluster_->create_topic(t, 3).ok());
+      bootstrap_ = cluster_->bootstrap_servers();
+      bus_options = testing::test_bus_options(bootstrap_);
+    } else {
+      testing::RealKafkaCluster* real = testing::RealKafkaCluster::shared();
+      ASSERT_NE(real, nullptr);
+      for (std::string_view t : topics::command_topics()) ASSERT_TRUE(real->create_topic(std::string(t), 3));
+      bootstrap_ = real->bootstrap();
+      suffix_ = "_" + testing::RealKafkaCluster::unique_name("r");
+      bus_options = testing::test_bus_options(bootstrap_);
+      bus_options.client_id = "nexum-saga" + suffix_;  // Groups of its own ...
+      bus_options.consumer_properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+      // ... that start after the commands other tests left on these topics.
+      for (std::string_view t : topics::command_topics()) {
+        ASSERT_TRUE(real->commit_end_offsets(bus_options.client_id + "_" + std::string(t), std::string(t)));
+      }
+    }
     auto s = EventStore::open(dir_.sub("data"));
     ASSERT_TRUE(s) << s.error().to_string();
     store_ = std::move(s).value();
-    auto bus = KafkaEventBus::create(testing::test_bus_options(cluster_->bootstrap_servers()));
+    auto bus = KafkaEventBus::create(bus_options);
     ASSERT_TRUE(bus) << bus.error().to_string();
     bus_ = std::move(bus).value();
     handler_ = std::make_unique<NexumCommandHandler>(*store_, *bus_);
     ASSERT_TRUE(handler_->start().ok());
     ASSERT_TRUE(bus_->start().ok());
-    ASSERT_TRUE(bus_->wait_until_assigned(30s).ok());
+    ASSERT_TRUE(bus_->wait_until_assigned(60s).ok());
     auto saga = LoanApplicationSaga::create();
     ASSERT_TRUE(saga);
     saga_ = std::make_unique<LoanApplicationSaga>(std::move(saga).value());
@@ -86,6 +113,10 @@ class LoanSagaKafkaTest : public ::testing::Test {
           {"currency", "USD"}});
   }
 
+  // A customer or account id of this test: as written on the mock, made
+  // unique on the shared real cluster.
+  std::string id(const std::string& base) const { return base + suffix_; }
+
   std::string phase(const std::string& customer) {
     auto i = engine_->find_instance(customer);
     return i ? json_str(i->state, "phase") : std::string();
@@ -100,7 +131,9 @@ class LoanSagaKafkaTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<KafkaMockCluster> cluster_;
+  std::unique_ptr<KafkaMockCluster> cluster_;  // Mock only.
+  std::string bootstrap_;
+  std::string suffix_;  // Real cluster only.
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<KafkaEventBus> bus_;
   std::unique_ptr<NexumCommandHandler> handler_;
@@ -108,54 +141,66 @@ class LoanSagaKafkaTest : public ::testing::Test {
   std::unique_ptr<SagaEngine> engine_;
 };
 
-TEST_F(LoanSagaKafkaTest, CommandHandlerAndSagaCompleteLoansAndRejectRevokedKycOverKafka) {
-  create_customer("kb", "verified", "tier_3");
-  open_account("acc_kb", "kb");
-  create_customer("ka", "verified", "tier_2");
-  create_customer("kc", "verified", "tier_1");  // does not qualify
-  create_customer("kd", "verified", "tier_2");
-  ASSERT_TRUE(eventually([&] { return phase("ka") == "awaiting_account" && phase("kd") == "awaiting_account"; }, 60s))
-      << "ka: " << phase("ka") << ", kd: " << phase("kd") << "; " << engine_->stats().last_error;
+TEST_P(LoanSagaKafkaTest, CommandHandlerAndSagaCompleteLoansAndRejectRevokedKycOverKafka) {
+  const std::string ka = id("ka"), kb = id("kb"), kc = id("kc"), kd = id("kd");
+  create_customer(kb, "verified", "tier_3");
+  open_account("acc_" + kb, kb);
+  create_customer(ka, "verified", "tier_2");
+  create_customer(kc, "verified", "tier_1");  // does not qualify
+  create_customer(kd, "verified", "tier_2");
+  ASSERT_TRUE(eventually([&] { return phase(ka) == "awaiting_account" && phase(kd) == "awaiting_account"; }, 60s))
+      << "ka: " << phase(ka) << ", kd: " << phase(kd) << "; " << engine_->stats().last_error;
 
-  open_account("acc_ka", "ka");
-  send(topics::kCommandsCustomers, "kd", {{"action", "change_kyc"}, {"customer_id", "kd"}, {"new_status", "expired"}});
+  open_account("acc_" + ka, ka);
+  send(topics::kCommandsCustomers, kd, {{"action", "change_kyc"}, {"customer_id", kd}, {"new_status", "expired"}});
   ASSERT_TRUE(eventually([&] {
-    return status("ka") == SagaStatus::kCompleted && status("kb") == SagaStatus::kCompleted &&
-           status("kd") == SagaStatus::kRejected;
-  }, 60s)) << "ka: " << phase("ka") << ", kb: " << phase("kb") << ", kd: " << phase("kd");
+    return status(ka) == SagaStatus::kCompleted && status(kb) == SagaStatus::kCompleted &&
+           status(kd) == SagaStatus::kRejected;
+  }, 60s)) << "ka: " << phase(ka) << ", kb: " << phase(kb) << ", kd: " << phase(kd);
   ASSERT_TRUE(engine_->wait_until_relayed(30s));
 
   // The money arrived, once.
-  EXPECT_EQ(balance("acc_ka"), "5000.00");
-  EXPECT_EQ(balance("acc_kb"), "25000.00");
-  EXPECT_FALSE(engine_->find_instance("kc"));
-  auto kd = engine_->find_instance("kd");
-  ASSERT_TRUE(kd);
-  EXPECT_EQ(json_str(kd->state, "reason"), kRejectKycRevoked);
+  EXPECT_EQ(balance("acc_" + ka), "5000.00");
+  EXPECT_EQ(balance("acc_" + kb), "25000.00");
+  EXPECT_FALSE(engine_->find_instance(kc));
+  auto kd_instance = engine_->find_instance(kd);
+  ASSERT_TRUE(kd_instance);
+  EXPECT_EQ(json_str(kd_instance->state, "reason"), kRejectKycRevoked);
 
   // On the wire: the saga's five commands, each with its deterministic id, once.
-  auto msgs = testing::read_topic(cluster_->bootstrap_servers(), std::string(topics::kCommandsLoans), 2, 5, 30s);
-  ASSERT_EQ(msgs.size(), 5u);
-  std::set<std::string> ids;
-  for (const auto& m : msgs) ids.insert(std::string(find_header(m.headers, kHeaderId).value_or("")));
+  // (On the shared real cluster the topic may hold other tests' commands too:
+  // those of this test are the ones with its customers' command ids.)
   std::set<std::string> expected;
-  for (std::string c : {"ka", "kb"}) {
+  for (const std::string& c : {ka, kb}) {
     expected.insert(saga_command_id("loan_application-" + c, "originate").to_string());
     expected.insert(saga_command_id("loan_application-" + c, "disburse").to_string());
   }
-  expected.insert(saga_command_id("loan_application-kd", "originate").to_string());
+  expected.insert(saga_command_id("loan_application-" + kd, "originate").to_string());
+  auto msgs = testing::read_topic(bootstrap_, std::string(topics::kCommandsLoans), 3, 100000, 5s);
+  std::set<std::string> ids;
+  std::size_t ours = 0;
+  for (const auto& m : msgs) {
+    std::string command_id(find_header(m.headers, kHeaderId).value_or(""));
+    if (!expected.count(command_id)) continue;
+    ++ours;
+    ids.insert(command_id);
+  }
+  EXPECT_EQ(ours, 5u);
   EXPECT_EQ(ids, expected);
   CommandHandlerStats hs = handler_->stats();
   EXPECT_EQ(hs.accepted_by_action["loans.originate"], 3u);
   EXPECT_EQ(hs.accepted_by_action["loans.disburse"], 2u);
 
   // The workflow events went to the store, each once.
-  auto wf = testing::stream_events(*store_, "workflow-loan_application-ka");
+  auto wf = testing::stream_events(*store_, "workflow-loan_application-" + ka);
   ASSERT_EQ(wf.size(), 4u);
   EXPECT_EQ(wf.back().event.event_type, "workflow_completed");
 }
 
-TEST_F(LoanSagaKafkaTest, BrokersDownLongerThanTheRelayWaitsResendsTheSameIdsAndTheHandlerDeduplicates) {
+// Needs every broker down at once: the mock's.
+class LoanSagaMockKafkaTest : public LoanSagaKafkaTest {};
+
+TEST_P(LoanSagaMockKafkaTest, BrokersDownLongerThanTheRelayWaitsResendsTheSameIdsAndTheHandlerDeduplicates) {
   create_customer("kf", "verified", "tier_1");  // does not qualify yet
   open_account("acc_kf", "kf");
   ASSERT_TRUE(eventually([&] { return !balance("acc_kf").empty(); }, 60s));
@@ -176,7 +221,7 @@ TEST_F(LoanSagaKafkaTest, BrokersDownLongerThanTheRelayWaitsResendsTheSameIdsAnd
   EXPECT_EQ(hs.accepted_by_action["loans.originate"], 1u);
   EXPECT_EQ(hs.accepted_by_action["loans.disburse"], 1u);
   // Every originate on the wire carried the one id; extra copies were duplicates.
-  auto msgs = testing::read_topic(cluster_->bootstrap_servers(), std::string(topics::kCommandsLoans), 2, 10, 2s);
+  auto msgs = testing::read_topic(cluster_->bootstrap_servers(), std::string(topics::kCommandsLoans), 3, 10, 2s);
   std::set<std::string> ids;
   for (const auto& m : msgs) ids.insert(std::string(find_header(m.headers, kHeaderId).value_or("")));
   EXPECT_EQ(ids, (std::set<std::string>{saga_command_id("loan_application-kf", "originate").to_string(),
@@ -184,6 +229,13 @@ TEST_F(LoanSagaKafkaTest, BrokersDownLongerThanTheRelayWaitsResendsTheSameIdsAnd
   // (The handler may also see a copy again after a consumer rebalance, so at least.)
   EXPECT_GE(hs.duplicates, msgs.size() - 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(Clusters, LoanSagaKafkaTest, ::testing::Values(Cluster::kMock, Cluster::kReal),
+                         [](const ::testing::TestParamInfo<Cluster>& info) {
+                           return info.param == Cluster::kMock ? std::string("Mock") : std::string("Real");
+                         });
+INSTANTIATE_TEST_SUITE_P(Clusters, LoanSagaMockKafkaTest, ::testing::Values(Cluster::kMock),
+                         [](const ::testing::TestParamInfo<Cluster>&) { return std::string("Mock"); });
 
 }  // namespace
 }  // namespace nexum

@@ -165,6 +165,67 @@ class RealKafkaCluster {
     return out;
   }
 
+  // How many messages the topic holds: the sum of its partitions' high
+  // watermarks (-1 when one cannot be had). No compaction or transactions here.
+  std::int64_t message_count(const std::string& topic) const {
+    rd_kafka_t* rk = admin_client();
+    if (rk == nullptr) return -1;
+    std::int64_t total = 0;
+    for (const PartitionState& p : partitions_of(topic)) {
+      std::int64_t low = 0, high = 0;
+      if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p.partition, &low, &high, 10000) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        total = -1;
+        break;
+      }
+      total += high;
+    }
+    rd_kafka_destroy(rk);
+    return total;
+  }
+
+  // Commits, for `group`, every partition of `topic` at its current end: a
+  // consumer of that group then starts after everything already there (other
+  // tests' messages on a shared topic). The group must have no members.
+  bool commit_end_offsets(const std::string& group, const std::string& topic) const {
+    std::vector<PartitionState> parts = partitions_of(topic);
+    if (parts.empty()) {
+      ADD_FAILURE() << "no metadata for " << topic;
+      return false;
+    }
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    std::array<char, 512> err{};
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), err.data(), err.size());
+    rd_kafka_conf_set(conf, "group.id", group.c_str(), err.data(), err.size());
+    rd_kafka_conf_set(conf, "log_level", "3", err.data(), err.size());
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err.data(), err.size());
+    if (rk == nullptr) {
+      ADD_FAILURE() << "rd_kafka_new: " << err.data();
+      return false;
+    }
+    rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+    bool ok = true;
+    for (const PartitionState& p : parts) {
+      std::int64_t low = 0, high = 0;
+      rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p.partition, &low, &high, 10000);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ADD_FAILURE() << "watermarks of " << topic << " [" << p.partition << "]: " << rd_kafka_err2str(e);
+        ok = false;
+      }
+      rd_kafka_topic_partition_list_add(offsets, topic.c_str(), p.partition)->offset = high;
+    }
+    if (ok) {
+      rd_kafka_resp_err_t e = rd_kafka_commit(rk, offsets, 0);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ADD_FAILURE() << "commit for " << group << ": " << rd_kafka_err2str(e);
+        ok = false;
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(offsets);
+    rd_kafka_destroy(rk);
+    return ok;
+  }
+
   // The leader of topic/partition, -1 when unknown.
   int leader_of(const std::string& topic, int partition) const {
     for (const PartitionState& p : partitions_of(topic)) {
@@ -204,8 +265,8 @@ class RealKafkaCluster {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (const std::string& topic : topics) {
       for (;;) {
-        std::vector<PartitionState> parts = partitions_of(topic);
-        bool in_sync = !parts.empty();
+        std::vector<PartitionState> parts = partitions_of(topic);  // Empty: no such topic (yet).
+        bool in_sync = true;
         for (const PartitionState& p : parts) in_sync = in_sync && p.leader >= 0 && p.isr.size() == p.replicas.size();
         if (in_sync) break;
         if (std::chrono::steady_clock::now() >= deadline) {
