@@ -28,29 +28,9 @@ using testing::read_topic;
 using testing::RawMessage;
 using testing::test_bus_options;
 using testing::wait_until;
+using Seen = testing::HandledIds;
 
 constexpr std::int64_t kNoOffset = RD_KAFKA_OFFSET_INVALID;
-
-// What handlers saw, by entity id, in order. Thread-safe.
-class Seen {
- public:
-  void add(const std::string& id) {
-    std::lock_guard lock(mu_);
-    ids_.push_back(id);
-  }
-  std::vector<std::string> ids() const {
-    std::lock_guard lock(mu_);
-    return ids_;
-  }
-  std::size_t size() const {
-    std::lock_guard lock(mu_);
-    return ids_.size();
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> ids_;
-};
 
 class KafkaConsumerTest : public ::testing::Test {
  protected:

@@ -27,6 +27,7 @@ using testing::read_topic;
 using testing::RawMessage;
 using testing::test_bus_options;
 using testing::wait_until;
+using testing::expect_complete_and_ordered_per_key;
 using Reports = testing::DeliveryReports;
 
 class KafkaEventBusTest : public ::testing::Test {
@@ -195,21 +196,6 @@ TEST_F(KafkaEventBusTest, FullLocalQueueWaitsInsteadOfDropping) {
   ASSERT_EQ(reports.size(), static_cast<std::size_t>(kCount));
   for (const DeliveryReport& r : reports.all()) ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_EQ(read_topic(bootstrap_, "backpressure", 2, kCount).size(), static_cast<std::size_t>(kCount));
-}
-
-// Checks that `messages` hold seq 0..count-1 for every key exactly once and in
-// order per key.
-void expect_complete_and_ordered_per_key(const std::vector<RawMessage>& messages, int keys, int per_key) {
-  std::map<std::string, std::vector<std::int64_t>> seqs;
-  for (const RawMessage& m : messages) {
-    seqs[*m.key].push_back(boost::json::parse(m.value).at("data").at("seq").as_int64());
-  }
-  ASSERT_EQ(seqs.size(), static_cast<std::size_t>(keys));
-  for (const auto& [key, got] : seqs) {
-    std::vector<std::int64_t> want(per_key);
-    for (int i = 0; i < per_key; ++i) want[i] = i;
-    EXPECT_EQ(got, want) << "key " << key;
-  }
 }
 
 TEST_F(KafkaEventBusTest, AllBrokersDownMidStreamThenUpDeliversEverythingInOrderPerKey) {

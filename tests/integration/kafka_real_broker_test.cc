@@ -36,31 +36,7 @@ using testing::RawMessage;
 using testing::read_topic;
 using testing::RealKafkaCluster;
 using testing::wait_until;
-
-// Handler calls, by entity id, in order. Thread-safe.
-class Seen {
- public:
-  void add(const std::string& id) {
-    std::lock_guard lock(mu_);
-    ids_.push_back(id);
-  }
-  std::vector<std::string> ids() const {
-    std::lock_guard lock(mu_);
-    return ids_;
-  }
-  std::set<std::string> distinct() const {
-    std::lock_guard lock(mu_);
-    return {ids_.begin(), ids_.end()};
-  }
-  std::size_t size() const {
-    std::lock_guard lock(mu_);
-    return ids_.size();
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> ids_;
-};
+using Seen = testing::HandledIds;
 
 // Real brokers: group joins take a JoinGroup/SyncGroup round trip and the
 // coordinator must first load the group; give them time, bounded.
@@ -256,13 +232,13 @@ TEST_P(KafkaRealRebalanceTest, TwoRealConsumersSplitThePartitionsAndLoseNothingW
   publish_range(*first, 100, 200);
   ASSERT_TRUE(second->wait_until_assigned(60s).ok());
   publish_range(*first, 200, 300);
-  ASSERT_TRUE(wait_until([&] { return seen.distinct().size() == 300; }, 90s)) << seen.distinct().size();
+  ASSERT_TRUE(wait_until([&] { return seen.distinct() == 300; }, 90s)) << seen.distinct();
   ASSERT_TRUE(wait_until([&] { return second->stats().handled > 0; }, 60s)) << "the joining member got no partition";
   EXPECT_GT(first->stats().handled, 0u);
 
   ASSERT_TRUE(first->stop().ok());  // Leaves: the other member takes every partition.
   publish_range(*second, 300, 400);
-  ASSERT_TRUE(wait_until([&] { return seen.distinct().size() == 400; }, 90s)) << seen.distinct().size();
+  ASSERT_TRUE(wait_until([&] { return seen.distinct() == 400; }, 90s)) << seen.distinct();
   EXPECT_GE(seen.size(), 400u);  // At-least-once: around a rebalance a message may be handled twice.
   ASSERT_TRUE(second->stop().ok());
   auto committed_sum = [&](std::string* detail) {

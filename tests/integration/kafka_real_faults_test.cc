@@ -40,22 +40,6 @@ using testing::RealKafkaCluster;
 using testing::wait_until;
 using Reports = testing::DeliveryReports;
 
-// Every key's messages, in partition offset order, carry seq 0..per_key-1
-// exactly once (the idempotent producer's promise: no loss, no duplicate, no
-// reordering, across a leader change).
-void expect_each_key_exactly_once_in_order(const std::vector<RawMessage>& messages, int keys, int per_key) {
-  std::vector<RawMessage> sorted = messages;
-  std::sort(sorted.begin(), sorted.end(), [](const RawMessage& a, const RawMessage& b) {
-    return a.partition != b.partition ? a.partition < b.partition : a.offset < b.offset;
-  });
-  std::map<std::string, std::vector<std::int64_t>> seqs;
-  for (const RawMessage& m : sorted) seqs[*m.key].push_back(boost::json::parse(m.value).at("data").at("seq").as_int64());
-  ASSERT_EQ(seqs.size(), static_cast<std::size_t>(keys));
-  std::vector<std::int64_t> want(per_key);
-  for (int i = 0; i < per_key; ++i) want[i] = i;
-  for (const auto& [key, got] : seqs) EXPECT_EQ(got, want) << "key " << key;
-}
-
 class KafkaRealFaultsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -156,7 +140,7 @@ TEST_F(KafkaRealFaultsTest, LeaderKilledMidStreamEveryMessageArrivesExactlyOnceI
   ASSERT_EQ(cluster_->message_count(topic), kKeys * kPerKey);  // The high watermarks: no duplicate was written.
   std::vector<RawMessage> got = read_topic(bootstrap_, topic, 3, kKeys * kPerKey, 60s);
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kKeys * kPerKey));
-  expect_each_key_exactly_once_in_order(got, kKeys, kPerKey);
+  testing::expect_complete_and_ordered_per_key(got, kKeys, kPerKey);
 }
 
 TEST_F(KafkaRealFaultsTest, TwoOfThreeBrokersDownIsNotEnoughReplicasAndTheBusHoldsEverythingUntilOneReturns) {
@@ -230,7 +214,7 @@ TEST_F(KafkaRealFaultsTest, TwoOfThreeBrokersDownIsNotEnoughReplicasAndTheBusHol
   ASSERT_EQ(cluster_->message_count(topic), kCount);  // The probe was refused: not on the log.
   std::vector<RawMessage> got = read_topic(bootstrap_, topic, 1, kCount, 60s);
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kCount));
-  expect_each_key_exactly_once_in_order(got, 5, kCount / 5);
+  testing::expect_complete_and_ordered_per_key(got, 5, kCount / 5);
 }
 
 // The outbox relay from a real store to the real cluster.

@@ -7,12 +7,15 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
@@ -46,6 +49,31 @@ inline KafkaEventBusOptions test_bus_options(const std::string& bootstrap) {
   options.retry_backoff_max = std::chrono::milliseconds(100);
   return options;
 }
+
+// The entity ids a handler saw, in order. Thread-safe.
+class HandledIds {
+ public:
+  void add(const std::string& id) {
+    std::lock_guard lock(mu_);
+    ids_.push_back(id);
+  }
+  std::vector<std::string> ids() const {
+    std::lock_guard lock(mu_);
+    return ids_;
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return ids_.size();
+  }
+  std::size_t distinct() const {
+    std::lock_guard lock(mu_);
+    return std::set<std::string>(ids_.begin(), ids_.end()).size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> ids_;
+};
 
 // Collects delivery reports from a bus's delivery thread. Thread-safe.
 class DeliveryReports {
@@ -173,6 +201,21 @@ inline void produce_raw(const std::string& bootstrap, const std::string& topic, 
   EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
   EXPECT_EQ(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
   rd_kafka_destroy(rk);
+}
+
+// Checks that `messages` (as read: a key's messages in offset order) hold
+// data.seq 0..per_key-1 for each of `keys` keys, each exactly once and in order.
+inline void expect_complete_and_ordered_per_key(const std::vector<RawMessage>& messages, int keys, int per_key) {
+  std::map<std::string, std::vector<std::int64_t>> seqs;
+  for (const RawMessage& m : messages) {
+    seqs[*m.key].push_back(boost::json::parse(m.value).at("data").at("seq").as_int64());
+  }
+  ASSERT_EQ(seqs.size(), static_cast<std::size_t>(keys));
+  for (const auto& [key, got] : seqs) {
+    std::vector<std::int64_t> want(per_key);
+    for (int i = 0; i < per_key; ++i) want[i] = i;
+    EXPECT_EQ(got, want) << "key " << key;
+  }
 }
 
 // The offset `group` has committed for topic/partition (RD_KAFKA_OFFSET_INVALID
