@@ -397,3 +397,9 @@ def test_closing_the_store_releases_relay_handler_and_read_models(tmp_path):
         handler.handle_command("nexum.commands.customers", command("update", customer_id="c"))
     with nexum.EventStore.open(path) as again:  # the directory is free again while they still exist
         assert again.last_position == 0
+
+
+def test_log_bus_has_no_event_listing_like_the_original(tmp_path):
+    with nexum.EventStore.open(tmp_path / "s", durability="buffered") as store:
+        assert not hasattr(ki.LogEventBus(store=store), "get_events")  # the REST route tests hasattr()
+        assert hasattr(ki.InMemoryEventBus(store=store), "get_events")

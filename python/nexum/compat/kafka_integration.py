@@ -201,18 +201,11 @@ class _DurableBus(EventBus):
         return self.running
 
 
-class InMemoryEventBus(_DurableBus):
-    """The original's in-memory bus, durable: each event is appended to the store, then kept and dispatched.
+class _LocalBus(_DurableBus):
+    """What InMemoryEventBus and LogEventBus share: durable append, then inline dispatch."""
 
-    Subscribers are called synchronously, in publish order, on the
-    publishing thread (as the original); a handler's exception is logged and
-    swallowed. The kept list is bounded (``max_events``, oldest dropped; the
-    original grew without bound). Publishing works whether or not started.
-    """
-
-    def __init__(self, store: Optional[EventStore] = None, *, max_events: int = 10000) -> None:
+    def __init__(self, store: Optional[EventStore]) -> None:
         super().__init__(store)
-        self.events: Deque[Tuple[str, EventSchema, Optional[str]]] = deque(maxlen=max_events)
         self.subscribers: Dict[str, List[Callable[[EventSchema], None]]] = {}
         self._lock = threading.RLock()
 
@@ -230,7 +223,6 @@ class InMemoryEventBus(_DurableBus):
 
     def _deliver(self, topic: str, event: EventSchema, key: Optional[str]) -> None:
         with self._lock:
-            self.events.append((topic, event, key))
             handlers = list(self.subscribers.get(topic, ()))
         for h in handlers:
             try:
@@ -248,6 +240,25 @@ class InMemoryEventBus(_DurableBus):
     def stop(self) -> None:
         self.running = False
 
+
+class InMemoryEventBus(_LocalBus):
+    """The original's in-memory bus, durable: each event is appended to the store, then kept and dispatched.
+
+    Subscribers are called synchronously, in publish order, on the
+    publishing thread (as the original); a handler's exception is logged and
+    swallowed. The kept list is bounded (``max_events``, oldest dropped; the
+    original grew without bound). Publishing works whether or not started.
+    """
+
+    def __init__(self, store: Optional[EventStore] = None, *, max_events: int = 10000) -> None:
+        super().__init__(store)
+        self.events: Deque[Tuple[str, EventSchema, Optional[str]]] = deque(maxlen=max_events)
+
+    def _deliver(self, topic: str, event: EventSchema, key: Optional[str]) -> None:
+        with self._lock:
+            self.events.append((topic, event, key))
+        super()._deliver(topic, event, key)
+
     def get_events(self, topic: Optional[str] = None) -> List[Tuple[str, EventSchema, Optional[str]]]:
         """Kept ``(topic, event, key)`` tuples, oldest first; a falsy topic means all."""
         with self._lock:
@@ -261,29 +272,21 @@ class InMemoryEventBus(_DurableBus):
             self.events.clear()
 
 
-class LogEventBus(InMemoryEventBus):
+class LogEventBus(_LocalBus):
     """The original's logging bus, durable: logs ``EVENT: {topic} - {event_type} - {entity_type}:{entity_id}``.
 
-    Keeps nothing in memory (the store has every event); each event of a
-    batch keeps its own key (the original reused keys[0]).
+    Keeps nothing in memory (the store has every event) and, as the
+    original, has no ``get_events``; each event of a batch keeps its own key
+    (the original reused keys[0]).
     """
 
     def __init__(self, logger: Optional[logging.Logger] = None, store: Optional[EventStore] = None) -> None:
-        super().__init__(store, max_events=1)
+        super().__init__(store)
         self.logger = logger or logging.getLogger("nexum.events")
 
     def _deliver(self, topic: str, event: EventSchema, key: Optional[str]) -> None:
         self.logger.info("EVENT: %s - %s - %s:%s", topic, event.event_type, event.entity_type, event.entity_id)
-        with self._lock:
-            handlers = list(self.subscribers.get(topic, ()))
-        for h in handlers:
-            try:
-                h(event)
-            except Exception:
-                logger.exception("event handler for %s failed", topic)
-
-    def get_events(self, topic: Optional[str] = None) -> List[Tuple[str, EventSchema, Optional[str]]]:
-        raise AttributeError("LogEventBus keeps no events; read them from bus.store")
+        super()._deliver(topic, event, key)
 
 
 def _kafka_properties(config: Dict[str, Any]) -> Dict[str, str]:
@@ -735,7 +738,7 @@ class NexumCommandHandler:
         self.outcomes.append(outcome)
         logger.info("Processed %s command: %s (%s)", topic, outcome["action"],
                     "accepted" if outcome["accepted"] else outcome["reason"])
-        if outcome["duplicate"] or not isinstance(self.event_bus, InMemoryEventBus):
+        if outcome["duplicate"] or not isinstance(self.event_bus, _LocalBus):
             return
         # Hand the outcome's stored events to the local bus's subscribers.
         for pos in outcome["positions"]:
