@@ -504,12 +504,22 @@ def cmd_start_broker(args):
     entry = broker_entry(state, args.broker)
     if alive(entry.get("pid")):
         die(f"broker {args.broker} is already running (pid {entry['pid']})")
+    # The controller still lists a killed broker until its session times out,
+    # so registration alone says nothing: wait for this incarnation's own
+    # "Kafka Server started" in its log.
+    log = os.path.join(node_dir(state, args.broker), "logs", "server.log")
+    seen = os.path.getsize(log) if os.path.exists(log) else 0
     launch(state, args.broker)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         if not alive(state["brokers"][str(args.broker)]["pid"]):
             die(f"broker {args.broker} exited while restarting\n" + node_logs_tail(state, args.broker))
-        if args.broker in registered_brokers(state):
+        started = False
+        if os.path.exists(log):
+            with open(log, encoding="utf-8", errors="replace") as f:
+                f.seek(seen if os.path.getsize(log) >= seen else 0)
+                started = "Kafka Server started" in f.read()
+        if started and args.broker in registered_brokers(state):
             return
         time.sleep(0.3)
     die(f"broker {args.broker} did not register within {args.timeout:.0f} s\n" + node_logs_tail(state, args.broker))
