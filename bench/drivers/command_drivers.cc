@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -210,10 +211,16 @@ class Outcomes {
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = times_[i].load();
     return out;
   }
-  bool wait_all(std::chrono::seconds timeout) const {
+  // Waits for every outcome; `progress` is called every 5 s (a line on stderr).
+  bool wait_all(std::chrono::seconds timeout, const std::function<std::string()>& progress = {}) const {
     const auto deadline = Clock::now() + timeout;
+    auto next_report = Clock::now() + std::chrono::seconds(5);
     while (count() < times_.size()) {
       if (Clock::now() >= deadline) return false;
+      if (progress && Clock::now() >= next_report) {
+        std::fprintf(stderr, "  ... %zu of %zu outcomes; %s\n", count(), times_.size(), progress().c_str());
+        next_report += std::chrono::seconds(5);
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     return true;
@@ -271,6 +278,49 @@ Result<int> partition_count(rd_kafka_t* rk, const std::string& topic) {
   rd_kafka_metadata_destroy(md);
   if (n <= 0) return Status::not_found("topic " + topic + " does not exist on the cluster: create it first");
   return n;
+}
+
+// Creates `topics` with `partitions` partitions and replication factor
+// min(3, brokers) on a real cluster; topics that exist are left as they are.
+Status create_topics(const std::string& bootstrap, const std::vector<std::string>& topics, int partitions) {
+  Result<rd_kafka_t*> rk = new_client(RD_KAFKA_PRODUCER, bootstrap, {});
+  if (!rk) return rk.error();
+  RdKafka client{*rk};
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(client.rk, 0, nullptr, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::unavailable("cluster metadata unavailable");
+  }
+  const int replication = std::min(3, md->broker_cnt);
+  rd_kafka_metadata_destroy(md);
+  std::vector<rd_kafka_NewTopic_t*> new_topics;
+  char err[512];
+  for (const std::string& t : topics) {
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(t.c_str(), partitions, replication, err, sizeof err);
+    if (nt == nullptr) return Status::invalid_argument(t + ": " + err);
+    new_topics.push_back(nt);
+  }
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(client.rk);
+  rd_kafka_CreateTopics(client.rk, new_topics.data(), new_topics.size(), nullptr, queue);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, 30000);
+  Status status;
+  if (ev == nullptr) {
+    status = Status::unavailable("CreateTopics timed out");
+  } else {
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(ev);
+    std::size_t n = 0;
+    const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &n);
+    for (std::size_t i = 0; i < n && status.ok(); ++i) {
+      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        status = Status::unavailable(std::string("create topic ") + rd_kafka_topic_result_name(results[i]) + ": " +
+                                     rd_kafka_err2str(e));
+      }
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_queue_destroy(queue);
+  for (rd_kafka_NewTopic_t* nt : new_topics) rd_kafka_NewTopic_destroy(nt);
+  return status;
 }
 
 // The high watermark of every partition of `topics`, as an offset list.
@@ -513,7 +563,13 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
   if (!reader) return reader.error();
   std::vector<Nanos> produced(static_cast<std::size_t>(o.commands));
   NEXUM_RETURN_IF_ERROR(produce_commands(bootstrap, run, o, 0, rate, "", produced));
-  const bool all = outcomes.wait_all(std::chrono::minutes(5));
+  const bool all = outcomes.wait_all(std::chrono::minutes(10), [&] {
+    const PipelinedConsumerStats c = consumer->stats();
+    const RelayStats rs = relay.stats();
+    return "consumed " + std::to_string(c.consumed) + ", handled " + std::to_string(c.handled) + ", pauses " +
+           std::to_string(c.pauses) + ", store at " + std::to_string(store->last_position()) + ", relayed " +
+           std::to_string(rs.checkpoint);
+  });
   RunResult r = finish_run(produced, outcomes);
   const CommandHandlerStats hs = handler.stats();
   const PipelinedConsumerStats cs = consumer->stats();
@@ -527,7 +583,7 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
   NEXUM_RETURN_IF_ERROR(bus->stop());
   if (!all) {
     return Status::unavailable("Kafka path: " + std::to_string(outcomes.count()) + " of " +
-                               std::to_string(o.commands) + " outcomes seen in 5 min; " + r.note);
+                               std::to_string(o.commands) + " outcomes seen in 10 min; " + r.note);
   }
   return r;
 }
@@ -590,7 +646,10 @@ Result<RunResult> run_memory_path(std::uint32_t run, const CommandBenchOptions& 
     produced[static_cast<std::size_t>(i)] = now_ns();
     NEXUM_RETURN_IF_ERROR(bus.publish(c.topic, *c.event, c.key));
   }
-  const bool all = outcomes.wait_all(std::chrono::minutes(5));
+  const bool all = outcomes.wait_all(std::chrono::minutes(10), [&] {
+    return "handled " + std::to_string(handler->stats().handled()) + ", store at " +
+           std::to_string(store->last_position());
+  });
   RunResult r = finish_run(produced, outcomes);
   const CommandHandlerStats hs = handler->stats();
   r.note = "accepted " + std::to_string(hs.accepted) + ", rejected " + std::to_string(hs.rejected) +
@@ -640,6 +699,13 @@ Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& o) {
     for (std::string_view t : topics::command_topics()) NEXUM_RETURN_IF_ERROR(cluster->create_topic(t, o.partitions));
     for (std::string_view t : topics::outbound_topics()) NEXUM_RETURN_IF_ERROR(cluster->create_topic(t, o.partitions));
     NEXUM_RETURN_IF_ERROR(cluster->create_topic(kRawTopic, o.partitions));
+  }
+  if (!o.kafka.empty()) {
+    std::vector<std::string> names;
+    for (std::string_view t : topics::command_topics()) names.emplace_back(t);
+    for (std::string_view t : topics::outbound_topics()) names.emplace_back(t);
+    names.emplace_back(kRawTopic);
+    NEXUM_RETURN_IF_ERROR(create_topics(bootstrap, names, o.partitions));
   }
   const std::string where = o.kafka.empty() ? "mock cluster" : "cluster " + o.kafka;
 

@@ -22,7 +22,7 @@ struct CommandBenchOptions {
   std::int64_t commands = 200000;
   int accounts = 10000;
   double rate = 0;            // commands/s, open loop; 0: as fast as possible
-  int partitions = 12;        // per command topic (created on the mock cluster)
+  int partitions = 12;        // per topic created (mock cluster; missing topics on a real one)
   int memory_workers = 8;     // command threads of the memory path (as `nexum demo`)
 };
 Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& options);
