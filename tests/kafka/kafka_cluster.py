@@ -375,31 +375,39 @@ def cmd_start(args):
     if shutil.which("java") is None:
         die("java not found (./dev setup installs openjdk-17-jre-headless)")
     libs = fetch_libs()
-    if os.path.exists(directory):
-        shutil.rmtree(directory)
-    os.makedirs(directory)
-    ports = free_ports(args.brokers + 1)
-    state = {
-        "dir": directory,
-        "libs": libs,
-        "version": kafka_version(),
-        "cluster_id": base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
-        "controller": {"port": ports[0], "pid": None},
-        "brokers": {str(i): {"port": ports[i], "pid": None} for i in range(1, args.brokers + 1)},
-    }
-    save_state(state)
-    started = time.monotonic()
-    error = format_nodes(state, [CONTROLLER_ID] + list(range(1, args.brokers + 1)))
-    if error is None:
-        launch(state, CONTROLLER_ID)
-        for i in range(1, args.brokers + 1):
-            launch(state, i)
-        if args.owner_pid:
-            start_watchdog(directory, args.owner_pid)
-        error = wait_ready(state, args.timeout)
-    if error is not None:
+    # Ports are free when chosen but not held: another process may take one
+    # before the JVM binds it. That failure alone is retried, with new ports.
+    for attempt in (1, 2):
+        if os.path.exists(directory):
+            shutil.rmtree(directory)
+        os.makedirs(directory)
+        ports = free_ports(args.brokers + 1)
+        state = {
+            "dir": directory,
+            "libs": libs,
+            "version": kafka_version(),
+            "cluster_id": base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
+            "controller": {"port": ports[0], "pid": None},
+            "brokers": {str(i): {"port": ports[i], "pid": None} for i in range(1, args.brokers + 1)},
+        }
+        save_state(state)
+        started = time.monotonic()
+        error = format_nodes(state, [CONTROLLER_ID] + list(range(1, args.brokers + 1)))
+        if error is None:
+            launch(state, CONTROLLER_ID)
+            for i in range(1, args.brokers + 1):
+                launch(state, i)
+            error = wait_ready(state, args.timeout)
+        if error is None:
+            break
         stop_cluster(state, quiet=True, keep=True)
+        if attempt == 1 and "Address already in use" in error:
+            print("kafka_cluster: a port was taken before its broker bound it; retrying with new ports",
+                  file=sys.stderr)
+            continue
         die(f"cluster in {directory} did not start: {error}(scratch data kept in {directory})")
+    if args.owner_pid:
+        start_watchdog(directory, args.owner_pid)
     print(f"kafka_cluster: {args.brokers} broker(s) + 1 controller, Kafka {state['version']}, ready in "
           f"{time.monotonic() - started:.1f} s; data in {directory}", file=sys.stderr)
     print(bootstrap(state))
