@@ -112,6 +112,11 @@ struct StoreOptions {
   Durability durability = Durability::kSync;
   // Create the directory and an empty store when missing. Default: true.
   bool create_if_missing = true;
+  // Open an existing store for reading only, as a RocksDB secondary instance:
+  // works while another process (`nexum serve`) holds the store and keeps
+  // writing; reads see what that process had written when this one opened.
+  // Every write fails with Unavailable. create_if_missing is ignored. Default: false.
+  bool read_only = false;
   // The most events one commit group (one WriteBatch, one fsync) may hold. Default: 4096.
   std::size_t max_group_events = 4096;
   // RocksDB block cache shared by all column families. Default: 64 MiB.
@@ -212,6 +217,10 @@ class EventStore {
   virtual Status verify(const std::function<void(std::int64_t checked)>& progress = {}) = 0;
   virtual const std::string& directory() const = 0;
 };
+
+// The id of the process holding the store in `dir` open for writing (this
+// process's own when it does); nullopt when none does or `dir` has no store.
+std::optional<long> store_holder_pid(const std::string& dir);
 
 // "{category}-{id}": non-empty, the category before the first '-', neither
 // part empty, no NUL or control characters, at most 512 bytes.

@@ -13,6 +13,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "cli/commands.h"
+#include "cli/open_store.h"
 #include "nexum/projection_builtins.h"
 #include "nexum/projection_engine.h"
 #include "nexum/store.h"
@@ -20,18 +21,6 @@
 
 namespace nexum::cli {
 namespace {
-
-std::unique_ptr<EventStore> open_existing(const std::string& dir) {
-  StoreOptions options;
-  options.create_if_missing = false;
-  auto store = EventStore::open(dir, options);
-  if (!store) {
-    std::fprintf(stderr, "nexum: cannot open %s: %s\n", dir.c_str(), store.error().to_string().c_str());
-    set_exit_code(2);
-    return nullptr;
-  }
-  return std::move(store).value();
-}
 
 // The built-ins over `store`, not started.
 std::unique_ptr<ProjectionEngine> builtin_engine(EventStore& store) {
@@ -79,7 +68,9 @@ boost::json::object status_json(const ProjectionStatus& st) {
 }
 
 void run_projections(const ProjectionsArgs& a) {
-  auto store = open_existing(a.data);
+  auto store = a.retry > 0 ? open_for_writing(a.data, "projections --retry",
+                                              "POST /projections/" + a.parked + "/parked/" + std::to_string(a.retry) + "/retry")
+                           : open_for_reading(a.data);
   if (!store) return;
   auto engine = builtin_engine(*store);
   if (!engine) return;
@@ -124,7 +115,9 @@ struct ReplayArgs {
 };
 
 void run_replay(const ReplayArgs& a) {
-  auto store = open_existing(a.data);
+  auto store = open_for_writing(a.data, "replay",
+                                "POST /projections/" + (a.projection.empty() ? std::string("{name}") : a.projection) +
+                                    "/rebuild (with the token), progress in GET /projections");
   if (!store) return;
   auto engine = builtin_engine(*store);
   if (!engine) return;
@@ -188,10 +181,18 @@ struct QueryArgs {
 };
 
 void run_query(const QueryArgs& a) {
-  auto store = open_existing(a.data);
+  auto store = open_for_reading(a.data);
   if (!store) return;
   auto query = ReadModelQuery::create(*store);
   if (!query) return fail("query", query.error());
+  // A projection exists when it is built in or has values (an embedding
+  // program's own); anything else is a typo, not an empty read model.
+  auto builtins = builtin_projection_names();
+  if (std::find(builtins.begin(), builtins.end(), a.projection) == builtins.end()) {
+    auto any = query->scan(a.projection, "", 1);
+    if (!any) return fail("query", any.error());
+    if (any->empty()) return fail("query", Status::not_found("no projection '" + a.projection + "'"));
+  }
   if (!a.key.empty() && !a.has_prefix) {
     auto v = query->get(a.projection, a.key);
     if (!v) return fail("query", v.error());
@@ -228,6 +229,12 @@ void register_projection_commands(CLI::App& app) {
 
   auto qargs = std::make_shared<QueryArgs>();
   CLI::App* q = app.add_subcommand("query", "Print read-model values as JSON");
+  q->footer(
+      "Read-model keys (doc/projections.md):\n"
+      "  account_balances    {account id}                      e.g. acc_1\n"
+      "  customer_directory  {customer id}                     e.g. cust_1\n"
+      "  loan_portfolio      loan/{loan id}, totals/{state}/{currency}   e.g. --prefix loan/\n"
+      "  topic_stats         total, topic/{topic}, event_type/{type}");
   q->add_option("--data", qargs->data, "Data directory")->required();
   q->add_option("projection", qargs->projection, "Projection name, e.g. account_balances")->required();
   q->add_option("key", qargs->key, "One key; without it (or with --prefix), a prefix scan");

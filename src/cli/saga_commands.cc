@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/open_store.h"
 #include "nexum/saga_engine.h"
 #include "nexum/store.h"
 
@@ -77,15 +78,9 @@ void run_sagas(const SagaArgs& a) {
     fail(Status::invalid_argument("--id needs --saga"));
     return;
   }
-  StoreOptions options;
-  options.create_if_missing = false;
-  auto opened = EventStore::open(a.data, options);
-  if (!opened) {
-    std::fprintf(stderr, "nexum: cannot open %s: %s\n", a.data.c_str(), opened.error().to_string().c_str());
-    set_exit_code(2);
-    return;
-  }
-  EventStore& store = **opened;
+  auto opened = open_for_reading(a.data);
+  if (!opened) return;
+  EventStore& store = *opened;
   if (!a.id.empty()) {
     auto instance = load_saga_instance(store, a.saga, a.id);
     if (!instance) {

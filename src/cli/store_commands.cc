@@ -6,23 +6,12 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/open_store.h"
 #include "nexum/json_codec.h"
 #include "nexum/store.h"
 
 namespace nexum::cli {
 namespace {
-
-std::unique_ptr<EventStore> open_existing(const std::string& dir) {
-  StoreOptions options;
-  options.create_if_missing = false;
-  auto store = EventStore::open(dir, options);
-  if (!store) {
-    std::fprintf(stderr, "nexum: cannot open %s: %s\n", dir.c_str(), store.error().to_string().c_str());
-    set_exit_code(2);
-    return nullptr;
-  }
-  return std::move(store).value();
-}
 
 void print_line(std::string& line) {
   line.push_back('\n');
@@ -40,7 +29,7 @@ struct LogArgs {
 };
 
 void run_log(const LogArgs& a) {
-  auto store = open_existing(a.data);
+  auto store = open_for_reading(a.data);
   if (!store) return;
   std::string line;
   Status s = store->scan_log(a.from, a.limit, {}, [&](const EventView& e) {
@@ -55,7 +44,7 @@ void run_log(const LogArgs& a) {
 }
 
 void run_read(const LogArgs& a) {
-  auto store = open_existing(a.data);
+  auto store = open_for_reading(a.data);
   if (!store) return;
   auto events = store->read_stream(a.stream, a.backward && a.from_version == 0 ? -1 : a.from_version, a.limit,
                                    a.backward ? ReadDirection::kBackward : ReadDirection::kForward);
@@ -63,6 +52,16 @@ void run_read(const LogArgs& a) {
     std::fprintf(stderr, "nexum read: %s\n", events.error().to_string().c_str());
     set_exit_code(1);
     return;
+  }
+  if (events->empty()) {
+    // An empty answer is honest only for a stream that exists (read past its end).
+    auto info = store->stream_info(a.stream);
+    if (!info || info->last_version < 0) {
+      Status s = info ? Status::not_found("no stream '" + a.stream + "'") : info.error();
+      std::fprintf(stderr, "nexum read: %s\n", s.to_string().c_str());
+      set_exit_code(1);
+      return;
+    }
   }
   std::string line;
   for (const RecordedEvent& r : *events) {
@@ -72,7 +71,7 @@ void run_read(const LogArgs& a) {
 }
 
 void run_verify(const std::string& dir) {
-  auto store = open_existing(dir);
+  auto store = open_for_reading(dir);
   if (!store) return;
   Status s = store->verify([](std::int64_t n) { std::fprintf(stderr, "\rverified %lld events", static_cast<long long>(n)); });
   std::fputc('\n', stderr);

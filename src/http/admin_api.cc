@@ -116,11 +116,15 @@ HttpResponse route(ServiceCore& core, const HttpRequest& request,
   }
   if (path == "/kafka/config") return mutating([&] { return handle_kafka_config(core, request, configure_bus); });
   if (path == "/projections" || path == "/projections/") return reading([&] { return handle_projections(core); });
+  if (path == "/ui" || starts_with(path, "/ui/")) return reading([&] { return handle_ui(path); });
+  if (path == "/log") return reading([&] { return handle_log(core, request); });
+  if (path == "/sagas" || path == "/sagas/") return reading([&] { return handle_sagas(core, request); });
   if (starts_with(path, "/projections/")) {
     std::string_view rest = path.substr(std::string_view("/projections/").size());
     const auto slash = rest.find('/');
     std::string_view name = rest.substr(0, slash);
     std::string_view key = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    if (key == "rebuild" && post) return mutating([&] { return handle_projection_rebuild(core, name); });
     return reading([&] { return handle_projection_query(core, request, name, key); });
   }
   if (starts_with(path, "/streams/") && path.size() > std::string_view("/streams/").size()) {

@@ -95,7 +95,10 @@ HttpResponse handle_kafka_status(ServiceCore& core, const HttpRequest&) {
   relay["checkpoint"] = r.checkpoint;
   relay["last_position"] = r.last_position;
   relay["lag_positions"] = r.lag_positions;
-  relay["lag_seconds"] = r.lag_seconds;
+  // Whole numbers: boost::json writes a double as "0E0", which reads as
+  // anything but a number of seconds.
+  relay["lag_seconds"] = static_cast<std::int64_t>(r.lag_seconds);
+  relay["lag_ms"] = static_cast<std::int64_t>(r.lag_seconds * 1000.0);
   relay["delivered"] = r.delivered;
   relay["resent"] = r.resent;
   relay["delivery_failures"] = r.delivery_failures;

@@ -9,6 +9,7 @@
 #include "http/service_core.h"
 #include "nexum/json_codec.h"
 #include "nexum/projection_query.h"
+#include "nexum/saga.h"
 
 namespace nexum::http_internal {
 
@@ -72,6 +73,117 @@ HttpResponse handle_stream(ServiceCore& core, const HttpRequest& request, std::s
   }
   o["events"] = std::move(list);
   return json_response(o);
+}
+
+HttpResponse handle_log(ServiceCore& core, const HttpRequest& request) {
+  Params params = query_params(request);
+  auto from = params.integer("from", 1, INT64_MAX);
+  if (!from) return status_response(from.error());
+  auto limit = params.integer("limit", 1, 1000);
+  if (!limit) return status_response(limit.error());
+  EventFilter filter;
+  for (const auto& [name, value] : request.query) {
+    if (value.empty()) continue;
+    if (name == "category") filter.categories.push_back(value);
+    if (name == "event_type") filter.event_types.push_back(value);
+    if (name == "topic") filter.topics.push_back(value);
+  }
+  const std::int64_t last = core.store->last_position();
+  boost::json::array list;
+  // A filtered page is a scan from `from` (doc/key_layout.md: no secondary
+  // index), of at most kMaxScan events per request however rare the match;
+  // `scanned_to` tells the next page where to go on.
+  constexpr std::size_t kMaxScan = 100000;
+  std::int64_t scanned_to = from->value_or(1) - 1;
+  const auto want = static_cast<std::size_t>(limit->value_or(100));
+  bool full = false;
+  Status s = core.store->scan_log(from->value_or(1), kMaxScan, {}, [&](const EventView& e) {
+    scanned_to = e.global_position;
+    if (!filter.empty() && !filter.matches(e)) return Status();
+    auto recorded = e.to_recorded();
+    if (!recorded) return recorded.error();
+    boost::json::object item;
+    item["global_position"] = e.global_position;
+    item["stream"] = e.stream;
+    item["stream_version"] = e.stream_version;
+    item["topic"] = e.topic;
+    item["event"] = envelope_json(recorded->event);
+    list.push_back(std::move(item));
+    full = list.size() >= want;
+    return full ? Status::internal("page full: stop the scan") : Status();
+  });
+  if (!s.ok() && !full) return status_response(s);
+  boost::json::object o;
+  o["from"] = from->value_or(1);
+  o["last_position"] = last;
+  o["scanned_to"] = scanned_to;
+  o["count"] = list.size();
+  o["events"] = std::move(list);
+  return json_response(o);
+}
+
+HttpResponse handle_sagas(ServiceCore& core, const HttpRequest& request) {
+  Params params = query_params(request);
+  auto type = params.string("type");
+  if (!type) return status_response(type.error());
+  auto state = params.string("state");
+  if (!state) return status_response(state.error());
+  auto limit = params.integer("limit", 1, 1000);
+  if (!limit) return status_response(limit.error());
+  std::optional<SagaStatus> wanted;
+  if (state->has_value() && !(*state)->empty()) {
+    wanted = parse_saga_status(**state);
+    if (!wanted) return HttpResponse::error(400, "state: one of active, completed, rejected, failed");
+  }
+  auto sagas = list_sagas(*core.store);
+  if (!sagas) return status_response(sagas.error());
+  const auto n = static_cast<std::size_t>(limit->value_or(100));
+  boost::json::array summaries, instances;
+  for (const SagaSummary& summary : *sagas) {
+    if (type->has_value() && !(*type)->empty() && summary.saga != **type) continue;
+    summaries.push_back(boost::json::object{{"saga", summary.saga},
+                                            {"checkpoint", summary.checkpoint},
+                                            {"instances", summary.instances},
+                                            {"active", summary.active},
+                                            {"completed", summary.completed},
+                                            {"rejected", summary.rejected},
+                                            {"failed", summary.failed},
+                                            {"outbox", summary.outbox},
+                                            {"deadlines", summary.deadlines}});
+    if (instances.size() >= n) continue;
+    // Instances are read in id order and filtered here: a state index would
+    // be one more thing to keep in step with every saga write.
+    auto all = list_saga_instances(*core.store, summary.saga);
+    if (!all) return status_response(all.error());
+    for (const SagaInstance& i : *all) {
+      if (wanted && i.status != *wanted) continue;
+      if (instances.size() >= n) break;
+      instances.push_back(i.to_json());
+    }
+  }
+  if (type->has_value() && !(*type)->empty() && summaries.empty()) {
+    return HttpResponse::error(404, "no saga '" + (*type)->substr(0, 200) + "'");
+  }
+  boost::json::object o;
+  o["sagas"] = std::move(summaries);
+  o["count"] = instances.size();
+  o["instances"] = std::move(instances);
+  return json_response(o);
+}
+
+HttpResponse handle_projection_rebuild(ServiceCore& core, std::string_view name) {
+  if (!is_valid_projection_name(name)) return HttpResponse::error(400, "projection: invalid name");
+  if (!core.projections->status(name)) {
+    return HttpResponse::error(404, "projection '" + std::string(name) + "' does not exist");
+  }
+  Status s = core.projections->rebuild(name);
+  if (!s.ok()) return status_response(s);
+  boost::json::object o;
+  o["projection"] = name;
+  o["rebuilding"] = true;
+  o["target_position"] = core.store->last_position();
+  o["progress"] = "GET /projections: checkpoint against last_position";
+  return json_response(o, 202);
 }
 
 HttpResponse handle_projections(ServiceCore& core) {

@@ -109,6 +109,10 @@ HttpResponse handle_projections(ServiceCore& core);
 HttpResponse handle_projection_query(ServiceCore& core, const HttpRequest& request, std::string_view name,
                                      std::string_view key);
 HttpResponse handle_saga(ServiceCore& core, std::string_view saga, std::string_view id);
+HttpResponse handle_sagas(ServiceCore& core, const HttpRequest& request);
+HttpResponse handle_log(ServiceCore& core, const HttpRequest& request);
+HttpResponse handle_projection_rebuild(ServiceCore& core, std::string_view name);
+HttpResponse handle_ui(std::string_view path);
 HttpResponse handle_command(ServiceCore& core, const HttpRequest& request, std::string_view topic);
 
 // The consumer lag per command topic, or an error when Kafka does not

@@ -1,5 +1,11 @@
 #include "store/rocks_event_store.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cstdio>
+
+#include <cstdlib>
 #include <filesystem>
 #include <utility>
 
@@ -42,6 +48,11 @@ RocksEventStore::~RocksEventStore() {
   }
   for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
   if (db_) db_->Close().PermitUncheckedError();
+  db_.reset();
+  if (!secondary_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(secondary_dir_, ec);  // the secondary's own LOG files; nothing of the store
+  }
 }
 
 namespace {
@@ -93,8 +104,9 @@ Status RocksEventStore::open_db() {
   namespace fs = std::filesystem;
   std::error_code ec;
   bool fresh = false;
+  const bool create = options_.create_if_missing && !options_.read_only;
   if (!fs::exists(dir_, ec)) {
-    if (!options_.create_if_missing) return Status::not_found("data directory '" + dir_ + "' does not exist");
+    if (!create) return Status::not_found("data directory '" + dir_ + "' does not exist");
     fs::create_directories(dir_, ec);
     if (ec) return Status::unavailable("creating data directory '" + dir_ + "': " + ec.message());
     fresh = true;
@@ -104,7 +116,7 @@ Status RocksEventStore::open_db() {
     if (!fs::is_empty(dir_, ec)) {
       return Status::invalid_argument("'" + dir_ + "' holds files but no Nexum store; refusing to write there");
     }
-    if (!options_.create_if_missing) return Status::not_found("no Nexum store in '" + dir_ + "'");
+    if (!create) return Status::not_found("no Nexum store in '" + dir_ + "'");
     fresh = true;
   }
 
@@ -133,6 +145,9 @@ Status RocksEventStore::open_db() {
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir_, &existing);
     if (!s.ok()) return Status::invalid_argument("'" + dir_ + "' is not a readable RocksDB: " + s.ToString());
     NEXUM_RETURN_IF_ERROR(check_column_families(existing, db_options));
+    if (options_.read_only && existing.size() != std::size(kAllColumnFamilies) + 1) {
+      return Status::invalid_argument("'" + dir_ + "': the store's creation was interrupted; open it for writing once");
+    }
     // A creation interrupted by a crash leaves some of our column families:
     // finish creating the rest (the format version is written below).
     db_options.create_missing_column_families = true;
@@ -168,8 +183,20 @@ Status RocksEventStore::open_db() {
   }
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles, &raw);
-  if (!s.ok()) return to_status(s, "opening store '" + dir_ + "'");
+  rocksdb::Status s;
+  if (options_.read_only) {
+    // A secondary instance keeps its own info LOG in a directory of its own
+    // and reads the primary's MANIFEST and WAL files: no LOCK taken.
+    std::string tmpl = (fs::temp_directory_path(ec) / "nexum-secondary-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) return Status::unavailable("creating a directory for a read-only open failed");
+    secondary_dir_ = tmpl;
+    db_options.max_open_files = -1;  // required of a secondary instance
+    s = rocksdb::DB::OpenAsSecondary(db_options, dir_, secondary_dir_, descriptors, &handles, &raw);
+    if (!s.ok()) return to_status(s, "opening store '" + dir_ + "' read-only");
+  } else {
+    s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles, &raw);
+    if (!s.ok()) return to_status(s, "opening store '" + dir_ + "'");
+  }
   db_.reset(raw);
   cfs_ = std::move(handles);
   handles_ = StoreHandles{db_.get(), column_family(kCfLog), column_family(kCfStreams), column_family(kCfIds)};
@@ -179,6 +206,9 @@ Status RocksEventStore::open_db() {
   s = db_->Get(rocksdb::ReadOptions(), column_family(kCfMeta), to_slice(kFormatVersionKey), &format);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), column_family(kCfLog)));
   it->SeekToLast();
+  if (s.IsNotFound() && options_.read_only) {
+    return Status::invalid_argument("'" + dir_ + "' has no format version yet; not a Nexum store");
+  }
   if (s.IsNotFound()) {
     if (it->Valid()) {
       return Status::invalid_argument("'" + dir_ + "' has events but no format version; not a Nexum store");
@@ -201,6 +231,7 @@ Status RocksEventStore::open_db() {
   } else if (!it->status().ok()) {
     return to_status(it->status(), "reading the last log position");
   }
+  if (options_.read_only) return Status();  // no writer
   pipeline_ = std::make_unique<CommitPipeline>(handles_, options_, last_position_.load(),
                                                [this](std::int64_t last) { on_committed(last); });
   return Status();
@@ -249,16 +280,23 @@ void RocksEventStore::forget_subscription(LogSubscription* subscription) {
   subscriptions_.erase(subscription);
 }
 
+Status RocksEventStore::refuse_write() const {
+  return Status::unavailable("store '" + dir_ + "' is open read-only: writes are refused");
+}
+
 Result<AppendResult> RocksEventStore::append_multi(std::vector<StreamAppend> appends) {
+  if (!pipeline_) return refuse_write();
   return pipeline_->append(std::move(appends));
 }
 
 void RocksEventStore::append_async(std::vector<StreamAppend> appends,
                                    std::function<void(Result<AppendResult>)> done) {
+  if (!pipeline_) return done(refuse_write());
   pipeline_->submit(std::move(appends), std::move(done));
 }
 
 Status RocksEventStore::save_snapshot(std::string_view stream, const Snapshot& snapshot) {
+  if (options_.read_only) return refuse_write();
   NEXUM_RETURN_IF_ERROR(validate_stream_id(stream));
   if (snapshot.version < 0) return Status::invalid_argument("snapshot.version: must be >= 0");
   std::string value;
@@ -292,6 +330,7 @@ Result<std::int64_t> RocksEventStore::load_checkpoint(std::string_view consumer)
 }
 
 Status RocksEventStore::save_checkpoint(std::string_view consumer, std::int64_t position) {
+  if (options_.read_only) return refuse_write();
   if (consumer.empty()) return Status::invalid_argument("consumer: empty name");
   if (position < 0) return Status::invalid_argument("position: must be >= 0");
   auto v = encode_u64(static_cast<std::uint64_t>(position));
@@ -303,3 +342,35 @@ Status RocksEventStore::save_checkpoint(std::string_view consumer, std::int64_t 
 }
 
 }  // namespace nexum::store
+
+namespace nexum {
+
+// RocksDB holds its LOCK file with a POSIX record lock (fcntl) while the
+// store is open. The lock is looked up in /proc/locks rather than with
+// F_GETLK: that needs the file open, and closing any descriptor of a file
+// drops every record lock the closing process holds on it, so asking from
+// a process that holds the store would release its lock.
+std::optional<long> store_holder_pid(const std::string& dir) {
+  struct stat st {};
+  if (::stat((std::filesystem::path(dir) / "LOCK").c_str(), &st) != 0) return std::nullopt;
+  std::FILE* locks = std::fopen("/proc/locks", "re");
+  if (locks == nullptr) return std::nullopt;
+  std::optional<long> holder;
+  char line[512];
+  while (!holder && std::fgets(line, sizeof line, locks) != nullptr) {
+    // "1: POSIX  ADVISORY  WRITE 16059 fe:00:9987199 0 EOF"
+    char kind[16], mode[16], access[16];
+    long pid = 0;
+    unsigned major = 0, minor = 0;
+    unsigned long long inode = 0;
+    if (std::sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%llu", kind, mode, access, &pid, &major, &minor, &inode) == 7 &&
+        std::string_view(kind) == "POSIX" && inode == st.st_ino && major == major(st.st_dev) &&
+        minor == minor(st.st_dev)) {
+      holder = pid;
+    }
+  }
+  std::fclose(locks);
+  return holder;
+}
+
+}  // namespace nexum

@@ -64,11 +64,13 @@ class RocksEventStore final : public EventStore {
   Status open_db();
   Status check_column_families(const std::vector<std::string>& existing, const rocksdb::DBOptions& db_options) const;
   void on_committed(std::int64_t last);
+  Status refuse_write() const;
   Status verify_log(const std::function<void(std::int64_t)>& progress);
   Status verify_indexes();
 
   const std::string dir_;
   const StoreOptions options_;
+  std::string secondary_dir_;  // read_only: the secondary instance's own directory, removed on close
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // owned; destroyed before db_
   StoreHandles handles_;
