@@ -320,6 +320,15 @@ Status create_topics(const std::string& bootstrap, const std::vector<std::string
   }
   rd_kafka_queue_destroy(queue);
   for (rd_kafka_NewTopic_t* nt : new_topics) rd_kafka_NewTopic_destroy(nt);
+  if (!status.ok()) return status;
+  // The metadata reaches every broker a moment after the controller created the topic.
+  for (const std::string& t : topics) {
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (!partition_count(client.rk, t)) {
+      if (Clock::now() > deadline) return Status::unavailable("topic " + t + " not in the metadata after 30 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   return status;
 }
 
