@@ -15,6 +15,7 @@
 #include <thread>
 
 #include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
 
 #include "bus/kafka_mock_cluster.h"
 #include "banking/kafka_command_consumer.h"
@@ -683,6 +684,13 @@ Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& o) {
   if (o.accounts < 2) return Status::invalid_argument("accounts: at least 2");
   if (o.bus != "kafka" && o.bus != "memory") return Status::invalid_argument("bus: memory or kafka");
   std::filesystem::create_directories(o.dir);
+  // ~1 % of the commands are poison by design: one warning each would bury the table.
+  const spdlog::level::level_enum log_level = spdlog::get_level();
+  spdlog::set_level(spdlog::level::err);
+  struct RestoreLevel {
+    spdlog::level::level_enum level;
+    ~RestoreLevel() { spdlog::set_level(level); }
+  } restore{log_level};
   const auto run_base = static_cast<std::uint32_t>(
       std::chrono::system_clock::now().time_since_epoch().count() / 1000 & 0x0fffffff);
   std::vector<BenchRow> rows;
