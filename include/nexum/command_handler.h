@@ -78,6 +78,14 @@ struct CommandHandlerOptions {
   // (capabilities(): Kafka), whose consumers commit offsets only after
   // handle() returns. Default: 0 (inline).
   std::size_t local_workers = 0;
+  // A command field outside its action's vocabulary (doc/commands.md §2:
+  // what Nexum reads plus what the original system's commands carry):
+  // kWarn accepts the command, counts the field in stats().unknown_fields
+  // and logs the name once; kReject refuses the command as malformed,
+  // naming the field (dead-lettered like any malformed command).
+  // Default: kWarn. `commands.unknown_fields` in serve's config.
+  enum class UnknownFields : std::uint8_t { kWarn, kReject };
+  UnknownFields unknown_fields = UnknownFields::kWarn;
 };
 
 // Counters since construction. Value type.
@@ -92,6 +100,9 @@ struct CommandHandlerStats {
   std::map<std::string, std::uint64_t> accepted_by_action;    // "transactions.deposit" → n
   std::map<std::string, std::uint64_t> rejected_by_reason;    // "insufficient_funds" → n
   std::map<std::string, std::uint64_t> malformed_by_field;    // "amount" → n
+  // UnknownFields::kWarn: commands accepted with a field outside the
+  // vocabulary, by field name (at most 64 names; the rest under "(other)").
+  std::map<std::string, std::uint64_t> unknown_fields;
   // accepted + rejected + duplicates + malformed + failed.
   std::uint64_t handled() const { return accepted + rejected + duplicates + malformed + failed; }
 };

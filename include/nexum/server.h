@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "nexum/bus.h"
+#include "nexum/command_handler.h"
 #include "nexum/http_server.h"
 #include "nexum/status.h"
 #include "nexum/store.h"
@@ -66,6 +67,9 @@ struct ServiceOptions {
   Durability durability = Durability::kSync;
   // Relay checkpoint interval (OutboxRelayOptions). Default: 100 ms.
   std::chrono::milliseconds relay_checkpoint_interval{100};
+  // Command fields outside the vocabulary: accepted and counted (kWarn) or
+  // refused (kReject). Config key `commands.unknown_fields`. Default: kWarn.
+  CommandHandlerOptions::UnknownFields unknown_fields = CommandHandlerOptions::UnknownFields::kWarn;
   // Kafka lag/reachability probes give up after this. Default: 2 s.
   std::chrono::milliseconds kafka_probe_timeout{2000};
 };

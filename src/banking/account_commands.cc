@@ -29,8 +29,6 @@ std::string derived_account_number(ProductType product, std::string_view account
 }
 
 Result<Decider> parse_open(const CommandContext& ctx, const FieldReader& r) {
-  NEXUM_RETURN_IF_ERROR(r.only({"action", "customer_id", "product_type", "currency", "name", "account_id",
-                                "account_number"}));
   Account a;
   Result<std::string> customer = r.required_string("customer_id");
   if (!customer) return customer.error();
@@ -93,7 +91,6 @@ Result<Decider> parse_open(const CommandContext& ctx, const FieldReader& r) {
 }
 
 Result<Decider> parse_close(const FieldReader& r) {
-  NEXUM_RETURN_IF_ERROR(r.only({"action", "account_id"}));
   Result<std::string> id = r.required_string("account_id");
   if (!id) return id.error();
   return Decider([id = *id](CommandContext& ctx, AggregateRepository& repo) -> Result<Decision> {

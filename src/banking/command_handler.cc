@@ -8,12 +8,14 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <span>
 #include <thread>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "banking/command_decision.h"
+#include "banking/command_vocabulary.h"
 #include "banking/keyed_workers.h"
 #include "nexum/banking_events.h"
 #include "nexum/kafka_message.h"
@@ -132,6 +134,9 @@ class NexumCommandHandler::Impl {
     ++stats_.failed;
     return s;
   }
+  // The fields of `data` outside the vocabulary of its action: an error
+  // naming the first under kReject; under kWarn counted (each name logged once).
+  Status check_vocabulary(std::string_view topic, std::string_view action, const boost::json::object& data);
 };
 
 Result<CommandOutcome> NexumCommandHandler::Impl::handle(std::string_view topic, const EventSchema& command) {
@@ -164,10 +169,42 @@ Result<Decider> NexumCommandHandler::Impl::parse(std::string_view topic, const E
   Result<std::string> action = data.required_string("action");
   if (!action) return malformed(action.error());
 
+  NEXUM_RETURN_IF_ERROR(check_vocabulary(topic, *action, command.data));
   ctx.emplace(command, std::string(topic), *action, clock_);
   Result<Decider> decider = parse(*ctx, data);
   if (!decider) return malformed(decider.error());
   return decider;
+}
+
+Status NexumCommandHandler::Impl::check_vocabulary(std::string_view topic, std::string_view action,
+                                                   const boost::json::object& data) {
+  const std::span<const std::string_view> vocabulary = banking_internal::command_vocabulary(topic, action);
+  if (vocabulary.empty()) return Status();  // an unknown action: its parser names it
+  for (const auto& kv : data) {
+    const std::string_view field = kv.key();
+    if (banking_internal::in_vocabulary(vocabulary, field)) continue;
+    const std::string name(field.substr(0, 64));
+    if (options_.unknown_fields == CommandHandlerOptions::UnknownFields::kReject) {
+      return malformed(Status::invalid_argument(name + ": unknown field"));
+    }
+    bool first = false;
+    {
+      std::lock_guard lock(mu_);
+      constexpr std::size_t kMaxNames = 64;  // bounded: names come from whoever sends commands
+      auto it = stats_.unknown_fields.find(name);
+      if (it == stats_.unknown_fields.end()) {
+        first = stats_.unknown_fields.size() < kMaxNames;
+        it = stats_.unknown_fields.emplace(first ? name : std::string("(other)"), 0).first;
+      }
+      ++it->second;
+    }
+    if (first) {
+      spdlog::warn("command field '{}' ({} {}) is not in the command vocabulary: accepted and ignored "
+                   "(commands.unknown_fields = warn; this is logged once per name)",
+                   name, topic, action);
+    }
+  }
+  return Status();
 }
 
 void NexumCommandHandler::Impl::handle_async(std::string_view topic, const EventSchema& command,

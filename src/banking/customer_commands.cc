@@ -51,8 +51,6 @@ Decision customer_event(const CommandContext& ctx, const Customer& before, Custo
 }
 
 Result<Decider> parse_create(const CommandContext& ctx, const FieldReader& r) {
-  NEXUM_RETURN_IF_ERROR(r.only(
-      {"action", "customer_id", "first_name", "last_name", "email", "phone", "kyc_status", "kyc_tier"}));
   Customer c;
   Result<std::string> id = r.optional_string("customer_id");
   if (!id) return id.error();
@@ -94,7 +92,6 @@ struct CustomerUpdate {
 };
 
 Result<Decider> parse_update(const FieldReader& r) {
-  NEXUM_RETURN_IF_ERROR(r.only({"action", "customer_id", "first_name", "last_name", "email", "phone"}));
   CustomerUpdate u;
   Result<std::string> id = r.required_string("customer_id");
   if (!id) return id.error();
@@ -135,7 +132,6 @@ Result<Decider> parse_update(const FieldReader& r) {
 }
 
 Result<Decider> parse_change_kyc(const FieldReader& r) {
-  NEXUM_RETURN_IF_ERROR(r.only({"action", "customer_id", "new_status", "new_tier"}));
   Result<std::string> id = r.required_string("customer_id");
   if (!id) return id.error();
   Result<KycStatus> status = r.enumeration<KycStatus>("new_status");

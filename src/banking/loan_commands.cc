@@ -28,12 +28,11 @@ void add_loan_events(Decision& d, const Loan& before, Loan after, std::vector<Ev
 }
 
 Result<Decider> parse_originate(const CommandContext& ctx, const FieldReader& r) {
-  NEXUM_RETURN_IF_ERROR(r.only({"action", "customer_id", "principal", "currency", "interest_rate", "term_months",
-                                "payment_frequency", "account_id", "loan_id"}));
   Loan l;
   Result<std::string> customer = r.required_string("customer_id");
   if (!customer) return customer.error();
-  Result<Currency> currency = r.currency("currency");
+  // The original system's default, as for deposits (CATALOGUE §3).
+  Result<Currency> currency = r.currency("currency", "USD");
   if (!currency) return currency.error();
   Result<Money> principal = r.positive_money("principal", *currency);
   if (!principal) return principal.error();
@@ -242,7 +241,6 @@ Result<Decider> parse_loan_command(const CommandContext& ctx, const FieldReader&
   const std::string& action = ctx.action();
   if (action == "originate") return parse_originate(ctx, r);
   if (action == "disburse") {
-    NEXUM_RETURN_IF_ERROR(r.only({"action", "loan_id", "account_id"}));
     Result<std::string> loan = r.required_string("loan_id");
     if (!loan) return loan.error();
     Result<std::string> account = r.optional_string("account_id");
@@ -252,7 +250,6 @@ Result<Decider> parse_loan_command(const CommandContext& ctx, const FieldReader&
     });
   }
   if (action == "payment") {
-    NEXUM_RETURN_IF_ERROR(r.only({"action", "loan_id", "payment_amount", "currency", "account_id"}));
     Payment p;
     Result<std::string> loan = r.required_string("loan_id");
     if (!loan) return loan.error();

@@ -1,4 +1,6 @@
 // nexum.commands.transactions: deposit, withdraw, transfer (doc/commands.md).
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "banking/command_decision.h"
@@ -79,7 +81,6 @@ Result<Decider> parse_transaction_command(const CommandContext& ctx, const Field
   const std::string& action = ctx.action();
   std::string default_description;
   if (action == "deposit" || action == "withdraw") {
-    NEXUM_RETURN_IF_ERROR(r.only({"action", "account_id", "amount", "currency", "description", "reference"}));
     Result<std::string> account = r.required_string("account_id");
     if (!account) return account.error();
     if (action == "deposit") {
@@ -92,8 +93,6 @@ Result<Decider> parse_transaction_command(const CommandContext& ctx, const Field
       default_description = "Kafka withdraw command";
     }
   } else if (action == "transfer") {
-    NEXUM_RETURN_IF_ERROR(r.only(
-        {"action", "from_account_id", "to_account_id", "amount", "currency", "description", "reference"}));
     Result<std::string> from = r.required_string("from_account_id");
     if (!from) return from.error();
     Result<std::string> to = r.required_string("to_account_id");
@@ -119,6 +118,15 @@ Result<Decider> parse_transaction_command(const CommandContext& ctx, const Field
   Result<std::string> reference = r.optional_string("reference");
   if (!reference) return reference.error();
   m.reference = *reference;
+  // Accepted, not stored: the events carry no channel (CATALOGUE §2).
+  Result<std::string> channel = r.optional_string("channel");
+  if (!channel) return channel.error();
+  if (!channel->empty()) {
+    constexpr std::string_view kChannels[] = {"atm", "branch", "online", "mobile", "api", "system"};
+    if (std::find(std::begin(kChannels), std::end(kChannels), *channel) == std::end(kChannels)) {
+      return r.error("channel", "must be one of atm, branch, online, mobile, api, system");
+    }
+  }
 
   return Decider([m = std::move(m)](CommandContext& c, AggregateRepository& repo) {
     return decide_movement(m, c, repo);

@@ -132,6 +132,7 @@ Status NexumService::Impl::start() {
   // The front is no KafkaEventBus, so the handler writes dead letters itself
   // (on Kafka, messages that are not envelopes still go to the bus's DLQ).
   handler_options.dead_letters = CommandHandlerOptions::DeadLetters::kHandler;
+  handler_options.unknown_fields = core_.options.unknown_fields;
   core_.handler = std::make_unique<NexumCommandHandler>(*core_.timed_store, core_.front, handler_options);
   NEXUM_RETURN_IF_ERROR(core_.handler->start());
 

@@ -115,6 +115,16 @@ Status load_service_config(const std::string& path, ServiceOptions& options) {
       } else {
         return Status::invalid_argument("config.durability: must be 'sync' or 'buffered'");
       }
+    } else if (key == "commands.unknown_fields") {
+      std::string policy;
+      NEXUM_RETURN_IF_ERROR(str(policy));
+      if (policy == "warn") {
+        options.unknown_fields = CommandHandlerOptions::UnknownFields::kWarn;
+      } else if (policy == "reject") {
+        options.unknown_fields = CommandHandlerOptions::UnknownFields::kReject;
+      } else {
+        return Status::invalid_argument("config.commands.unknown_fields: must be 'reject' or 'warn'");
+      }
     } else if (key == "kafka_properties") {
       NEXUM_RETURN_IF_ERROR(read_properties(v, key, options.bus.kafka_properties));
     } else if (key == "kafka_consumer_properties") {
