@@ -46,7 +46,7 @@ std::unique_ptr<EventStore> open_for_writing(const std::string& dir, std::string
   if (!holder || *holder == static_cast<long>(::getpid())) return cannot_open(dir, store.error());
   std::fprintf(stderr,
                "nexum %.*s: %s is in use by process %ld (nexum serve?) and this command writes; "
-               "ask the running service: %.*s\n",
+               "instead: %.*s\n",
                static_cast<int>(command.size()), command.data(), dir.c_str(), *holder,
                static_cast<int>(instead.size()), instead.data());
   set_exit_code(2);

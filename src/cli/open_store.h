@@ -18,8 +18,8 @@ namespace nexum::cli {
 std::unique_ptr<EventStore> open_for_reading(const std::string& dir);
 
 // The store in `dir` for `command`, which writes; nullptr after printing why
-// (exit code 2). When another process holds it, the error says that
-// `instead` (e.g. "POST /projections/{name}/rebuild") does it there.
+// (exit code 2). When another process holds it, the error says what to do
+// `instead` (e.g. "ask the running service: POST /projections/{name}/rebuild").
 std::unique_ptr<EventStore> open_for_writing(const std::string& dir, std::string_view command,
                                              std::string_view instead);
 

@@ -69,7 +69,7 @@ boost::json::object status_json(const ProjectionStatus& st) {
 
 void run_projections(const ProjectionsArgs& a) {
   auto store = a.retry > 0 ? open_for_writing(a.data, "projections --retry",
-                                              "POST /projections/" + a.parked + "/parked/" + std::to_string(a.retry) + "/retry")
+                                              "stop the service and run it again (the service has no endpoint that retries a parked event)")
                            : open_for_reading(a.data);
   if (!store) return;
   auto engine = builtin_engine(*store);
@@ -116,7 +116,7 @@ struct ReplayArgs {
 
 void run_replay(const ReplayArgs& a) {
   auto store = open_for_writing(a.data, "replay",
-                                "POST /projections/" + (a.projection.empty() ? std::string("{name}") : a.projection) +
+                                "ask the running service: POST /projections/" + (a.projection.empty() ? std::string("{name}") : a.projection) +
                                     "/rebuild (with the token), progress in GET /projections");
   if (!store) return;
   auto engine = builtin_engine(*store);
