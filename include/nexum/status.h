@@ -111,9 +111,32 @@ class [[nodiscard]] Result {
 
 }  // namespace nexum
 
-// Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define NEXUM_RETURN_IF_ERROR(expr)                  \
-  do {                                               \
-    ::nexum::Status nexum_status_ = (expr);          \
-    if (!nexum_status_.ok()) return nexum_status_;   \
+// Early returns for Status and Result<T>, so a chain of fallible steps reads
+// as the steps. Both work in any function returning Status or Result<U>.
+
+// Returns `expr`'s Status from the enclosing function when it is not OK.
+//   NEXUM_RETURN_IF_ERROR(store.append(id, events, expected));
+#define NEXUM_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::nexum::Status nexum_status_ = (expr);        \
+    if (!nexum_status_.ok()) return nexum_status_; \
   } while (0)
+
+// Evaluates `expr` (a Result<T>); on error returns its Status from the
+// enclosing function, else moves the value into `lhs`, which may declare a
+// variable:
+//   NEXUM_ASSIGN_OR_RETURN(Money amount, r.money("amount", currency));
+//   NEXUM_ASSIGN_OR_RETURN(auto account, repo.load_account(id));
+//   NEXUM_ASSIGN_OR_RETURN(loan.principal, r.positive_money("principal", c));
+// It expands to several statements: use it inside braces, never as the lone
+// body of an unbraced if/for (that does not compile). `lhs` must not contain
+// a top-level comma.
+#define NEXUM_ASSIGN_OR_RETURN(lhs, ...) \
+  NEXUM_ASSIGN_OR_RETURN_IMPL_(NEXUM_STATUS_CONCAT_(nexum_result_, __COUNTER__), lhs, __VA_ARGS__)
+
+#define NEXUM_ASSIGN_OR_RETURN_IMPL_(result, lhs, ...)       \
+  auto result = (__VA_ARGS__);                               \
+  if (!result.has_value()) return std::move(result).error(); \
+  lhs = std::move(*result)
+#define NEXUM_STATUS_CONCAT_(a, b) NEXUM_STATUS_CONCAT_INNER_(a, b)
+#define NEXUM_STATUS_CONCAT_INNER_(a, b) a##b

@@ -32,29 +32,24 @@ Result<Decider> parse_open(const CommandContext& ctx, const FieldReader& r) {
   Account a;
   Result<std::string> customer = r.required_string("customer_id");
   if (!customer) return customer.error();
-  Result<ProductType> product = r.enumeration<ProductType>("product_type");
-  if (!product) return product.error();
-  if (*product == ProductType::kGlInternal) {
+  NEXUM_ASSIGN_OR_RETURN(ProductType product, r.enumeration<ProductType>("product_type"));
+  if (product == ProductType::kGlInternal) {
     return r.error("product_type", "gl_internal accounts are not opened by command");
   }
-  Result<Currency> currency = r.currency("currency");
-  if (!currency) return currency.error();
-  Result<std::string> id = r.optional_string("account_id");
-  if (!id) return id.error();
-  a.id = id->empty() ? ctx.derived_id("acc_") : *id;
+  NEXUM_ASSIGN_OR_RETURN(Currency currency, r.currency("currency"));
+  NEXUM_ASSIGN_OR_RETURN(std::string id, r.optional_string("account_id"));
+  a.id = id.empty() ? ctx.derived_id("acc_") : id;
   if (Status s = validate_stream_id(a.stream()); !s.ok()) return r.error("account_id", s.message());
-  Result<std::string> number = r.optional_string("account_number");
-  if (!number) return number.error();
-  a.account_number = number->empty() ? derived_account_number(*product, a.id) : *number;
+  NEXUM_ASSIGN_OR_RETURN(std::string number, r.optional_string("account_number"));
+  a.account_number = number.empty() ? derived_account_number(product, a.id) : number;
   a.customer_id = *customer;
-  a.product_type = *product;
-  a.currency = *currency;
-  a.balance = Money::zero(*currency);
-  Result<std::string> name = r.optional_string("name");
-  if (!name) return name.error();
-  a.name = *name;
+  a.product_type = product;
+  a.currency = currency;
+  a.balance = Money::zero(currency);
+  NEXUM_ASSIGN_OR_RETURN(std::string name, r.optional_string("name"));
+  a.name = name;
   if (a.name.empty()) {
-    std::string product_name(enum_name(*product));
+    std::string product_name(enum_name(product));
     a.name = product_name + " account";
   }
   a.exists = true;
@@ -64,19 +59,17 @@ Result<Decider> parse_open(const CommandContext& ctx, const FieldReader& r) {
       return reject_workflow(ctx, WorkflowType::kAccountOpening, a.customer_id, Account::kEntityType, a.id,
                              {std::string(reason), std::move(message)});
     };
-    Result<Customer> customer = repo.load_customer(a.customer_id);
-    if (!customer) return customer.error();
-    if (!customer->exists) {
+    NEXUM_ASSIGN_OR_RETURN(Customer customer, repo.load_customer(a.customer_id));
+    if (!customer.exists) {
       return reject(banking::kReasonCustomerNotFound, "customer " + a.customer_id + " does not exist");
     }
-    if (customer->kyc_status != KycStatus::kVerified) {
+    if (customer.kyc_status != KycStatus::kVerified) {
       return reject(banking::kReasonKycNotVerified, "customer " + a.customer_id + " has KYC status " +
-                                                        std::string(enum_name(customer->kyc_status)) +
+                                                        std::string(enum_name(customer.kyc_status)) +
                                                         ", verified is required");
     }
-    Result<Account> current = repo.load_account(a.id);
-    if (!current) return current.error();
-    if (current->exists) return reject(banking::kReasonAccountExists, "account " + a.id + " already exists");
+    NEXUM_ASSIGN_OR_RETURN(Account current, repo.load_account(a.id));
+    if (current.exists) return reject(banking::kReasonAccountExists, "account " + a.id + " already exists");
 
     Decision d;
     StreamAppend s;
@@ -94,33 +87,32 @@ Result<Decider> parse_close(const FieldReader& r) {
   Result<std::string> id = r.required_string("account_id");
   if (!id) return id.error();
   return Decider([id = *id](CommandContext& ctx, AggregateRepository& repo) -> Result<Decision> {
-    Result<Account> current = repo.load_account(id);
-    if (!current) return current.error();
+    NEXUM_ASSIGN_OR_RETURN(Account current, repo.load_account(id));
     auto reject = [&](std::string_view reason, std::string message) {
-      return reject_workflow(ctx, WorkflowType::kCustom, current->customer_id, Account::kEntityType, id,
+      return reject_workflow(ctx, WorkflowType::kCustom, current.customer_id, Account::kEntityType, id,
                              {std::string(reason), std::move(message)});
     };
-    if (!current->exists) return reject(banking::kReasonAccountNotFound, "account " + id + " does not exist");
-    if (current->state == AccountState::kClosed) {
+    if (!current.exists) return reject(banking::kReasonAccountNotFound, "account " + id + " does not exist");
+    if (current.state == AccountState::kClosed) {
       return reject(banking::kReasonAccountClosed, "account " + id + " is already closed");
     }
-    if (!current->balance.is_zero()) {
+    if (!current.balance.is_zero()) {
       return reject(banking::kReasonNonZeroBalance, "account " + id + " still holds " +
-                                                        current->balance.to_string() + " " +
-                                                        std::string(current->currency.code()));
+                                                        current.balance.to_string() + " " +
+                                                        std::string(current.currency.code()));
     }
-    Account after = *current;
+    Account after = current;
     after.state = AccountState::kClosed;
     Decision d;
     StreamAppend s;
     s.stream = after.stream();
-    s.expected = ExpectedVersion::exact(current->version);
+    s.expected = ExpectedVersion::exact(current.version);
     s.events.push_back(ctx.event(banking::kAccountUpdated, Account::kEntityType, id, account_updated_data(after)));
     d.appends.push_back(std::move(s));
     d.outcome.entity_type = std::string(Account::kEntityType);
     d.outcome.entity_id = id;
-    after.version = current->version + 1;
-    const std::int64_t previous = current->version;
+    after.version = current.version + 1;
+    const std::int64_t previous = current.version;
     d.after_append.push_back([after = std::move(after), previous](AggregateRepository& repo) {
       return repo.snapshot_if_due(after, previous);
     });

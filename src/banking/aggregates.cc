@@ -28,13 +28,6 @@ Result<boost::json::object> parse_snapshot(std::string_view json) {
   return std::move(v.as_object());
 }
 
-#define NEXUM_ASSIGN_OR_RETURN(lhs, expr) \
-  do {                                    \
-    auto nexum_r_ = (expr);               \
-    if (!nexum_r_) return nexum_r_.error(); \
-    lhs = std::move(*nexum_r_);           \
-  } while (0)
-
 }  // namespace
 
 // ---- Customer ----
@@ -64,13 +57,12 @@ std::string Customer::to_snapshot() const {
 }
 
 Result<Customer> Customer::from_snapshot(std::string_view id, std::string_view json, std::int64_t version) {
-  Result<boost::json::object> o = parse_snapshot(json);
-  if (!o) return o.error();
+  NEXUM_ASSIGN_OR_RETURN(boost::json::object o, parse_snapshot(json));
   Customer c;
   c.id = std::string(id);
   EventSchema e;
   e.event_type = banking::kCustomerCreated;
-  e.data = std::move(*o);
+  e.data = std::move(o);
   NEXUM_RETURN_IF_ERROR(c.apply(e));
   c.version = version;
   return c;
@@ -93,24 +85,21 @@ Status Account::apply(const EventSchema& e) {
   } else if (e.event_type == banking::kAccountUpdated) {
     NEXUM_ASSIGN_OR_RETURN(state, r.enumeration<AccountState>("state"));
     NEXUM_ASSIGN_OR_RETURN(account_number, r.optional_string("account_number", account_number));
-    Result<Money> stated = r.money("balance", currency);
-    if (!stated) return stated.error();
+    NEXUM_ASSIGN_OR_RETURN(Money stated, r.money("balance", currency));
     if (r.has_value("amount") || r.has_value("direction")) {
-      Result<Money> amount = r.positive_money("amount", currency);
-      if (!amount) return amount.error();
-      Result<std::string> direction = r.required_string("direction");
-      if (!direction) return direction.error();
-      Result<Money> moved = *direction == "credit"  ? balance.add(*amount)
-                            : *direction == "debit" ? balance.subtract(*amount)
+      NEXUM_ASSIGN_OR_RETURN(Money amount, r.positive_money("amount", currency));
+      NEXUM_ASSIGN_OR_RETURN(std::string direction, r.required_string("direction"));
+      Result<Money> moved = direction == "credit"  ? balance.add(amount)
+                            : direction == "debit" ? balance.subtract(amount)
                                                     : Result<Money>(r.error("direction", "must be credit or debit"));
       if (!moved) return Status::data_loss(moved.error().message());
-      if (!(*moved == *stated)) {
-        return r.error("balance", "states " + stated->to_string() + " but the previous balance " +
-                                      balance.to_string() + " " + *direction + " " + amount->to_string() +
+      if (!(*moved == stated)) {
+        return r.error("balance", "states " + stated.to_string() + " but the previous balance " +
+                                      balance.to_string() + " " + direction + " " + amount.to_string() +
                                       " is " + moved->to_string());
       }
     }
-    balance = *stated;
+    balance = stated;
   }
   ++version;
   return Status();
@@ -123,13 +112,12 @@ std::string Account::to_snapshot() const {
 }
 
 Result<Account> Account::from_snapshot(std::string_view id, std::string_view json, std::int64_t version) {
-  Result<boost::json::object> o = parse_snapshot(json);
-  if (!o) return o.error();
+  NEXUM_ASSIGN_OR_RETURN(boost::json::object o, parse_snapshot(json));
   Account a;
   a.id = std::string(id);
   EventSchema e;
   e.event_type = banking::kAccountCreated;
-  e.data = std::move(*o);
+  e.data = std::move(o);
   NEXUM_RETURN_IF_ERROR(a.apply(e));
   a.version = version;
   return a;
@@ -141,23 +129,23 @@ Status Loan::apply(const EventSchema& e) {
   const FieldReader r = event_reader(e);
   if (e.event_type == banking::kLoanOriginated) {
     NEXUM_ASSIGN_OR_RETURN(customer_id, r.optional_string("customer_id"));
-    Result<Currency> cur = r.currency("currency");
-    if (!cur) return cur.error();
-    NEXUM_ASSIGN_OR_RETURN(principal, r.money("principal", *cur));
+    NEXUM_ASSIGN_OR_RETURN(Currency cur, r.currency("currency"));
+    NEXUM_ASSIGN_OR_RETURN(principal, r.money("principal", cur));
     NEXUM_ASSIGN_OR_RETURN(interest_rate, r.decimal("interest_rate"));
-    Result<std::int64_t> term = r.integer("term_months", 0, 100000);
-    if (!term) return term.error();
-    term_months = static_cast<int>(*term);
+    NEXUM_ASSIGN_OR_RETURN(std::int64_t term, r.integer("term_months", 0, 100000));
+    term_months = static_cast<int>(term);
     NEXUM_ASSIGN_OR_RETURN(payment_frequency, r.enumeration<PaymentFrequency>("payment_frequency"));
     NEXUM_ASSIGN_OR_RETURN(account_id, r.optional_string("account_id"));
     // Snapshots carry the running figures; an origination starts them at zero.
     NEXUM_ASSIGN_OR_RETURN(state, r.optional_enumeration<LoanState>("state", LoanState::kOriginated));
-    outstanding_balance = Money::zero(*cur);
-    total_paid = Money::zero(*cur);
+    outstanding_balance = Money::zero(cur);
+    total_paid = Money::zero(cur);
     if (r.has_value("outstanding_balance")) {
-      NEXUM_ASSIGN_OR_RETURN(outstanding_balance, r.money("outstanding_balance", *cur));
+      NEXUM_ASSIGN_OR_RETURN(outstanding_balance, r.money("outstanding_balance", cur));
     }
-    if (r.has_value("total_paid")) NEXUM_ASSIGN_OR_RETURN(total_paid, r.money("total_paid", *cur));
+    if (r.has_value("total_paid")) {
+      NEXUM_ASSIGN_OR_RETURN(total_paid, r.money("total_paid", cur));
+    }
     exists = true;
   } else if (e.event_type == banking::kLoanDisbursed) {
     std::string account;
@@ -166,9 +154,8 @@ Status Loan::apply(const EventSchema& e) {
     state = LoanState::kDisbursed;
     outstanding_balance = principal;
   } else if (e.event_type == banking::kLoanPayment) {
-    Result<Money> paid = r.money("payment_amount", currency());
-    if (!paid) return paid.error();
-    Result<Money> total = total_paid.add(*paid);
+    NEXUM_ASSIGN_OR_RETURN(Money paid, r.money("payment_amount", currency()));
+    Result<Money> total = total_paid.add(paid);
     if (!total) return Status::data_loss(total.error().message());
     total_paid = *total;
     // The host's figure is authoritative (it may include interest).
@@ -194,13 +181,12 @@ std::string Loan::to_snapshot() const {
 }
 
 Result<Loan> Loan::from_snapshot(std::string_view id, std::string_view json, std::int64_t version) {
-  Result<boost::json::object> o = parse_snapshot(json);
-  if (!o) return o.error();
+  NEXUM_ASSIGN_OR_RETURN(boost::json::object o, parse_snapshot(json));
   Loan l;
   l.id = std::string(id);
   EventSchema e;
   e.event_type = banking::kLoanOriginated;
-  e.data = std::move(*o);
+  e.data = std::move(o);
   NEXUM_RETURN_IF_ERROR(l.apply(e));
   l.version = version;
   return l;
@@ -227,9 +213,8 @@ Status Transaction::apply(const EventSchema& e) {
     NEXUM_ASSIGN_OR_RETURN(to_account_id, r.optional_string("to_account_id"));
     // transaction_failed carries amount/currency only as Nexum's extra fields.
     if (r.has_value("amount") && r.has_value("currency")) {
-      Result<Currency> cur = r.currency("currency");
-      if (!cur) return cur.error();
-      NEXUM_ASSIGN_OR_RETURN(amount, r.money("amount", *cur));
+      NEXUM_ASSIGN_OR_RETURN(Currency cur, r.currency("currency"));
+      NEXUM_ASSIGN_OR_RETURN(amount, r.money("amount", cur));
     }
     exists = true;
   }
@@ -266,13 +251,12 @@ std::string Transaction::to_snapshot() const {
 }
 
 Result<Transaction> Transaction::from_snapshot(std::string_view id, std::string_view json, std::int64_t version) {
-  Result<boost::json::object> o = parse_snapshot(json);
-  if (!o) return o.error();
+  NEXUM_ASSIGN_OR_RETURN(boost::json::object o, parse_snapshot(json));
   Transaction t;
   t.id = std::string(id);
   EventSchema e;
   e.event_type = banking::kTransactionCreated;
-  e.data = std::move(*o);
+  e.data = std::move(o);
   NEXUM_RETURN_IF_ERROR(t.apply(e));
   t.version = version;
   return t;

@@ -372,10 +372,9 @@ Result<std::optional<CommandOutcome>> NexumCommandHandler::Impl::stored_outcome(
     positions.push_back(*p);
   }
   if (positions.empty()) return std::optional<CommandOutcome>();
-  Result<std::vector<RecordedEvent>> first = store_.read_all(positions.front(), 1);
-  if (!first) return first.error();
-  if (first->empty()) return Status::internal("event at position " + std::to_string(positions.front()) + " not readable");
-  const EventSchema& e = first->front().event;
+  NEXUM_ASSIGN_OR_RETURN(std::vector<RecordedEvent> first, store_.read_all(positions.front(), 1));
+  if (first.empty()) return Status::internal("event at position " + std::to_string(positions.front()) + " not readable");
+  const EventSchema& e = first.front().event;
   CommandOutcome o;
   o.topic = ctx.topic();
   o.action = ctx.action();

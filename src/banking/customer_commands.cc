@@ -52,37 +52,29 @@ Decision customer_event(const CommandContext& ctx, const Customer& before, Custo
 
 Result<Decider> parse_create(const CommandContext& ctx, const FieldReader& r) {
   Customer c;
-  Result<std::string> id = r.optional_string("customer_id");
-  if (!id) return id.error();
-  c.id = id->empty() ? ctx.derived_id("cust_") : *id;
+  NEXUM_ASSIGN_OR_RETURN(std::string id, r.optional_string("customer_id"));
+  c.id = id.empty() ? ctx.derived_id("cust_") : id;
   if (Status s = validate_stream_id(c.stream()); !s.ok()) return r.error("customer_id", s.message());
-  Result<std::string> first = r.required_string("first_name");
-  if (!first) return first.error();
-  Result<std::string> last = r.required_string("last_name");
-  if (!last) return last.error();
-  Result<std::string> email = email_field(r, /*required=*/true);
-  if (!email) return email.error();
-  Result<std::string> phone = r.optional_string("phone");
-  if (!phone) return phone.error();
-  Result<KycStatus> status = r.optional_enumeration<KycStatus>("kyc_status", KycStatus::kNone);
-  if (!status) return status.error();
-  Result<KycTier> tier = r.optional_enumeration<KycTier>("kyc_tier", KycTier::kTier0);
-  if (!tier) return tier.error();
-  c.first_name = *first;
-  c.last_name = *last;
-  c.email = *email;
-  c.phone = *phone;
-  c.kyc_status = *status;
-  c.kyc_tier = *tier;
+  NEXUM_ASSIGN_OR_RETURN(std::string first, r.required_string("first_name"));
+  NEXUM_ASSIGN_OR_RETURN(std::string last, r.required_string("last_name"));
+  NEXUM_ASSIGN_OR_RETURN(std::string email, email_field(r, /*required=*/true));
+  NEXUM_ASSIGN_OR_RETURN(std::string phone, r.optional_string("phone"));
+  NEXUM_ASSIGN_OR_RETURN(KycStatus status, r.optional_enumeration<KycStatus>("kyc_status", KycStatus::kNone));
+  NEXUM_ASSIGN_OR_RETURN(KycTier tier, r.optional_enumeration<KycTier>("kyc_tier", KycTier::kTier0));
+  c.first_name = first;
+  c.last_name = last;
+  c.email = email;
+  c.phone = phone;
+  c.kyc_status = status;
+  c.kyc_tier = tier;
   c.exists = true;
   return Decider([c = std::move(c)](CommandContext& ctx, AggregateRepository& repo) -> Result<Decision> {
-    Result<Customer> current = repo.load_customer(c.id);
-    if (!current) return current.error();
-    if (current->exists) {
+    NEXUM_ASSIGN_OR_RETURN(Customer current, repo.load_customer(c.id));
+    if (current.exists) {
       return reject_workflow(ctx, WorkflowType::kCustomerOnboarding, c.id, Customer::kEntityType, c.id,
                              {std::string(banking::kReasonCustomerExists), "customer " + c.id + " already exists"});
     }
-    return customer_event(ctx, *current, c, banking::kCustomerCreated, customer_created_data(c));
+    return customer_event(ctx, current, c, banking::kCustomerCreated, customer_created_data(c));
   });
 }
 
@@ -93,41 +85,36 @@ struct CustomerUpdate {
 
 Result<Decider> parse_update(const FieldReader& r) {
   CustomerUpdate u;
-  Result<std::string> id = r.required_string("customer_id");
-  if (!id) return id.error();
-  u.id = *id;
+  NEXUM_ASSIGN_OR_RETURN(std::string id, r.required_string("customer_id"));
+  u.id = id;
   for (auto [key, slot] : {std::pair{"first_name", &u.first_name}, std::pair{"last_name", &u.last_name}}) {
     if (!r.has(key)) continue;
-    Result<std::string> v = r.required_string(key);
-    if (!v) return v.error();
-    *slot = *v;
+    NEXUM_ASSIGN_OR_RETURN(std::string v, r.required_string(key));
+    *slot = v;
   }
   if (r.has("email")) {
-    Result<std::string> e = email_field(r, /*required=*/true);
-    if (!e) return e.error();
-    u.email = *e;
+    NEXUM_ASSIGN_OR_RETURN(std::string e, email_field(r, /*required=*/true));
+    u.email = e;
   }
   if (r.has("phone")) {  // null clears it
-    Result<std::string> p = r.optional_string("phone");
-    if (!p) return p.error();
-    u.phone = *p;
+    NEXUM_ASSIGN_OR_RETURN(std::string p, r.optional_string("phone"));
+    u.phone = p;
   }
   if (!u.first_name && !u.last_name && !u.email && !u.phone) {
     return r.error("data", "update needs at least one of first_name, last_name, email, phone");
   }
   return Decider([u = std::move(u)](CommandContext& ctx, AggregateRepository& repo) -> Result<Decision> {
-    Result<Customer> current = repo.load_customer(u.id);
-    if (!current) return current.error();
-    if (!current->exists) {
+    NEXUM_ASSIGN_OR_RETURN(Customer current, repo.load_customer(u.id));
+    if (!current.exists) {
       return reject_workflow(ctx, WorkflowType::kCustomerOnboarding, u.id, Customer::kEntityType, u.id,
                              customer_not_found(u.id));
     }
-    Customer after = *current;
+    Customer after = current;
     if (u.first_name) after.first_name = *u.first_name;
     if (u.last_name) after.last_name = *u.last_name;
     if (u.email) after.email = *u.email;
     if (u.phone) after.phone = *u.phone;
-    return customer_event(ctx, *current, after, banking::kCustomerUpdated, customer_updated_data(after));
+    return customer_event(ctx, current, after, banking::kCustomerUpdated, customer_updated_data(after));
   });
 }
 
@@ -138,22 +125,20 @@ Result<Decider> parse_change_kyc(const FieldReader& r) {
   if (!status) return status.error();
   std::optional<KycTier> tier;
   if (r.has_value("new_tier")) {
-    Result<KycTier> t = r.enumeration<KycTier>("new_tier");
-    if (!t) return t.error();
-    tier = *t;
+    NEXUM_ASSIGN_OR_RETURN(KycTier t, r.enumeration<KycTier>("new_tier"));
+    tier = t;
   }
   return Decider([id = *id, status = *status, tier](CommandContext& ctx,
                                                     AggregateRepository& repo) -> Result<Decision> {
-    Result<Customer> current = repo.load_customer(id);
-    if (!current) return current.error();
-    if (!current->exists) {
+    NEXUM_ASSIGN_OR_RETURN(Customer current, repo.load_customer(id));
+    if (!current.exists) {
       return reject_workflow(ctx, WorkflowType::kKycReview, id, Customer::kEntityType, id, customer_not_found(id));
     }
-    Customer after = *current;
+    Customer after = current;
     after.kyc_status = status;
     if (tier) after.kyc_tier = *tier;
-    return customer_event(ctx, *current, after, banking::kKycStatusChanged,
-                          kyc_status_changed_data(after, current->kyc_status, current->kyc_tier));
+    return customer_event(ctx, current, after, banking::kKycStatusChanged,
+                          kyc_status_changed_data(after, current.kyc_status, current.kyc_tier));
   });
 }
 

@@ -28,19 +28,17 @@ Result<std::string_view> FieldReader::string_view_of(std::string_view key) const
 }
 
 Result<std::string> FieldReader::required_string(std::string_view key) const {
-  Result<std::string_view> s = string_view_of(key);
-  if (!s) return s.error();
-  if (std::all_of(s->begin(), s->end(), [](char c) { return c == ' ' || c == '\t'; })) {
+  NEXUM_ASSIGN_OR_RETURN(std::string_view s, string_view_of(key));
+  if (std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t'; })) {
     return error(key, "must not be empty");
   }
-  return std::string(*s);
+  return std::string(s);
 }
 
 Result<std::string> FieldReader::optional_string(std::string_view key, std::string_view fallback) const {
   if (!has_value(key)) return std::string(fallback);
-  Result<std::string_view> s = string_view_of(key);
-  if (!s) return s.error();
-  return std::string(*s);
+  NEXUM_ASSIGN_OR_RETURN(std::string_view s, string_view_of(key));
+  return std::string(s);
 }
 
 Result<std::int64_t> FieldReader::integer(std::string_view key, std::int64_t min, std::int64_t max) const {
@@ -64,9 +62,8 @@ Result<std::int64_t> FieldReader::integer(std::string_view key, std::int64_t min
 Result<Decimal> FieldReader::decimal(std::string_view key) const {
   const boost::json::value* v = object_.if_contains(key);
   if (v != nullptr && v->is_number()) return error(key, "must be a decimal string, not a JSON number");
-  Result<std::string_view> s = string_view_of(key);
-  if (!s) return s.error();
-  Result<Decimal> d = Decimal::parse(*s, prefix_ + std::string(key));
+  NEXUM_ASSIGN_OR_RETURN(std::string_view s, string_view_of(key));
+  Result<Decimal> d = Decimal::parse(s, prefix_ + std::string(key));
   if (!d) return recode(d.error());
   return *d;
 }
@@ -74,9 +71,8 @@ Result<Decimal> FieldReader::decimal(std::string_view key) const {
 Result<Money> FieldReader::money(std::string_view key, Currency currency) const {
   const boost::json::value* v = object_.if_contains(key);
   if (v != nullptr && v->is_number()) return error(key, "must be a decimal string, not a JSON number");
-  Result<std::string_view> s = string_view_of(key);
-  if (!s) return s.error();
-  Result<Money> m = Money::parse(*s, currency.code(), prefix_ + std::string(key));
+  NEXUM_ASSIGN_OR_RETURN(std::string_view s, string_view_of(key));
+  Result<Money> m = Money::parse(s, currency.code(), prefix_ + std::string(key));
   if (!m) return recode(m.error());
   return *m;
 }
@@ -94,9 +90,8 @@ Result<Currency> FieldReader::currency(std::string_view key, std::optional<std::
     if (!c) return recode(c.error());
     return *c;
   }
-  Result<std::string_view> s = string_view_of(key);
-  if (!s) return s.error();
-  Result<Currency> c = Currency::find(*s, prefix_ + std::string(key));
+  NEXUM_ASSIGN_OR_RETURN(std::string_view s, string_view_of(key));
+  Result<Currency> c = Currency::find(s, prefix_ + std::string(key));
   if (!c) return recode(c.error());
   return *c;
 }

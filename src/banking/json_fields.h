@@ -47,9 +47,8 @@ class FieldReader {
   Result<Currency> currency(std::string_view key, std::optional<std::string_view> fallback = std::nullopt) const;
   template <typename E>
   Result<E> enumeration(std::string_view key) const {
-    Result<std::string> text = required_string(key);
-    if (!text) return text.error();
-    Result<E> value = parse_enum<E>(*text, prefix_ + std::string(key));
+    NEXUM_ASSIGN_OR_RETURN(std::string text, required_string(key));
+    Result<E> value = parse_enum<E>(text, prefix_ + std::string(key));
     if (!value) return recode(value.error());
     return *value;
   }

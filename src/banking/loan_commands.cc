@@ -32,34 +32,27 @@ Result<Decider> parse_originate(const CommandContext& ctx, const FieldReader& r)
   Result<std::string> customer = r.required_string("customer_id");
   if (!customer) return customer.error();
   // The original system's default, as for deposits (CATALOGUE §3).
-  Result<Currency> currency = r.currency("currency", "USD");
-  if (!currency) return currency.error();
-  Result<Money> principal = r.positive_money("principal", *currency);
-  if (!principal) return principal.error();
-  Result<Decimal> rate = r.decimal("interest_rate");
-  if (!rate) return rate.error();
-  if (rate->is_negative() || *rate > Decimal::from_units(100, 0)) {
+  NEXUM_ASSIGN_OR_RETURN(Currency currency, r.currency("currency", "USD"));
+  NEXUM_ASSIGN_OR_RETURN(Money principal, r.positive_money("principal", currency));
+  NEXUM_ASSIGN_OR_RETURN(Decimal rate, r.decimal("interest_rate"));
+  if (rate.is_negative() || rate > Decimal::from_units(100, 0)) {
     return r.error("interest_rate", "must be between 0 and 100");
   }
-  Result<std::int64_t> term = r.integer("term_months", 1, 600);
-  if (!term) return term.error();
-  Result<PaymentFrequency> frequency =
-      r.optional_enumeration<PaymentFrequency>("payment_frequency", PaymentFrequency::kMonthly);
-  if (!frequency) return frequency.error();
-  Result<std::string> account = r.optional_string("account_id");
-  if (!account) return account.error();
-  Result<std::string> id = r.optional_string("loan_id");
-  if (!id) return id.error();
-  l.id = id->empty() ? ctx.derived_id("loan_") : *id;
+  NEXUM_ASSIGN_OR_RETURN(std::int64_t term, r.integer("term_months", 1, 600));
+  NEXUM_ASSIGN_OR_RETURN(PaymentFrequency frequency, r.optional_enumeration<PaymentFrequency>(
+                                                         "payment_frequency", PaymentFrequency::kMonthly));
+  NEXUM_ASSIGN_OR_RETURN(std::string account, r.optional_string("account_id"));
+  NEXUM_ASSIGN_OR_RETURN(std::string id, r.optional_string("loan_id"));
+  l.id = id.empty() ? ctx.derived_id("loan_") : id;
   if (Status s = validate_stream_id(l.stream()); !s.ok()) return r.error("loan_id", s.message());
   l.customer_id = *customer;
-  l.principal = *principal;
-  l.interest_rate = *rate;
-  l.term_months = static_cast<int>(*term);
-  l.payment_frequency = *frequency;
-  l.account_id = *account;
-  l.outstanding_balance = Money::zero(*currency);
-  l.total_paid = Money::zero(*currency);
+  l.principal = principal;
+  l.interest_rate = rate;
+  l.term_months = static_cast<int>(term);
+  l.payment_frequency = frequency;
+  l.account_id = account;
+  l.outstanding_balance = Money::zero(currency);
+  l.total_paid = Money::zero(currency);
   l.exists = true;
 
   return Decider([l = std::move(l)](CommandContext& ctx, AggregateRepository& repo) -> Result<Decision> {
@@ -67,77 +60,72 @@ Result<Decider> parse_originate(const CommandContext& ctx, const FieldReader& r)
       return reject_workflow(ctx, WorkflowType::kLoanApproval, l.customer_id, Loan::kEntityType, l.id,
                              {std::string(reason), std::move(message)});
     };
-    Result<Customer> customer = repo.load_customer(l.customer_id);
-    if (!customer) return customer.error();
-    if (!customer->exists) {
+    NEXUM_ASSIGN_OR_RETURN(Customer customer, repo.load_customer(l.customer_id));
+    if (!customer.exists) {
       return reject(banking::kReasonCustomerNotFound, "customer " + l.customer_id + " does not exist");
     }
-    if (customer->kyc_status != KycStatus::kVerified) {
+    if (customer.kyc_status != KycStatus::kVerified) {
       return reject(banking::kReasonKycNotVerified, "customer " + l.customer_id + " has KYC status " +
-                                                        std::string(enum_name(customer->kyc_status)) +
+                                                        std::string(enum_name(customer.kyc_status)) +
                                                         ", verified is required");
     }
-    Result<Loan> current = repo.load_loan(l.id);
-    if (!current) return current.error();
-    if (current->exists) return reject(banking::kReasonLoanExists, "loan " + l.id + " already exists");
+    NEXUM_ASSIGN_OR_RETURN(Loan current, repo.load_loan(l.id));
+    if (current.exists) return reject(banking::kReasonLoanExists, "loan " + l.id + " already exists");
     boost::json::object data = loan_originated_data(l);
     data["account_id"] = nullable(l.account_id);
     Decision d;
     std::vector<EventSchema> events;
     events.push_back(ctx.event(banking::kLoanOriginated, Loan::kEntityType, l.id, std::move(data)));
-    add_loan_events(d, *current, l, std::move(events));
+    add_loan_events(d, current, l, std::move(events));
     return d;
   });
 }
 
 Result<Decision> decide_disburse(const std::string& loan_id, const std::string& account_arg, CommandContext& ctx,
                                  AggregateRepository& repo) {
-  Result<Loan> loan = repo.load_loan(loan_id);
-  if (!loan) return loan.error();
-  const std::string account_id = account_arg.empty() ? loan->account_id : account_arg;
-  const std::optional<Money> amount = loan->exists ? std::optional<Money>(loan->principal) : std::nullopt;
+  NEXUM_ASSIGN_OR_RETURN(Loan loan, repo.load_loan(loan_id));
+  const std::string account_id = account_arg.empty() ? loan.account_id : account_arg;
+  const std::optional<Money> amount = loan.exists ? std::optional<Money>(loan.principal) : std::nullopt;
   auto reject = [&](std::string_view reason, std::string message) {
     return reject_transaction(ctx, TransactionType::kTransferInternal, {}, account_id, amount,
                               {std::string(reason), std::move(message)}, loan_id);
   };
-  if (!loan->exists) return reject(banking::kReasonLoanNotFound, "loan " + loan_id + " does not exist");
-  if (loan->state != LoanState::kOriginated) {
+  if (!loan.exists) return reject(banking::kReasonLoanNotFound, "loan " + loan_id + " does not exist");
+  if (loan.state != LoanState::kOriginated) {
     return reject(banking::kReasonInvalidLoanState,
-                  "loan " + loan_id + " is " + std::string(enum_name(loan->state)) + ", not originated");
+                  "loan " + loan_id + " is " + std::string(enum_name(loan.state)) + ", not originated");
   }
   if (account_id.empty()) {
     return reject(banking::kReasonNoDisbursementAccount,
                   "loan " + loan_id + " has no account_id to disburse to (give one in the command)");
   }
-  Result<Account> account = repo.load_account(account_id);
-  if (!account) return account.error();
-  if (auto r = check_movement(*account, account_id, loan->principal, /*debit=*/false, "account")) {
+  NEXUM_ASSIGN_OR_RETURN(Account account, repo.load_account(account_id));
+  if (auto r = check_movement(account, account_id, loan.principal, /*debit=*/false, "account")) {
     return reject(r->reason, r->message);
   }
-  if (account->customer_id != loan->customer_id) {
+  if (account.customer_id != loan.customer_id) {
     return reject(banking::kReasonAccountOwnerMismatch, "account " + account_id + " belongs to customer " +
-                                                            account->customer_id + ", the loan to " +
-                                                            loan->customer_id);
+                                                            account.customer_id + ", the loan to " +
+                                                            loan.customer_id);
   }
-  Account credited = *account;
-  Result<Money> balance = account->balance.add(loan->principal);
-  if (!balance) return balance.error();
-  credited.balance = *balance;
+  Account credited = account;
+  NEXUM_ASSIGN_OR_RETURN(Money balance, account.balance.add(loan.principal));
+  credited.balance = balance;
 
   Transaction t;
   t.id = ctx.derived_id("txn_");
   t.transaction_type = TransactionType::kTransferInternal;
-  t.amount = loan->principal;
+  t.amount = loan.principal;
   t.to_account_id = account_id;
   t.description = "Disbursement of loan " + loan_id;
   t.reference = "DISBURSEMENT-" + loan_id.substr(0, 8);
   t.state = TransactionState::kCompleted;
   t.final_balance = credited.balance;
 
-  Loan after = *loan;
+  Loan after = loan;
   after.account_id = account_id;
   after.state = LoanState::kDisbursed;
-  after.outstanding_balance = loan->principal;
+  after.outstanding_balance = loan.principal;
   boost::json::object data = loan_disbursed_data(after);
   data["currency"] = after.currency().code();
   data["transaction_id"] = t.id;
@@ -145,9 +133,9 @@ Result<Decision> decide_disburse(const std::string& loan_id, const std::string& 
   Decision d;
   std::vector<EventSchema> events;
   events.push_back(ctx.event(banking::kLoanDisbursed, Loan::kEntityType, loan_id, std::move(data)));
-  add_loan_events(d, *loan, std::move(after), std::move(events));
+  add_loan_events(d, loan, std::move(after), std::move(events));
   add_transaction(d, ctx, t);
-  add_account_movement(d, ctx, *account, std::move(credited), t.id, t.amount, /*debit=*/false);
+  add_account_movement(d, ctx, account, std::move(credited), t.id, t.amount, /*debit=*/false);
   return d;
 }
 
@@ -159,78 +147,74 @@ struct Payment {
 };
 
 Result<Decision> decide_payment(const Payment& p, CommandContext& ctx, AggregateRepository& repo) {
-  Result<Loan> loan = repo.load_loan(p.loan_id);
-  if (!loan) return loan.error();
-  const Currency currency = p.currency ? *p.currency : loan->currency();
-  Result<Money> amount = Money::parse_positive(p.amount_text, currency.code(), "payment_amount");
-  if (!amount) return amount.error();  // InvalidArgument: malformed in this currency
+  NEXUM_ASSIGN_OR_RETURN(Loan loan, repo.load_loan(p.loan_id));
+  const Currency currency = p.currency ? *p.currency : loan.currency();
+  // InvalidArgument: malformed in this currency
+  NEXUM_ASSIGN_OR_RETURN(Money amount,
+                         Money::parse_positive(p.amount_text, currency.code(), "payment_amount"));
   auto reject = [&](std::string_view reason, std::string message) {
-    return reject_transaction(ctx, TransactionType::kPayment, p.account_id, {}, *amount,
+    return reject_transaction(ctx, TransactionType::kPayment, p.account_id, {}, amount,
                               {std::string(reason), std::move(message)}, p.loan_id);
   };
-  if (!loan->exists) return reject(banking::kReasonLoanNotFound, "loan " + p.loan_id + " does not exist");
-  if (loan->state != LoanState::kDisbursed && loan->state != LoanState::kActive) {
+  if (!loan.exists) return reject(banking::kReasonLoanNotFound, "loan " + p.loan_id + " does not exist");
+  if (loan.state != LoanState::kDisbursed && loan.state != LoanState::kActive) {
     return reject(banking::kReasonInvalidLoanState, "loan " + p.loan_id + " is " +
-                                                        std::string(enum_name(loan->state)) +
+                                                        std::string(enum_name(loan.state)) +
                                                         ", payments need a disbursed loan");
   }
-  if (!(currency == loan->currency())) {
+  if (!(currency == loan.currency())) {
     return reject(banking::kReasonCurrencyMismatch, "loan " + p.loan_id + " is in " +
-                                                        std::string(loan->currency().code()) +
+                                                        std::string(loan.currency().code()) +
                                                         ", the payment in " + std::string(currency.code()));
   }
-  Result<Money> outstanding = loan->outstanding_balance.subtract(*amount);
-  if (!outstanding) return outstanding.error();
-  if (outstanding->is_negative()) {
+  NEXUM_ASSIGN_OR_RETURN(Money outstanding, loan.outstanding_balance.subtract(amount));
+  if (outstanding.is_negative()) {
     return reject(banking::kReasonOverpayment, "loan " + p.loan_id + " has " +
-                                                   loan->outstanding_balance.to_string() + " " +
+                                                   loan.outstanding_balance.to_string() + " " +
                                                    std::string(currency.code()) + " outstanding, " +
-                                                   amount->to_string() + " offered");
+                                                   amount.to_string() + " offered");
   }
   Account debited;
   if (!p.account_id.empty()) {
-    Result<Account> account = repo.load_account(p.account_id);
-    if (!account) return account.error();
-    if (auto r = check_movement(*account, p.account_id, *amount, /*debit=*/true, "account")) {
+    NEXUM_ASSIGN_OR_RETURN(Account account, repo.load_account(p.account_id));
+    if (auto r = check_movement(account, p.account_id, amount, /*debit=*/true, "account")) {
       return reject(r->reason, r->message);
     }
-    debited = *account;
+    debited = account;
   }
 
-  Loan after = *loan;
-  after.outstanding_balance = *outstanding;
-  Result<Money> total = loan->total_paid.add(*amount);
-  if (!total) return total.error();
-  after.total_paid = *total;
-  after.state = outstanding->is_zero() ? LoanState::kPaidOff : LoanState::kActive;
+  Loan after = loan;
+  after.outstanding_balance = outstanding;
+  NEXUM_ASSIGN_OR_RETURN(Money total, loan.total_paid.add(amount));
+  after.total_paid = total;
+  after.state = outstanding.is_zero() ? LoanState::kPaidOff : LoanState::kActive;
   const std::string txn_id = p.account_id.empty() ? std::string() : ctx.derived_id("txn_");
 
-  boost::json::object data = loan_payment_data(after, *amount);
+  boost::json::object data = loan_payment_data(after, amount);
   data["account_id"] = nullable(p.account_id);
   data["transaction_id"] = nullable(txn_id);
   std::vector<EventSchema> events;
   events.push_back(ctx.event(banking::kLoanPayment, Loan::kEntityType, p.loan_id, std::move(data)));
-  if (outstanding->is_zero()) {
+  if (outstanding.is_zero()) {
     events.push_back(ctx.event(banking::kLoanPaidOff, Loan::kEntityType, p.loan_id, loan_paid_off_data(after)));
   }
   Decision d;
-  add_loan_events(d, *loan, std::move(after), std::move(events));
+  add_loan_events(d, loan, std::move(after), std::move(events));
   if (!p.account_id.empty()) {
     Transaction t;
     t.id = txn_id;
     t.transaction_type = TransactionType::kPayment;
-    t.amount = *amount;
+    t.amount = amount;
     t.from_account_id = p.account_id;
     t.description = "Payment on loan " + p.loan_id;
     t.reference = t.default_reference();
     t.state = TransactionState::kCompleted;
     Account before = debited;
-    Result<Money> balance = debited.balance.subtract(*amount);
-    if (!balance) return balance.error();
-    debited.balance = *balance;
+    NEXUM_ASSIGN_OR_RETURN(Money balance, debited.balance.subtract(amount));
+    debited.balance = balance;
     t.final_balance = debited.balance;
     add_transaction(d, ctx, t);
-    add_account_movement(d, ctx, before, std::move(debited), t.id, *amount, /*debit=*/true);
+    add_account_movement(d, ctx, before, std::move(debited), t.id, amount, /*debit=*/true);
   }
   return d;
 }
@@ -251,28 +235,18 @@ Result<Decider> parse_loan_command(const CommandContext& ctx, const FieldReader&
   }
   if (action == "payment") {
     Payment p;
-    Result<std::string> loan = r.required_string("loan_id");
-    if (!loan) return loan.error();
-    p.loan_id = *loan;
+    NEXUM_ASSIGN_OR_RETURN(p.loan_id, r.required_string("loan_id"));
     if (r.has_value("currency")) {
-      Result<Currency> c = r.currency("currency");
-      if (!c) return c.error();
-      p.currency = *c;
+      NEXUM_ASSIGN_OR_RETURN(p.currency, r.currency("currency"));
       // With the currency known the amount is checked now; otherwise when
       // deciding, in the loan's currency.
-      Result<Money> amount = r.positive_money("payment_amount", *c);
-      if (!amount) return amount.error();
+      NEXUM_RETURN_IF_ERROR(r.positive_money("payment_amount", *p.currency).status());
     } else {
-      Result<Decimal> amount = r.decimal("payment_amount");
-      if (!amount) return amount.error();
-      if (!amount->is_positive()) return r.error("payment_amount", "must be greater than zero");
+      NEXUM_ASSIGN_OR_RETURN(Decimal amount, r.decimal("payment_amount"));
+      if (!amount.is_positive()) return r.error("payment_amount", "must be greater than zero");
     }
-    Result<std::string> text = r.required_string("payment_amount");
-    if (!text) return text.error();
-    p.amount_text = *text;
-    Result<std::string> account = r.optional_string("account_id");
-    if (!account) return account.error();
-    p.account_id = *account;
+    NEXUM_ASSIGN_OR_RETURN(p.amount_text, r.required_string("payment_amount"));
+    NEXUM_ASSIGN_OR_RETURN(p.account_id, r.optional_string("account_id"));
     return Decider([p = std::move(p)](CommandContext& c, AggregateRepository& repo) {
       return decide_payment(p, c, repo);
     });

@@ -24,21 +24,19 @@ Result<Account> load_or_empty(AggregateRepository& repo, const std::string& id) 
 }
 
 Result<Decision> decide_movement(const Movement& m, CommandContext& ctx, AggregateRepository& repo) {
-  Result<Account> from = load_or_empty(repo, m.from_account_id);
-  if (!from) return from.error();
-  Result<Account> to = load_or_empty(repo, m.to_account_id);
-  if (!to) return to.error();
+  NEXUM_ASSIGN_OR_RETURN(Account from, load_or_empty(repo, m.from_account_id));
+  NEXUM_ASSIGN_OR_RETURN(Account to, load_or_empty(repo, m.to_account_id));
 
   auto reject = [&](const Rejection& r) {
     return reject_transaction(ctx, m.type, m.from_account_id, m.to_account_id, m.amount, r);
   };
   if (!m.from_account_id.empty()) {
     const std::string_view role = m.to_account_id.empty() ? "account" : "from_account";
-    if (auto r = check_movement(*from, m.from_account_id, m.amount, /*debit=*/true, role)) return reject(*r);
+    if (auto r = check_movement(from, m.from_account_id, m.amount, /*debit=*/true, role)) return reject(*r);
   }
   if (!m.to_account_id.empty()) {
     const std::string_view role = m.from_account_id.empty() ? "account" : "to_account";
-    if (auto r = check_movement(*to, m.to_account_id, m.amount, /*debit=*/false, role)) return reject(*r);
+    if (auto r = check_movement(to, m.to_account_id, m.amount, /*debit=*/false, role)) return reject(*r);
   }
 
   Transaction t;
@@ -51,17 +49,15 @@ Result<Decision> decide_movement(const Movement& m, CommandContext& ctx, Aggrega
   t.reference = m.reference.empty() ? t.default_reference() : m.reference;
   t.state = TransactionState::kCompleted;
 
-  Account from_after = *from;
-  Account to_after = *to;
+  Account from_after = from;
+  Account to_after = to;
   if (!m.from_account_id.empty()) {
-    Result<Money> b = from->balance.subtract(m.amount);
-    if (!b) return b.error();
-    from_after.balance = *b;
+    NEXUM_ASSIGN_OR_RETURN(Money b, from.balance.subtract(m.amount));
+    from_after.balance = b;
   }
   if (!m.to_account_id.empty()) {
-    Result<Money> b = to->balance.add(m.amount);
-    if (!b) return b.error();
-    to_after.balance = *b;
+    NEXUM_ASSIGN_OR_RETURN(Money b, to.balance.add(m.amount));
+    to_after.balance = b;
   }
   // final_balance: the debited account's for withdrawals and transfers, the
   // credited one's for deposits.
@@ -69,8 +65,8 @@ Result<Decision> decide_movement(const Movement& m, CommandContext& ctx, Aggrega
 
   Decision d;
   add_transaction(d, ctx, t);
-  if (!m.from_account_id.empty()) add_account_movement(d, ctx, *from, from_after, t.id, m.amount, /*debit=*/true);
-  if (!m.to_account_id.empty()) add_account_movement(d, ctx, *to, to_after, t.id, m.amount, /*debit=*/false);
+  if (!m.from_account_id.empty()) add_account_movement(d, ctx, from, from_after, t.id, m.amount, /*debit=*/true);
+  if (!m.to_account_id.empty()) add_account_movement(d, ctx, to, to_after, t.id, m.amount, /*debit=*/false);
   return d;
 }
 
@@ -81,49 +77,41 @@ Result<Decider> parse_transaction_command(const CommandContext& ctx, const Field
   const std::string& action = ctx.action();
   std::string default_description;
   if (action == "deposit" || action == "withdraw") {
-    Result<std::string> account = r.required_string("account_id");
-    if (!account) return account.error();
+    NEXUM_ASSIGN_OR_RETURN(std::string account, r.required_string("account_id"));
     if (action == "deposit") {
       m.type = TransactionType::kDeposit;
-      m.to_account_id = *account;
+      m.to_account_id = account;
       default_description = "Kafka deposit command";
     } else {
       m.type = TransactionType::kWithdrawal;
-      m.from_account_id = *account;
+      m.from_account_id = account;
       default_description = "Kafka withdraw command";
     }
   } else if (action == "transfer") {
-    Result<std::string> from = r.required_string("from_account_id");
-    if (!from) return from.error();
-    Result<std::string> to = r.required_string("to_account_id");
-    if (!to) return to.error();
-    if (*from == *to) return r.error("to_account_id", "must differ from from_account_id");
+    NEXUM_ASSIGN_OR_RETURN(std::string from, r.required_string("from_account_id"));
+    NEXUM_ASSIGN_OR_RETURN(std::string to, r.required_string("to_account_id"));
+    if (from == to) return r.error("to_account_id", "must differ from from_account_id");
     m.type = TransactionType::kTransferInternal;
-    m.from_account_id = *from;
-    m.to_account_id = *to;
+    m.from_account_id = from;
+    m.to_account_id = to;
     default_description = "Kafka transfer command";
   } else {
     return r.error("action", "unknown action '" + action.substr(0, 64) + "' for " + ctx.topic() +
                                  " (expected deposit, withdraw or transfer)");
   }
   // The seed defaulted the currency to USD.
-  Result<Currency> currency = r.currency("currency", "USD");
-  if (!currency) return currency.error();
-  Result<Money> amount = r.positive_money("amount", *currency);
-  if (!amount) return amount.error();
-  m.amount = *amount;
-  Result<std::string> description = r.optional_string("description", default_description);
-  if (!description) return description.error();
-  m.description = *description;
-  Result<std::string> reference = r.optional_string("reference");
-  if (!reference) return reference.error();
-  m.reference = *reference;
+  NEXUM_ASSIGN_OR_RETURN(Currency currency, r.currency("currency", "USD"));
+  NEXUM_ASSIGN_OR_RETURN(Money amount, r.positive_money("amount", currency));
+  m.amount = amount;
+  NEXUM_ASSIGN_OR_RETURN(std::string description, r.optional_string("description", default_description));
+  m.description = description;
+  NEXUM_ASSIGN_OR_RETURN(std::string reference, r.optional_string("reference"));
+  m.reference = reference;
   // Accepted, not stored: the events carry no channel (CATALOGUE §2).
-  Result<std::string> channel = r.optional_string("channel");
-  if (!channel) return channel.error();
-  if (!channel->empty()) {
+  NEXUM_ASSIGN_OR_RETURN(std::string channel, r.optional_string("channel"));
+  if (!channel.empty()) {
     constexpr std::string_view kChannels[] = {"atm", "branch", "online", "mobile", "api", "system"};
-    if (std::find(std::begin(kChannels), std::end(kChannels), *channel) == std::end(kChannels)) {
+    if (std::find(std::begin(kChannels), std::end(kChannels), channel) == std::end(kChannels)) {
       return r.error("channel", "must be one of atm, branch, online, mobile, api, system");
     }
   }

@@ -67,15 +67,14 @@ KafkaConsumer::~KafkaConsumer() { stop(); }
 
 Status KafkaConsumer::start() {
   if (rk_ != nullptr) return Status();
-  Result<ConfPtr> conf = make_consumer_conf(options_, group_id_, auto_offset_reset_);
-  if (!conf) return conf.error();
-  rd_kafka_conf_set_opaque(conf->get(), this);
-  rd_kafka_conf_set_rebalance_cb(conf->get(), &KafkaConsumer::on_rebalance);
-  rd_kafka_conf_set_error_cb(conf->get(), &KafkaConsumer::on_error);
+  NEXUM_ASSIGN_OR_RETURN(ConfPtr conf, make_consumer_conf(options_, group_id_, auto_offset_reset_));
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaConsumer::on_rebalance);
+  rd_kafka_conf_set_error_cb(conf.get(), &KafkaConsumer::on_error);
   std::array<char, 512> errstr{};
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr.data(), errstr.size());
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr.data(), errstr.size());
   if (rk == nullptr) return Status::invalid_argument(std::string("kafka consumer: ") + errstr.data());
-  (void)conf->release();  // rd_kafka_new took ownership.
+  (void)conf.release();  // rd_kafka_new took ownership.
   rd_kafka_poll_set_consumer(rk);
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, topic_.c_str(), RD_KAFKA_PARTITION_UA);

@@ -128,13 +128,9 @@ class KafkaBusCore {
 
 Result<std::unique_ptr<KafkaEventBus>> KafkaEventBus::create(KafkaEventBusOptions options) {
   // Validate every property now, so a typo fails here, not at start().
-  {
-    Result<kafka_internal::ConfPtr> producer = kafka_internal::make_producer_conf(options);
-    if (!producer) return producer.error();
-    Result<kafka_internal::ConfPtr> consumer =
-        kafka_internal::make_consumer_conf(options, options.client_id + "_validate", options.auto_offset_reset);
-    if (!consumer) return consumer.error();
-  }
+  NEXUM_RETURN_IF_ERROR(kafka_internal::make_producer_conf(options).status());
+  NEXUM_RETURN_IF_ERROR(
+      kafka_internal::make_consumer_conf(options, options.client_id + "_validate", options.auto_offset_reset).status());
   if (options.dlq_topic.empty()) return Status::invalid_argument("dlq_topic: must not be empty");
   if (options.max_handler_retries < 0) return Status::invalid_argument("max_handler_retries: must be >= 0");
   if (options.retry_backoff.count() < 0 || options.retry_backoff_max < options.retry_backoff) {

@@ -43,15 +43,14 @@ KafkaProducer::~KafkaProducer() { stop(); }
 Status KafkaProducer::start() {
   std::unique_lock lock(handle_mu_);
   if (rk_ != nullptr) return Status();
-  Result<ConfPtr> conf = make_producer_conf(options_);
-  if (!conf) return conf.error();
-  rd_kafka_conf_set_opaque(conf->get(), this);
-  rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaProducer::on_delivery_report);
-  rd_kafka_conf_set_error_cb(conf->get(), &KafkaProducer::on_error);
+  NEXUM_ASSIGN_OR_RETURN(ConfPtr conf, make_producer_conf(options_));
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaProducer::on_delivery_report);
+  rd_kafka_conf_set_error_cb(conf.get(), &KafkaProducer::on_error);
   std::array<char, 512> errstr{};
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr.data(), errstr.size());
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr.data(), errstr.size());
   if (rk == nullptr) return Status::invalid_argument(std::string("kafka producer: ") + errstr.data());
-  (void)conf->release();  // rd_kafka_new took ownership.
+  (void)conf.release();  // rd_kafka_new took ownership.
   rk_ = rk;
   fatal_ = false;
   poll_stop_ = false;

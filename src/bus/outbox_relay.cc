@@ -28,9 +28,8 @@ class OutboxRelay::Impl {
   Status start() {
     std::lock_guard<std::mutex> lock(mu_);
     if (running_) return Status();
-    auto checkpoint = store_.load_checkpoint(options_.name);
-    if (!checkpoint) return checkpoint.error();
-    confirmed_ = persisted_ = *checkpoint;
+    NEXUM_ASSIGN_OR_RETURN(auto checkpoint, store_.load_checkpoint(options_.name));
+    confirmed_ = persisted_ = checkpoint;
     stop_requested_ = false;
     running_ = true;
     thread_ = std::thread([this] {

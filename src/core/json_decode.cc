@@ -245,9 +245,8 @@ class EnvelopeHandler {
   Status assign_string(std::string_view text) {
     switch (field_) {
       case kEventId: {
-        Result<EventId> id = EventId::parse(text, "event_id");
-        if (!id) return id.error();
-        out_->event_id = *id;
+        NEXUM_ASSIGN_OR_RETURN(EventId id, EventId::parse(text, "event_id"));
+        out_->event_id = id;
         return Status();
       }
       case kEventType:
@@ -255,9 +254,8 @@ class EnvelopeHandler {
         out_->event_type.assign(text);
         return Status();
       case kTimestamp: {
-        Result<Timestamp> ts = parse_timestamp(text, "timestamp");
-        if (!ts) return ts.error();
-        out_->timestamp = *ts;
+        NEXUM_ASSIGN_OR_RETURN(Timestamp ts, parse_timestamp(text, "timestamp"));
+        out_->timestamp = ts;
         return Status();
       }
       case kSource: out_->source.assign(text); return Status();
@@ -368,9 +366,8 @@ Result<EventSchema> event_from_json(const boost::json::value& value) {
         if (!is_valid_utf8(text)) return field_error(f, "invalid UTF-8");
         switch (f) {
           case kEventId: {
-            Result<EventId> id = EventId::parse(text, "event_id");
-            if (!id) return id.error();
-            event.event_id = *id;
+            NEXUM_ASSIGN_OR_RETURN(EventId id, EventId::parse(text, "event_id"));
+            event.event_id = id;
             break;
           }
           case kEventType:
@@ -378,9 +375,8 @@ Result<EventSchema> event_from_json(const boost::json::value& value) {
             event.event_type.assign(text);
             break;
           case kTimestamp: {
-            Result<Timestamp> ts = parse_timestamp(text, "timestamp");
-            if (!ts) return ts.error();
-            event.timestamp = *ts;
+            NEXUM_ASSIGN_OR_RETURN(Timestamp ts, parse_timestamp(text, "timestamp"));
+            event.timestamp = ts;
             break;
           }
           case kSource: event.source.assign(text); break;

@@ -75,11 +75,9 @@ std::span<const Currency> Currency::all() { return kCurrencies; }
 
 Result<Money> Money::parse(std::string_view amount, std::string_view currency_code,
                            std::string_view amount_field, std::string_view currency_field) {
-  Result<Currency> currency = Currency::find(currency_code, currency_field);
-  if (!currency) return currency.error();
-  Result<Decimal> value = Decimal::parse(amount, amount_field);
-  if (!value) return value.error();
-  return from_decimal(*value, *currency, amount_field);
+  NEXUM_ASSIGN_OR_RETURN(Currency currency, Currency::find(currency_code, currency_field));
+  NEXUM_ASSIGN_OR_RETURN(Decimal value, Decimal::parse(amount, amount_field));
+  return from_decimal(value, currency, amount_field);
 }
 
 Result<Money> Money::parse_positive(std::string_view amount, std::string_view currency_code,
@@ -115,17 +113,15 @@ Money Money::zero(Currency currency) { return from_minor_units(0, currency); }
 
 Result<Money> Money::add(const Money& other) const {
   if (!(currency_ == other.currency_)) return mismatch_error(currency_, other.currency_);
-  Result<Decimal> sum = amount_.add(other.amount_);
-  if (!sum) return sum.error();
-  return Money(currency_, *sum);
+  NEXUM_ASSIGN_OR_RETURN(Decimal sum, amount_.add(other.amount_));
+  return Money(currency_, sum);
 }
 
 Result<Money> Money::subtract(const Money& other) const { return add(other.negate()); }
 
 Result<Money> Money::multiply(const Decimal& rate, RoundingMode mode) const {
-  Result<Decimal> product = amount_.multiply(rate, currency_.digits(), mode);
-  if (!product) return product.error();
-  return Money(currency_, *product);
+  NEXUM_ASSIGN_OR_RETURN(Decimal product, amount_.multiply(rate, currency_.digits(), mode));
+  return Money(currency_, product);
 }
 
 Result<std::strong_ordering> Money::compare(const Money& other) const {

@@ -31,23 +31,22 @@ class Account final : public ReadModelValue {
                                                         std::optional<std::string_view> stored) {
     auto a = std::make_unique<Account>();
     if (!stored) return std::unique_ptr<ReadModelValue>(std::move(a));
-    auto o = projections::parse_stored_object(*stored, key);
-    if (!o) return o.error();
+    NEXUM_ASSIGN_OR_RETURN(auto o, projections::parse_stored_object(*stored, key));
     a->present_ = true;
-    NEXUM_RETURN_IF_ERROR(read(*o, "account_id", key, a->account_id));
-    NEXUM_RETURN_IF_ERROR(read(*o, "balance", key, a->balance));
-    NEXUM_RETURN_IF_ERROR(read(*o, "currency", key, a->currency));
-    NEXUM_RETURN_IF_ERROR(read(*o, "state", key, a->state));
-    NEXUM_RETURN_IF_ERROR(read(*o, "version", key, a->version));
-    NEXUM_RETURN_IF_ERROR(read(*o, "updated_at", key, a->updated_at));
-    NEXUM_RETURN_IF_ERROR(read(*o, "last_transaction_id", key, a->last_transaction_id));
-    NEXUM_RETURN_IF_ERROR(read(*o, "last_transaction_amount", key, a->last_transaction_amount));
-    NEXUM_RETURN_IF_ERROR(read(*o, "last_transaction_at", key, a->last_transaction_at));
-    NEXUM_RETURN_IF_ERROR(read(*o, "last_transaction_type", key, a->last_transaction_type));
-    NEXUM_RETURN_IF_ERROR(read(*o, "customer_id", key, a->customer_id));
-    NEXUM_RETURN_IF_ERROR(read(*o, "account_number", key, a->account_number));
-    NEXUM_RETURN_IF_ERROR(read(*o, "product_type", key, a->product_type));
-    NEXUM_RETURN_IF_ERROR(read(*o, "name", key, a->name));
+    NEXUM_RETURN_IF_ERROR(read(o, "account_id", key, a->account_id));
+    NEXUM_RETURN_IF_ERROR(read(o, "balance", key, a->balance));
+    NEXUM_RETURN_IF_ERROR(read(o, "currency", key, a->currency));
+    NEXUM_RETURN_IF_ERROR(read(o, "state", key, a->state));
+    NEXUM_RETURN_IF_ERROR(read(o, "version", key, a->version));
+    NEXUM_RETURN_IF_ERROR(read(o, "updated_at", key, a->updated_at));
+    NEXUM_RETURN_IF_ERROR(read(o, "last_transaction_id", key, a->last_transaction_id));
+    NEXUM_RETURN_IF_ERROR(read(o, "last_transaction_amount", key, a->last_transaction_amount));
+    NEXUM_RETURN_IF_ERROR(read(o, "last_transaction_at", key, a->last_transaction_at));
+    NEXUM_RETURN_IF_ERROR(read(o, "last_transaction_type", key, a->last_transaction_type));
+    NEXUM_RETURN_IF_ERROR(read(o, "customer_id", key, a->customer_id));
+    NEXUM_RETURN_IF_ERROR(read(o, "account_number", key, a->account_number));
+    NEXUM_RETURN_IF_ERROR(read(o, "product_type", key, a->product_type));
+    NEXUM_RETURN_IF_ERROR(read(o, "name", key, a->name));
     return std::unique_ptr<ReadModelValue>(std::move(a));
   }
 
@@ -112,23 +111,20 @@ class Account final : public ReadModelValue {
   }
   static Status read(const boost::json::object& o, std::string_view k, std::string_view what,
                      std::optional<Decimal>& out) {
-    auto v = projections::stored_decimal(o, k, what);
-    if (!v) return v.error();
-    out = *v;
+    NEXUM_ASSIGN_OR_RETURN(auto v, projections::stored_decimal(o, k, what));
+    out = v;
     return Status();
   }
   static Status read(const boost::json::object& o, std::string_view k, std::string_view what,
                      std::optional<std::int64_t>& out) {
-    auto v = projections::stored_int(o, k, what);
-    if (!v) return v.error();
-    out = *v;
+    NEXUM_ASSIGN_OR_RETURN(auto v, projections::stored_int(o, k, what));
+    out = v;
     return Status();
   }
   static Status read(const boost::json::object& o, std::string_view k, std::string_view what,
                      std::optional<Timestamp>& out) {
-    auto v = projections::stored_timestamp(o, k, what);
-    if (!v) return v.error();
-    out = *v;
+    NEXUM_ASSIGN_OR_RETURN(auto v, projections::stored_timestamp(o, k, what));
+    out = v;
     return Status();
   }
 };
@@ -158,54 +154,46 @@ class AccountBalances final : public Projection {
     std::string_view id = e.envelope.entity_id;
     if (id.empty()) return Status::invalid_argument("entity_id: missing");
     const bool created = e.envelope.event_type == "account_created";
-    auto currency_code = fields_.optional_string(kCurrency);
-    if (!currency_code) return currency_code.error();
-    if (created && (!currency_code->has_value() || (*currency_code)->empty())) {
+    NEXUM_ASSIGN_OR_RETURN(auto currency_code, fields_.optional_string(kCurrency));
+    if (created && (!currency_code.has_value() || currency_code->empty())) {
       return Status::invalid_argument("data.currency: missing");
     }
 
-    auto account = writes.modify_as<Account>(id);
-    if (!account) return account.error();
-    Account& a = **account;
+    NEXUM_ASSIGN_OR_RETURN(auto account, writes.modify_as<Account>(id));
+    Account& a = *account;
     a.create(id);
-    std::string_view code = currency_code->value_or(a.currency ? std::string_view(*a.currency) : std::string_view());
+    std::string_view code = currency_code.value_or(a.currency ? std::string_view(*a.currency) : std::string_view());
     if (!code.empty()) {
-      auto currency = Currency::find(code, "data.currency");
-      if (!currency) return currency.error();
-      Account::set(a.currency, currency->code());
-      auto balance = fields_.optional_money(kBalance, *currency);
-      if (!balance) return balance.error();
-      if (balance->has_value()) {
-        a.balance = (*balance)->amount();
+      NEXUM_ASSIGN_OR_RETURN(auto currency, Currency::find(code, "data.currency"));
+      Account::set(a.currency, currency.code());
+      NEXUM_ASSIGN_OR_RETURN(auto balance, fields_.optional_money(kBalance, currency));
+      if (balance.has_value()) {
+        a.balance = balance->amount();
       } else if (created || !a.balance) {
-        a.balance = Money::zero(*currency).amount();
+        a.balance = Money::zero(currency).amount();
       }
     } else if (auto balance = fields_.optional_decimal_value(kBalance); !balance) {
       return balance.error();
     } else if (balance->has_value()) {
       a.balance = **balance;  // currency unknown so far: kept as written
     }
-    auto state = fields_.optional_string(kState);
-    if (!state) return state.error();
-    if (state->has_value()) {
-      Account::set(a.state, **state);
+    NEXUM_ASSIGN_OR_RETURN(auto state, fields_.optional_string(kState));
+    if (state.has_value()) {
+      Account::set(a.state, *state);
     } else if (created && !a.state) {
       a.state.emplace("active");
     }
     std::optional<std::string>* const kText[] = {&a.customer_id, &a.account_number, &a.product_type, &a.name};
     for (Field f : {kCustomerId, kAccountNumber, kProductType, kName}) {
-      auto v = fields_.optional_string(f);
-      if (!v) return v.error();
-      if (v->has_value()) Account::set(*kText[f - kCustomerId], **v);
+      NEXUM_ASSIGN_OR_RETURN(auto v, fields_.optional_string(f));
+      if (v.has_value()) Account::set(*kText[f - kCustomerId], *v);
     }
     // A movement (doc/commands.md §1) names its transaction and amount.
-    auto transaction = fields_.optional_string(kTransactionId);
-    if (!transaction) return transaction.error();
-    if (transaction->has_value() && !(*transaction)->empty()) {
-      Account::set(a.last_transaction_id, **transaction);
-      auto amount = fields_.optional_decimal_value(kAmount);
-      if (!amount) return amount.error();
-      if (amount->has_value()) a.last_transaction_amount = **amount;
+    NEXUM_ASSIGN_OR_RETURN(auto transaction, fields_.optional_string(kTransactionId));
+    if (transaction.has_value() && !transaction->empty()) {
+      Account::set(a.last_transaction_id, *transaction);
+      NEXUM_ASSIGN_OR_RETURN(auto amount, fields_.optional_decimal_value(kAmount));
+      if (amount.has_value()) a.last_transaction_amount = *amount;
       a.last_transaction_at = e.envelope.timestamp;
     }
     a.version = e.stream_version;
@@ -216,29 +204,23 @@ class AccountBalances final : public Projection {
   // The last posted transaction of each account it moved money on.
   // Accounts this projection has not seen created are left alone.
   Status apply_posted(const EventView& e, ReadModelWrites& writes) {
-    auto from = fields_.optional_string(kFromAccount);
-    if (!from) return from.error();
-    auto to = fields_.optional_string(kToAccount);
-    if (!to) return to.error();
-    auto type = fields_.optional_string(kTransactionType);
-    if (!type) return type.error();
-    auto amount = fields_.optional_decimal_value(kAmount);
-    if (!amount) return amount.error();
-    for (const auto& id : {*from, *to}) {
+    NEXUM_ASSIGN_OR_RETURN(auto from, fields_.optional_string(kFromAccount));
+    NEXUM_ASSIGN_OR_RETURN(auto to, fields_.optional_string(kToAccount));
+    NEXUM_ASSIGN_OR_RETURN(auto type, fields_.optional_string(kTransactionType));
+    NEXUM_ASSIGN_OR_RETURN(auto amount, fields_.optional_decimal_value(kAmount));
+    for (const auto& id : {from, to}) {
       if (!id || id->empty()) continue;
-      auto existing = writes.get_as<Account>(*id);
-      if (!existing) return existing.error();
-      if (!(*existing)->present()) continue;
-      auto account = writes.modify_as<Account>(*id);
-      if (!account) return account.error();
-      Account& a = **account;
+      NEXUM_ASSIGN_OR_RETURN(auto existing, writes.get_as<Account>(*id));
+      if (!existing->present()) continue;
+      NEXUM_ASSIGN_OR_RETURN(auto account, writes.modify_as<Account>(*id));
+      Account& a = *account;
       Account::set(a.last_transaction_id, e.envelope.entity_id);
-      if (type->has_value()) {
-        Account::set(a.last_transaction_type, **type);
+      if (type.has_value()) {
+        Account::set(a.last_transaction_type, *type);
       } else {
         a.last_transaction_type.reset();
       }
-      a.last_transaction_amount = *amount;
+      a.last_transaction_amount = amount;
       a.last_transaction_at = e.envelope.timestamp;
       a.updated_at = e.envelope.timestamp;
     }

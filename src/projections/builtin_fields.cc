@@ -30,10 +30,9 @@ Result<std::optional<std::string_view>> DataFields::optional_string(std::size_t 
 }
 
 Result<std::string_view> DataFields::required_string(std::size_t i) const {
-  auto s = optional_string(i);
-  if (!s) return s.error();
-  if (!s->has_value() || (*s)->empty()) return Status::invalid_argument(field(i) + ": missing");
-  return **s;
+  NEXUM_ASSIGN_OR_RETURN(auto s, optional_string(i));
+  if (!s.has_value() || s->empty()) return Status::invalid_argument(field(i) + ": missing");
+  return *s;
 }
 
 Result<std::optional<std::int64_t>> DataFields::optional_int(std::size_t i) const {
@@ -53,25 +52,22 @@ Result<std::optional<Money>> DataFields::optional_money(std::size_t i, Currency 
   Kind k = reader_.kind(i);
   if (k == Kind::kMissing || k == Kind::kNull) return std::optional<Money>();
   if (k != Kind::kString && k != Kind::kNumber) return Status::invalid_argument(field(i) + ": not an amount");
-  auto m = Money::parse(reader_.text(i), currency.code(), field(i));
-  if (!m) return m.error();
-  return std::optional<Money>(*m);
+  NEXUM_ASSIGN_OR_RETURN(auto m, Money::parse(reader_.text(i), currency.code(), field(i)));
+  return std::optional<Money>(m);
 }
 
 Result<std::optional<std::string>> DataFields::optional_decimal(std::size_t i) const {
-  auto d = optional_decimal_value(i);
-  if (!d) return d.error();
-  if (!d->has_value()) return std::optional<std::string>();
-  return std::optional<std::string>((*d)->to_string());
+  NEXUM_ASSIGN_OR_RETURN(auto d, optional_decimal_value(i));
+  if (!d.has_value()) return std::optional<std::string>();
+  return std::optional<std::string>(d->to_string());
 }
 
 Result<std::optional<Decimal>> DataFields::optional_decimal_value(std::size_t i) const {
   Kind k = reader_.kind(i);
   if (k == Kind::kMissing || k == Kind::kNull) return std::optional<Decimal>();
   if (k != Kind::kString && k != Kind::kNumber) return Status::invalid_argument(field(i) + ": not a decimal");
-  auto d = Decimal::parse(reader_.text(i), field(i));
-  if (!d) return d.error();
-  return std::optional<Decimal>(*d);
+  NEXUM_ASSIGN_OR_RETURN(auto d, Decimal::parse(reader_.text(i), field(i)));
+  return std::optional<Decimal>(d);
 }
 
 Result<boost::json::object*> as_object(boost::json::value* v, std::string_view what) {

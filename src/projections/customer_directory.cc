@@ -35,15 +35,10 @@ class CustomerDirectory final : public Projection {
     if (id.empty()) return Status::invalid_argument("entity_id: missing");
     NEXUM_RETURN_IF_ERROR(fields_.parse(e));
     const bool kyc = e.envelope.event_type == "kyc_status_changed";
-    if (kyc) {
-      auto status = fields_.required_string(kNewStatus);
-      if (!status) return status.error();
-    }
-    auto slot = writes.modify(id);
-    if (!slot) return slot.error();
-    auto customer = as_object(*slot, id);
-    if (!customer) return customer.error();
-    boost::json::object& c = **customer;
+    if (kyc) NEXUM_RETURN_IF_ERROR(fields_.required_string(kNewStatus).status());
+    NEXUM_ASSIGN_OR_RETURN(auto slot, writes.modify(id));
+    NEXUM_ASSIGN_OR_RETURN(auto customer, as_object(slot, id));
+    boost::json::object& c = *customer;
     std::string timestamp = format_timestamp(e.envelope.timestamp);
     if (c.empty()) {
       c["customer_id"] = id;
@@ -53,17 +48,15 @@ class CustomerDirectory final : public Projection {
     }
     if (kyc) {
       c["kyc_status"] = *fields_.required_string(kNewStatus);
-      auto tier = fields_.optional_string(kNewTier);
-      if (!tier) return tier.error();
-      if (tier->has_value()) c["kyc_tier"] = **tier;
+      NEXUM_ASSIGN_OR_RETURN(auto tier, fields_.optional_string(kNewTier));
+      if (tier.has_value()) c["kyc_tier"] = *tier;
     } else {
       // customer_updated carries the contact fields only; kyc_* come with
       // customer_created. A field present as null is stored as null.
       for (std::size_t f = kFirstName; f <= kKycTier; ++f) {
         if (!fields_.present(f)) continue;
-        auto v = fields_.optional_string(f);
-        if (!v) return v.error();
-        projections::set_optional(c, kContactKeys[f], *v);
+        NEXUM_ASSIGN_OR_RETURN(auto v, fields_.optional_string(f));
+        projections::set_optional(c, kContactKeys[f], v);
       }
       std::string_view first = projections::string_or_empty(c, "first_name");
       std::string_view last = projections::string_or_empty(c, "last_name");

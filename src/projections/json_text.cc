@@ -56,20 +56,18 @@ Result<std::optional<std::int64_t>> stored_int(const boost::json::object& o, std
 
 Result<std::optional<Timestamp>> stored_timestamp(const boost::json::object& o, std::string_view key,
                                                   std::string_view what) {
-  auto s = stored_string(o, key, what);
-  if (!s) return s.error();
-  if (!s->has_value()) return std::optional<Timestamp>();
-  auto t = parse_timestamp(**s, key);
+  NEXUM_ASSIGN_OR_RETURN(auto s, stored_string(o, key, what));
+  if (!s.has_value()) return std::optional<Timestamp>();
+  auto t = parse_timestamp(*s, key);
   if (!t) return wrong_type(what, key, "a timestamp");
   return std::optional<Timestamp>(*t);
 }
 
 Result<std::optional<Decimal>> stored_decimal(const boost::json::object& o, std::string_view key,
                                               std::string_view what) {
-  auto s = stored_string(o, key, what);
-  if (!s) return s.error();
-  if (!s->has_value()) return std::optional<Decimal>();
-  auto d = Decimal::parse(**s, key);
+  NEXUM_ASSIGN_OR_RETURN(auto s, stored_string(o, key, what));
+  if (!s.has_value()) return std::optional<Decimal>();
+  auto d = Decimal::parse(*s, key);
   if (!d) return wrong_type(what, key, "a decimal string");
   return std::optional<Decimal>(*d);
 }

@@ -54,42 +54,34 @@ class LoanPortfolio final : public Projection {
     if (id.empty()) return Status::invalid_argument("entity_id: missing");
     NEXUM_RETURN_IF_ERROR(fields_.parse(e));
     std::string key = "loan/" + std::string(id);
-    auto slot = writes.modify(key);
-    if (!slot) return slot.error();
-    auto loan_obj = as_object(*slot, key);
-    if (!loan_obj) return loan_obj.error();
-    boost::json::object& loan = **loan_obj;
+    NEXUM_ASSIGN_OR_RETURN(auto slot, writes.modify(key));
+    NEXUM_ASSIGN_OR_RETURN(auto loan_obj, as_object(slot, key));
+    boost::json::object& loan = *loan_obj;
     const bool existed = !loan.empty();
 
     // Currency: the event's, else the loan's; a loan never changes currency.
-    auto code = fields_.optional_string(kCurrency);
-    if (!code) return code.error();
+    NEXUM_ASSIGN_OR_RETURN(auto code, fields_.optional_string(kCurrency));
     std::string_view stored_code = existed ? string_or_empty(loan, "currency") : std::string_view();
-    std::string_view use_code = code->has_value() ? **code : stored_code;
+    std::string_view use_code = code.has_value() ? *code : stored_code;
     if (use_code.empty()) return Status::invalid_argument("data.currency: missing");
     if (!stored_code.empty() && use_code != stored_code) {
       return Status::invalid_argument("data.currency: loan " + std::string(id) + " is in " + std::string(stored_code) +
                                       ", not " + std::string(use_code));
     }
-    auto currency = Currency::find(use_code, "data.currency");
-    if (!currency) return currency.error();
+    NEXUM_ASSIGN_OR_RETURN(auto currency, Currency::find(use_code, "data.currency"));
 
     std::optional<Share> before;
     if (existed) {
-      auto p = stored_money(loan, "principal", *currency);
-      if (!p) return p.error();
-      auto o = stored_money(loan, "outstanding", *currency);
-      if (!o) return o.error();
-      before = Share{std::string(string_or_empty(loan, "state")), *currency, *p, *o};
+      NEXUM_ASSIGN_OR_RETURN(auto p, stored_money(loan, "principal", currency));
+      NEXUM_ASSIGN_OR_RETURN(auto o, stored_money(loan, "outstanding", currency));
+      before = Share{std::string(string_or_empty(loan, "state")), currency, p, o};
     }
 
-    auto principal = fields_.optional_money(kPrincipal, *currency);
-    if (!principal) return principal.error();
-    if (!existed && !principal->has_value()) {
+    NEXUM_ASSIGN_OR_RETURN(auto principal, fields_.optional_money(kPrincipal, currency));
+    if (!existed && !principal.has_value()) {
       return Status::invalid_argument("data.principal: missing (loan " + std::string(id) + " was not originated before)");
     }
-    auto outstanding_field = fields_.optional_money(kOutstanding, *currency);
-    if (!outstanding_field) return outstanding_field.error();
+    NEXUM_ASSIGN_OR_RETURN(auto outstanding_field, fields_.optional_money(kOutstanding, currency));
 
     if (!existed) {
       loan["loan_id"] = id;
@@ -97,69 +89,61 @@ class LoanPortfolio final : public Projection {
                                  "interest_rate", "term_months", "payment_frequency"}) {
         loan[k] = nullptr;
       }
-      loan["total_paid"] = Money::zero(*currency).to_string();
+      loan["total_paid"] = Money::zero(currency).to_string();
       loan["payments"] = 0;
     }
-    loan["currency"] = currency->code();
+    loan["currency"] = currency.code();
     for (Field f : {kCustomerId, kAccountId, kPaymentFrequency}) {
-      auto v = fields_.optional_string(f);
-      if (!v) return v.error();
-      if (v->has_value()) loan[kKeys[f == kPaymentFrequency ? std::size_t{2} : static_cast<std::size_t>(f)]] = **v;
+      NEXUM_ASSIGN_OR_RETURN(auto v, fields_.optional_string(f));
+      if (v.has_value()) loan[kKeys[f == kPaymentFrequency ? std::size_t{2} : static_cast<std::size_t>(f)]] = *v;
     }
-    auto rate = fields_.optional_decimal(kInterestRate);
-    if (!rate) return rate.error();
-    if (rate->has_value()) loan["interest_rate"] = **rate;
-    auto term = fields_.optional_int(kTermMonths);
-    if (!term) return term.error();
-    if (term->has_value()) loan["term_months"] = **term;
-    if (principal->has_value()) loan["principal"] = (*principal)->to_string();
+    NEXUM_ASSIGN_OR_RETURN(auto rate, fields_.optional_decimal(kInterestRate));
+    if (rate.has_value()) loan["interest_rate"] = *rate;
+    NEXUM_ASSIGN_OR_RETURN(auto term, fields_.optional_int(kTermMonths));
+    if (term.has_value()) loan["term_months"] = *term;
+    if (principal.has_value()) loan["principal"] = principal->to_string();
 
-    Money loan_principal = principal->has_value() ? **principal : before->principal;
-    Money outstanding = before ? before->outstanding : Money::zero(*currency);
+    Money loan_principal = principal.has_value() ? *principal : before->principal;
+    Money outstanding = before ? before->outstanding : Money::zero(currency);
     std::string_view type = e.envelope.event_type;
     std::string_view state = before ? std::string_view(before->state) : std::string_view();
     if (type == "loan_originated") {
       state = "originated";
-      outstanding = outstanding_field->value_or(Money::zero(*currency));
+      outstanding = outstanding_field.value_or(Money::zero(currency));
     } else if (type == "loan_disbursed") {
       state = "disbursed";
-      outstanding = outstanding_field->value_or(loan_principal);
+      outstanding = outstanding_field.value_or(loan_principal);
     } else if (type == "loan_payment") {
-      auto paid = fields_.optional_money(kPaymentAmount, *currency);
-      if (!paid) return paid.error();
-      if (!paid->has_value()) return Status::invalid_argument("data.payment_amount: missing");
-      auto total = stored_money(loan, "total_paid", *currency);
-      if (!total) return total.error();
-      auto new_total = total->add(**paid);
-      if (!new_total) return new_total.error();
-      loan["total_paid"] = new_total->to_string();
+      NEXUM_ASSIGN_OR_RETURN(auto paid, fields_.optional_money(kPaymentAmount, currency));
+      if (!paid.has_value()) return Status::invalid_argument("data.payment_amount: missing");
+      NEXUM_ASSIGN_OR_RETURN(auto total, stored_money(loan, "total_paid", currency));
+      NEXUM_ASSIGN_OR_RETURN(auto new_total, total.add(*paid));
+      loan["total_paid"] = new_total.to_string();
       loan["payments"] = projections::int_or(loan, "payments", 0) + 1;
       state = "active";
-      if (outstanding_field->has_value()) {
-        outstanding = **outstanding_field;
+      if (outstanding_field.has_value()) {
+        outstanding = *outstanding_field;
       } else {
-        auto left = outstanding.subtract(**paid);
-        if (!left) return left.error();
-        if (left->is_negative()) return Status::invalid_argument("data.payment_amount: exceeds the outstanding balance");
-        outstanding = *left;
+        NEXUM_ASSIGN_OR_RETURN(auto left, outstanding.subtract(*paid));
+        if (left.is_negative()) return Status::invalid_argument("data.payment_amount: exceeds the outstanding balance");
+        outstanding = left;
       }
     } else if (type == "loan_paid_off") {
       state = "paid_off";
-      outstanding = outstanding_field->value_or(Money::zero(*currency));
+      outstanding = outstanding_field.value_or(Money::zero(currency));
     } else if (type == "loan_defaulted") {
       state = "defaulted";
-      outstanding = outstanding_field->value_or(outstanding);
+      outstanding = outstanding_field.value_or(outstanding);
     } else {
-      outstanding = outstanding_field->value_or(outstanding);
+      outstanding = outstanding_field.value_or(outstanding);
       if (type == "loan_written_off") state = "written_off";
       if (type == "loan_closed") state = "closed";
     }
-    auto total_paid = fields_.optional_money(kTotalPaid, *currency);  // carried by loan_paid_off
+    auto total_paid = fields_.optional_money(kTotalPaid, currency);  // carried by loan_paid_off
     if (!total_paid) return total_paid.error();
     if (total_paid->has_value()) loan["total_paid"] = (*total_paid)->to_string();
-    auto data_state = fields_.optional_string(kState);
-    if (!data_state) return data_state.error();
-    if (data_state->has_value() && !(*data_state)->empty()) state = **data_state;
+    NEXUM_ASSIGN_OR_RETURN(auto data_state, fields_.optional_string(kState));
+    if (data_state.has_value() && !data_state->empty()) state = *data_state;
     if (state.empty()) state = "originated";
     std::string new_state(state);  // `state` may view into `loan`, which changes below
     loan["state"] = new_state;
@@ -168,39 +152,35 @@ class LoanPortfolio final : public Projection {
     loan["updated_at"] = format_timestamp(e.envelope.timestamp);
 
     if (before) NEXUM_RETURN_IF_ERROR(adjust(writes, *before, -1));
-    return adjust(writes, Share{new_state, *currency, loan_principal, outstanding}, +1);
+    return adjust(writes, Share{new_state, currency, loan_principal, outstanding}, +1);
   }
 
  private:
   // Adds (sign +1) or removes (-1) one loan's share of "totals/{state}/{currency}".
   static Status adjust(ReadModelWrites& writes, const Share& share, int sign) {
     std::string key = "totals/" + share.state + "/" + std::string(share.currency.code());
-    auto slot = writes.modify(key);
-    if (!slot) return slot.error();
-    auto obj = as_object(*slot, key);
-    if (!obj) return obj.error();
-    boost::json::object& t = **obj;
+    NEXUM_ASSIGN_OR_RETURN(auto slot, writes.modify(key));
+    NEXUM_ASSIGN_OR_RETURN(auto obj, as_object(slot, key));
+    boost::json::object& t = *obj;
     if (t.empty()) {
       t["state"] = share.state;
       t["currency"] = share.currency.code();
       t["loans"] = 0;
     }
-    auto principal = stored_money(t, "principal", share.currency);
-    if (!principal) return principal.error();
-    auto outstanding = stored_money(t, "outstanding", share.currency);
-    if (!outstanding) return outstanding.error();
-    auto p = sign > 0 ? principal->add(share.principal) : principal->subtract(share.principal);
-    if (!p) return p.error();
-    auto o = sign > 0 ? outstanding->add(share.outstanding) : outstanding->subtract(share.outstanding);
-    if (!o) return o.error();
+    NEXUM_ASSIGN_OR_RETURN(auto principal, stored_money(t, "principal", share.currency));
+    NEXUM_ASSIGN_OR_RETURN(auto outstanding, stored_money(t, "outstanding", share.currency));
+    NEXUM_ASSIGN_OR_RETURN(auto p,
+                           sign > 0 ? principal.add(share.principal) : principal.subtract(share.principal));
+    NEXUM_ASSIGN_OR_RETURN(
+        auto o, sign > 0 ? outstanding.add(share.outstanding) : outstanding.subtract(share.outstanding));
     std::int64_t loans = projections::int_or(t, "loans", 0) + sign;
     if (loans <= 0) {
-      **slot = nullptr;  // no loan left in this state and currency
+      *slot = nullptr;  // no loan left in this state and currency
       return Status();
     }
     t["loans"] = loans;
-    t["principal"] = p->to_string();
-    t["outstanding"] = o->to_string();
+    t["principal"] = p.to_string();
+    t["outstanding"] = o.to_string();
     return Status();
   }
 

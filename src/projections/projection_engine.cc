@@ -142,11 +142,10 @@ Result<std::unique_ptr<ProjectionEngine>> ProjectionEngine::create(EventStore& s
                                                                    ProjectionEngineOptions options) {
   auto* rocks = dynamic_cast<store::RocksEventStore*>(&store);
   if (rocks == nullptr) return Status::invalid_argument("store: not the store returned by EventStore::open");
-  auto query = ReadModelQuery::create(store);
-  if (!query) return query.error();
+  NEXUM_ASSIGN_OR_RETURN(auto query, ReadModelQuery::create(store));
   if (options.max_batch_events == 0) return Status::invalid_argument("max_batch_events: must be > 0");
   return std::unique_ptr<ProjectionEngine>(
-      new ProjectionEngine(std::make_unique<Impl>(*rocks, std::move(options), *query)));
+      new ProjectionEngine(std::make_unique<Impl>(*rocks, std::move(options), query)));
 }
 
 ProjectionEngine::ProjectionEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -160,9 +159,8 @@ Status ProjectionEngine::start() { return impl_->start(); }
 void ProjectionEngine::stop() { impl_->stop(); }
 
 Status ProjectionEngine::restart(std::string_view name) {
-  auto r = impl_->find(name);
-  if (!r) return r.error();
-  return (*r)->restart();
+  NEXUM_ASSIGN_OR_RETURN(auto r, impl_->find(name));
+  return r->restart();
 }
 
 Status ProjectionEngine::rebuild(std::string_view name) { return impl_->rebuild({name}); }
@@ -192,33 +190,28 @@ std::vector<ProjectionStatus> ProjectionEngine::status() const {
 }
 
 Result<ProjectionStatus> ProjectionEngine::status(std::string_view name) const {
-  auto r = impl_->find(name);
-  if (!r) return r.error();
-  return (*r)->status();
+  NEXUM_ASSIGN_OR_RETURN(auto r, impl_->find(name));
+  return r->status();
 }
 
 Result<std::vector<ParkedEvent>> ProjectionEngine::parked(std::string_view name, std::size_t limit) const {
-  auto r = impl_->find(name);
-  if (!r) return r.error();
-  return (*r)->parked(limit);
+  NEXUM_ASSIGN_OR_RETURN(auto r, impl_->find(name));
+  return r->parked(limit);
 }
 
 Status ProjectionEngine::retry_parked(std::string_view name, std::int64_t position) {
-  auto r = impl_->find(name);
-  if (!r) return r.error();
-  return (*r)->retry_parked(position);
+  NEXUM_ASSIGN_OR_RETURN(auto r, impl_->find(name));
+  return r->retry_parked(position);
 }
 
 Result<std::optional<boost::json::value>> ProjectionEngine::get(std::string_view name, std::string_view key) const {
-  auto r = impl_->find(name);
-  if (!r) return r.error();
+  NEXUM_RETURN_IF_ERROR(impl_->find(name).status());
   return impl_->query().get(name, key);
 }
 
 Result<std::vector<ReadModelEntry>> ProjectionEngine::scan(std::string_view name, std::string_view prefix,
                                                            std::size_t limit, std::string_view start_after) const {
-  auto r = impl_->find(name);
-  if (!r) return r.error();
+  NEXUM_RETURN_IF_ERROR(impl_->find(name).status());
   return impl_->query().scan(name, prefix, limit, start_after);
 }
 

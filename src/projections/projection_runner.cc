@@ -49,9 +49,8 @@ ProjectionRunner::ProjectionRunner(store::RocksEventStore& store, std::unique_pt
 ProjectionRunner::~ProjectionRunner() { stop(); }
 
 Status ProjectionRunner::load() {
-  auto checkpoint = store_.load_checkpoint(checkpoint_name(name_));
-  if (!checkpoint) return checkpoint.error();
-  checkpoint_.store(*checkpoint);
+  NEXUM_ASSIGN_OR_RETURN(auto checkpoint, store_.load_checkpoint(checkpoint_name(name_)));
+  checkpoint_.store(checkpoint);
 
   std::string value;
   rocksdb::Status s = store_.db()->Get(rocksdb::ReadOptions(), readmodels_, status_key(name_), &value);
@@ -100,13 +99,12 @@ Status ProjectionRunner::start() {
 
 // REQUIRES: control_mu_ held, mode kIdle.
 Status ProjectionRunner::start_locked() {
-  auto checkpoint = store_.load_checkpoint(checkpoint_name(name_));
-  if (!checkpoint) return checkpoint.error();
+  NEXUM_ASSIGN_OR_RETURN(auto checkpoint, store_.load_checkpoint(checkpoint_name(name_)));
   {
     std::lock_guard<std::mutex> lock(mu_);
     reset_batch_locked();
     staged_.discard_staged();  // the cache stays: this runner is its keys' only writer
-    checkpoint_.store(*checkpoint);
+    checkpoint_.store(checkpoint);
     mode_ = Mode::kSubscribed;
     ++generation_;
   }
@@ -115,7 +113,7 @@ Status ProjectionRunner::start_locked() {
     failed_ = false;
     external_ = false;
   }
-  auto sub = store_.subscribe(*checkpoint + 1, EventFilter{}, [this](const EventView& e) { return on_event(e); });
+  auto sub = store_.subscribe(checkpoint + 1, EventFilter{}, [this](const EventView& e) { return on_event(e); });
   if (!sub) {
     std::lock_guard<std::mutex> lock(mu_);
     mode_ = Mode::kIdle;
@@ -198,15 +196,14 @@ Status ProjectionRunner::reset_for_rebuild() {
 
 Result<std::uint64_t> ProjectionRunner::begin_external(bool rebuilding) {
   std::lock_guard<std::mutex> control(control_mu_);
-  auto checkpoint = store_.load_checkpoint(checkpoint_name(name_));
-  if (!checkpoint) return checkpoint.error();
+  NEXUM_ASSIGN_OR_RETURN(auto checkpoint, store_.load_checkpoint(checkpoint_name(name_)));
   std::uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (mode_ != Mode::kIdle) return Status::conflict("projection '" + name_ + "' is already running", -1);
     reset_batch_locked();
     staged_.discard_staged();  // the cache stays: this runner is its keys' only writer
-    checkpoint_.store(*checkpoint);
+    checkpoint_.store(checkpoint);
     mode_ = Mode::kExternal;
     generation = ++generation_;
   }
@@ -346,13 +343,11 @@ Status ProjectionRunner::fail_and_stop(const EventView& e, const Status& why) {
   std::string reason = why.to_string();
   spdlog::error("projection {} stopped at position {} ({}): {}", name_, e.global_position, e.envelope.event_type,
                 reason);
-  Status replayed = replay_batch(e.global_position);
-  if (!replayed.ok()) return replayed;
+  NEXUM_RETURN_IF_ERROR(replay_batch(e.global_position));
   error_record_ = FailedEvent{e.global_position, std::string(e.envelope.event_type), std::string(e.stream), reason};
   // The events before the failing one keep their effect; the checkpoint
   // stays just before it, so a restart retries it.
-  Status committed = commit_locked(e.global_position - 1);
-  if (!committed.ok()) return committed;
+  NEXUM_RETURN_IF_ERROR(commit_locked(e.global_position - 1));
   set_error(e.global_position, reason);
   return Status(why.code(), "projection '" + name_ + "' stopped at position " + std::to_string(e.global_position) +
                                 ": " + why.message());

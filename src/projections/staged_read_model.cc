@@ -100,32 +100,28 @@ void StagedReadModel::mark_dirty(Node* node) {
 }
 
 Result<const boost::json::value*> StagedReadModel::get(std::string_view key) {
-  auto node = load(key, nullptr);
-  if (!node) return node.error();
-  const boost::json::value* v = &(*node)->entry.value;
+  NEXUM_ASSIGN_OR_RETURN(auto node, load(key, nullptr));
+  const boost::json::value* v = &node->entry.value;
   return v->is_null() ? nullptr : v;
 }
 
 Result<boost::json::value*> StagedReadModel::modify(std::string_view key) {
-  auto node = load(key, nullptr);
-  if (!node) return node.error();
-  mark_dirty(*node);
-  return &(*node)->entry.value;
+  NEXUM_ASSIGN_OR_RETURN(auto node, load(key, nullptr));
+  mark_dirty(node);
+  return &node->entry.value;
 }
 
 Result<ReadModelValue*> StagedReadModel::modify_value(std::string_view key, ReadModelDecoder decode) {
   if (decode == nullptr) return Status::invalid_argument("read-model decoder: null");
-  auto node = load(key, decode);
-  if (!node) return node.error();
-  mark_dirty(*node);
-  return (*node)->entry.typed.get();
+  NEXUM_ASSIGN_OR_RETURN(auto node, load(key, decode));
+  mark_dirty(node);
+  return node->entry.typed.get();
 }
 
 Result<const ReadModelValue*> StagedReadModel::get_value(std::string_view key, ReadModelDecoder decode) {
   if (decode == nullptr) return Status::invalid_argument("read-model decoder: null");
-  auto node = load(key, decode);
-  if (!node) return node.error();
-  return (*node)->entry.typed.get();
+  NEXUM_ASSIGN_OR_RETURN(auto node, load(key, decode));
+  return node->entry.typed.get();
 }
 
 Status StagedReadModel::put(std::string_view key, boost::json::value value) {

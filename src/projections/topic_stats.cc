@@ -22,29 +22,23 @@ class Counter final : public ReadModelValue {
     if (key.starts_with("topic/")) c->label_ = "topic";
     if (key.starts_with("event_type/")) c->label_ = "event_type";
     if (!stored) return std::unique_ptr<ReadModelValue>(std::move(c));
-    auto o = projections::parse_stored_object(*stored, key);
-    if (!o) return o.error();
+    NEXUM_ASSIGN_OR_RETURN(auto o, projections::parse_stored_object(*stored, key));
     c->present_ = true;
     if (!c->label_.empty()) {
-      auto v = projections::stored_string(*o, c->label_, key);
+      auto v = projections::stored_string(o, c->label_, key);
       if (!v) return v.error();
       c->label_value_ = std::move(v).value();
     }
-    auto events = projections::stored_int(*o, "events", key);
-    if (!events) return events.error();
-    c->events_ = events->value_or(0);
-    auto first_at = projections::stored_timestamp(*o, "first_event_at", key);
-    if (!first_at) return first_at.error();
-    c->first_event_at_ = *first_at;
-    auto last_at = projections::stored_timestamp(*o, "last_event_at", key);
-    if (!last_at) return last_at.error();
-    c->last_event_at_ = *last_at;
-    auto first = projections::stored_int(*o, "first_position", key);
-    if (!first) return first.error();
-    c->first_position_ = *first;
-    auto last = projections::stored_int(*o, "last_position", key);
-    if (!last) return last.error();
-    c->last_position_ = *last;
+    NEXUM_ASSIGN_OR_RETURN(auto events, projections::stored_int(o, "events", key));
+    c->events_ = events.value_or(0);
+    NEXUM_ASSIGN_OR_RETURN(auto first_at, projections::stored_timestamp(o, "first_event_at", key));
+    c->first_event_at_ = first_at;
+    NEXUM_ASSIGN_OR_RETURN(auto last_at, projections::stored_timestamp(o, "last_event_at", key));
+    c->last_event_at_ = last_at;
+    NEXUM_ASSIGN_OR_RETURN(auto first, projections::stored_int(o, "first_position", key));
+    c->first_position_ = first;
+    NEXUM_ASSIGN_OR_RETURN(auto last, projections::stored_int(o, "last_position", key));
+    c->last_position_ = last;
     return std::unique_ptr<ReadModelValue>(std::move(c));
   }
 
@@ -103,9 +97,8 @@ class TopicStats final : public Projection {
  private:
   static Status count(ReadModelWrites& writes, std::string_view key, std::string_view label_value,
                       const EventView& e) {
-    auto counter = writes.modify_as<Counter>(key);
-    if (!counter) return counter.error();
-    (*counter)->count(label_value, e);
+    NEXUM_ASSIGN_OR_RETURN(auto counter, writes.modify_as<Counter>(key));
+    counter->count(label_value, e);
     return Status();
   }
 

@@ -62,11 +62,10 @@ struct Account {
 };
 
 Result<std::optional<Account>> load_account(SagaFacts& facts, std::string_view account_id) {
-  auto raw = facts.get(account_fact(account_id));
-  if (!raw) return raw.error();
-  if (!raw->has_value()) return std::optional<Account>();
+  NEXUM_ASSIGN_OR_RETURN(auto raw, facts.get(account_fact(account_id)));
+  if (!raw.has_value()) return std::optional<Account>();
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(**raw, ec);
+  boost::json::value v = boost::json::parse(*raw, ec);
   if (ec || !v.is_object()) return Status::internal("loan saga: malformed account fact");
   const auto& o = v.get_object();
   return std::optional<Account>(Account{std::string(account_id), str(o, "customer_id"), str(o, "currency"),
@@ -82,12 +81,11 @@ void store_account(SagaFacts& facts, const Account& a) {
 }
 
 Result<std::vector<std::string>> customer_accounts(SagaFacts& facts, std::string_view customer_id) {
-  auto raw = facts.get(customer_accounts_fact(customer_id));
-  if (!raw) return raw.error();
+  NEXUM_ASSIGN_OR_RETURN(auto raw, facts.get(customer_accounts_fact(customer_id)));
   std::vector<std::string> ids;
-  if (!raw->has_value()) return ids;
+  if (!raw.has_value()) return ids;
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(**raw, ec);
+  boost::json::value v = boost::json::parse(*raw, ec);
   if (ec || !v.is_array()) return Status::internal("loan saga: malformed customer accounts fact");
   for (const auto& x : v.get_array()) {
     if (x.is_string()) ids.emplace_back(x.get_string().data(), x.get_string().size());
@@ -160,20 +158,16 @@ class Transition {
 
 Result<LoanApplicationSaga> LoanApplicationSaga::create(LoanApplicationPolicy policy) {
   NEXUM_RETURN_IF_ERROR(validate_saga_name(policy.saga_name));
-  auto currency = Currency::find(policy.default_currency, "default_currency");
-  if (!currency) return currency.error();
+  NEXUM_ASSIGN_OR_RETURN(auto currency, Currency::find(policy.default_currency, "default_currency"));
   if (policy.account_wait.count() <= 0) return Status::invalid_argument("account_wait: must be positive");
   for (const LoanTierPolicy& t : policy.tiers) {
     const std::string field = "tiers[" + t.tier + "]";
     if (t.tier.empty()) return Status::invalid_argument("tiers: empty tier name");
-    auto principal = Decimal::parse(t.principal, field + ".principal");
-    if (!principal) return principal.error();
-    if (!principal->is_positive()) return Status::invalid_argument(field + ".principal: must be positive");
-    auto money = Money::from_decimal(*principal, *currency, field + ".principal");
-    if (!money) return money.error();
-    auto rate = Decimal::parse(t.interest_rate, field + ".interest_rate");
-    if (!rate) return rate.error();
-    if (rate->is_negative()) return Status::invalid_argument(field + ".interest_rate: must not be negative");
+    NEXUM_ASSIGN_OR_RETURN(auto principal, Decimal::parse(t.principal, field + ".principal"));
+    if (!principal.is_positive()) return Status::invalid_argument(field + ".principal: must be positive");
+    NEXUM_RETURN_IF_ERROR(Money::from_decimal(principal, currency, field + ".principal").status());
+    NEXUM_ASSIGN_OR_RETURN(auto rate, Decimal::parse(t.interest_rate, field + ".interest_rate"));
+    if (rate.is_negative()) return Status::invalid_argument(field + ".interest_rate: must not be negative");
     if (t.term_months <= 0) return Status::invalid_argument(field + ".term_months: must be positive");
   }
   return LoanApplicationSaga(std::move(policy));
@@ -228,24 +222,22 @@ Status LoanApplicationSaga::observe(const RecordedEvent& e, SagaFacts& facts) co
     if (a.customer_id.empty()) return Status::invalid_argument("account_created without data.customer_id");
     if (a.state.empty()) a.state = "active";
     store_account(facts, a);
-    auto ids = customer_accounts(facts, a.customer_id);
-    if (!ids) return ids.error();
-    if (!contains(*ids, account_id)) {
-      ids->push_back(account_id);
+    NEXUM_ASSIGN_OR_RETURN(auto ids, customer_accounts(facts, a.customer_id));
+    if (!contains(ids, account_id)) {
+      ids.push_back(account_id);
       boost::json::array arr;
-      for (const auto& id : *ids) arr.emplace_back(id);
+      for (const auto& id : ids) arr.emplace_back(id);
       facts.put(customer_accounts_fact(a.customer_id), boost::json::serialize(arr));
     }
     return Status();
   }
   // account_updated (state change) / account_closed.
-  auto account = load_account(facts, account_id);
-  if (!account) return account.error();
-  if (!account->has_value()) return Status();  // an account we never saw created
+  NEXUM_ASSIGN_OR_RETURN(auto account, load_account(facts, account_id));
+  if (!account.has_value()) return Status();  // an account we never saw created
   std::string state = type == "account_closed" ? std::string("closed") : str(e.event.data, "state");
-  if (state.empty() || state == (*account)->state) return Status();
-  (*account)->state = state;
-  store_account(facts, **account);
+  if (state.empty() || state == account->state) return Status();
+  account->state = state;
+  store_account(facts, *account);
   return Status();
 }
 
@@ -258,13 +250,11 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
 
   // An open account of the customer in the loan's currency, if any.
   auto find_account = [&]() -> Result<std::optional<std::string>> {
-    auto ids = customer_accounts(facts, t.s("customer_id"));
-    if (!ids) return ids.error();
-    for (const std::string& id : *ids) {
-      auto a = load_account(facts, id);
-      if (!a) return a.error();
-      if (a->has_value() && (*a)->state == "active" && (*a)->currency == t.s("currency") &&
-          contains(policy_.disbursement_product_types, (*a)->product_type)) {
+    NEXUM_ASSIGN_OR_RETURN(auto ids, customer_accounts(facts, t.s("customer_id")));
+    for (const std::string& id : ids) {
+      NEXUM_ASSIGN_OR_RETURN(auto a, load_account(facts, id));
+      if (a.has_value() && a->state == "active" && a->currency == t.s("currency") &&
+          contains(policy_.disbursement_product_types, a->product_type)) {
         return std::optional<std::string>(id);
       }
     }
@@ -289,9 +279,8 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
       t.state()["currency"] = code;
       return t.reject(kRejectUnknownCurrency, "customer currency '" + code + "' is not supported");
     }
-    auto principal = Decimal::parse(p->principal, "principal");
-    if (!principal) return principal.error();
-    auto money = Money::from_decimal(*principal, *currency, "principal");
+    NEXUM_ASSIGN_OR_RETURN(auto principal, Decimal::parse(p->principal, "principal"));
+    auto money = Money::from_decimal(principal, *currency, "principal");
     if (!money) {
       t.state()["currency"] = code;
       return t.reject(kRejectUnknownCurrency, money.error().message());
@@ -351,10 +340,9 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
   }
   if (type == "account_created") {
     if (phase != kAwaitingAccount) return SagaDecision::ignore();
-    auto account = find_account();
-    if (!account) return account.error();
-    if (!account->has_value()) return SagaDecision::ignore();
-    disburse(**account);
+    NEXUM_ASSIGN_OR_RETURN(auto account, find_account());
+    if (!account.has_value()) return SagaDecision::ignore();
+    disburse(*account);
     return std::move(t.decision());
   }
   if (type == "loan_originated") {
@@ -369,10 +357,9 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
     }
     t.state()["loan_id"] = e.event.entity_id;
     t.step_completed("origination", boost::json::object{{"loan_id", e.event.entity_id}});
-    auto account = find_account();
-    if (!account) return account.error();
-    if (account->has_value()) {
-      disburse(**account);
+    NEXUM_ASSIGN_OR_RETURN(auto account, find_account());
+    if (account.has_value()) {
+      disburse(*account);
     } else {
       t.phase(kAwaitingAccount);
       t.decision().deadlines.push_back(SagaDeadline{std::string(kAccountWait), input.time + policy_.account_wait});

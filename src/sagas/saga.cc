@@ -53,9 +53,8 @@ Status get_time(const boost::json::object& o, std::string_view key, Timestamp& o
     out = Timestamp{};
     return Status();
   }
-  auto t = parse_timestamp(text, key);
-  if (!t) return t.error();
-  out = *t;
+  NEXUM_ASSIGN_OR_RETURN(auto t, parse_timestamp(text, key));
+  out = t;
   return Status();
 }
 

@@ -86,9 +86,8 @@ Status SagaProcessor::load() {
   pending_.Clear();
   pending_inputs_ = 0;
   pending_outbox_ = false;
-  auto checkpoint = store_.load_checkpoint(checkpoint_name_);
-  if (!checkpoint) return checkpoint.error();
-  position_ = committed_ = *checkpoint;
+  NEXUM_ASSIGN_OR_RETURN(auto checkpoint, store_.load_checkpoint(checkpoint_name_));
+  position_ = committed_ = checkpoint;
   // The next outbox sequence number: one past the last stored entry, and
   // never lower than before a reload, so the relay — which skips everything
   // below the first entry it has not deleted — sees every new entry.
@@ -175,9 +174,8 @@ Status SagaProcessor::on_event(const EventView& e) {
   const bool continues = continuing_.contains(type);
   position_ = e.global_position;
   if (!observed && !starts && !continues) return Status();
-  auto recorded = e.to_recorded();
-  if (!recorded) return recorded.error();
-  const RecordedEvent& event = *recorded;
+  NEXUM_ASSIGN_OR_RETURN(auto recorded, e.to_recorded());
+  const RecordedEvent& event = recorded;
   std::size_t writes_before = pending_.GetWriteBatch()->Count();
   if (observed) {
     Facts facts(*this);
@@ -202,13 +200,12 @@ Status SagaProcessor::on_event(const EventView& e) {
       id.reset();
     }
     if (id) {
-      auto loaded = load_instance(*id);
-      if (!loaded) return loaded.error();
-      const bool exists = loaded->has_value();
+      NEXUM_ASSIGN_OR_RETURN(auto loaded, load_instance(*id));
+      const bool exists = loaded.has_value();
       if (exists || starts) {
         SagaInstance instance;
         if (exists) {
-          instance = std::move(**loaded);
+          instance = std::move(*loaded);
         } else {
           instance.saga = name_;
           instance.id = *id;
@@ -280,18 +277,17 @@ Status SagaProcessor::fire_due(Timestamp now, bool& outbox) {
     }
     if (due.empty()) return Status();
     for (auto& [key, d] : due) {
-      auto loaded = load_instance(d.instance_id);
-      if (!loaded) return loaded.error();
+      NEXUM_ASSIGN_OR_RETURN(auto loaded, load_instance(d.instance_id));
       bool live = false;
-      if (loaded->has_value() && !is_final((*loaded)->status)) {
-        auto it = (*loaded)->deadlines.find(d.name);
-        live = it != (*loaded)->deadlines.end() && it->second.due == d.due;
+      if (loaded.has_value() && !is_final(loaded->status)) {
+        auto it = loaded->deadlines.find(d.name);
+        live = it != loaded->deadlines.end() && it->second.due == d.due;
       }
       if (!live) {  // stale index entry (already fired in this pass, moved, or the instance finished)
         pending_.Delete(sagas_cf_, to_slice(key));
         continue;
       }
-      NEXUM_RETURN_IF_ERROR(fire_due_for(**loaded, now));
+      NEXUM_RETURN_IF_ERROR(fire_due_for(*loaded, now));
     }
     NEXUM_RETURN_IF_ERROR(commit(committed_outbox));
     outbox = outbox || committed_outbox;

@@ -41,10 +41,9 @@ Result<SagaInstance> parse_instance(std::string_view saga, std::string_view id, 
 
 Result<SagaInstance> load_saga_instance(EventStore& store, std::string_view saga, std::string_view id) {
   NEXUM_RETURN_IF_ERROR(validate_saga_name(saga));
-  auto rocks = rocks_of(store);
-  if (!rocks) return rocks.error();
+  NEXUM_ASSIGN_OR_RETURN(auto rocks, rocks_of(store));
   std::string value;
-  rocksdb::Status s = (*rocks)->db()->Get(rocksdb::ReadOptions(), (*rocks)->column_family(store::kCfSagas),
+  rocksdb::Status s = rocks->db()->Get(rocksdb::ReadOptions(), rocks->column_family(store::kCfSagas),
                                           to_slice(sagas::instance_key(saga, id)), &value);
   if (s.IsNotFound()) {
     return Status::not_found("saga " + std::string(saga) + " has no instance '" + std::string(id) + "'");
@@ -55,14 +54,13 @@ Result<SagaInstance> load_saga_instance(EventStore& store, std::string_view saga
 
 Result<std::vector<SagaInstance>> list_saga_instances(EventStore& store, std::string_view saga, std::size_t limit) {
   NEXUM_RETURN_IF_ERROR(validate_saga_name(saga));
-  auto rocks = rocks_of(store);
-  if (!rocks) return rocks.error();
+  NEXUM_ASSIGN_OR_RETURN(auto rocks, rocks_of(store));
   const std::string prefix = sagas::kind_prefix(saga, sagas::KeyKind::kInstance);
   const std::string end = sagas::prefix_end(prefix);
   rocksdb::Slice upper = to_slice(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it((*rocks)->db()->NewIterator(ro, (*rocks)->column_family(store::kCfSagas)));
+  std::unique_ptr<rocksdb::Iterator> it(rocks->db()->NewIterator(ro, rocks->column_family(store::kCfSagas)));
   std::vector<SagaInstance> out;
   for (it->Seek(to_slice(prefix)); it->Valid() && out.size() < limit; it->Next()) {
     auto instance = parse_instance(saga, to_view(it->key()).substr(prefix.size()), to_view(it->value()));
@@ -75,16 +73,13 @@ Result<std::vector<SagaInstance>> list_saga_instances(EventStore& store, std::st
 
 Result<SagaSummary> summarize_saga(EventStore& store, std::string_view saga) {
   NEXUM_RETURN_IF_ERROR(validate_saga_name(saga));
-  auto rocks = rocks_of(store);
-  if (!rocks) return rocks.error();
+  NEXUM_ASSIGN_OR_RETURN(auto rocks, rocks_of(store));
   SagaSummary s;
   s.saga = std::string(saga);
-  auto checkpoint = store.load_checkpoint("saga/" + std::string(saga));
-  if (!checkpoint) return checkpoint.error();
-  s.checkpoint = *checkpoint;
-  auto instances = list_saga_instances(store, saga);
-  if (!instances) return instances.error();
-  for (const SagaInstance& i : *instances) {
+  NEXUM_ASSIGN_OR_RETURN(auto checkpoint, store.load_checkpoint("saga/" + std::string(saga)));
+  s.checkpoint = checkpoint;
+  NEXUM_ASSIGN_OR_RETURN(auto instances, list_saga_instances(store, saga));
+  for (const SagaInstance& i : instances) {
     ++s.instances;
     switch (i.status) {
       case SagaStatus::kActive: ++s.active; break;
@@ -93,19 +88,18 @@ Result<SagaSummary> summarize_saga(EventStore& store, std::string_view saga) {
       case SagaStatus::kFailed: ++s.failed; break;
     }
   }
-  s.outbox = sagas::count_keys(**rocks, sagas::kind_prefix(saga, sagas::KeyKind::kOutbox));
-  s.deadlines = sagas::count_keys(**rocks, sagas::kind_prefix(saga, sagas::KeyKind::kDeadline));
-  s.sent = sagas::count_keys(**rocks, sagas::kind_prefix(saga, sagas::KeyKind::kSent));
+  s.outbox = sagas::count_keys(*rocks, sagas::kind_prefix(saga, sagas::KeyKind::kOutbox));
+  s.deadlines = sagas::count_keys(*rocks, sagas::kind_prefix(saga, sagas::KeyKind::kDeadline));
+  s.sent = sagas::count_keys(*rocks, sagas::kind_prefix(saga, sagas::KeyKind::kSent));
   return s;
 }
 
 Result<std::vector<SagaSummary>> list_sagas(EventStore& store) {
-  auto rocks = rocks_of(store);
-  if (!rocks) return rocks.error();
+  NEXUM_ASSIGN_OR_RETURN(auto rocks, rocks_of(store));
   // Saga names are the key parts before the first '/'; hop from one to the next.
   std::set<std::string> names;
   std::unique_ptr<rocksdb::Iterator> it(
-      (*rocks)->db()->NewIterator(rocksdb::ReadOptions(), (*rocks)->column_family(store::kCfSagas)));
+      rocks->db()->NewIterator(rocksdb::ReadOptions(), rocks->column_family(store::kCfSagas)));
   for (it->SeekToFirst(); it->Valid();) {
     std::string_view key = to_view(it->key());
     auto slash = key.find('/');

@@ -225,15 +225,14 @@ void CommitPipeline::submit(std::vector<StreamAppend> appends, std::function<voi
 }
 
 Result<AppendResult> CommitPipeline::append(std::vector<StreamAppend> appends) {
-  auto req = make_request(std::move(appends));
-  if (!req) return req.error();
+  NEXUM_ASSIGN_OR_RETURN(auto req, make_request(std::move(appends)));
   std::optional<Result<AppendResult>> inline_result;
-  (*req)->done = [&inline_result](Result<AppendResult> r) { inline_result.emplace(std::move(r)); };
-  if (write_inline(*req)) return std::move(*inline_result);
+  req->done = [&inline_result](Result<AppendResult> r) { inline_result.emplace(std::move(r)); };
+  if (write_inline(req)) return std::move(*inline_result);
   std::promise<Result<AppendResult>> promise;
   auto future = promise.get_future();
-  (*req)->done = [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); };
-  enqueue(std::move(*req));
+  req->done = [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); };
+  enqueue(std::move(req));
   return future.get();
 }
 
@@ -592,14 +591,13 @@ Status CommitPipeline::decide(Request& req, Group& group, const std::vector<IdLo
   // Optimistic concurrency.
   req.new_versions.clear();
   for (const Item& item : req.items) {
-    auto current = current_version(item.stream, group);
-    if (!current) return current.error();
-    if (!item.expected.matches(*current)) {
+    NEXUM_ASSIGN_OR_RETURN(auto current, current_version(item.stream, group));
+    if (!item.expected.matches(current)) {
       return Status::conflict("stream '" + item.stream + "': expected " + item.expected.to_string() +
-                                  ", actual version " + std::to_string(*current),
-                              *current);
+                                  ", actual version " + std::to_string(current),
+                              current);
     }
-    req.new_versions.push_back(*current);
+    req.new_versions.push_back(current);
   }
   return Status();
 }

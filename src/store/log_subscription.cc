@@ -58,8 +58,7 @@ void LogSubscription::run(std::int64_t next) {
         return Status::unavailable("subscription stopped");
       }
       if (filter_.empty() || filter_.matches(e)) {
-        Status hs = handler_(e);
-        if (!hs.ok()) return hs;
+        NEXUM_RETURN_IF_ERROR(handler_(e));
       }
       next = e.global_position + 1;
       position_.store(e.global_position, std::memory_order_release);

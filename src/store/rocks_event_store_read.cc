@@ -223,11 +223,10 @@ Status visit_stream_forward(const StoreHandles& h, std::string_view stream, std:
   bool complete = false;
   NEXUM_RETURN_IF_ERROR(visit_consecutive(h, stream, from_version, limit, visit, &visited, &complete));
   if (complete) return Status();
-  auto positions = stream_positions(h, stream, std::max<std::int64_t>(from_version, 0) +
-                                                   static_cast<std::int64_t>(visited),
-                                    limit - visited, ReadDirection::kForward);
-  if (!positions) return positions.error();
-  return visit_positions(h, stream, *positions, visit);
+  const std::int64_t next_version = std::max<std::int64_t>(from_version, 0) + static_cast<std::int64_t>(visited);
+  NEXUM_ASSIGN_OR_RETURN(auto positions,
+                         stream_positions(h, stream, next_version, limit - visited, ReadDirection::kForward));
+  return visit_positions(h, stream, positions, visit);
 }
 
 }  // namespace
@@ -254,10 +253,9 @@ Result<std::vector<RecordedEvent>> RocksEventStore::read_stream(std::string_view
     NEXUM_RETURN_IF_ERROR(visit_stream_forward(handles_, stream, from_version, limit, materialize));
     return out;
   }
-  auto positions = stream_positions(handles_, stream, from_version, limit, direction);
-  if (!positions) return positions.error();
-  out.reserve(positions->size());
-  NEXUM_RETURN_IF_ERROR(visit_positions(handles_, stream, *positions, materialize));
+  NEXUM_ASSIGN_OR_RETURN(auto positions, stream_positions(handles_, stream, from_version, limit, direction));
+  out.reserve(positions.size());
+  NEXUM_RETURN_IF_ERROR(visit_positions(handles_, stream, positions, materialize));
   return out;
 }
 
