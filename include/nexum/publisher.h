@@ -83,6 +83,12 @@ class NexumEventPublisher {
   Result<AppendResult> on_workflow_rejected(const WorkflowInstance& workflow, std::string_view reason,
                                             const EventContext& ctx = {});
 
+  // ---- Nexum's own ----
+  // account_closed on nexum.accounts.closed: account_updated's fields, for an
+  // account whose state is kClosed and whose balance is zero (InvalidArgument
+  // otherwise: the aggregate would refuse to fold it).
+  Result<AppendResult> on_account_closed(const Account& account, const EventContext& ctx = {});
+
   // The envelope these methods append (exposed for hosts that batch
   // several events into one append_multi): type, entity, data, the
   // context's metadata and id, and the clock's time.

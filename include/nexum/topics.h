@@ -10,12 +10,15 @@
 
 namespace nexum::topics {
 
-// Outbound: events published from the log (the seed's KafkaTopics, 24).
+// Outbound: events published from the log (the seed's KafkaTopics, 24, and
+// nexum.accounts.closed).
 inline constexpr std::string_view kTransactionsCreated = "nexum.transactions.created";
 inline constexpr std::string_view kTransactionsPosted = "nexum.transactions.posted";
 inline constexpr std::string_view kTransactionsFailed = "nexum.transactions.failed";
 inline constexpr std::string_view kAccountsCreated = "nexum.accounts.created";
 inline constexpr std::string_view kAccountsUpdated = "nexum.accounts.updated";
+// Nexum's own (the seed had no close): account_closed.
+inline constexpr std::string_view kAccountsClosed = "nexum.accounts.closed";
 inline constexpr std::string_view kCustomersCreated = "nexum.customers.created";
 inline constexpr std::string_view kCustomersUpdated = "nexum.customers.updated";
 inline constexpr std::string_view kCustomersKycChanged = "nexum.customers.kyc_changed";
@@ -51,7 +54,8 @@ struct EventTopic {
   std::string_view topic;       // e.g. kCustomersKycChanged
 };
 
-// The 24 outbound topics, in the seed's KafkaTopics order.
+// The 25 outbound topics: the seed's 24 in its KafkaTopics order, then
+// nexum.accounts.closed.
 std::span<const std::string_view> outbound_topics();
 
 // The 5 command topics: transactions, customers, loans, accounts, dlq.

@@ -5,6 +5,7 @@
 #include "banking/command_decision.h"
 #include "banking/event_payloads.h"
 #include "nexum/banking_events.h"
+#include "nexum/event_types.h"
 
 namespace nexum::banking_internal {
 namespace {
@@ -75,7 +76,7 @@ Result<Decider> parse_open(const CommandContext& ctx, const FieldReader& r) {
     StreamAppend s;
     s.stream = a.stream();
     s.expected = ExpectedVersion::no_stream();
-    s.events.push_back(ctx.event(banking::kAccountCreated, Account::kEntityType, a.id, account_created_data(a)));
+    s.events.push_back(ctx.event(event_types::kAccountCreated, Account::kEntityType, a.id, account_created_data(a)));
     d.appends.push_back(std::move(s));
     d.outcome.entity_type = std::string(Account::kEntityType);
     d.outcome.entity_id = a.id;
@@ -107,7 +108,8 @@ Result<Decider> parse_close(const FieldReader& r) {
     StreamAppend s;
     s.stream = after.stream();
     s.expected = ExpectedVersion::exact(current.version);
-    s.events.push_back(ctx.event(banking::kAccountUpdated, Account::kEntityType, id, account_updated_data(after)));
+    // account_closed carries account_updated's fields: the zero balance and state "closed".
+    s.events.push_back(ctx.event(event_types::kAccountClosed, Account::kEntityType, id, account_updated_data(after)));
     d.appends.push_back(std::move(s));
     d.outcome.entity_type = std::string(Account::kEntityType);
     d.outcome.entity_id = id;

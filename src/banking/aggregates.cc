@@ -7,7 +7,7 @@
 
 #include "banking/event_payloads.h"
 #include "banking/json_fields.h"
-#include "nexum/banking_events.h"
+#include "nexum/event_types.h"
 
 namespace nexum {
 namespace {
@@ -34,17 +34,17 @@ Result<boost::json::object> parse_snapshot(std::string_view json) {
 
 Status Customer::apply(const EventSchema& e) {
   const FieldReader r = event_reader(e);
-  if (e.event_type == banking::kCustomerCreated || e.event_type == banking::kCustomerUpdated) {
+  if (e.event_type == event_types::kCustomerCreated || e.event_type == event_types::kCustomerUpdated) {
     NEXUM_ASSIGN_OR_RETURN(first_name, r.optional_string("first_name"));
     NEXUM_ASSIGN_OR_RETURN(last_name, r.optional_string("last_name"));
     NEXUM_ASSIGN_OR_RETURN(email, r.optional_string("email"));
     NEXUM_ASSIGN_OR_RETURN(phone, r.optional_string("phone"));
-    if (e.event_type == banking::kCustomerCreated) {
+    if (e.event_type == event_types::kCustomerCreated) {
       NEXUM_ASSIGN_OR_RETURN(kyc_status, r.enumeration<KycStatus>("kyc_status"));
       NEXUM_ASSIGN_OR_RETURN(kyc_tier, r.enumeration<KycTier>("kyc_tier"));
       exists = true;
     }
-  } else if (e.event_type == banking::kKycStatusChanged) {
+  } else if (e.event_type == event_types::kKycStatusChanged) {
     NEXUM_ASSIGN_OR_RETURN(kyc_status, r.enumeration<KycStatus>("new_status"));
     NEXUM_ASSIGN_OR_RETURN(kyc_tier, r.enumeration<KycTier>("new_tier"));
   }
@@ -61,7 +61,7 @@ Result<Customer> Customer::from_snapshot(std::string_view id, std::string_view j
   Customer c;
   c.id = std::string(id);
   EventSchema e;
-  e.event_type = banking::kCustomerCreated;
+  e.event_type = event_types::kCustomerCreated;
   e.data = std::move(o);
   NEXUM_RETURN_IF_ERROR(c.apply(e));
   c.version = version;
@@ -72,7 +72,7 @@ Result<Customer> Customer::from_snapshot(std::string_view id, std::string_view j
 
 Status Account::apply(const EventSchema& e) {
   const FieldReader r = event_reader(e);
-  if (e.event_type == banking::kAccountCreated) {
+  if (e.event_type == event_types::kAccountCreated) {
     NEXUM_ASSIGN_OR_RETURN(account_number, r.optional_string("account_number"));
     NEXUM_ASSIGN_OR_RETURN(product_type, r.enumeration<ProductType>("product_type"));
     NEXUM_ASSIGN_OR_RETURN(customer_id, r.optional_string("customer_id"));
@@ -82,7 +82,7 @@ Status Account::apply(const EventSchema& e) {
     // A snapshot carries the state; a creation event does not (it is active).
     NEXUM_ASSIGN_OR_RETURN(state, r.optional_enumeration<AccountState>("state", AccountState::kActive));
     exists = true;
-  } else if (e.event_type == banking::kAccountUpdated) {
+  } else if (e.event_type == event_types::kAccountUpdated) {
     NEXUM_ASSIGN_OR_RETURN(state, r.enumeration<AccountState>("state"));
     NEXUM_ASSIGN_OR_RETURN(account_number, r.optional_string("account_number", account_number));
     NEXUM_ASSIGN_OR_RETURN(Money stated, r.money("balance", currency));
@@ -100,6 +100,14 @@ Status Account::apply(const EventSchema& e) {
       }
     }
     balance = stated;
+  } else if (e.event_type == event_types::kAccountClosed) {
+    NEXUM_ASSIGN_OR_RETURN(account_number, r.optional_string("account_number", account_number));
+    NEXUM_ASSIGN_OR_RETURN(Money stated, r.money("balance", currency));
+    if (!stated.is_zero() || !balance.is_zero()) {
+      return r.error("balance", "an account is closed only at zero, but it holds " + balance.to_string() +
+                                    " and the event states " + stated.to_string());
+    }
+    state = AccountState::kClosed;
   }
   ++version;
   return Status();
@@ -116,7 +124,7 @@ Result<Account> Account::from_snapshot(std::string_view id, std::string_view jso
   Account a;
   a.id = std::string(id);
   EventSchema e;
-  e.event_type = banking::kAccountCreated;
+  e.event_type = event_types::kAccountCreated;
   e.data = std::move(o);
   NEXUM_RETURN_IF_ERROR(a.apply(e));
   a.version = version;
@@ -127,7 +135,7 @@ Result<Account> Account::from_snapshot(std::string_view id, std::string_view jso
 
 Status Loan::apply(const EventSchema& e) {
   const FieldReader r = event_reader(e);
-  if (e.event_type == banking::kLoanOriginated) {
+  if (e.event_type == event_types::kLoanOriginated) {
     NEXUM_ASSIGN_OR_RETURN(customer_id, r.optional_string("customer_id"));
     NEXUM_ASSIGN_OR_RETURN(Currency cur, r.currency("currency"));
     NEXUM_ASSIGN_OR_RETURN(principal, r.money("principal", cur));
@@ -147,13 +155,13 @@ Status Loan::apply(const EventSchema& e) {
       NEXUM_ASSIGN_OR_RETURN(total_paid, r.money("total_paid", cur));
     }
     exists = true;
-  } else if (e.event_type == banking::kLoanDisbursed) {
+  } else if (e.event_type == event_types::kLoanDisbursed) {
     std::string account;
     NEXUM_ASSIGN_OR_RETURN(account, r.optional_string("account_id"));
     if (!account.empty()) account_id = std::move(account);
     state = LoanState::kDisbursed;
     outstanding_balance = principal;
-  } else if (e.event_type == banking::kLoanPayment) {
+  } else if (e.event_type == event_types::kLoanPayment) {
     NEXUM_ASSIGN_OR_RETURN(Money paid, r.money("payment_amount", currency()));
     Result<Money> total = total_paid.add(paid);
     if (!total) return Status::data_loss(total.error().message());
@@ -161,11 +169,11 @@ Status Loan::apply(const EventSchema& e) {
     // The host's figure is authoritative (it may include interest).
     NEXUM_ASSIGN_OR_RETURN(outstanding_balance, r.money("outstanding_balance", currency()));
     state = LoanState::kActive;
-  } else if (e.event_type == banking::kLoanPaidOff || e.event_type == banking::kLoanDefaulted) {
+  } else if (e.event_type == event_types::kLoanPaidOff || e.event_type == event_types::kLoanDefaulted) {
     if (r.has_value("outstanding_balance")) {
       NEXUM_ASSIGN_OR_RETURN(outstanding_balance, r.money("outstanding_balance", currency()));
     }
-    state = e.event_type == banking::kLoanPaidOff ? LoanState::kPaidOff : LoanState::kDefaulted;
+    state = e.event_type == event_types::kLoanPaidOff ? LoanState::kPaidOff : LoanState::kDefaulted;
   }
   ++version;
   return Status();
@@ -185,7 +193,7 @@ Result<Loan> Loan::from_snapshot(std::string_view id, std::string_view json, std
   Loan l;
   l.id = std::string(id);
   EventSchema e;
-  e.event_type = banking::kLoanOriginated;
+  e.event_type = event_types::kLoanOriginated;
   e.data = std::move(o);
   NEXUM_RETURN_IF_ERROR(l.apply(e));
   l.version = version;
@@ -204,9 +212,9 @@ std::string Transaction::default_reference() const {
 
 Status Transaction::apply(const EventSchema& e) {
   const FieldReader r = event_reader(e);
-  const bool created = e.event_type == banking::kTransactionCreated;
-  const bool posted = e.event_type == banking::kTransactionPosted;
-  const bool failed = e.event_type == banking::kTransactionFailed;
+  const bool created = e.event_type == event_types::kTransactionCreated;
+  const bool posted = e.event_type == event_types::kTransactionPosted;
+  const bool failed = e.event_type == event_types::kTransactionFailed;
   if (created || posted || failed) {
     NEXUM_ASSIGN_OR_RETURN(transaction_type, r.enumeration<TransactionType>("transaction_type"));
     NEXUM_ASSIGN_OR_RETURN(from_account_id, r.optional_string("from_account_id"));
@@ -255,7 +263,7 @@ Result<Transaction> Transaction::from_snapshot(std::string_view id, std::string_
   Transaction t;
   t.id = std::string(id);
   EventSchema e;
-  e.event_type = banking::kTransactionCreated;
+  e.event_type = event_types::kTransactionCreated;
   e.data = std::move(o);
   NEXUM_RETURN_IF_ERROR(t.apply(e));
   t.version = version;

@@ -4,6 +4,7 @@
 
 #include "banking/event_payloads.h"
 #include "nexum/banking_events.h"
+#include "nexum/event_types.h"
 
 namespace nexum::banking_internal {
 namespace {
@@ -113,7 +114,7 @@ Decision reject_transaction(const CommandContext& ctx, TransactionType type, std
   StreamAppend a;
   a.stream = entity_stream(Transaction::kEntityType, t.id);
   a.expected = ExpectedVersion::no_stream();
-  a.events.push_back(ctx.event(banking::kTransactionFailed, Transaction::kEntityType, t.id, std::move(data)));
+  a.events.push_back(ctx.event(event_types::kTransactionFailed, Transaction::kEntityType, t.id, std::move(data)));
   d.appends.push_back(std::move(a));
   d.outcome.kind = CommandOutcomeKind::kRejected;
   d.outcome.reason = rejection.reason;
@@ -140,7 +141,7 @@ Decision reject_workflow(const CommandContext& ctx, WorkflowType type, std::stri
   StreamAppend a;
   a.stream = entity_stream("workflow", w.id);
   a.expected = ExpectedVersion::no_stream();
-  a.events.push_back(ctx.event(banking::kWorkflowRejected, "workflow", w.id, std::move(data)));
+  a.events.push_back(ctx.event(event_types::kWorkflowRejected, "workflow", w.id, std::move(data)));
   d.appends.push_back(std::move(a));
   d.outcome.kind = CommandOutcomeKind::kRejected;
   d.outcome.reason = rejection.reason;
@@ -155,9 +156,9 @@ void add_transaction(Decision& d, const CommandContext& ctx, const Transaction& 
   a.stream = t.stream();
   a.expected = ExpectedVersion::no_stream();
   a.events.push_back(
-      ctx.event(banking::kTransactionCreated, Transaction::kEntityType, t.id, transaction_created_data(t)));
+      ctx.event(event_types::kTransactionCreated, Transaction::kEntityType, t.id, transaction_created_data(t)));
   a.events.push_back(
-      ctx.event(banking::kTransactionPosted, Transaction::kEntityType, t.id, transaction_posted_data(t)));
+      ctx.event(event_types::kTransactionPosted, Transaction::kEntityType, t.id, transaction_posted_data(t)));
   d.appends.push_back(std::move(a));
   if (d.outcome.entity_id.empty()) {
     d.outcome.entity_type = std::string(Transaction::kEntityType);
@@ -175,7 +176,7 @@ void add_account_movement(Decision& d, const CommandContext& ctx, const Account&
   StreamAppend a;
   a.stream = after.stream();
   a.expected = before.exists ? ExpectedVersion::exact(before.version) : ExpectedVersion::no_stream();
-  a.events.push_back(ctx.event(banking::kAccountUpdated, Account::kEntityType, after.id, std::move(data)));
+  a.events.push_back(ctx.event(event_types::kAccountUpdated, Account::kEntityType, after.id, std::move(data)));
   d.appends.push_back(std::move(a));
   after.version = before.version + 1;
   const std::int64_t previous = before.version;

@@ -17,7 +17,7 @@
 #include "banking/command_decision.h"
 #include "banking/command_vocabulary.h"
 #include "banking/keyed_workers.h"
-#include "nexum/banking_events.h"
+#include "nexum/event_types.h"
 #include "nexum/kafka_message.h"
 
 namespace nexum {
@@ -378,7 +378,7 @@ Result<std::optional<CommandOutcome>> NexumCommandHandler::Impl::stored_outcome(
   CommandOutcome o;
   o.topic = ctx.topic();
   o.action = ctx.action();
-  o.kind = (e.event_type == banking::kTransactionFailed || e.event_type == banking::kWorkflowRejected)
+  o.kind = (e.event_type == event_types::kTransactionFailed || e.event_type == event_types::kWorkflowRejected)
                ? CommandOutcomeKind::kRejected
                : CommandOutcomeKind::kAccepted;
   if (!o.accepted()) {

@@ -5,6 +5,7 @@
 #include "banking/command_decision.h"
 #include "banking/event_payloads.h"
 #include "nexum/banking_events.h"
+#include "nexum/event_types.h"
 
 namespace nexum::banking_internal {
 namespace {
@@ -74,7 +75,7 @@ Result<Decider> parse_create(const CommandContext& ctx, const FieldReader& r) {
       return reject_workflow(ctx, WorkflowType::kCustomerOnboarding, c.id, Customer::kEntityType, c.id,
                              {std::string(banking::kReasonCustomerExists), "customer " + c.id + " already exists"});
     }
-    return customer_event(ctx, current, c, banking::kCustomerCreated, customer_created_data(c));
+    return customer_event(ctx, current, c, event_types::kCustomerCreated, customer_created_data(c));
   });
 }
 
@@ -114,7 +115,7 @@ Result<Decider> parse_update(const FieldReader& r) {
     if (u.last_name) after.last_name = *u.last_name;
     if (u.email) after.email = *u.email;
     if (u.phone) after.phone = *u.phone;
-    return customer_event(ctx, current, after, banking::kCustomerUpdated, customer_updated_data(after));
+    return customer_event(ctx, current, after, event_types::kCustomerUpdated, customer_updated_data(after));
   });
 }
 
@@ -137,7 +138,7 @@ Result<Decider> parse_change_kyc(const FieldReader& r) {
     Customer after = current;
     after.kyc_status = status;
     if (tier) after.kyc_tier = *tier;
-    return customer_event(ctx, current, after, banking::kKycStatusChanged,
+    return customer_event(ctx, current, after, event_types::kKycStatusChanged,
                           kyc_status_changed_data(after, current.kyc_status, current.kyc_tier));
   });
 }

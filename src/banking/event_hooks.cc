@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "nexum/event_types.h"
+
 namespace nexum {
 
 class EventHookManager::Impl {
@@ -80,19 +82,19 @@ class EventHookManager::Impl {
   struct Transactions final : TransactionProcessorObserver {
     explicit Transactions(Impl& m) : m(m) {}
     void on_transaction_created(const Transaction& t) override {
-      m.publish("transaction_created", [&](P& p) { return p.on_transaction_created(t); });
+      m.publish(event_types::kTransactionCreated, [&](P& p) { return p.on_transaction_created(t); });
     }
     void on_transaction_processed(const Transaction& t) override {
       if (t.state == TransactionState::kCompleted) {
-        m.publish("transaction_posted", [&](P& p) { return p.on_transaction_posted(t); });
+        m.publish(event_types::kTransactionPosted, [&](P& p) { return p.on_transaction_posted(t); });
       } else if (t.state == TransactionState::kFailed) {
         const std::string_view error =
             t.error_message.empty() ? std::string_view("Transaction failed") : std::string_view(t.error_message);
-        m.publish("transaction_failed", [&](P& p) { return p.on_transaction_failed(t, error); });
+        m.publish(event_types::kTransactionFailed, [&](P& p) { return p.on_transaction_failed(t, error); });
       }
     }
     void on_transaction_failed(const Transaction& t, std::string_view error) override {
-      m.publish("transaction_failed", [&](P& p) { return p.on_transaction_failed(t, error); });
+      m.publish(event_types::kTransactionFailed, [&](P& p) { return p.on_transaction_failed(t, error); });
     }
     Impl& m;
   };
@@ -100,16 +102,16 @@ class EventHookManager::Impl {
   struct Accounts final : AccountManagerObserver {
     explicit Accounts(Impl& m) : m(m) {}
     void on_account_created(const Account& a) override {
-      m.publish("account_created", [&](P& p) { return p.on_account_created(a); });
+      m.publish(event_types::kAccountCreated, [&](P& p) { return p.on_account_created(a); });
     }
     void on_account_updated(const Account& a) override {
-      m.publish("account_updated", [&](P& p) { return p.on_account_updated(a); });
+      m.publish(event_types::kAccountUpdated, [&](P& p) { return p.on_account_updated(a); });
     }
     void on_credit_statement_generated(const CreditStatement& s) override {
-      m.publish("credit_statement_generated", [&](P& p) { return p.on_credit_statement_generated(s); });
+      m.publish(event_types::kCreditStatementGenerated, [&](P& p) { return p.on_credit_statement_generated(s); });
     }
     void on_credit_payment(const CreditPayment& c) override {
-      m.publish("credit_payment", [&](P& p) { return p.on_credit_payment(c); });
+      m.publish(event_types::kCreditPayment, [&](P& p) { return p.on_credit_payment(c); });
     }
     Impl& m;
   };
@@ -117,13 +119,13 @@ class EventHookManager::Impl {
   struct Customers final : CustomerManagerObserver {
     explicit Customers(Impl& m) : m(m) {}
     void on_customer_created(const Customer& c) override {
-      m.publish("customer_created", [&](P& p) { return p.on_customer_created(c); });
+      m.publish(event_types::kCustomerCreated, [&](P& p) { return p.on_customer_created(c); });
     }
     void on_customer_updated(const Customer& c) override {
-      m.publish("customer_updated", [&](P& p) { return p.on_customer_updated(c); });
+      m.publish(event_types::kCustomerUpdated, [&](P& p) { return p.on_customer_updated(c); });
     }
     void on_kyc_status_changed(const Customer& c, std::optional<KycStatus> s, std::optional<KycTier> t) override {
-      m.publish("kyc_status_changed", [&](P& p) { return p.on_customer_kyc_changed(c, s, t); });
+      m.publish(event_types::kKycStatusChanged, [&](P& p) { return p.on_customer_kyc_changed(c, s, t); });
     }
     Impl& m;
   };
@@ -131,19 +133,19 @@ class EventHookManager::Impl {
   struct Loans final : LoanManagerObserver {
     explicit Loans(Impl& m) : m(m) {}
     void on_loan_originated(const Loan& l) override {
-      m.publish("loan_originated", [&](P& p) { return p.on_loan_originated(l); });
+      m.publish(event_types::kLoanOriginated, [&](P& p) { return p.on_loan_originated(l); });
     }
     void on_loan_disbursed(const Loan& l) override {
-      m.publish("loan_disbursed", [&](P& p) { return p.on_loan_disbursed(l); });
+      m.publish(event_types::kLoanDisbursed, [&](P& p) { return p.on_loan_disbursed(l); });
     }
     void on_loan_payment(const Loan& l, const Money& amount) override {
-      m.publish("loan_payment", [&](P& p) { return p.on_loan_payment(l, amount); });
+      m.publish(event_types::kLoanPayment, [&](P& p) { return p.on_loan_payment(l, amount); });
     }
     void on_loan_paid_off(const Loan& l) override {
-      m.publish("loan_paid_off", [&](P& p) { return p.on_loan_paid_off(l); });
+      m.publish(event_types::kLoanPaidOff, [&](P& p) { return p.on_loan_paid_off(l); });
     }
     void on_loan_defaulted(const Loan& l, int days) override {
-      m.publish("loan_defaulted", [&](P& p) { return p.on_loan_defaulted(l, days); });
+      m.publish(event_types::kLoanDefaulted, [&](P& p) { return p.on_loan_defaulted(l, days); });
     }
     Impl& m;
   };
@@ -151,10 +153,10 @@ class EventHookManager::Impl {
   struct Compliance final : ComplianceObserver {
     explicit Compliance(Impl& m) : m(m) {}
     void on_compliance_alert(const ComplianceAlert& a) override {
-      m.publish("compliance_alert", [&](P& p) { return p.on_compliance_alert(a); });
+      m.publish(event_types::kComplianceAlert, [&](P& p) { return p.on_compliance_alert(a); });
     }
     void on_suspicious_activity(const SuspiciousActivity& s) override {
-      m.publish("suspicious_activity", [&](P& p) { return p.on_suspicious_activity(s); });
+      m.publish(event_types::kSuspiciousActivity, [&](P& p) { return p.on_suspicious_activity(s); });
     }
     Impl& m;
   };
@@ -162,13 +164,13 @@ class EventHookManager::Impl {
   struct Collections final : CollectionsObserver {
     explicit Collections(Impl& m) : m(m) {}
     void on_collection_case_created(const CollectionCase& c) override {
-      m.publish("collection_case_created", [&](P& p) { return p.on_collection_case_created(c); });
+      m.publish(event_types::kCollectionCaseCreated, [&](P& p) { return p.on_collection_case_created(c); });
     }
     void on_collection_case_escalated(const CollectionCase& c) override {
-      m.publish("collection_case_escalated", [&](P& p) { return p.on_collection_case_escalated(c); });
+      m.publish(event_types::kCollectionCaseEscalated, [&](P& p) { return p.on_collection_case_escalated(c); });
     }
     void on_collection_case_resolved(const CollectionCase& c) override {
-      m.publish("collection_case_resolved", [&](P& p) { return p.on_collection_case_resolved(c); });
+      m.publish(event_types::kCollectionCaseResolved, [&](P& p) { return p.on_collection_case_resolved(c); });
     }
     Impl& m;
   };
@@ -176,13 +178,13 @@ class EventHookManager::Impl {
   struct Workflows final : WorkflowObserver {
     explicit Workflows(Impl& m) : m(m) {}
     void on_workflow_step_completed(const WorkflowInstance& w, std::string_view step) override {
-      m.publish("workflow_step_completed", [&](P& p) { return p.on_workflow_step_completed(w, step); });
+      m.publish(event_types::kWorkflowStepCompleted, [&](P& p) { return p.on_workflow_step_completed(w, step); });
     }
     void on_workflow_completed(const WorkflowInstance& w) override {
-      m.publish("workflow_completed", [&](P& p) { return p.on_workflow_completed(w); });
+      m.publish(event_types::kWorkflowCompleted, [&](P& p) { return p.on_workflow_completed(w); });
     }
     void on_workflow_rejected(const WorkflowInstance& w, std::string_view reason) override {
-      m.publish("workflow_rejected", [&](P& p) { return p.on_workflow_rejected(w, reason); });
+      m.publish(event_types::kWorkflowRejected, [&](P& p) { return p.on_workflow_rejected(w, reason); });
     }
     Impl& m;
   };
@@ -190,7 +192,7 @@ class EventHookManager::Impl {
   struct Audit final : AuditTrailObserver {
     explicit Audit(Impl& m) : m(m) {}
     void on_audit_event(const AuditRecord& r) override {
-      m.publish("audit_event", [&](P& p) { return p.on_audit_event(r); });
+      m.publish(event_types::kAuditEvent, [&](P& p) { return p.on_audit_event(r); });
     }
     Impl& m;
   };

@@ -4,6 +4,7 @@
 #include "banking/command_decision.h"
 #include "banking/event_payloads.h"
 #include "nexum/banking_events.h"
+#include "nexum/event_types.h"
 
 namespace nexum::banking_internal {
 namespace {
@@ -75,7 +76,7 @@ Result<Decider> parse_originate(const CommandContext& ctx, const FieldReader& r)
     data["account_id"] = nullable(l.account_id);
     Decision d;
     std::vector<EventSchema> events;
-    events.push_back(ctx.event(banking::kLoanOriginated, Loan::kEntityType, l.id, std::move(data)));
+    events.push_back(ctx.event(event_types::kLoanOriginated, Loan::kEntityType, l.id, std::move(data)));
     add_loan_events(d, current, l, std::move(events));
     return d;
   });
@@ -132,7 +133,7 @@ Result<Decision> decide_disburse(const std::string& loan_id, const std::string& 
 
   Decision d;
   std::vector<EventSchema> events;
-  events.push_back(ctx.event(banking::kLoanDisbursed, Loan::kEntityType, loan_id, std::move(data)));
+  events.push_back(ctx.event(event_types::kLoanDisbursed, Loan::kEntityType, loan_id, std::move(data)));
   add_loan_events(d, loan, std::move(after), std::move(events));
   add_transaction(d, ctx, t);
   add_account_movement(d, ctx, account, std::move(credited), t.id, t.amount, /*debit=*/false);
@@ -194,9 +195,9 @@ Result<Decision> decide_payment(const Payment& p, CommandContext& ctx, Aggregate
   data["account_id"] = nullable(p.account_id);
   data["transaction_id"] = nullable(txn_id);
   std::vector<EventSchema> events;
-  events.push_back(ctx.event(banking::kLoanPayment, Loan::kEntityType, p.loan_id, std::move(data)));
+  events.push_back(ctx.event(event_types::kLoanPayment, Loan::kEntityType, p.loan_id, std::move(data)));
   if (outstanding.is_zero()) {
-    events.push_back(ctx.event(banking::kLoanPaidOff, Loan::kEntityType, p.loan_id, loan_paid_off_data(after)));
+    events.push_back(ctx.event(event_types::kLoanPaidOff, Loan::kEntityType, p.loan_id, loan_paid_off_data(after)));
   }
   Decision d;
   add_loan_events(d, loan, std::move(after), std::move(events));

@@ -4,12 +4,11 @@
 #include <vector>
 
 #include "banking/event_payloads.h"
-#include "nexum/banking_events.h"
+#include "nexum/event_types.h"
 
 namespace nexum {
 
 namespace bi = banking_internal;
-namespace ev = banking;
 
 namespace {
 
@@ -54,48 +53,57 @@ Result<AppendResult> NexumEventPublisher::append(std::string_view event_type, st
 // ---- The seed's 15 ----
 
 Result<AppendResult> NexumEventPublisher::on_transaction_created(const Transaction& t, const EventContext& ctx) {
-  return append(ev::kTransactionCreated, Transaction::kEntityType, t.id, bi::transaction_created_data(t), ctx);
+  return append(event_types::kTransactionCreated, Transaction::kEntityType, t.id, bi::transaction_created_data(t), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_transaction_posted(const Transaction& t, const EventContext& ctx) {
-  return append(ev::kTransactionPosted, Transaction::kEntityType, t.id, bi::transaction_posted_data(t), ctx);
+  return append(event_types::kTransactionPosted, Transaction::kEntityType, t.id, bi::transaction_posted_data(t), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_transaction_failed(const Transaction& t, std::string_view error,
                                                                 const EventContext& ctx) {
-  return append(ev::kTransactionFailed, Transaction::kEntityType, t.id, bi::transaction_failed_data(t, error), ctx);
+  return append(event_types::kTransactionFailed, Transaction::kEntityType, t.id, bi::transaction_failed_data(t, error),
+                ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_account_created(const Account& a, const EventContext& ctx) {
-  return append(ev::kAccountCreated, Account::kEntityType, a.id, bi::account_created_data(a), ctx);
+  return append(event_types::kAccountCreated, Account::kEntityType, a.id, bi::account_created_data(a), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_account_updated(const Account& a, const EventContext& ctx) {
-  return append(ev::kAccountUpdated, Account::kEntityType, a.id, bi::account_updated_data(a), ctx);
+  return append(event_types::kAccountUpdated, Account::kEntityType, a.id, bi::account_updated_data(a), ctx);
+}
+
+Result<AppendResult> NexumEventPublisher::on_account_closed(const Account& a, const EventContext& ctx) {
+  if (a.state != AccountState::kClosed) return Status::invalid_argument("account.state: must be closed");
+  if (!a.balance.is_zero()) {
+    return Status::invalid_argument("account.balance: must be zero to close, is " + a.balance.to_string());
+  }
+  return append(event_types::kAccountClosed, Account::kEntityType, a.id, bi::account_updated_data(a), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_customer_created(const Customer& c, const EventContext& ctx) {
-  return append(ev::kCustomerCreated, Customer::kEntityType, c.id, bi::customer_created_data(c), ctx);
+  return append(event_types::kCustomerCreated, Customer::kEntityType, c.id, bi::customer_created_data(c), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_customer_updated(const Customer& c, const EventContext& ctx) {
-  return append(ev::kCustomerUpdated, Customer::kEntityType, c.id, bi::customer_updated_data(c), ctx);
+  return append(event_types::kCustomerUpdated, Customer::kEntityType, c.id, bi::customer_updated_data(c), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_customer_kyc_changed(const Customer& c,
                                                                   std::optional<KycStatus> old_status,
                                                                   std::optional<KycTier> old_tier,
                                                                   const EventContext& ctx) {
-  return append(ev::kKycStatusChanged, Customer::kEntityType, c.id,
+  return append(event_types::kKycStatusChanged, Customer::kEntityType, c.id,
                 bi::kyc_status_changed_data(c, old_status, old_tier), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_loan_originated(const Loan& l, const EventContext& ctx) {
-  return append(ev::kLoanOriginated, Loan::kEntityType, l.id, bi::loan_originated_data(l), ctx);
+  return append(event_types::kLoanOriginated, Loan::kEntityType, l.id, bi::loan_originated_data(l), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_loan_disbursed(const Loan& l, const EventContext& ctx) {
-  return append(ev::kLoanDisbursed, Loan::kEntityType, l.id, bi::loan_disbursed_data(l), ctx);
+  return append(event_types::kLoanDisbursed, Loan::kEntityType, l.id, bi::loan_disbursed_data(l), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_loan_payment(const Loan& l, const Money& payment,
@@ -104,40 +112,40 @@ Result<AppendResult> NexumEventPublisher::on_loan_payment(const Loan& l, const M
     return Status::invalid_argument("payment_amount: currency " + std::string(payment.currency().code()) +
                                     " differs from the loan's " + std::string(l.currency().code()));
   }
-  return append(ev::kLoanPayment, Loan::kEntityType, l.id, bi::loan_payment_data(l, payment), ctx);
+  return append(event_types::kLoanPayment, Loan::kEntityType, l.id, bi::loan_payment_data(l, payment), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_compliance_alert(const ComplianceAlert& a, const EventContext& ctx) {
   const std::string id = a.id.empty() ? EventId::generate(clock_).to_string() : a.id;
-  return append(ev::kComplianceAlert, "alert", id, bi::compliance_alert_data(a), ctx);
+  return append(event_types::kComplianceAlert, "alert", id, bi::compliance_alert_data(a), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_collection_case_created(const CollectionCase& c,
                                                                      const EventContext& ctx) {
-  return append(ev::kCollectionCaseCreated, "collection_case", c.id, bi::collection_case_created_data(c), ctx);
+  return append(event_types::kCollectionCaseCreated, "collection_case", c.id, bi::collection_case_created_data(c), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_workflow_completed(const WorkflowInstance& w, const EventContext& ctx) {
-  return append(ev::kWorkflowCompleted, "workflow", w.id, bi::workflow_completed_data(w), ctx);
+  return append(event_types::kWorkflowCompleted, "workflow", w.id, bi::workflow_completed_data(w), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_audit_event(const AuditRecord& r, const EventContext& ctx) {
   if (!is_audit_event_type(r.event_type)) {
     return Status::invalid_argument("event_type: unknown audit event type: '" + r.event_type.substr(0, 64) + "'");
   }
-  return append(ev::kAuditEvent, "audit", r.id, bi::audit_event_data(r), ctx);
+  return append(event_types::kAuditEvent, "audit", r.id, bi::audit_event_data(r), ctx);
 }
 
 // ---- Topics the seed never published to ----
 
 Result<AppendResult> NexumEventPublisher::on_loan_paid_off(const Loan& l, const EventContext& ctx) {
-  return append(ev::kLoanPaidOff, Loan::kEntityType, l.id, bi::loan_paid_off_data(l), ctx);
+  return append(event_types::kLoanPaidOff, Loan::kEntityType, l.id, bi::loan_paid_off_data(l), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_loan_defaulted(const Loan& l, int days_past_due,
                                                             const EventContext& ctx) {
   if (days_past_due < 0) return Status::invalid_argument("days_past_due: must not be negative");
-  return append(ev::kLoanDefaulted, Loan::kEntityType, l.id, bi::loan_defaulted_data(l, days_past_due), ctx);
+  return append(event_types::kLoanDefaulted, Loan::kEntityType, l.id, bi::loan_defaulted_data(l, days_past_due), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_credit_statement_generated(const CreditStatement& s,
@@ -150,7 +158,7 @@ Result<AppendResult> NexumEventPublisher::on_credit_statement_generated(const Cr
   if (!(s.opening_balance.currency() == c) || !(s.minimum_payment.currency() == c)) {
     return Status::invalid_argument("currency: a statement's amounts must share one currency");
   }
-  return append(ev::kCreditStatementGenerated, "credit_line", s.credit_line_id,
+  return append(event_types::kCreditStatementGenerated, "credit_line", s.credit_line_id,
                 bi::credit_statement_generated_data(s), ctx);
 }
 
@@ -158,35 +166,37 @@ Result<AppendResult> NexumEventPublisher::on_credit_payment(const CreditPayment&
   if (!(p.payment_amount.currency() == p.outstanding_balance.currency())) {
     return Status::invalid_argument("currency: payment and outstanding balance must share one currency");
   }
-  return append(ev::kCreditPayment, "credit_line", p.credit_line_id, bi::credit_payment_data(p), ctx);
+  return append(event_types::kCreditPayment, "credit_line", p.credit_line_id, bi::credit_payment_data(p), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_collection_case_escalated(const CollectionCase& c,
                                                                        const EventContext& ctx) {
-  return append(ev::kCollectionCaseEscalated, "collection_case", c.id, bi::collection_case_escalated_data(c), ctx);
+  return append(event_types::kCollectionCaseEscalated, "collection_case", c.id, bi::collection_case_escalated_data(c),
+                ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_collection_case_resolved(const CollectionCase& c,
                                                                       const EventContext& ctx) {
-  return append(ev::kCollectionCaseResolved, "collection_case", c.id, bi::collection_case_resolved_data(c), ctx);
+  return append(event_types::kCollectionCaseResolved, "collection_case", c.id, bi::collection_case_resolved_data(c),
+                ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_suspicious_activity(const SuspiciousActivity& s,
                                                                  const EventContext& ctx) {
   const std::string id = s.id.empty() ? EventId::generate(clock_).to_string() : s.id;
-  return append(ev::kSuspiciousActivity, "alert", id, bi::suspicious_activity_data(s), ctx);
+  return append(event_types::kSuspiciousActivity, "alert", id, bi::suspicious_activity_data(s), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_workflow_step_completed(const WorkflowInstance& w,
                                                                      std::string_view step,
                                                                      const EventContext& ctx) {
   if (step.empty()) return Status::invalid_argument("step: required");
-  return append(ev::kWorkflowStepCompleted, "workflow", w.id, bi::workflow_step_completed_data(w, step), ctx);
+  return append(event_types::kWorkflowStepCompleted, "workflow", w.id, bi::workflow_step_completed_data(w, step), ctx);
 }
 
 Result<AppendResult> NexumEventPublisher::on_workflow_rejected(const WorkflowInstance& w, std::string_view reason,
                                                                const EventContext& ctx) {
-  return append(ev::kWorkflowRejected, "workflow", w.id, bi::workflow_rejected_data(w, reason), ctx);
+  return append(event_types::kWorkflowRejected, "workflow", w.id, bi::workflow_rejected_data(w, reason), ctx);
 }
 
 }  // namespace nexum

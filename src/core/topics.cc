@@ -2,10 +2,12 @@
 
 #include <array>
 
+#include "nexum/event_types.h"
+
 namespace nexum::topics {
 namespace {
 
-constexpr std::array<std::string_view, 24> kOutbound = {
+constexpr std::array<std::string_view, 25> kOutbound = {
     kTransactionsCreated,
     kTransactionsPosted,
     kTransactionsFailed,
@@ -30,6 +32,7 @@ constexpr std::array<std::string_view, 24> kOutbound = {
     kWorkflowsStepCompleted,
     kWorkflowsCompleted,
     kWorkflowsRejected,
+    kAccountsClosed,
 };
 
 constexpr std::array<std::string_view, 5> kCommands = {
@@ -37,33 +40,35 @@ constexpr std::array<std::string_view, 5> kCommands = {
 };
 
 // The seed's 15 published event types (CATALOGUE §2), then one type for each
-// topic the seed defined but never published to.
+// topic the seed defined but never published to, then Nexum's account_closed.
 constexpr std::array kEventTopics = {
-    EventTopic{"transaction_created", kTransactionsCreated},
-    EventTopic{"transaction_posted", kTransactionsPosted},
-    EventTopic{"transaction_failed", kTransactionsFailed},
-    EventTopic{"account_created", kAccountsCreated},
-    EventTopic{"account_updated", kAccountsUpdated},
-    EventTopic{"customer_created", kCustomersCreated},
-    EventTopic{"customer_updated", kCustomersUpdated},
-    EventTopic{"kyc_status_changed", kCustomersKycChanged},
-    EventTopic{"loan_originated", kLoansOriginated},
-    EventTopic{"loan_disbursed", kLoansDisbursed},
-    EventTopic{"loan_payment", kLoansPayment},
-    EventTopic{"compliance_alert", kComplianceAlert},
-    EventTopic{"collection_case_created", kCollectionsCaseCreated},
-    EventTopic{"workflow_completed", kWorkflowsCompleted},
-    EventTopic{"audit_event", kAuditEvents},
+    EventTopic{event_types::kTransactionCreated, kTransactionsCreated},
+    EventTopic{event_types::kTransactionPosted, kTransactionsPosted},
+    EventTopic{event_types::kTransactionFailed, kTransactionsFailed},
+    EventTopic{event_types::kAccountCreated, kAccountsCreated},
+    EventTopic{event_types::kAccountUpdated, kAccountsUpdated},
+    EventTopic{event_types::kCustomerCreated, kCustomersCreated},
+    EventTopic{event_types::kCustomerUpdated, kCustomersUpdated},
+    EventTopic{event_types::kKycStatusChanged, kCustomersKycChanged},
+    EventTopic{event_types::kLoanOriginated, kLoansOriginated},
+    EventTopic{event_types::kLoanDisbursed, kLoansDisbursed},
+    EventTopic{event_types::kLoanPayment, kLoansPayment},
+    EventTopic{event_types::kComplianceAlert, kComplianceAlert},
+    EventTopic{event_types::kCollectionCaseCreated, kCollectionsCaseCreated},
+    EventTopic{event_types::kWorkflowCompleted, kWorkflowsCompleted},
+    EventTopic{event_types::kAuditEvent, kAuditEvents},
     // Defined by the seed, never published by it.
-    EventTopic{"loan_paid_off", kLoansPaidOff},
-    EventTopic{"loan_defaulted", kLoansDefaulted},
-    EventTopic{"credit_statement_generated", kCreditStatementGenerated},
-    EventTopic{"credit_payment", kCreditPayment},
-    EventTopic{"collection_case_escalated", kCollectionsCaseEscalated},
-    EventTopic{"collection_case_resolved", kCollectionsCaseResolved},
-    EventTopic{"suspicious_activity", kComplianceSuspiciousActivity},
-    EventTopic{"workflow_step_completed", kWorkflowsStepCompleted},
-    EventTopic{"workflow_rejected", kWorkflowsRejected},
+    EventTopic{event_types::kLoanPaidOff, kLoansPaidOff},
+    EventTopic{event_types::kLoanDefaulted, kLoansDefaulted},
+    EventTopic{event_types::kCreditStatementGenerated, kCreditStatementGenerated},
+    EventTopic{event_types::kCreditPayment, kCreditPayment},
+    EventTopic{event_types::kCollectionCaseEscalated, kCollectionsCaseEscalated},
+    EventTopic{event_types::kCollectionCaseResolved, kCollectionsCaseResolved},
+    EventTopic{event_types::kSuspiciousActivity, kComplianceSuspiciousActivity},
+    EventTopic{event_types::kWorkflowStepCompleted, kWorkflowsStepCompleted},
+    EventTopic{event_types::kWorkflowRejected, kWorkflowsRejected},
+    // Nexum's own.
+    EventTopic{event_types::kAccountClosed, kAccountsClosed},
 };
 
 }  // namespace

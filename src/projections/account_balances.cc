@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "nexum/event_types.h"
 #include "nexum/json_codec.h"
 #include "nexum/projection_builtins.h"
 #include "projections/builtin_fields.h"
@@ -139,13 +140,14 @@ class AccountBalances final : public Projection {
 
   std::string_view name() const override { return kAccountBalances; }
   EventFilter filter() const override {
-    return EventFilter{{}, {"account_created", "account_updated", "transaction_posted"}, {}};
+    using namespace event_types;
+    return EventFilter{{}, list({kAccountCreated, kAccountUpdated, kAccountClosed, kTransactionPosted}), {}};
   }
   FailurePolicy failure_policy() const override { return policy_; }
 
   Status apply(const EventView& e, ReadModelWrites& writes) override {
     NEXUM_RETURN_IF_ERROR(fields_.parse(e));
-    if (e.envelope.event_type == "transaction_posted") return apply_posted(e, writes);
+    if (e.envelope.event_type == event_types::kTransactionPosted) return apply_posted(e, writes);
     return apply_account(e, writes);
   }
 
@@ -153,7 +155,7 @@ class AccountBalances final : public Projection {
   Status apply_account(const EventView& e, ReadModelWrites& writes) {
     std::string_view id = e.envelope.entity_id;
     if (id.empty()) return Status::invalid_argument("entity_id: missing");
-    const bool created = e.envelope.event_type == "account_created";
+    const bool created = e.envelope.event_type == event_types::kAccountCreated;
     NEXUM_ASSIGN_OR_RETURN(auto currency_code, fields_.optional_string(kCurrency));
     if (created && (!currency_code.has_value() || currency_code->empty())) {
       return Status::invalid_argument("data.currency: missing");
@@ -180,6 +182,8 @@ class AccountBalances final : public Projection {
     NEXUM_ASSIGN_OR_RETURN(auto state, fields_.optional_string(kState));
     if (state.has_value()) {
       Account::set(a.state, *state);
+    } else if (e.envelope.event_type == event_types::kAccountClosed) {
+      Account::set(a.state, "closed");
     } else if (created && !a.state) {
       a.state.emplace("active");
     }

@@ -2,6 +2,7 @@
 // customer. Fields: projection_builtins.h.
 #include <memory>
 
+#include "nexum/event_types.h"
 #include "nexum/json_codec.h"
 #include "nexum/projection_builtins.h"
 #include "projections/builtin_fields.h"
@@ -26,7 +27,8 @@ class CustomerDirectory final : public Projection {
 
   std::string_view name() const override { return kCustomerDirectory; }
   EventFilter filter() const override {
-    return EventFilter{{}, {"customer_created", "customer_updated", "kyc_status_changed"}, {}};
+    using namespace event_types;
+    return EventFilter{{}, list({kCustomerCreated, kCustomerUpdated, kKycStatusChanged}), {}};
   }
   FailurePolicy failure_policy() const override { return policy_; }
 
@@ -34,7 +36,7 @@ class CustomerDirectory final : public Projection {
     std::string_view id = e.envelope.entity_id;
     if (id.empty()) return Status::invalid_argument("entity_id: missing");
     NEXUM_RETURN_IF_ERROR(fields_.parse(e));
-    const bool kyc = e.envelope.event_type == "kyc_status_changed";
+    const bool kyc = e.envelope.event_type == event_types::kKycStatusChanged;
     if (kyc) NEXUM_RETURN_IF_ERROR(fields_.required_string(kNewStatus).status());
     NEXUM_ASSIGN_OR_RETURN(auto slot, writes.modify(id));
     NEXUM_ASSIGN_OR_RETURN(auto customer, as_object(slot, id));

@@ -2,6 +2,7 @@
 // and totals by (state, currency). Fields: projection_builtins.h.
 #include <memory>
 
+#include "nexum/event_types.h"
 #include "nexum/json_codec.h"
 #include "nexum/projection_builtins.h"
 #include "projections/builtin_fields.h"
@@ -42,9 +43,10 @@ class LoanPortfolio final : public Projection {
 
   std::string_view name() const override { return kLoanPortfolio; }
   EventFilter filter() const override {
+    using namespace event_types;
     return EventFilter{{},
-                       {"loan_originated", "loan_disbursed", "loan_payment", "loan_paid_off", "loan_defaulted",
-                        "loan_written_off", "loan_closed"},
+                       list({kLoanOriginated, kLoanDisbursed, kLoanPayment, kLoanPaidOff, kLoanDefaulted,
+                             "loan_written_off", "loan_closed"}),
                        {}};
   }
   FailurePolicy failure_policy() const override { return policy_; }
@@ -107,13 +109,13 @@ class LoanPortfolio final : public Projection {
     Money outstanding = before ? before->outstanding : Money::zero(currency);
     std::string_view type = e.envelope.event_type;
     std::string_view state = before ? std::string_view(before->state) : std::string_view();
-    if (type == "loan_originated") {
+    if (type == event_types::kLoanOriginated) {
       state = "originated";
       outstanding = outstanding_field.value_or(Money::zero(currency));
-    } else if (type == "loan_disbursed") {
+    } else if (type == event_types::kLoanDisbursed) {
       state = "disbursed";
       outstanding = outstanding_field.value_or(loan_principal);
-    } else if (type == "loan_payment") {
+    } else if (type == event_types::kLoanPayment) {
       NEXUM_ASSIGN_OR_RETURN(auto paid, fields_.optional_money(kPaymentAmount, currency));
       if (!paid.has_value()) return Status::invalid_argument("data.payment_amount: missing");
       NEXUM_ASSIGN_OR_RETURN(auto total, stored_money(loan, "total_paid", currency));
@@ -128,10 +130,10 @@ class LoanPortfolio final : public Projection {
         if (left.is_negative()) return Status::invalid_argument("data.payment_amount: exceeds the outstanding balance");
         outstanding = left;
       }
-    } else if (type == "loan_paid_off") {
+    } else if (type == event_types::kLoanPaidOff) {
       state = "paid_off";
       outstanding = outstanding_field.value_or(Money::zero(currency));
-    } else if (type == "loan_defaulted") {
+    } else if (type == event_types::kLoanDefaulted) {
       state = "defaulted";
       outstanding = outstanding_field.value_or(outstanding);
     } else {

@@ -8,6 +8,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "nexum/decimal.h"
+#include "nexum/event_types.h"
 #include "nexum/money.h"
 #include "nexum/topics.h"
 
@@ -112,7 +113,8 @@ class Transition {
   void step_completed(std::string_view step, boost::json::object extra) {
     boost::json::object data = workflow_data(step);
     for (auto& kv : extra) data[kv.key()] = std::move(kv.value());
-    d_.events.push_back(SagaEvent{std::string(step), "workflow_step_completed", std::move(data), {}});
+    d_.events.push_back(
+        SagaEvent{std::string(step), std::string(event_types::kWorkflowStepCompleted), std::move(data), {}});
   }
   void command(std::string_view step, std::string entity_type, std::string entity_id, boost::json::object data) {
     SagaCommand c;
@@ -142,7 +144,7 @@ class Transition {
                              {"detail", detail},
                              {"step", at}};
     if (!s("loan_id").empty()) data["loan_id"] = s("loan_id");
-    d_.events.push_back(SagaEvent{"rejected", "workflow_rejected", std::move(data), {}});
+    d_.events.push_back(SagaEvent{"rejected", std::string(event_types::kWorkflowRejected), std::move(data), {}});
     d_.status = SagaStatus::kRejected;
     d_.cancel_deadlines.emplace_back(kAccountWait);
     d_.note = "rejected: " + std::string(reason);
@@ -181,18 +183,20 @@ const LoanTierPolicy* LoanApplicationSaga::tier_policy(std::string_view tier) co
 }
 
 std::vector<std::string> LoanApplicationSaga::starting_event_types() const {
-  return {"customer_created", "kyc_status_changed"};
+  return event_types::list({event_types::kCustomerCreated, event_types::kKycStatusChanged});
 }
 
 std::vector<std::string> LoanApplicationSaga::continuing_event_types() const {
-  std::vector<std::string> types = {"kyc_status_changed", "account_created", "loan_originated", "loan_disbursed"};
+  using namespace event_types;
+  std::vector<std::string> types = list({kKycStatusChanged, kAccountCreated, kLoanOriginated, kLoanDisbursed});
   for (const auto& t : policy_.origination_failure_events) types.push_back(t);
   for (const auto& t : policy_.disbursement_failure_events) types.push_back(t);
   return types;
 }
 
 std::vector<std::string> LoanApplicationSaga::observed_event_types() const {
-  return {"account_created", "account_updated", "account_closed"};
+  using namespace event_types;
+  return list({kAccountCreated, kAccountUpdated, kAccountClosed});
 }
 
 std::optional<std::string> LoanApplicationSaga::correlate(const RecordedEvent& e) const {
@@ -203,7 +207,7 @@ std::optional<std::string> LoanApplicationSaga::correlate(const RecordedEvent& e
   if (correlation.starts_with(prefix) && correlation.size() > prefix.size()) return correlation.substr(prefix.size());
   const std::string& type = e.event.event_type;
   std::string id;
-  if (type == "customer_created" || type == "kyc_status_changed") {
+  if (type == event_types::kCustomerCreated || type == event_types::kKycStatusChanged) {
     id = e.event.entity_id;
   } else {
     id = str(e.event.data, "customer_id");
@@ -216,7 +220,7 @@ Status LoanApplicationSaga::observe(const RecordedEvent& e, SagaFacts& facts) co
   const std::string& type = e.event.event_type;
   const std::string& account_id = e.event.entity_id;
   if (account_id.empty()) return Status::invalid_argument("account event without entity_id");
-  if (type == "account_created") {
+  if (type == event_types::kAccountCreated) {
     Account a{account_id, str(e.event.data, "customer_id"), str(e.event.data, "currency"),
               str(e.event.data, "product_type"), str(e.event.data, "state")};
     if (a.customer_id.empty()) return Status::invalid_argument("account_created without data.customer_id");
@@ -234,7 +238,7 @@ Status LoanApplicationSaga::observe(const RecordedEvent& e, SagaFacts& facts) co
   // account_updated (state change) / account_closed.
   NEXUM_ASSIGN_OR_RETURN(auto account, load_account(facts, account_id));
   if (!account.has_value()) return Status();  // an account we never saw created
-  std::string state = type == "account_closed" ? std::string("closed") : str(e.event.data, "state");
+  std::string state = type == event_types::kAccountClosed ? std::string("closed") : str(e.event.data, "state");
   if (state.empty() || state == account->state) return Status();
   account->state = state;
   store_account(facts, *account);
@@ -319,13 +323,13 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
   const boost::json::object& data = e.event.data;
   const bool active = instance.exists && (phase == kOriginating || phase == kAwaitingAccount || phase == kDisbursing);
 
-  if (type == "customer_created") {
+  if (type == event_types::kCustomerCreated) {
     if (instance.exists) return SagaDecision::ignore();
     std::string tier = str(data, "kyc_tier");
     if (str(data, "kyc_status") != kVerified || tier_policy(tier) == nullptr) return SagaDecision::ignore();
     return start(tier);
   }
-  if (type == "kyc_status_changed") {
+  if (type == event_types::kKycStatusChanged) {
     std::string status = str(data, "new_status");
     std::string tier = str(data, "new_tier");
     if (!instance.exists) {
@@ -338,14 +342,14 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
     }
     return SagaDecision::ignore();
   }
-  if (type == "account_created") {
+  if (type == event_types::kAccountCreated) {
     if (phase != kAwaitingAccount) return SagaDecision::ignore();
     NEXUM_ASSIGN_OR_RETURN(auto account, find_account());
     if (!account.has_value()) return SagaDecision::ignore();
     disburse(*account);
     return std::move(t.decision());
   }
-  if (type == "loan_originated") {
+  if (type == event_types::kLoanOriginated) {
     if (phase != kOriginating) return SagaDecision::ignore();
     auto link = linked_to(e, saga_prefix, saga_id, saga_command_id(saga_id, kStepOriginate).to_string());
     if (link.has_value() && !*link) return SagaDecision::ignore();
@@ -367,7 +371,7 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
     }
     return std::move(t.decision());
   }
-  if (type == "loan_disbursed") {
+  if (type == event_types::kLoanDisbursed) {
     if (phase != kDisbursing || e.event.entity_id != t.s("loan_id")) return SagaDecision::ignore();
     t.phase(kCompleted);
     boost::json::object done{{"workflow_type", kWorkflowType},
@@ -378,7 +382,8 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
                              {"account_id", t.s("account_id")},
                              {"principal", t.s("principal")},
                              {"currency", t.s("currency")}};
-    t.decision().events.push_back(SagaEvent{"completed", "workflow_completed", std::move(done), {}});
+    t.decision().events.push_back(
+        SagaEvent{"completed", std::string(event_types::kWorkflowCompleted), std::move(done), {}});
     t.decision().status = SagaStatus::kCompleted;
     t.note("loan " + t.s("loan_id") + " disbursed");
     return std::move(t.decision());

@@ -169,8 +169,10 @@ TEST_F(AccountCommandsTest, CloseNeedsAZeroBalanceAndHappensOnce) {
   accept(testing::kTxn, {{"action", "withdraw"}, {"account_id", "acc_1"}, {"amount", "1.00"}});
   CommandOutcome o = accept(kAcct, {{"action", "close"}, {"account_id", "acc_1"}});
   const RecordedEvent e = events_of(o).at(0);
-  EXPECT_EQ(e.event.event_type, "account_updated");
+  EXPECT_EQ(e.event.event_type, "account_closed");
+  EXPECT_EQ(e.topic, "nexum.accounts.closed");
   EXPECT_EQ(str(e.event.data.at("state")), "closed");
+  EXPECT_EQ(str(e.event.data.at("balance")), "0.00");
   EXPECT_EQ(account("acc_1").state, AccountState::kClosed);
   reject(kAcct, {{"action", "close"}, {"account_id", "acc_1"}}, "account_closed");
   reject(kAcct, {{"action", "close"}, {"account_id", "acc_none"}}, "account_not_found");

@@ -326,6 +326,21 @@ TEST_F(LoanSagaTest, ClosedAccountsAreNotUsedForDisbursement) {
   EXPECT_EQ(json_str(instance("c8").state, "account_id"), "acc_open");
 }
 
+// The same through account_closed, as the accounts `close` command writes it.
+TEST_F(LoanSagaTest, AnAccountClosedByCommandIsNotUsedForDisbursement) {
+  append_event(*store_, account_created(clock_, "acc_shut", "c9"));
+  append_event(*store_, testing::stamped("account_closed", "account", "acc_shut",
+                                         {{"account_number", "CHKacc_shut"}, {"balance", "0.00"}, {"state", "closed"}},
+                                         clock_));
+  append_event(*store_, customer_created(clock_, "c9", "verified", "tier_2"));
+  settle();
+  EXPECT_EQ(json_str(instance("c9").state, "phase"), "awaiting_account");
+  append_event(*store_, account_created(clock_, "acc_new", "c9"));
+  settle();
+  EXPECT_EQ(instance("c9").status, SagaStatus::kCompleted);
+  EXPECT_EQ(json_str(instance("c9").state, "account_id"), "acc_new");
+}
+
 TEST_F(LoanSagaTest, SagaSummaryCountsInstancesLedgerAndCheckpoint) {
   append_event(*store_, customer_created(clock_, "s1", "verified", "tier_2"));
   append_event(*store_, account_created(clock_, "acc_s1", "s1"));

@@ -142,6 +142,29 @@ TEST_F(PublisherTest, AccountEventsCarryTheRealBalance) {
   EXPECT_EQ(folded->balance.to_string(), "1100.50");
 }
 
+TEST_F(PublisherTest, AccountClosedNeedsAClosedStateAndAZeroBalance) {
+  Account a = account();
+  ASSERT_TRUE(publisher_->on_account_created(a));
+  a.state = AccountState::kClosed;
+  EXPECT_EQ(publisher_->on_account_closed(a).error().code(), StatusCode::kInvalidArgument);  // 1100.50 left
+  a.balance = Money::zero(a.currency);
+  a.state = AccountState::kActive;
+  EXPECT_EQ(publisher_->on_account_closed(a).error().code(), StatusCode::kInvalidArgument);
+  a.state = AccountState::kClosed;
+  Account emptied = a;
+  emptied.state = AccountState::kActive;
+  ASSERT_TRUE(publisher_->on_account_updated(emptied));
+  RecordedEvent closed = expect_event(publisher_->on_account_closed(a), "account_closed", "account", "acc_1",
+                                      {"account_number", "balance", "state"});
+  EXPECT_EQ(closed.topic, "nexum.accounts.closed");
+  EXPECT_EQ(str(closed.event.data.at("state")), "closed");
+  AggregateRepository repo(*store_);
+  Result<Account> folded = repo.load_account("acc_1");
+  ASSERT_TRUE(folded) << folded.error().to_string();
+  EXPECT_EQ(folded->state, AccountState::kClosed);
+  EXPECT_TRUE(folded->balance.is_zero());
+}
+
 TEST_F(PublisherTest, CustomerEvents) {
   Customer c = customer();
   expect_event(publisher_->on_customer_created(c), "customer_created", "customer", "cust_1",

@@ -184,6 +184,38 @@ TEST_F(LoanApplicationSagaTest, FrozenAccountsAreSkippedAndAnUnfrozenOneIsUsed) 
   EXPECT_EQ(woken->cancel_deadlines, std::vector<std::string>{"account_wait"});
 }
 
+// account_closed (the accounts `close` command's event) takes the account out
+// of the candidates for good: the instance waits for another account.
+TEST_F(LoanApplicationSagaTest, AClosedAccountIsNotUsedAndTheNextOpenOneIs) {
+  ASSERT_TRUE(saga_.observe(event("account_created", "account", "a1",
+                                  {{"customer_id", "c1"}, {"currency", "USD"}, {"product_type", "checking"}}),
+                            facts_)
+                  .ok());
+  ASSERT_TRUE(saga_.observe(event("account_closed", "account", "a1",
+                                  {{"account_number", "CHK1"}, {"balance", "0.00"}, {"state", "closed"}}),
+                            facts_)
+                  .ok());
+  auto start = handle(event("customer_created", "customer", "c1", {{"kyc_status", "verified"}, {"kyc_tier", "tier_2"}}),
+                      nullptr);
+  ASSERT_TRUE(start);
+  auto originated = handle(event("loan_originated", "loan", "l1",
+                                 {{"customer_id", "c1"}, {"principal", "5000.00"}, {"currency", "USD"}}),
+                           &start->state);
+  ASSERT_TRUE(originated);
+  EXPECT_EQ(str(originated->state, "phase"), "awaiting_account");
+  EXPECT_TRUE(originated->commands.empty());
+  ASSERT_TRUE(saga_.observe(event("account_created", "account", "a2",
+                                  {{"customer_id", "c1"}, {"currency", "USD"}, {"product_type", "savings"}}),
+                            facts_)
+                  .ok());
+  auto woken = handle(event("account_created", "account", "a2",
+                            {{"customer_id", "c1"}, {"currency", "USD"}, {"product_type", "savings"}}),
+                      &originated->state);
+  ASSERT_TRUE(woken);
+  ASSERT_EQ(woken->commands.size(), 1u);
+  EXPECT_EQ(str(woken->commands[0].data, "account_id"), "a2");
+}
+
 TEST(SagaInstanceTest, JsonRoundTripKeepsEveryField) {
   SagaInstance i;
   i.saga = "loan_application";

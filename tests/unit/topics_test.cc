@@ -9,8 +9,10 @@
 namespace nexum::topics {
 namespace {
 
-TEST(TopicsTest, SeedHas24OutboundTopicsAndWeHave5CommandTopics) {
-  EXPECT_EQ(outbound_topics().size(), 24u);
+TEST(TopicsTest, TheSeeds24OutboundTopicsThenAccountsClosedAnd5CommandTopics) {
+  ASSERT_EQ(outbound_topics().size(), 25u);
+  EXPECT_EQ(outbound_topics()[23], "nexum.workflows.rejected");  // the seed's last
+  EXPECT_EQ(outbound_topics()[24], "nexum.accounts.closed");
   EXPECT_EQ(command_topics().size(), 5u);
 }
 
@@ -18,7 +20,7 @@ TEST(TopicsTest, AllTopicsAreDistinct) {
   std::set<std::string_view> seen;
   for (std::string_view t : outbound_topics()) EXPECT_TRUE(seen.insert(t).second) << t;
   for (std::string_view t : command_topics()) EXPECT_TRUE(seen.insert(t).second) << t;
-  EXPECT_EQ(seen.size(), 29u);
+  EXPECT_EQ(seen.size(), 30u);
 }
 
 TEST(TopicsTest, NamesFollowTheSeedsPattern) {
@@ -78,6 +80,7 @@ TEST(TopicsTest, SeedPublishedEventTypesMapToTheSeedsTopics) {
   for (const auto& [type, topic] : seed) {
     EXPECT_EQ(topic_for_event_type(type), std::optional<std::string_view>(topic)) << type;
   }
+  EXPECT_EQ(topic_for_event_type("account_closed"), std::optional<std::string_view>("nexum.accounts.closed"));
 }
 
 TEST(TopicsTest, KycStatusChangedGoesToKycChanged) {
