@@ -9,6 +9,7 @@
 #include <span>
 #include <string_view>
 
+#include "nexum/field_reader.h"
 #include "nexum/money.h"
 #include "nexum/status.h"
 
@@ -81,6 +82,22 @@ Result<E> parse_enum(std::string_view text, std::string_view field);
 // Every seed string of E, in declaration order.
 template <typename E>
 std::span<const std::string_view> enum_names();
+
+// The enum in field `f` (a required string), with `r`'s error code and
+// field prefix.
+template <typename E>
+Result<E> read_enum(const FieldReader& r, FieldRef f) {
+  NEXUM_ASSIGN_OR_RETURN(std::string text, r.required_string(f));
+  Result<E> value = parse_enum<E>(text, r.field(f));
+  if (!value) return r.recode(value.error());
+  return *value;
+}
+// As above; absent or null → `fallback`.
+template <typename E>
+Result<E> read_enum(const FieldReader& r, FieldRef f, E fallback) {
+  if (!r.has_value(f)) return fallback;
+  return read_enum<E>(r, f);
+}
 
 // The seed's 54 AuditEventType values ("customer_created", …, "audit_integrity_check").
 std::span<const std::string_view> audit_event_types();

@@ -1,6 +1,7 @@
-// JsonFieldReader: reads chosen top-level fields of a JSON object without
-// building a DOM. For hot folds over stored payloads (replay, projections,
-// aggregates), where boost::json::parse would allocate a tree per event.
+// JsonFieldReader: captures chosen top-level fields of a JSON object without
+// building a DOM. For hot folds over stored payloads (replay, projections),
+// where boost::json::parse would allocate a tree per event. Typed reads of
+// what it captured, with the rules every reader follows: field_reader.h.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +30,11 @@ class JsonFieldReader {
   Status parse(std::string_view json);
 
   Kind kind(std::size_t i) const;
+  // The name at index i of the constructor's `names`.
+  std::string_view name(std::size_t i) const;
+  // The index of `name` in the constructor's names (the last, should names
+  // repeat), or -1.
+  int index_of(std::string_view name) const;
   // Strings unescaped; numbers, true/false as their literal text; empty otherwise.
   std::string_view text(std::size_t i) const;
   // The string value, or empty when the field is missing or not a string.

@@ -33,7 +33,7 @@ Result<Decider> parse_open(const CommandContext& ctx, const FieldReader& r) {
   Account a;
   Result<std::string> customer = r.required_string("customer_id");
   if (!customer) return customer.error();
-  NEXUM_ASSIGN_OR_RETURN(ProductType product, r.enumeration<ProductType>("product_type"));
+  NEXUM_ASSIGN_OR_RETURN(ProductType product, read_enum<ProductType>(r, "product_type"));
   if (product == ProductType::kGlInternal) {
     return r.error("product_type", "gl_internal accounts are not opened by command");
   }

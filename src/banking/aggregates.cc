@@ -6,14 +6,11 @@
 #include <boost/json/serialize.hpp>
 
 #include "banking/event_payloads.h"
-#include "banking/json_fields.h"
 #include "nexum/event_types.h"
+#include "nexum/field_reader.h"
 
 namespace nexum {
 namespace {
-
-using banking_internal::FieldReader;
-using banking_internal::nullable;
 
 FieldReader event_reader(const EventSchema& e) {
   return FieldReader(e.data, StatusCode::kDataLoss, e.event_type + ": data.");
@@ -40,13 +37,13 @@ Status Customer::apply(const EventSchema& e) {
     NEXUM_ASSIGN_OR_RETURN(email, r.optional_string("email"));
     NEXUM_ASSIGN_OR_RETURN(phone, r.optional_string("phone"));
     if (e.event_type == event_types::kCustomerCreated) {
-      NEXUM_ASSIGN_OR_RETURN(kyc_status, r.enumeration<KycStatus>("kyc_status"));
-      NEXUM_ASSIGN_OR_RETURN(kyc_tier, r.enumeration<KycTier>("kyc_tier"));
+      NEXUM_ASSIGN_OR_RETURN(kyc_status, read_enum<KycStatus>(r, "kyc_status"));
+      NEXUM_ASSIGN_OR_RETURN(kyc_tier, read_enum<KycTier>(r, "kyc_tier"));
       exists = true;
     }
   } else if (e.event_type == event_types::kKycStatusChanged) {
-    NEXUM_ASSIGN_OR_RETURN(kyc_status, r.enumeration<KycStatus>("new_status"));
-    NEXUM_ASSIGN_OR_RETURN(kyc_tier, r.enumeration<KycTier>("new_tier"));
+    NEXUM_ASSIGN_OR_RETURN(kyc_status, read_enum<KycStatus>(r, "new_status"));
+    NEXUM_ASSIGN_OR_RETURN(kyc_tier, read_enum<KycTier>(r, "new_tier"));
   }
   ++version;
   return Status();
@@ -74,16 +71,16 @@ Status Account::apply(const EventSchema& e) {
   const FieldReader r = event_reader(e);
   if (e.event_type == event_types::kAccountCreated) {
     NEXUM_ASSIGN_OR_RETURN(account_number, r.optional_string("account_number"));
-    NEXUM_ASSIGN_OR_RETURN(product_type, r.enumeration<ProductType>("product_type"));
+    NEXUM_ASSIGN_OR_RETURN(product_type, read_enum<ProductType>(r, "product_type"));
     NEXUM_ASSIGN_OR_RETURN(customer_id, r.optional_string("customer_id"));
     NEXUM_ASSIGN_OR_RETURN(currency, r.currency("currency"));
     NEXUM_ASSIGN_OR_RETURN(name, r.optional_string("name"));
     NEXUM_ASSIGN_OR_RETURN(balance, r.money("balance", currency));
     // A snapshot carries the state; a creation event does not (it is active).
-    NEXUM_ASSIGN_OR_RETURN(state, r.optional_enumeration<AccountState>("state", AccountState::kActive));
+    NEXUM_ASSIGN_OR_RETURN(state, read_enum<AccountState>(r, "state", AccountState::kActive));
     exists = true;
   } else if (e.event_type == event_types::kAccountUpdated) {
-    NEXUM_ASSIGN_OR_RETURN(state, r.enumeration<AccountState>("state"));
+    NEXUM_ASSIGN_OR_RETURN(state, read_enum<AccountState>(r, "state"));
     NEXUM_ASSIGN_OR_RETURN(account_number, r.optional_string("account_number", account_number));
     NEXUM_ASSIGN_OR_RETURN(Money stated, r.money("balance", currency));
     if (r.has_value("amount") || r.has_value("direction")) {
@@ -142,10 +139,10 @@ Status Loan::apply(const EventSchema& e) {
     NEXUM_ASSIGN_OR_RETURN(interest_rate, r.decimal("interest_rate"));
     NEXUM_ASSIGN_OR_RETURN(std::int64_t term, r.integer("term_months", 0, 100000));
     term_months = static_cast<int>(term);
-    NEXUM_ASSIGN_OR_RETURN(payment_frequency, r.enumeration<PaymentFrequency>("payment_frequency"));
+    NEXUM_ASSIGN_OR_RETURN(payment_frequency, read_enum<PaymentFrequency>(r, "payment_frequency"));
     NEXUM_ASSIGN_OR_RETURN(account_id, r.optional_string("account_id"));
     // Snapshots carry the running figures; an origination starts them at zero.
-    NEXUM_ASSIGN_OR_RETURN(state, r.optional_enumeration<LoanState>("state", LoanState::kOriginated));
+    NEXUM_ASSIGN_OR_RETURN(state, read_enum<LoanState>(r, "state", LoanState::kOriginated));
     outstanding_balance = Money::zero(cur);
     total_paid = Money::zero(cur);
     if (r.has_value("outstanding_balance")) {
@@ -216,7 +213,7 @@ Status Transaction::apply(const EventSchema& e) {
   const bool posted = e.event_type == event_types::kTransactionPosted;
   const bool failed = e.event_type == event_types::kTransactionFailed;
   if (created || posted || failed) {
-    NEXUM_ASSIGN_OR_RETURN(transaction_type, r.enumeration<TransactionType>("transaction_type"));
+    NEXUM_ASSIGN_OR_RETURN(transaction_type, read_enum<TransactionType>(r, "transaction_type"));
     NEXUM_ASSIGN_OR_RETURN(from_account_id, r.optional_string("from_account_id"));
     NEXUM_ASSIGN_OR_RETURN(to_account_id, r.optional_string("to_account_id"));
     // transaction_failed carries amount/currency only as Nexum's extra fields.
@@ -229,7 +226,7 @@ Status Transaction::apply(const EventSchema& e) {
   if (created) {
     NEXUM_ASSIGN_OR_RETURN(description, r.optional_string("description"));
     NEXUM_ASSIGN_OR_RETURN(reference, r.optional_string("reference"));
-    NEXUM_ASSIGN_OR_RETURN(state, r.optional_enumeration<TransactionState>("state", TransactionState::kPending));
+    NEXUM_ASSIGN_OR_RETURN(state, read_enum<TransactionState>(r, "state", TransactionState::kPending));
     if (r.has_value("final_balance")) {
       NEXUM_ASSIGN_OR_RETURN(final_balance, r.money("final_balance", amount.currency()));
     }

@@ -11,11 +11,11 @@
 
 #include <boost/json/object.hpp>
 
-#include "banking/json_fields.h"
 #include "nexum/aggregates.h"
 #include "nexum/clock.h"
 #include "nexum/command_handler.h"
 #include "nexum/event.h"
+#include "nexum/field_reader.h"
 #include "nexum/store.h"
 
 namespace nexum::banking_internal {

@@ -25,7 +25,6 @@ namespace nexum {
 using banking_internal::CommandContext;
 using banking_internal::Decider;
 using banking_internal::Decision;
-using banking_internal::FieldReader;
 
 namespace {
 

@@ -60,8 +60,8 @@ Result<Decider> parse_create(const CommandContext& ctx, const FieldReader& r) {
   NEXUM_ASSIGN_OR_RETURN(std::string last, r.required_string("last_name"));
   NEXUM_ASSIGN_OR_RETURN(std::string email, email_field(r, /*required=*/true));
   NEXUM_ASSIGN_OR_RETURN(std::string phone, r.optional_string("phone"));
-  NEXUM_ASSIGN_OR_RETURN(KycStatus status, r.optional_enumeration<KycStatus>("kyc_status", KycStatus::kNone));
-  NEXUM_ASSIGN_OR_RETURN(KycTier tier, r.optional_enumeration<KycTier>("kyc_tier", KycTier::kTier0));
+  NEXUM_ASSIGN_OR_RETURN(KycStatus status, read_enum<KycStatus>(r, "kyc_status", KycStatus::kNone));
+  NEXUM_ASSIGN_OR_RETURN(KycTier tier, read_enum<KycTier>(r, "kyc_tier", KycTier::kTier0));
   c.first_name = first;
   c.last_name = last;
   c.email = email;
@@ -122,11 +122,11 @@ Result<Decider> parse_update(const FieldReader& r) {
 Result<Decider> parse_change_kyc(const FieldReader& r) {
   Result<std::string> id = r.required_string("customer_id");
   if (!id) return id.error();
-  Result<KycStatus> status = r.enumeration<KycStatus>("new_status");
+  Result<KycStatus> status = read_enum<KycStatus>(r, "new_status");
   if (!status) return status.error();
   std::optional<KycTier> tier;
   if (r.has_value("new_tier")) {
-    NEXUM_ASSIGN_OR_RETURN(KycTier t, r.enumeration<KycTier>("new_tier"));
+    NEXUM_ASSIGN_OR_RETURN(KycTier t, read_enum<KycTier>(r, "new_tier"));
     tier = t;
   }
   return Decider([id = *id, status = *status, tier](CommandContext& ctx,

@@ -1,6 +1,6 @@
 #include "banking/event_payloads.h"
 
-#include "banking/json_fields.h"
+#include "nexum/field_reader.h"
 
 namespace nexum::banking_internal {
 namespace {

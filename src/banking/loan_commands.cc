@@ -40,8 +40,8 @@ Result<Decider> parse_originate(const CommandContext& ctx, const FieldReader& r)
     return r.error("interest_rate", "must be between 0 and 100");
   }
   NEXUM_ASSIGN_OR_RETURN(std::int64_t term, r.integer("term_months", 1, 600));
-  NEXUM_ASSIGN_OR_RETURN(PaymentFrequency frequency, r.optional_enumeration<PaymentFrequency>(
-                                                         "payment_frequency", PaymentFrequency::kMonthly));
+  NEXUM_ASSIGN_OR_RETURN(PaymentFrequency frequency,
+                         read_enum<PaymentFrequency>(r, "payment_frequency", PaymentFrequency::kMonthly));
   NEXUM_ASSIGN_OR_RETURN(std::string account, r.optional_string("account_id"));
   NEXUM_ASSIGN_OR_RETURN(std::string id, r.optional_string("loan_id"));
   l.id = id.empty() ? ctx.derived_id("loan_") : id;

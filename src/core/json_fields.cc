@@ -118,6 +118,7 @@ class FieldHandler {
   }
 
   JsonFieldReader::Kind kind(std::size_t i) const { return kinds_[i]; }
+  std::string_view name(std::size_t i) const { return names_[i]; }
   std::string_view text(std::size_t i) const { return texts_[i]; }
   void begin_document() {
     reset();
@@ -315,5 +316,7 @@ Status JsonFieldReader::parse(std::string_view json) {
 
 JsonFieldReader::Kind JsonFieldReader::kind(std::size_t i) const { return impl_->parser.handler().kind(i); }
 std::string_view JsonFieldReader::text(std::size_t i) const { return impl_->parser.handler().text(i); }
+std::string_view JsonFieldReader::name(std::size_t i) const { return impl_->parser.handler().name(i); }
+int JsonFieldReader::index_of(std::string_view name) const { return impl_->parser.handler().match(name); }
 
 }  // namespace nexum

@@ -13,8 +13,6 @@
 namespace nexum {
 namespace {
 
-using projections::DataFields;
-
 enum Field : std::size_t {
   kCurrency, kBalance, kState, kCustomerId, kAccountNumber, kProductType, kName,
   kFromAccount, kToAccount, kTransactionType, kAmount, kTransactionId,
@@ -34,20 +32,21 @@ class Account final : public ReadModelValue {
     if (!stored) return std::unique_ptr<ReadModelValue>(std::move(a));
     NEXUM_ASSIGN_OR_RETURN(auto o, projections::parse_stored_object(*stored, key));
     a->present_ = true;
-    NEXUM_RETURN_IF_ERROR(read(o, "account_id", key, a->account_id));
-    NEXUM_RETURN_IF_ERROR(read(o, "balance", key, a->balance));
-    NEXUM_RETURN_IF_ERROR(read(o, "currency", key, a->currency));
-    NEXUM_RETURN_IF_ERROR(read(o, "state", key, a->state));
-    NEXUM_RETURN_IF_ERROR(read(o, "version", key, a->version));
-    NEXUM_RETURN_IF_ERROR(read(o, "updated_at", key, a->updated_at));
-    NEXUM_RETURN_IF_ERROR(read(o, "last_transaction_id", key, a->last_transaction_id));
-    NEXUM_RETURN_IF_ERROR(read(o, "last_transaction_amount", key, a->last_transaction_amount));
-    NEXUM_RETURN_IF_ERROR(read(o, "last_transaction_at", key, a->last_transaction_at));
-    NEXUM_RETURN_IF_ERROR(read(o, "last_transaction_type", key, a->last_transaction_type));
-    NEXUM_RETURN_IF_ERROR(read(o, "customer_id", key, a->customer_id));
-    NEXUM_RETURN_IF_ERROR(read(o, "account_number", key, a->account_number));
-    NEXUM_RETURN_IF_ERROR(read(o, "product_type", key, a->product_type));
-    NEXUM_RETURN_IF_ERROR(read(o, "name", key, a->name));
+    const FieldReader r(o, StatusCode::kDataLoss, std::string(key) + ".");
+    NEXUM_RETURN_IF_ERROR(read(r, "account_id", a->account_id));
+    NEXUM_RETURN_IF_ERROR(read(r, "balance", a->balance));
+    NEXUM_RETURN_IF_ERROR(read(r, "currency", a->currency));
+    NEXUM_RETURN_IF_ERROR(read(r, "state", a->state));
+    NEXUM_RETURN_IF_ERROR(read(r, "version", a->version));
+    NEXUM_RETURN_IF_ERROR(read(r, "updated_at", a->updated_at));
+    NEXUM_RETURN_IF_ERROR(read(r, "last_transaction_id", a->last_transaction_id));
+    NEXUM_RETURN_IF_ERROR(read(r, "last_transaction_amount", a->last_transaction_amount));
+    NEXUM_RETURN_IF_ERROR(read(r, "last_transaction_at", a->last_transaction_at));
+    NEXUM_RETURN_IF_ERROR(read(r, "last_transaction_type", a->last_transaction_type));
+    NEXUM_RETURN_IF_ERROR(read(r, "customer_id", a->customer_id));
+    NEXUM_RETURN_IF_ERROR(read(r, "account_number", a->account_number));
+    NEXUM_RETURN_IF_ERROR(read(r, "product_type", a->product_type));
+    NEXUM_RETURN_IF_ERROR(read(r, "name", a->name));
     return std::unique_ptr<ReadModelValue>(std::move(a));
   }
 
@@ -103,29 +102,26 @@ class Account final : public ReadModelValue {
   std::optional<std::string> name;
 
  private:
-  static Status read(const boost::json::object& o, std::string_view k, std::string_view what,
-                     std::optional<std::string>& out) {
-    auto v = projections::stored_string(o, k, what);
-    if (!v) return v.error();
-    out = std::move(v).value();
+  // A stored member, absent or null → nullopt; another type → DataLoss.
+  static Status read(const FieldReader& r, std::string_view k, std::optional<std::string>& out) {
+    NEXUM_ASSIGN_OR_RETURN(auto v, r.nullable_string(k));
+    if (v.has_value()) {
+      out.emplace(*v);
+    } else {
+      out.reset();
+    }
     return Status();
   }
-  static Status read(const boost::json::object& o, std::string_view k, std::string_view what,
-                     std::optional<Decimal>& out) {
-    NEXUM_ASSIGN_OR_RETURN(auto v, projections::stored_decimal(o, k, what));
-    out = v;
+  static Status read(const FieldReader& r, std::string_view k, std::optional<Decimal>& out) {
+    NEXUM_ASSIGN_OR_RETURN(out, r.optional_decimal(k));
     return Status();
   }
-  static Status read(const boost::json::object& o, std::string_view k, std::string_view what,
-                     std::optional<std::int64_t>& out) {
-    NEXUM_ASSIGN_OR_RETURN(auto v, projections::stored_int(o, k, what));
-    out = v;
+  static Status read(const FieldReader& r, std::string_view k, std::optional<std::int64_t>& out) {
+    NEXUM_ASSIGN_OR_RETURN(out, r.optional_integer(k));
     return Status();
   }
-  static Status read(const boost::json::object& o, std::string_view k, std::string_view what,
-                     std::optional<Timestamp>& out) {
-    NEXUM_ASSIGN_OR_RETURN(auto v, projections::stored_timestamp(o, k, what));
-    out = v;
+  static Status read(const FieldReader& r, std::string_view k, std::optional<Timestamp>& out) {
+    NEXUM_ASSIGN_OR_RETURN(out, r.optional_timestamp(k));
     return Status();
   }
 };
@@ -135,8 +131,8 @@ class AccountBalances final : public Projection {
  public:
   explicit AccountBalances(FailurePolicy policy)
       : policy_(policy),
-        fields_({"currency", "balance", "state", "customer_id", "account_number", "product_type", "name",
-                 "from_account_id", "to_account_id", "transaction_type", "amount", "transaction_id"}) {}
+        data_({"currency", "balance", "state", "customer_id", "account_number", "product_type", "name",
+               "from_account_id", "to_account_id", "transaction_type", "amount", "transaction_id"}) {}
 
   std::string_view name() const override { return kAccountBalances; }
   EventFilter filter() const override {
@@ -146,7 +142,7 @@ class AccountBalances final : public Projection {
   FailurePolicy failure_policy() const override { return policy_; }
 
   Status apply(const EventView& e, ReadModelWrites& writes) override {
-    NEXUM_RETURN_IF_ERROR(fields_.parse(e));
+    NEXUM_RETURN_IF_ERROR(projections::scan_data(data_, e));
     if (e.envelope.event_type == event_types::kTransactionPosted) return apply_posted(e, writes);
     return apply_account(e, writes);
   }
@@ -156,7 +152,7 @@ class AccountBalances final : public Projection {
     std::string_view id = e.envelope.entity_id;
     if (id.empty()) return Status::invalid_argument("entity_id: missing");
     const bool created = e.envelope.event_type == event_types::kAccountCreated;
-    NEXUM_ASSIGN_OR_RETURN(auto currency_code, fields_.optional_string(kCurrency));
+    NEXUM_ASSIGN_OR_RETURN(auto currency_code, fields_.nullable_string(kCurrency));
     if (created && (!currency_code.has_value() || currency_code->empty())) {
       return Status::invalid_argument("data.currency: missing");
     }
@@ -174,12 +170,12 @@ class AccountBalances final : public Projection {
       } else if (created || !a.balance) {
         a.balance = Money::zero(currency).amount();
       }
-    } else if (auto balance = fields_.optional_decimal_value(kBalance); !balance) {
+    } else if (auto balance = fields_.optional_decimal(kBalance); !balance) {
       return balance.error();
     } else if (balance->has_value()) {
       a.balance = **balance;  // currency unknown so far: kept as written
     }
-    NEXUM_ASSIGN_OR_RETURN(auto state, fields_.optional_string(kState));
+    NEXUM_ASSIGN_OR_RETURN(auto state, fields_.nullable_string(kState));
     if (state.has_value()) {
       Account::set(a.state, *state);
     } else if (e.envelope.event_type == event_types::kAccountClosed) {
@@ -189,14 +185,14 @@ class AccountBalances final : public Projection {
     }
     std::optional<std::string>* const kText[] = {&a.customer_id, &a.account_number, &a.product_type, &a.name};
     for (Field f : {kCustomerId, kAccountNumber, kProductType, kName}) {
-      NEXUM_ASSIGN_OR_RETURN(auto v, fields_.optional_string(f));
+      NEXUM_ASSIGN_OR_RETURN(auto v, fields_.nullable_string(f));
       if (v.has_value()) Account::set(*kText[f - kCustomerId], *v);
     }
     // A movement (doc/commands.md §1) names its transaction and amount.
-    NEXUM_ASSIGN_OR_RETURN(auto transaction, fields_.optional_string(kTransactionId));
+    NEXUM_ASSIGN_OR_RETURN(auto transaction, fields_.nullable_string(kTransactionId));
     if (transaction.has_value() && !transaction->empty()) {
       Account::set(a.last_transaction_id, *transaction);
-      NEXUM_ASSIGN_OR_RETURN(auto amount, fields_.optional_decimal_value(kAmount));
+      NEXUM_ASSIGN_OR_RETURN(auto amount, fields_.optional_decimal(kAmount));
       if (amount.has_value()) a.last_transaction_amount = *amount;
       a.last_transaction_at = e.envelope.timestamp;
     }
@@ -208,10 +204,10 @@ class AccountBalances final : public Projection {
   // The last posted transaction of each account it moved money on.
   // Accounts this projection has not seen created are left alone.
   Status apply_posted(const EventView& e, ReadModelWrites& writes) {
-    NEXUM_ASSIGN_OR_RETURN(auto from, fields_.optional_string(kFromAccount));
-    NEXUM_ASSIGN_OR_RETURN(auto to, fields_.optional_string(kToAccount));
-    NEXUM_ASSIGN_OR_RETURN(auto type, fields_.optional_string(kTransactionType));
-    NEXUM_ASSIGN_OR_RETURN(auto amount, fields_.optional_decimal_value(kAmount));
+    NEXUM_ASSIGN_OR_RETURN(auto from, fields_.nullable_string(kFromAccount));
+    NEXUM_ASSIGN_OR_RETURN(auto to, fields_.nullable_string(kToAccount));
+    NEXUM_ASSIGN_OR_RETURN(auto type, fields_.nullable_string(kTransactionType));
+    NEXUM_ASSIGN_OR_RETURN(auto amount, fields_.optional_decimal(kAmount));
     for (const auto& id : {from, to}) {
       if (!id || id->empty()) continue;
       NEXUM_ASSIGN_OR_RETURN(auto existing, writes.get_as<Account>(*id));
@@ -232,7 +228,8 @@ class AccountBalances final : public Projection {
   }
 
   const FailurePolicy policy_;
-  DataFields fields_;
+  JsonFieldReader data_;  // the event's data fields, captured without a DOM
+  const FieldReader fields_{data_, StatusCode::kInvalidArgument, "data."};
 };
 
 }  // namespace

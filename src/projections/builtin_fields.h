@@ -1,5 +1,6 @@
-// Helpers shared by the built-in projections: typed access to an event's
-// data fields (errors name "data.<field>"), and small JSON setters.
+// Helpers shared by the built-in projections: capturing an event's data
+// fields for a FieldReader (errors name "data.<field>"), and small JSON
+// setters.
 #pragma once
 
 #include <cstdint>
@@ -11,46 +12,17 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
-#include "nexum/decimal.h"
+#include "nexum/field_reader.h"
 #include "nexum/json_fields.h"
-#include "nexum/money.h"
 #include "nexum/store.h"
 
 namespace nexum::projections {
 
-// The chosen top-level fields of one event's data, parsed without a DOM.
-// Thread-compatible: one per projection, reused for every event.
-class DataFields {
- public:
-  explicit DataFields(std::vector<std::string> names);
-
-  // InvalidArgument "data: ..." when the data is not a JSON object.
-  Status parse(const EventView& e);
-
-  // Field i is present and not null.
-  bool has(std::size_t i) const;
-  // Field i is present (possibly null).
-  bool present(std::size_t i) const { return reader_.kind(i) != JsonFieldReader::Kind::kMissing; }
-  // Absent or null → nullopt; a string → its text; another type → InvalidArgument.
-  Result<std::optional<std::string_view>> optional_string(std::size_t i) const;
-  // As optional_string, and absent/empty is InvalidArgument too.
-  Result<std::string_view> required_string(std::size_t i) const;
-  // Absent or null → nullopt; a JSON integer (or a string of one) → it.
-  Result<std::optional<std::int64_t>> optional_int(std::size_t i) const;
-  // An amount in `currency` (a decimal string, or a JSON number's text):
-  // absent or null → nullopt; more fraction digits than the currency has,
-  // or not a number → InvalidArgument (never rounded).
-  Result<std::optional<Money>> optional_money(std::size_t i, Currency currency) const;
-  // A decimal string (a rate): absent or null → nullopt.
-  Result<std::optional<std::string>> optional_decimal(std::size_t i) const;
-  // As optional_decimal(), the number itself (formatted later, if at all).
-  Result<std::optional<Decimal>> optional_decimal_value(std::size_t i) const;
-
- private:
-  std::string field(std::size_t i) const { return "data." + names_[i]; }
-  std::vector<std::string> names_;
-  JsonFieldReader reader_;
-};
+// Captures the fields `data` was built for from `e`'s data (empty data reads
+// as {}); read them with a FieldReader over `data` (field_reader.h: the rules
+// every reader of event data follows). InvalidArgument "data: ..." when the
+// data is not one JSON object.
+Status scan_data(JsonFieldReader& data, const EventView& e);
 
 // `*v` as an object (a null value becomes {}). InvalidArgument when the
 // stored value is another type.

@@ -11,7 +11,6 @@ namespace nexum {
 namespace {
 
 using projections::as_object;
-using projections::DataFields;
 
 enum Field : std::size_t {
   kFirstName, kLastName, kEmail, kPhone, kKycStatus, kKycTier, kNewStatus, kNewTier,
@@ -23,7 +22,7 @@ class CustomerDirectory final : public Projection {
  public:
   explicit CustomerDirectory(FailurePolicy policy)
       : policy_(policy),
-        fields_({"first_name", "last_name", "email", "phone", "kyc_status", "kyc_tier", "new_status", "new_tier"}) {}
+        data_({"first_name", "last_name", "email", "phone", "kyc_status", "kyc_tier", "new_status", "new_tier"}) {}
 
   std::string_view name() const override { return kCustomerDirectory; }
   EventFilter filter() const override {
@@ -35,7 +34,7 @@ class CustomerDirectory final : public Projection {
   Status apply(const EventView& e, ReadModelWrites& writes) override {
     std::string_view id = e.envelope.entity_id;
     if (id.empty()) return Status::invalid_argument("entity_id: missing");
-    NEXUM_RETURN_IF_ERROR(fields_.parse(e));
+    NEXUM_RETURN_IF_ERROR(projections::scan_data(data_, e));
     const bool kyc = e.envelope.event_type == event_types::kKycStatusChanged;
     if (kyc) NEXUM_RETURN_IF_ERROR(fields_.required_string(kNewStatus).status());
     NEXUM_ASSIGN_OR_RETURN(auto slot, writes.modify(id));
@@ -50,14 +49,14 @@ class CustomerDirectory final : public Projection {
     }
     if (kyc) {
       c["kyc_status"] = *fields_.required_string(kNewStatus);
-      NEXUM_ASSIGN_OR_RETURN(auto tier, fields_.optional_string(kNewTier));
+      NEXUM_ASSIGN_OR_RETURN(auto tier, fields_.nullable_string(kNewTier));
       if (tier.has_value()) c["kyc_tier"] = *tier;
     } else {
       // customer_updated carries the contact fields only; kyc_* come with
       // customer_created. A field present as null is stored as null.
       for (std::size_t f = kFirstName; f <= kKycTier; ++f) {
-        if (!fields_.present(f)) continue;
-        NEXUM_ASSIGN_OR_RETURN(auto v, fields_.optional_string(f));
+        if (!fields_.has(f)) continue;
+        NEXUM_ASSIGN_OR_RETURN(auto v, fields_.nullable_string(f));
         projections::set_optional(c, kContactKeys[f], v);
       }
       std::string_view first = projections::string_or_empty(c, "first_name");
@@ -78,7 +77,8 @@ class CustomerDirectory final : public Projection {
 
  private:
   const FailurePolicy policy_;
-  DataFields fields_;
+  JsonFieldReader data_;  // the event's data fields, captured without a DOM
+  const FieldReader fields_{data_, StatusCode::kInvalidArgument, "data."};
 };
 
 }  // namespace

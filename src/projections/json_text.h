@@ -1,6 +1,6 @@
 // JSON text for typed read-model values (ReadModelValue): a writer that
-// appends one object's members, and typed readers of a stored object's
-// members. The writer's output is what boost::json::serialize writes for
+// appends one object's members, and the parse of a stored object (whose
+// members a FieldReader then reads, field_reader.h). The writer's output is what boost::json::serialize writes for
 // the same object (compact, members in the order written), so typed and
 // DOM-held values store the same bytes.
 #pragma once
@@ -56,16 +56,6 @@ class JsonObjectWriter {
   bool first_ = true;
 };
 
-// Typed members of a stored object, for ReadModelValue decoders. Absent or
-// null → nullopt; another type → DataLoss naming `what` and the key.
-Result<std::optional<std::string>> stored_string(const boost::json::object& o, std::string_view key,
-                                                 std::string_view what);
-Result<std::optional<std::int64_t>> stored_int(const boost::json::object& o, std::string_view key,
-                                               std::string_view what);
-Result<std::optional<Timestamp>> stored_timestamp(const boost::json::object& o, std::string_view key,
-                                                  std::string_view what);
-Result<std::optional<Decimal>> stored_decimal(const boost::json::object& o, std::string_view key,
-                                              std::string_view what);
 // Parses stored text that must be one JSON object (DataLoss otherwise).
 Result<boost::json::object> parse_stored_object(std::string_view text, std::string_view what);
 

@@ -11,7 +11,6 @@ namespace nexum {
 namespace {
 
 using projections::as_object;
-using projections::DataFields;
 using projections::string_or_empty;
 
 enum Field : std::size_t {
@@ -27,10 +26,10 @@ struct Share {
   Money outstanding;
 };
 
+// A stored amount of the read model (absent or null: zero).
 Result<Money> stored_money(const boost::json::object& o, std::string_view key, Currency c) {
-  std::string_view text = string_or_empty(o, key);
-  if (text.empty()) return Money::zero(c);
-  return Money::parse(text, c.code(), key);
+  NEXUM_ASSIGN_OR_RETURN(auto m, FieldReader(o, StatusCode::kDataLoss).optional_money(key, c));
+  return m.value_or(Money::zero(c));
 }
 
 // Thread-compatible (the engine serializes apply()).
@@ -38,8 +37,8 @@ class LoanPortfolio final : public Projection {
  public:
   explicit LoanPortfolio(FailurePolicy policy)
       : policy_(policy),
-        fields_({"customer_id", "account_id", "principal", "currency", "interest_rate", "term_months",
-                 "payment_frequency", "payment_amount", "outstanding_balance", "state", "total_paid"}) {}
+        data_({"customer_id", "account_id", "principal", "currency", "interest_rate", "term_months",
+               "payment_frequency", "payment_amount", "outstanding_balance", "state", "total_paid"}) {}
 
   std::string_view name() const override { return kLoanPortfolio; }
   EventFilter filter() const override {
@@ -54,7 +53,7 @@ class LoanPortfolio final : public Projection {
   Status apply(const EventView& e, ReadModelWrites& writes) override {
     std::string_view id = e.envelope.entity_id;
     if (id.empty()) return Status::invalid_argument("entity_id: missing");
-    NEXUM_RETURN_IF_ERROR(fields_.parse(e));
+    NEXUM_RETURN_IF_ERROR(projections::scan_data(data_, e));
     std::string key = "loan/" + std::string(id);
     NEXUM_ASSIGN_OR_RETURN(auto slot, writes.modify(key));
     NEXUM_ASSIGN_OR_RETURN(auto loan_obj, as_object(slot, key));
@@ -62,7 +61,7 @@ class LoanPortfolio final : public Projection {
     const bool existed = !loan.empty();
 
     // Currency: the event's, else the loan's; a loan never changes currency.
-    NEXUM_ASSIGN_OR_RETURN(auto code, fields_.optional_string(kCurrency));
+    NEXUM_ASSIGN_OR_RETURN(auto code, fields_.nullable_string(kCurrency));
     std::string_view stored_code = existed ? string_or_empty(loan, "currency") : std::string_view();
     std::string_view use_code = code.has_value() ? *code : stored_code;
     if (use_code.empty()) return Status::invalid_argument("data.currency: missing");
@@ -96,12 +95,12 @@ class LoanPortfolio final : public Projection {
     }
     loan["currency"] = currency.code();
     for (Field f : {kCustomerId, kAccountId, kPaymentFrequency}) {
-      NEXUM_ASSIGN_OR_RETURN(auto v, fields_.optional_string(f));
+      NEXUM_ASSIGN_OR_RETURN(auto v, fields_.nullable_string(f));
       if (v.has_value()) loan[kKeys[f == kPaymentFrequency ? std::size_t{2} : static_cast<std::size_t>(f)]] = *v;
     }
     NEXUM_ASSIGN_OR_RETURN(auto rate, fields_.optional_decimal(kInterestRate));
-    if (rate.has_value()) loan["interest_rate"] = *rate;
-    NEXUM_ASSIGN_OR_RETURN(auto term, fields_.optional_int(kTermMonths));
+    if (rate.has_value()) loan["interest_rate"] = rate->to_string();
+    NEXUM_ASSIGN_OR_RETURN(auto term, fields_.optional_integer(kTermMonths));
     if (term.has_value()) loan["term_months"] = *term;
     if (principal.has_value()) loan["principal"] = principal->to_string();
 
@@ -144,7 +143,7 @@ class LoanPortfolio final : public Projection {
     auto total_paid = fields_.optional_money(kTotalPaid, currency);  // carried by loan_paid_off
     if (!total_paid) return total_paid.error();
     if (total_paid->has_value()) loan["total_paid"] = (*total_paid)->to_string();
-    NEXUM_ASSIGN_OR_RETURN(auto data_state, fields_.optional_string(kState));
+    NEXUM_ASSIGN_OR_RETURN(auto data_state, fields_.nullable_string(kState));
     if (data_state.has_value() && !data_state->empty()) state = *data_state;
     if (state.empty()) state = "originated";
     std::string new_state(state);  // `state` may view into `loan`, which changes below
@@ -189,7 +188,8 @@ class LoanPortfolio final : public Projection {
   static constexpr std::string_view kKeys[] = {"customer_id", "account_id", "payment_frequency"};
 
   const FailurePolicy policy_;
-  DataFields fields_;
+  JsonFieldReader data_;  // the event's data fields, captured without a DOM
+  const FieldReader fields_{data_, StatusCode::kInvalidArgument, "data."};
 };
 
 }  // namespace

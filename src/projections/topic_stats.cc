@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "nexum/field_reader.h"
 #include "nexum/json_codec.h"
 #include "nexum/projection_builtins.h"
 #include "projections/json_text.h"
@@ -24,21 +25,17 @@ class Counter final : public ReadModelValue {
     if (!stored) return std::unique_ptr<ReadModelValue>(std::move(c));
     NEXUM_ASSIGN_OR_RETURN(auto o, projections::parse_stored_object(*stored, key));
     c->present_ = true;
+    const FieldReader r(o, StatusCode::kDataLoss, std::string(key) + ".");
     if (!c->label_.empty()) {
-      auto v = projections::stored_string(o, c->label_, key);
-      if (!v) return v.error();
-      c->label_value_ = std::move(v).value();
+      NEXUM_ASSIGN_OR_RETURN(auto label, r.nullable_string(c->label_));
+      if (label.has_value()) c->label_value_.emplace(*label);
     }
-    NEXUM_ASSIGN_OR_RETURN(auto events, projections::stored_int(o, "events", key));
+    NEXUM_ASSIGN_OR_RETURN(auto events, r.optional_integer("events"));
     c->events_ = events.value_or(0);
-    NEXUM_ASSIGN_OR_RETURN(auto first_at, projections::stored_timestamp(o, "first_event_at", key));
-    c->first_event_at_ = first_at;
-    NEXUM_ASSIGN_OR_RETURN(auto last_at, projections::stored_timestamp(o, "last_event_at", key));
-    c->last_event_at_ = last_at;
-    NEXUM_ASSIGN_OR_RETURN(auto first, projections::stored_int(o, "first_position", key));
-    c->first_position_ = first;
-    NEXUM_ASSIGN_OR_RETURN(auto last, projections::stored_int(o, "last_position", key));
-    c->last_position_ = last;
+    NEXUM_ASSIGN_OR_RETURN(c->first_event_at_, r.optional_timestamp("first_event_at"));
+    NEXUM_ASSIGN_OR_RETURN(c->last_event_at_, r.optional_timestamp("last_event_at"));
+    NEXUM_ASSIGN_OR_RETURN(c->first_position_, r.optional_integer("first_position"));
+    NEXUM_ASSIGN_OR_RETURN(c->last_position_, r.optional_integer("last_position"));
     return std::unique_ptr<ReadModelValue>(std::move(c));
   }
 

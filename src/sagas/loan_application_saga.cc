@@ -9,6 +9,7 @@
 
 #include "nexum/decimal.h"
 #include "nexum/event_types.h"
+#include "nexum/field_reader.h"
 #include "nexum/money.h"
 #include "nexum/topics.h"
 
@@ -37,6 +38,12 @@ std::string str(const boost::json::object& o, std::string_view key) {
   if (it == o.end() || !it->value().is_string()) return {};
   const auto& s = it->value().get_string();
   return std::string(s.data(), s.size());
+}
+
+// An event's data field read by the one set of rules (field_reader.h), as
+// the saga's decisions use it: absent, null or not a string → "" (not given).
+std::string data_text(const RecordedEvent& e, std::string_view key) {
+  return FieldReader(e.event.data, StatusCode::kInvalidArgument, "data.").optional_string(key).value_or(std::string());
 }
 
 bool contains(const std::vector<std::string>& v, std::string_view s) { return std::find(v.begin(), v.end(), s) != v.end(); }
@@ -210,7 +217,7 @@ std::optional<std::string> LoanApplicationSaga::correlate(const RecordedEvent& e
   if (type == event_types::kCustomerCreated || type == event_types::kKycStatusChanged) {
     id = e.event.entity_id;
   } else {
-    id = str(e.event.data, "customer_id");
+    id = data_text(e, "customer_id");
   }
   if (id.empty()) return std::nullopt;
   return id;
@@ -220,11 +227,15 @@ Status LoanApplicationSaga::observe(const RecordedEvent& e, SagaFacts& facts) co
   const std::string& type = e.event.event_type;
   const std::string& account_id = e.event.entity_id;
   if (account_id.empty()) return Status::invalid_argument("account event without entity_id");
+  // Strict: a malformed account event is not recorded (the engine logs why).
+  const FieldReader r(e.event.data, StatusCode::kInvalidArgument, type + ": data.");
   if (type == event_types::kAccountCreated) {
-    Account a{account_id, str(e.event.data, "customer_id"), str(e.event.data, "currency"),
-              str(e.event.data, "product_type"), str(e.event.data, "state")};
-    if (a.customer_id.empty()) return Status::invalid_argument("account_created without data.customer_id");
-    if (a.state.empty()) a.state = "active";
+    Account a{account_id, {}, {}, {}, {}};
+    NEXUM_ASSIGN_OR_RETURN(a.customer_id, r.required_string("customer_id"));
+    NEXUM_ASSIGN_OR_RETURN(Currency currency, r.currency("currency"));
+    a.currency = std::string(currency.code());
+    NEXUM_ASSIGN_OR_RETURN(a.product_type, r.optional_string("product_type"));
+    NEXUM_ASSIGN_OR_RETURN(a.state, r.optional_string("state", "active"));
     store_account(facts, a);
     NEXUM_ASSIGN_OR_RETURN(auto ids, customer_accounts(facts, a.customer_id));
     if (!contains(ids, account_id)) {
@@ -238,7 +249,10 @@ Status LoanApplicationSaga::observe(const RecordedEvent& e, SagaFacts& facts) co
   // account_updated (state change) / account_closed.
   NEXUM_ASSIGN_OR_RETURN(auto account, load_account(facts, account_id));
   if (!account.has_value()) return Status();  // an account we never saw created
-  std::string state = type == event_types::kAccountClosed ? std::string("closed") : str(e.event.data, "state");
+  std::string state = "closed";
+  if (type != event_types::kAccountClosed) {
+    NEXUM_ASSIGN_OR_RETURN(state, r.optional_string("state"));
+  }
   if (state.empty() || state == account->state) return Status();
   account->state = state;
   store_account(facts, *account);
@@ -275,7 +289,7 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
   };
   auto start = [&](const std::string& tier) -> Result<SagaDecision> {
     const LoanTierPolicy* p = tier_policy(tier);
-    std::string code = str(input.event->event.data, "currency");
+    std::string code = data_text(*input.event, "currency");
     if (code.empty()) code = policy_.default_currency;
     t.state() = boost::json::object{{"phase", kOriginating}, {"customer_id", std::string(instance.id)}, {"kyc_tier", tier}};
     auto currency = Currency::find(code);
@@ -325,13 +339,13 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
 
   if (type == event_types::kCustomerCreated) {
     if (instance.exists) return SagaDecision::ignore();
-    std::string tier = str(data, "kyc_tier");
-    if (str(data, "kyc_status") != kVerified || tier_policy(tier) == nullptr) return SagaDecision::ignore();
+    std::string tier = data_text(e, "kyc_tier");
+    if (data_text(e, "kyc_status") != kVerified || tier_policy(tier) == nullptr) return SagaDecision::ignore();
     return start(tier);
   }
   if (type == event_types::kKycStatusChanged) {
-    std::string status = str(data, "new_status");
-    std::string tier = str(data, "new_tier");
+    std::string status = data_text(e, "new_status");
+    std::string tier = data_text(e, "new_tier");
     if (!instance.exists) {
       if (status != kVerified || tier_policy(tier) == nullptr) return SagaDecision::ignore();
       return start(tier);
@@ -355,9 +369,10 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
     if (link.has_value() && !*link) return SagaDecision::ignore();
     if (!link.has_value()) {
       // No metadata link: accept the customer's loan with the pre-approved terms.
-      auto a = Decimal::parse(str(data, "principal"), "principal");
+      // A JSON number is refused here as everywhere (field_reader.h).
+      auto a = FieldReader(data, StatusCode::kInvalidArgument, "data.").decimal("principal");
       auto b = Decimal::parse(t.s("principal"), "principal");
-      if (!a || !b || !(*a == *b) || str(data, "currency") != t.s("currency")) return SagaDecision::ignore();
+      if (!a || !b || !(*a == *b) || data_text(e, "currency") != t.s("currency")) return SagaDecision::ignore();
     }
     t.state()["loan_id"] = e.event.entity_id;
     t.step_completed("origination", boost::json::object{{"loan_id", e.event.entity_id}});
@@ -395,20 +410,21 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
     const bool disbursing = disbursement_failure && phase == kDisbursing;
     if (!originating && !disbursing) return SagaDecision::ignore();
     // NexumCommandHandler names the command ("loans.originate"); others may give data.action.
-    std::string action = str(data, "action");
+    std::string action = data_text(e, "action");
     if (!action.empty() && action != (originating ? "originate" : "disburse")) return SagaDecision::ignore();
-    std::string command = str(data, "command");
+    std::string command = data_text(e, "command");
     if (!command.empty() && command != (originating ? "loans.originate" : "loans.disburse")) {
       return SagaDecision::ignore();
     }
     auto link = linked_to(e, saga_prefix, saga_id,
                           saga_command_id(saga_id, originating ? kStepOriginate : kStepDisburse).to_string());
     if (link.has_value() && !*link) return SagaDecision::ignore();
-    if (disbursing && !link.has_value() && str(data, "loan_id") != t.s("loan_id") && e.event.entity_id != t.s("loan_id")) {
+    if (disbursing && !link.has_value() && data_text(e, "loan_id") != t.s("loan_id") &&
+        e.event.entity_id != t.s("loan_id")) {
       return SagaDecision::ignore();
     }
-    std::string why = str(data, "error");
-    if (why.empty()) why = str(data, "reason");
+    std::string why = data_text(e, "error");
+    if (why.empty()) why = data_text(e, "reason");
     if (why.empty()) why = type;
     return t.reject(originating ? kRejectOriginationFailed : kRejectDisbursementFailed, why);
   }
