@@ -4,13 +4,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/mutex.h"
 #include "nexum/aggregates.h"
 
 namespace nexum {
 
 // Loaded aggregates by stream, one map per type. Thread-safe.
 struct AggregateRepository::Cache {
-  std::mutex mu;
+  Mutex mu;
   std::unordered_map<std::string, Customer> customers;
   std::unordered_map<std::string, Account> accounts;
   std::unordered_map<std::string, Loan> loans;
@@ -25,7 +26,7 @@ struct AggregateRepository::Cache {
   }
   template <typename Aggregate>
   bool get(const std::string& stream, Aggregate& out) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     auto& m = map<Aggregate>();
     auto it = m.find(stream);
     if (it == m.end()) return false;
@@ -35,7 +36,7 @@ struct AggregateRepository::Cache {
   // Keeps the later of what is kept and `a` (concurrent loads may finish out of order).
   template <typename Aggregate>
   void put(const std::string& stream, const Aggregate& a, std::size_t capacity) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     auto& m = map<Aggregate>();
     auto it = m.find(stream);
     if (it != m.end()) {

@@ -19,6 +19,7 @@
 #include "banking/keyed_workers.h"
 #include "nexum/event_types.h"
 #include "nexum/kafka_message.h"
+#include "core/mutex.h"
 
 namespace nexum {
 
@@ -93,8 +94,8 @@ class NexumCommandHandler::Impl {
   bool handler_dead_letters_ = false;
   std::atomic<bool> started_{false};
 
-  mutable std::mutex mu_;
-  CommandHandlerStats stats_;  // guarded by mu_
+  mutable Mutex mu_;
+  CommandHandlerStats stats_ NEXUM_GUARDED_BY(mu_);
   // Re-decides handle_async() commands after a conflict (one thread: conflicts are rare).
   std::unique_ptr<banking_internal::KeyedWorkers> retries_;
   // Last member: destroyed first, running what is queued while the rest is alive.
@@ -112,7 +113,7 @@ class NexumCommandHandler::Impl {
   // Runs attempt_async again on the retry thread after a conflict backoff.
   void retry_async(const std::shared_ptr<AsyncCommand>& op);
   void count_new_outcome(const CommandContext& ctx, const CommandOutcome& outcome) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (outcome.accepted()) {
       ++stats_.accepted;
       ++stats_.accepted_by_action[ctx.qualified_action()];
@@ -123,13 +124,13 @@ class NexumCommandHandler::Impl {
   }
   Result<std::optional<CommandOutcome>> stored_outcome(const CommandContext& ctx);
   Status malformed(const Status& s) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++stats_.malformed;
     ++stats_.malformed_by_field[field_of(s)];
     return s;
   }
   Status failed(const Status& s) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++stats_.failed;
     return s;
   }
@@ -188,7 +189,7 @@ Status NexumCommandHandler::Impl::check_vocabulary(std::string_view topic, std::
     }
     bool first = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       constexpr std::size_t kMaxNames = 64;  // bounded: names come from whoever sends commands
       auto it = stats_.unknown_fields.find(name);
       if (it == stats_.unknown_fields.end()) {
@@ -223,7 +224,7 @@ void NexumCommandHandler::Impl::attempt_async(const std::shared_ptr<AsyncCommand
   if (!stored) return op->done(failed(stored.error()));
   if (*stored) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       ++stats_.duplicates;
     }
     return op->done(std::move(**stored));
@@ -257,7 +258,7 @@ void NexumCommandHandler::Impl::on_appended(const std::shared_ptr<AsyncCommand>&
     const StatusCode code = appended.error().code();
     if (code == StatusCode::kConflict) {
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         ++stats_.conflict_retries;
       }
       return retry_async(op);
@@ -298,7 +299,7 @@ Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& c
     Result<std::optional<CommandOutcome>> stored = stored_outcome(ctx);
     if (!stored) return failed(stored.error());
     if (*stored) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       ++stats_.duplicates;
       return std::move(**stored);
     }
@@ -322,7 +323,7 @@ Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& c
       const StatusCode code = appended.error().code();
       if (code == StatusCode::kConflict) {
         {
-          std::lock_guard lock(mu_);
+          MutexLock lock(mu_);
           ++stats_.conflict_retries;
         }
         conflict_backoff(attempt);
@@ -401,7 +402,7 @@ Status NexumCommandHandler::Impl::publish_dead_letter(std::string_view topic, co
   m.headers.push_back({std::string(kHeaderDlqAttempts), "1"});
   Status s = bus_.publish_recorded(m, [](const DeliveryReport&) {});
   if (s.ok()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++stats_.dead_letters_published;
   }
   return s;
@@ -482,7 +483,7 @@ Status NexumCommandHandler::on_bus_message(std::string_view topic, const EventSc
 }
 
 CommandHandlerStats NexumCommandHandler::stats() const {
-  std::lock_guard lock(impl_->mu_);
+  MutexLock lock(impl_->mu_);
   return impl_->stats_;
 }
 

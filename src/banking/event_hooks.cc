@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "nexum/event_types.h"
+#include "core/mutex.h"
 
 namespace nexum {
 
@@ -26,7 +27,7 @@ class EventHookManager::Impl {
   template <typename Call>
   void publish(std::string_view hook, Call&& call) noexcept {
     if (!enabled_.load()) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       ++stats_.ignored;
       return;
     }
@@ -34,7 +35,7 @@ class EventHookManager::Impl {
     try {
       Result<AppendResult> r = call(publisher_);
       if (r) {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         ++stats_.published;
         return;
       }
@@ -48,7 +49,7 @@ class EventHookManager::Impl {
       spdlog::warn("event hook {} failed (the operation itself stands): {}", hook, error);
     } catch (...) {
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++stats_.failures;
     stats_.last_error = std::string(hook) + ": " + error;
   }
@@ -64,7 +65,7 @@ class EventHookManager::Impl {
   }
 
   void attach_all(bool on) {
-    std::lock_guard lock(attach_mu_);
+    MutexLock lock(attach_mu_);
     attach(components_.transaction_processor, static_cast<TransactionProcessorObserver&>(transactions_), on);
     attach(components_.account_manager, static_cast<AccountManagerObserver&>(accounts_), on);
     attach(components_.customer_manager, static_cast<CustomerManagerObserver&>(customers_), on);
@@ -200,9 +201,9 @@ class EventHookManager::Impl {
   NexumEventPublisher& publisher_;
   const BankingComponents components_;
   std::atomic<bool> enabled_{false};
-  std::mutex attach_mu_;  // serializes enable/disable
-  mutable std::mutex mu_;
-  EventHookStats stats_;  // guarded by mu_
+  Mutex attach_mu_;  // serializes enable/disable
+  mutable Mutex mu_;
+  EventHookStats stats_ NEXUM_GUARDED_BY(mu_);
 
   Transactions transactions_;
   Accounts accounts_;
@@ -233,7 +234,7 @@ WorkflowObserver& EventHookManager::workflow_engine() { return impl_->workflows_
 AuditTrailObserver& EventHookManager::audit_trail() { return impl_->audit_; }
 
 EventHookStats EventHookManager::stats() const {
-  std::lock_guard lock(impl_->mu_);
+  MutexLock lock(impl_->mu_);
   return impl_->stats_;
 }
 

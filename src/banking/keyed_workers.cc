@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/mutex.h"
+
 namespace nexum::banking_internal {
 
 KeyedWorkers::KeyedWorkers(std::size_t threads) {
@@ -13,7 +15,7 @@ KeyedWorkers::KeyedWorkers(std::size_t threads) {
 KeyedWorkers::~KeyedWorkers() {
   for (auto& lane : lanes_) {
     {
-      std::lock_guard lock(lane->mu);
+      MutexLock lock(lane->mu);
       lane->stopping = true;
     }
     lane->cv.notify_one();
@@ -24,7 +26,7 @@ KeyedWorkers::~KeyedWorkers() {
 void KeyedWorkers::submit(std::string_view key, std::function<void()> task) {
   Lane& lane = *lanes_[std::hash<std::string_view>{}(key) % lanes_.size()];
   {
-    std::lock_guard lock(lane.mu);
+    MutexLock lock(lane.mu);
     lane.tasks.push_back(std::move(task));
   }
   lane.cv.notify_one();
@@ -34,8 +36,8 @@ void KeyedWorkers::run(Lane& lane) {
   while (true) {
     std::function<void()> task;
     {
-      std::unique_lock lock(lane.mu);
-      lane.cv.wait(lock, [&] { return lane.stopping || !lane.tasks.empty(); });
+      MutexLock lock(lane.mu);
+      lane.cv.wait(lane.mu, [&]() NEXUM_REQUIRES(lane.mu) { return lane.stopping || !lane.tasks.empty(); });
       if (lane.tasks.empty()) return;  // stopping, and drained
       task = std::move(lane.tasks.front());
       lane.tasks.pop_front();

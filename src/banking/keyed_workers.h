@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/mutex.h"
+
 namespace nexum::banking_internal {
 
 // Thread-safe. Queues are unbounded: submit() never waits, so a caller that
@@ -29,10 +31,10 @@ class KeyedWorkers {
 
  private:
   struct Lane {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::deque<std::function<void()>> tasks;  // guarded by mu
-    bool stopping = false;                    // guarded by mu
+    Mutex mu;
+    CondVar cv;
+    std::deque<std::function<void()>> tasks NEXUM_GUARDED_BY(mu);
+    bool stopping NEXUM_GUARDED_BY(mu) = false;
     std::thread thread;
   };
   static void run(Lane& lane);

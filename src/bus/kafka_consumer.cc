@@ -11,6 +11,7 @@
 #include "bus/local_dispatcher.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_message.h"
+#include "core/mutex.h"
 
 namespace nexum::kafka_internal {
 namespace {
@@ -92,7 +93,7 @@ Status KafkaConsumer::start() {
 
 void KafkaConsumer::stop() {
   {
-    std::lock_guard lock(stop_mu_);
+    MutexLock lock(stop_mu_);
     stopping_ = true;
   }
   stop_cv_.notify_all();
@@ -105,8 +106,8 @@ void KafkaConsumer::stop() {
 }
 
 bool KafkaConsumer::sleep_unless_stopping(std::chrono::milliseconds delay) {
-  std::unique_lock lock(stop_mu_);
-  return !stop_cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
+  MutexLock lock(stop_mu_);
+  return !stop_cv_.wait_for(stop_mu_, delay, [this]() NEXUM_REQUIRES(stop_mu_) { return stopping_.load(); });
 }
 
 void KafkaConsumer::run() {

@@ -18,6 +18,7 @@
 #include "bus/kafka_producer.h"
 #include "nexum/bus.h"
 #include "nexum/kafka_bus.h"
+#include "core/mutex.h"
 
 namespace nexum::kafka_internal {
 
@@ -91,8 +92,8 @@ class KafkaConsumer {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> assigned_{false};
-  std::mutex stop_mu_;  // Pairs with stop_cv_.
-  std::condition_variable stop_cv_;
+  Mutex stop_mu_;  // Pairs with stop_cv_.
+  CondVar stop_cv_;
 
   // Consumer thread only.
   std::map<Partition, std::int64_t> done_offsets_;  // Next offset to commit, per partition.

@@ -9,7 +9,7 @@
 #include "bus/kafka_config.h"
 #include "bus/kafka_consumer.h"
 #include "bus/kafka_producer.h"
-#include "core/thread_annotations.h"
+#include "core/mutex.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/kafka_message.h"
 
@@ -30,7 +30,7 @@ class KafkaBusCore {
   Status subscribe(std::string_view topic, EventHandler handler, KafkaSubscriptionOptions sub) {
     if (topic.empty()) return Status::invalid_argument("topic: must not be empty");
     if (!handler) return Status::invalid_argument("handler: must not be empty");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Subscription s;
     s.topic = std::string(topic);
     int n = ++subscribers_per_topic_[s.topic];
@@ -55,7 +55,7 @@ class KafkaBusCore {
   }
 
   Status start() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (running_) return Status();
     NEXUM_RETURN_IF_ERROR(producer_.start());
     for (Subscription& s : subscriptions_) {
@@ -70,18 +70,18 @@ class KafkaBusCore {
   }
 
   Status stop() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_locked();
     return Status();
   }
 
   bool is_running() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return running_;
   }
 
   bool all_assigned() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const Subscription& s : subscriptions_) {
       if (!s.consumer || !s.consumer->assigned()) return false;
     }
@@ -105,7 +105,7 @@ class KafkaBusCore {
     return Status();
   }
 
-  void stop_locked() {
+  void stop_locked() NEXUM_REQUIRES(mu_) {
     // Consumers first: they may still be writing to the DLQ via the producer.
     for (Subscription& s : subscriptions_) {
       if (s.consumer) s.consumer->stop();
@@ -118,7 +118,7 @@ class KafkaBusCore {
   const KafkaEventBusOptions options_;
   KafkaCounters counters_;
   KafkaProducer producer_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::vector<Subscription> subscriptions_ NEXUM_GUARDED_BY(mu_);
   std::map<std::string, int> subscribers_per_topic_ NEXUM_GUARDED_BY(mu_);
   bool running_ NEXUM_GUARDED_BY(mu_) = false;

@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bus/kafka_config.h"
+#include "core/mutex.h"
 
 namespace nexum::kafka_internal {
 
@@ -59,7 +60,7 @@ Result<KafkaProbe::Handle*> KafkaProbe::handle_for(const std::string& group) {
 }
 
 Status KafkaProbe::ping() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto now = std::chrono::steady_clock::now();
   if (now - ping_at_ < kCacheFor) return ping_cache_;
   Result<Handle*> h = handle_for(groups_.empty() ? options_.client_id : groups_.front().second);
@@ -80,7 +81,7 @@ Status KafkaProbe::ping() {
 }
 
 Result<std::vector<ConsumerLag>> KafkaProbe::lag() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto now = std::chrono::steady_clock::now();
   if (now - lag_at_ < kCacheFor) return lag_cache_;
   const int timeout_ms = static_cast<int>(timeout_.count());

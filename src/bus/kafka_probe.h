@@ -17,6 +17,7 @@
 
 #include "nexum/kafka_bus.h"
 #include "nexum/status.h"
+#include "core/mutex.h"
 
 namespace nexum::kafka_internal {
 
@@ -56,7 +57,7 @@ class KafkaProbe {
   const KafkaEventBusOptions options_;
   const std::vector<std::pair<std::string, std::string>> groups_;
   const std::chrono::milliseconds timeout_;
-  std::mutex mu_;  // serializes probes; guards everything below
+  Mutex mu_;  // serializes probes; guards everything below
   std::map<std::string, std::unique_ptr<Handle>> handles_;
   std::chrono::steady_clock::time_point lag_at_{};
   std::vector<ConsumerLag> lag_cache_;

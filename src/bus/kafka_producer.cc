@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/kafka_config.h"
+#include "core/mutex.h"
 
 namespace nexum::kafka_internal {
 
@@ -41,7 +42,7 @@ KafkaProducer::KafkaProducer(const KafkaEventBusOptions& options, KafkaCounters&
 KafkaProducer::~KafkaProducer() { stop(); }
 
 Status KafkaProducer::start() {
-  std::unique_lock lock(handle_mu_);
+  WriterLock lock(handle_mu_);
   if (rk_ != nullptr) return Status();
   NEXUM_ASSIGN_OR_RETURN(ConfPtr conf, make_producer_conf(options_));
   rd_kafka_conf_set_opaque(conf.get(), this);
@@ -62,7 +63,7 @@ Status KafkaProducer::start() {
 void KafkaProducer::poll_loop() {
   rd_kafka_t* rk = nullptr;
   {
-    std::shared_lock lock(handle_mu_);
+    ReaderLock lock(handle_mu_);
     rk = rk_;  // Stays valid until stop() has joined this thread.
   }
   while (!poll_stop_.load()) {
@@ -74,7 +75,7 @@ void KafkaProducer::poll_loop() {
 }
 
 void KafkaProducer::wake_waiters() {
-  std::lock_guard lock(wake_mu_);
+  MutexLock lock(wake_mu_);
   wake_cv_.notify_all();
 }
 
@@ -128,7 +129,7 @@ void KafkaProducer::on_error(rd_kafka_t* rk, int err, const char* reason, void* 
 
 Status KafkaProducer::produce(const OutgoingMessage& message, DeliveryCallback on_delivery) {
   if (message.topic.empty()) return Status::invalid_argument("topic: must not be empty");
-  std::shared_lock lock(handle_mu_);
+  ReaderLock lock(handle_mu_);
   if (rk_ == nullptr || !accepting_.load()) return Status::unavailable("kafka bus is not running");
   if (fatal_.load()) return Status::internal("kafka producer hit a fatal error; stop() and start() the bus");
 
@@ -187,8 +188,8 @@ Status KafkaProducer::produce(const OutgoingMessage& message, DeliveryCallback o
       return Status::unavailable("produce to " + message.topic + ": local queue full for " +
                                  std::to_string(options_.enqueue_timeout.count()) + " ms");
     }
-    std::unique_lock wake(wake_mu_);
-    wake_cv_.wait_for(wake, std::chrono::milliseconds(10));
+    MutexLock wake(wake_mu_);
+    wake_cv_.wait_for(wake_mu_, std::chrono::milliseconds(10));
   }
 }
 
@@ -196,8 +197,8 @@ namespace {
 
 // Collects the reports of one produce_and_wait() call. Thread-safe.
 struct BatchWaiter {
-  std::mutex mu;
-  std::condition_variable cv;
+  Mutex mu;
+  CondVar cv;
   std::size_t remaining = 0;
   Status first_error;
 };
@@ -211,13 +212,13 @@ Status KafkaProducer::produce_and_wait(const std::vector<OutgoingMessage>& messa
   Status produce_error;
   for (std::size_t i = 0; i < messages.size(); ++i) {
     Status s = produce(messages[i], [waiter](const DeliveryReport& report) {
-      std::lock_guard lock(waiter->mu);
+      MutexLock lock(waiter->mu);
       if (!report.status.ok() && waiter->first_error.ok()) waiter->first_error = report.status;
       if (--waiter->remaining == 0) waiter->cv.notify_all();
     });
     if (!s.ok()) {
       produce_error = s;
-      std::lock_guard lock(waiter->mu);
+      MutexLock lock(waiter->mu);
       waiter->remaining -= messages.size() - i;
       break;
     }
@@ -225,13 +226,13 @@ Status KafkaProducer::produce_and_wait(const std::vector<OutgoingMessage>& messa
   // librdkafka reports every message within message.timeout.ms; the margin
   // only guards against a bug leaving us waiting forever.
   const auto deadline = std::chrono::steady_clock::now() + options_.message_timeout + std::chrono::seconds(30);
-  std::unique_lock lock(waiter->mu);
+  MutexLock lock(waiter->mu);
   while (waiter->remaining > 0) {
     if (abort != nullptr && abort->load()) return Status::unavailable("gave up waiting for delivery: stopping");
     if (std::chrono::steady_clock::now() >= deadline) {
       return Status::unavailable("no delivery report within message timeout");
     }
-    waiter->cv.wait_for(lock, std::chrono::milliseconds(100));
+    waiter->cv.wait_for(waiter->mu, std::chrono::milliseconds(100));
   }
   if (!produce_error.ok()) return produce_error;
   return waiter->first_error;
@@ -239,13 +240,13 @@ Status KafkaProducer::produce_and_wait(const std::vector<OutgoingMessage>& messa
 
 Status KafkaProducer::flush(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock lock(wake_mu_);
+  MutexLock lock(wake_mu_);
   while (pending_.load() > 0) {
     if (std::chrono::steady_clock::now() >= deadline) {
       return Status::unavailable("flush: " + std::to_string(pending_.load()) + " messages still outstanding after " +
                                  std::to_string(timeout.count()) + " ms");
     }
-    wake_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    wake_cv_.wait_for(wake_mu_, std::chrono::milliseconds(10));
   }
   return Status();
 }
@@ -257,14 +258,14 @@ void KafkaProducer::stop() {
     spdlog::warn("kafka producer: {} messages undelivered after {} ms; purging them", pending_.load(),
                  options_.stop_drain_timeout.count());
     {
-      std::shared_lock lock(handle_mu_);
+      ReaderLock lock(handle_mu_);
       rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     }
     flush(std::chrono::seconds(5)).ignore_error();  // Purged reports arrive quickly.
   }
   poll_stop_ = true;
   poll_thread_.join();
-  std::unique_lock lock(handle_mu_);
+  WriterLock lock(handle_mu_);
   purge_and_serve_locked();
   rd_kafka_destroy(rk_);
   rk_ = nullptr;

@@ -13,7 +13,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "core/thread_annotations.h"
+#include "core/mutex.h"
 #include "nexum/bus.h"
 #include "nexum/kafka_bus.h"
 
@@ -61,14 +61,14 @@ class KafkaProducer {
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   void poll_loop();
   void wake_waiters();
-  // REQUIRES: handle_mu_ held exclusively; the poll thread is stopped.
-  void purge_and_serve_locked();
+  // REQUIRES: the poll thread is stopped.
+  void purge_and_serve_locked() NEXUM_REQUIRES(handle_mu_);
 
   const KafkaEventBusOptions& options_;
   KafkaCounters& counters_;
 
   // Shared while producing, exclusive while creating or destroying rk_.
-  mutable std::shared_mutex handle_mu_;
+  mutable SharedMutex handle_mu_;
   rd_kafka_t* rk_ NEXUM_GUARDED_BY(handle_mu_) = nullptr;
   std::atomic<bool> accepting_{false};  // produce() takes messages.
   std::atomic<bool> fatal_{false};      // The producer hit a fatal error; restart the bus.
@@ -76,8 +76,8 @@ class KafkaProducer {
   std::thread poll_thread_;  // Only start()/stop() touch it (serialized by the bus).
 
   std::atomic<std::uint64_t> pending_{0};  // Taken, not yet reported.
-  std::mutex wake_mu_;                     // Pairs with wake_cv_.
-  std::condition_variable wake_cv_;        // Notified after reports are served.
+  Mutex wake_mu_;                     // Pairs with wake_cv_.
+  CondVar wake_cv_;        // Notified after reports are served.
 };
 
 }  // namespace nexum::kafka_internal

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "nexum/json_codec.h"
+#include "core/mutex.h"
 
 namespace nexum::bus_internal {
 
@@ -25,7 +26,7 @@ LocalDispatcher::LocalDispatcher(std::size_t max_events, std::optional<std::stri
 Status LocalDispatcher::subscribe(std::string_view topic, EventHandler handler) {
   if (topic.empty()) return Status::invalid_argument("topic: must not be empty");
   if (!handler) return Status::invalid_argument("handler: must not be empty");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = handlers_.find(topic);
   if (it == handlers_.end()) it = handlers_.emplace(std::string(topic), std::vector<HandlerPtr>{}).first;
   it->second.push_back(std::make_shared<const EventHandler>(std::move(handler)));
@@ -41,7 +42,7 @@ std::uint64_t LocalDispatcher::dispatch(PublishedEvent published) {
   std::uint64_t index = 0;
   std::vector<HandlerPtr> handlers;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     index = stats_.published++;
     if (auto it = handlers_.find(published.topic); it != handlers_.end()) handlers = it->second;
     if (max_events_ > 0) {
@@ -62,7 +63,7 @@ std::uint64_t LocalDispatcher::dispatch(PublishedEvent published) {
     Status status = invoke_handler(*handler, published.event);
     if (!status.ok()) {
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         ++stats_.handler_failures;
       }
       spdlog::warn("event bus: handler for topic {} failed on event {} ({}): {}", published.topic,
@@ -73,7 +74,7 @@ std::uint64_t LocalDispatcher::dispatch(PublishedEvent published) {
 }
 
 std::vector<PublishedEvent> LocalDispatcher::events(std::string_view topic) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<PublishedEvent> out;
   for (const PublishedEvent& e : events_) {
     if (topic.empty() || e.topic == topic) out.push_back(e);
@@ -82,7 +83,7 @@ std::vector<PublishedEvent> LocalDispatcher::events(std::string_view topic) cons
 }
 
 void LocalDispatcher::clear() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   events_.clear();
 }
 
@@ -104,7 +105,7 @@ Status publish_recorded_locally(LocalDispatcher& dispatcher, const OutgoingMessa
 }
 
 EventBusStats LocalDispatcher::stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "nexum/kafka_message.h"
+#include "core/mutex.h"
 
 namespace nexum {
 class OutboxRelay::Impl {
@@ -26,7 +27,7 @@ class OutboxRelay::Impl {
   ~Impl() { stop().ignore_error(); }
 
   Status start() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (running_) return Status();
     NEXUM_ASSIGN_OR_RETURN(auto checkpoint, store_.load_checkpoint(options_.name));
     confirmed_ = persisted_ = checkpoint;
@@ -41,20 +42,20 @@ class OutboxRelay::Impl {
 
   Status stop() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (!running_) return Status();
       stop_requested_ = true;
     }
     control_cv_.notify_all();
     window_cv_.notify_all();
     thread_.join();
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     running_ = false;
     return last_persist_;
   }
 
   Status switch_bus(EventBus& bus) {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!running_) {
       bus_ = &bus;
       return Status();
@@ -62,21 +63,21 @@ class OutboxRelay::Impl {
     pending_bus_ = &bus;
     control_cv_.notify_all();
     window_cv_.notify_all();
-    control_cv_.wait(lock, [&] { return pending_bus_ == nullptr || !running_; });
+    control_cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return pending_bus_ == nullptr || !running_; });
     return Status();
   }
 
   bool wait_until_relayed(std::int64_t position, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::unique_lock<std::mutex> lock(mu_);
-    return progress_cv_.wait_until(lock, deadline, [&] { return confirmed_ >= position; });
+    MutexLock lock(mu_);
+    return progress_cv_.wait_until(mu_, deadline, [&]() NEXUM_REQUIRES(mu_) { return confirmed_ >= position; });
   }
 
   RelayStats stats() const {
     RelayStats s;
     std::int64_t oldest_micros = 0;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       s.running = running_;
       s.checkpoint = confirmed_;
       s.delivered = delivered_;
@@ -116,7 +117,7 @@ class OutboxRelay::Impl {
       std::uint64_t epoch;
       std::int64_t from;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         epoch = ++epoch_;
         failure_ = false;
         window_.clear();
@@ -128,9 +129,9 @@ class OutboxRelay::Impl {
       if (!sub) {
         note_failure(sub.error());
       } else {
-        std::unique_lock<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         while (!stop_requested_ && pending_bus_ == nullptr && !failure_) {
-          control_cv_.wait_for(lock, options_.checkpoint_interval);
+          control_cv_.wait_for(mu_, options_.checkpoint_interval);
           lock.unlock();
           persist();
           Status sub_status = (*sub)->status();
@@ -149,7 +150,7 @@ class OutboxRelay::Impl {
       if (!flushed.ok()) spdlog::warn("outbox relay: draining the bus: {}", flushed.to_string());
       bool failed, stopping;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         for (const InFlight& f : window_) resent_ += f.confirmed ? 1 : 0;  // confirmed out of order: sent again
         window_.clear();
         ++epoch_;  // late callbacks of this epoch are ignored
@@ -169,8 +170,8 @@ class OutboxRelay::Impl {
         continue;
       }
       if (confirmed() > confirmed_at_start) backoff = options_.retry_backoff_initial;
-      std::unique_lock<std::mutex> lock(mu_);
-      control_cv_.wait_for(lock, backoff, [&] { return stop_requested_; });
+      MutexLock lock(mu_);
+      control_cv_.wait_for(mu_, backoff, [&]() NEXUM_REQUIRES(mu_) { return stop_requested_; });
       if (stop_requested_) return;
       backoff = std::min(backoff * 2, options_.retry_backoff_max);
     }
@@ -180,8 +181,8 @@ class OutboxRelay::Impl {
   Status relay(std::uint64_t epoch, const EventView& e) {
     EventBus* bus;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      window_cv_.wait(lock, [&] { return window_.size() < options_.max_in_flight || pausing(epoch); });
+      MutexLock lock(mu_);
+      window_cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return window_.size() < options_.max_in_flight || pausing(epoch); });
       if (pausing(epoch)) return Status::unavailable("outbox relay pausing");
       window_.push_back(InFlight{false, e.envelope.timestamp.time_since_epoch().count()});
       bus = bus_;
@@ -199,7 +200,7 @@ class OutboxRelay::Impl {
 
   // Bus delivery thread (or inline, for local buses).
   void on_delivery(std::uint64_t epoch, std::int64_t position, const DeliveryReport& r) {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (epoch != epoch_) return;
     std::int64_t index = position - window_base_;
     if (index < 0 || index >= static_cast<std::int64_t>(window_.size())) return;
@@ -226,14 +227,13 @@ class OutboxRelay::Impl {
     if (advanced) progress_cv_.notify_all();
   }
 
-  // REQUIRES: mu_ held.
-  bool pausing(std::uint64_t epoch) const {
+  bool pausing(std::uint64_t epoch) const NEXUM_REQUIRES(mu_) {
     return failure_ || stop_requested_ || pending_bus_ != nullptr || epoch != epoch_;
   }
 
   void note_failure(const Status& s) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       failure_ = true;
       ++delivery_failures_;
       last_error_ = s.to_string();
@@ -246,47 +246,50 @@ class OutboxRelay::Impl {
   void persist() {
     std::int64_t c;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (confirmed_ <= persisted_) return;
       c = confirmed_;
     }
     Status s = store_.save_checkpoint(options_.name, c);
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     last_persist_ = s;
     if (s.ok()) persisted_ = std::max(persisted_, c);
   }
 
   std::int64_t confirmed() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return confirmed_;
   }
 
   EventBus* current_bus() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return bus_;
   }
 
   EventStore& store_;
-  EventBus* bus_;  // guarded by mu_; not owned
+  EventBus* bus_ NEXUM_GUARDED_BY(mu_);  // not owned
   const OutboxRelayOptions options_;
   const Clock& clock_;
 
-  mutable std::mutex mu_;
-  std::condition_variable control_cv_;   // stop, switch, failure, pause finished
-  std::condition_variable window_cv_;    // room in the in-flight window
-  std::condition_variable progress_cv_;  // confirmed_ advanced
-  bool running_ = false;                  // guarded by mu_
-  bool stop_requested_ = false;           // guarded by mu_
-  bool failure_ = false;                  // guarded by mu_
-  EventBus* pending_bus_ = nullptr;       // guarded by mu_
-  std::uint64_t epoch_ = 0;               // guarded by mu_
-  std::int64_t confirmed_ = 0;            // guarded by mu_
-  std::int64_t persisted_ = 0;            // guarded by mu_
-  std::int64_t window_base_ = 1;          // guarded by mu_: position of window_.front()
-  std::deque<InFlight> window_;           // guarded by mu_
-  std::uint64_t delivered_ = 0, resent_ = 0, delivery_failures_ = 0, restarts_ = 0;  // guarded by mu_
-  std::string last_error_;                // guarded by mu_
-  Status last_persist_;                   // guarded by mu_
+  mutable Mutex mu_;
+  CondVar control_cv_;   // stop, switch, failure, pause finished
+  CondVar window_cv_;    // room in the in-flight window
+  CondVar progress_cv_;  // confirmed_ advanced
+  bool running_ NEXUM_GUARDED_BY(mu_) = false;
+  bool stop_requested_ NEXUM_GUARDED_BY(mu_) = false;
+  bool failure_ NEXUM_GUARDED_BY(mu_) = false;
+  EventBus* pending_bus_ NEXUM_GUARDED_BY(mu_) = nullptr;
+  std::uint64_t epoch_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::int64_t confirmed_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::int64_t persisted_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::int64_t window_base_ NEXUM_GUARDED_BY(mu_) = 1;  // position of window_.front()
+  std::deque<InFlight> window_ NEXUM_GUARDED_BY(mu_);
+  std::uint64_t delivered_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::uint64_t resent_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::uint64_t delivery_failures_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::uint64_t restarts_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::string last_error_ NEXUM_GUARDED_BY(mu_);
+  Status last_persist_ NEXUM_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -22,7 +22,7 @@
 
 #include "bus/kafka_config.h"
 #include "bus/kafka_consumer.h"
-#include "core/thread_annotations.h"
+#include "core/mutex.h"
 #include "nexum/json_codec.h"
 
 namespace nexum::kafka_internal {
@@ -139,8 +139,8 @@ class PipelinedConsumerCore {
 
   // Completions from handler and delivery threads. `queue_` is yielded to
   // wake a blocking poll when the first one arrives.
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
+  Mutex done_mu_;
+  CondVar done_cv_;
   std::vector<Completion> done_ NEXUM_GUARDED_BY(done_mu_);
   rd_kafka_queue_t* queue_ NEXUM_GUARDED_BY(done_mu_) = nullptr;
 
@@ -190,7 +190,7 @@ Status PipelinedConsumerCore::start() {
   }
   rk_ = rk;
   {
-    std::lock_guard lock(done_mu_);
+    MutexLock lock(done_mu_);
     queue_ = rd_kafka_queue_get_consumer(rk);
   }
   stopping_ = false;
@@ -202,13 +202,13 @@ Status PipelinedConsumerCore::start() {
 void PipelinedConsumerCore::stop() {
   stopping_ = true;
   {
-    std::lock_guard lock(done_mu_);
+    MutexLock lock(done_mu_);
     if (queue_ != nullptr) rd_kafka_queue_yield(queue_);
   }
   if (thread_.joinable()) thread_.join();
   if (rk_ != nullptr) {
     {
-      std::lock_guard lock(done_mu_);
+      MutexLock lock(done_mu_);
       rd_kafka_queue_destroy(queue_);
       queue_ = nullptr;
     }
@@ -246,7 +246,7 @@ void PipelinedConsumerCore::run() {
       timeout = std::min(timeout, std::chrono::ceil<std::chrono::milliseconds>(timers_.begin()->first - SteadyClock::now()));
     }
     {
-      std::lock_guard lock(done_mu_);
+      MutexLock lock(done_mu_);
       if (progressed || !done_.empty()) timeout = std::chrono::milliseconds(0);
     }
     timeout = std::max(timeout, std::chrono::milliseconds(0));
@@ -400,7 +400,7 @@ void PipelinedConsumerCore::dead_letter(Command& c) {
 }
 
 void PipelinedConsumerCore::complete(std::uint64_t seq, Status status, bool dead_letter) {
-  std::lock_guard lock(done_mu_);
+  MutexLock lock(done_mu_);
   const bool wake = done_.empty();
   done_.push_back(Completion{seq, std::move(status), dead_letter});
   if (wake) {
@@ -412,7 +412,7 @@ void PipelinedConsumerCore::complete(std::uint64_t seq, Status status, bool dead
 bool PipelinedConsumerCore::process_completions() {
   std::vector<Completion> done;
   {
-    std::lock_guard lock(done_mu_);
+    MutexLock lock(done_mu_);
     done.swap(done_);
   }
   for (Completion& d : done) {
@@ -568,8 +568,8 @@ void PipelinedConsumerCore::drain(const char* what, Busy busy) {
   while (true) {
     process_completions();
     if (!busy()) return;
-    std::unique_lock lock(done_mu_);
-    done_cv_.wait_for(lock, kPollTimeout, [this] { return !done_.empty(); });
+    MutexLock lock(done_mu_);
+    done_cv_.wait_for(done_mu_, kPollTimeout, [this]() NEXUM_REQUIRES(done_mu_) { return !done_.empty(); });
     if (SteadyClock::now() >= next_log) {
       spdlog::warn("command consumer {}: {}: still waiting for outcomes of started commands", options_.group_id,
                    what);

@@ -1,5 +1,7 @@
 #include "bus/switchable_bus.h"
 
+#include "core/mutex.h"
+
 namespace nexum::bus_internal {
 
 Status SwitchableBus::apply(EventBus& bus, const Sub& sub, const std::string& group) const {
@@ -8,14 +10,14 @@ Status SwitchableBus::apply(EventBus& bus, const Sub& sub, const std::string& gr
 
 Result<std::shared_ptr<EventBus>> SwitchableBus::install(std::shared_ptr<EventBus> next, std::string consumer_group) {
   if (!next) return Status::invalid_argument("bus: must not be null");
-  std::lock_guard install_lock(install_mu_);
+  MutexLock install_lock(install_mu_);
   std::vector<Sub> subs;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     subs = subs_;
   }
   for (const Sub& s : subs) NEXUM_RETURN_IF_ERROR(apply(*next, s, consumer_group));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   consumer_group_ = std::move(consumer_group);
   std::shared_ptr<EventBus> old = std::move(current_);
   current_ = std::move(next);
@@ -23,29 +25,29 @@ Result<std::shared_ptr<EventBus>> SwitchableBus::install(std::shared_ptr<EventBu
 }
 
 std::shared_ptr<EventBus> SwitchableBus::current() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return current_;
 }
 
 std::size_t SwitchableBus::subscription_count() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return subs_.size();
 }
 
 Status SwitchableBus::subscribe(std::string_view topic, EventHandler handler) {
   if (topic.empty()) return Status::invalid_argument("topic: must not be empty");
   if (!handler) return Status::invalid_argument("handler: must not be empty");
-  std::lock_guard install_lock(install_mu_);
+  MutexLock install_lock(install_mu_);
   Sub sub{std::string(topic), std::move(handler)};
   std::shared_ptr<EventBus> bus;
   std::string group;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     bus = current_;
     group = consumer_group_;
   }
   if (bus) NEXUM_RETURN_IF_ERROR(apply(*bus, sub, group));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   subs_.push_back(std::move(sub));
   return Status();
 }

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/mutex.h"
+
 #include "nexum/bus.h"
 
 namespace nexum::bus_internal {
@@ -60,11 +62,11 @@ class SwitchableBus final : public EventBus {
   };
   Status apply(EventBus& bus, const Sub& sub, const std::string& group) const;
 
-  mutable std::mutex mu_;
-  std::string consumer_group_;           // guarded by mu_
-  std::shared_ptr<EventBus> current_;    // guarded by mu_
-  std::vector<Sub> subs_;                // guarded by mu_
-  std::mutex install_mu_;                // serializes install() and subscribe()
+  mutable Mutex mu_;
+  std::string consumer_group_ NEXUM_GUARDED_BY(mu_);
+  std::shared_ptr<EventBus> current_ NEXUM_GUARDED_BY(mu_);
+  std::vector<Sub> subs_ NEXUM_GUARDED_BY(mu_);
+  Mutex install_mu_;                // serializes install() and subscribe()
 };
 
 }  // namespace nexum::bus_internal

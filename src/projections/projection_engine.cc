@@ -8,7 +8,7 @@
 
 #include "projections/projection_runner.h"
 #include "projections/shared_replay.h"
-#include "core/thread_annotations.h"
+#include "core/mutex.h"
 #include "store/rocks_event_store.h"
 
 namespace nexum {
@@ -37,7 +37,7 @@ class ProjectionEngine::Impl {
     if (!is_valid_projection_name(name)) {
       return Status::invalid_argument("projection name: '" + name + "' is not 1-128 characters of [A-Za-z0-9_.-]");
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (find_locked(name) != nullptr) return Status::conflict("projection '" + name + "' is already added", -1);
     auto runner = std::make_unique<projections::ProjectionRunner>(store_, std::move(projection), options_);
     NEXUM_RETURN_IF_ERROR(runner->load());
@@ -49,7 +49,7 @@ class ProjectionEngine::Impl {
   ~Impl() { stop(); }
 
   Status start() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     started_ = true;
     const std::int64_t last = store_.last_position();
     std::vector<projections::ProjectionRunner*> behind;
@@ -64,7 +64,7 @@ class ProjectionEngine::Impl {
   }
 
   void stop() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     started_ = false;
     for (auto& replay : replays_) replay->stop();
     replays_.clear();
@@ -73,7 +73,7 @@ class ProjectionEngine::Impl {
 
   // Rebuilds `names` (all when empty) from one shared scan.
   Status rebuild(const std::vector<std::string_view>& names) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::vector<projections::ProjectionRunner*> chosen;
     for (auto& r : runners_) {
       if (names.empty() || std::find(names.begin(), names.end(), r->name()) != names.end()) chosen.push_back(r.get());
@@ -86,14 +86,14 @@ class ProjectionEngine::Impl {
   }
 
   Result<projections::ProjectionRunner*> find(std::string_view name) const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto* r = find_locked(name);
     if (r == nullptr) return Status::not_found("no projection named '" + std::string(name) + "'");
     return r;
   }
 
   std::vector<projections::ProjectionRunner*> all() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::vector<projections::ProjectionRunner*> out;
     for (auto& r : runners_) out.push_back(r.get());
     return out;
@@ -102,8 +102,9 @@ class ProjectionEngine::Impl {
   const ReadModelQuery& query() const { return query_; }
 
  private:
-  // Feeds `runners` (stopped) from one new SharedReplay. REQUIRES: mu_ held.
-  Status replay_locked(const std::vector<projections::ProjectionRunner*>& runners, bool rebuilding) {
+  // Feeds `runners` (stopped) from one new SharedReplay.
+  Status replay_locked(const std::vector<projections::ProjectionRunner*>& runners, bool rebuilding)
+      NEXUM_REQUIRES(mu_) {
     std::erase_if(replays_, [](const auto& replay) { return replay->done(); });
     // Round-robin over replay_threads lanes, in the order projections were
     // added; one scan of the log feeds them all.
@@ -122,7 +123,7 @@ class ProjectionEngine::Impl {
     return Status();
   }
 
-  projections::ProjectionRunner* find_locked(std::string_view name) const {
+  projections::ProjectionRunner* find_locked(std::string_view name) const NEXUM_REQUIRES(mu_) {
     for (auto& r : runners_) {
       if (r->name() == name) return r.get();
     }
@@ -132,7 +133,7 @@ class ProjectionEngine::Impl {
   store::RocksEventStore& store_;
   const ProjectionEngineOptions options_;
   const ReadModelQuery query_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   bool started_ NEXUM_GUARDED_BY(mu_) = false;
   std::vector<std::unique_ptr<projections::ProjectionRunner>> runners_ NEXUM_GUARDED_BY(mu_);  // only grows
   std::vector<std::unique_ptr<projections::SharedReplay>> replays_ NEXUM_GUARDED_BY(mu_);

@@ -14,6 +14,7 @@
 #include "store/keys.h"
 #include "store/rocks_status.h"
 #include "store/rocks_write.h"
+#include "core/mutex.h"
 
 namespace nexum::projections {
 namespace {
@@ -64,10 +65,10 @@ Status ProjectionRunner::load() {
       std::string reason;
       if (auto* r = o.if_contains("reason"); r && r->is_string()) reason = r->get_string();
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         durable_error_position_ = position;
       }
-      std::lock_guard<std::mutex> lock(status_mu_);
+      MutexLock lock(status_mu_);
       error_position_ = position;
       error_ = std::move(reason);
     }
@@ -89,9 +90,9 @@ Status ProjectionRunner::load() {
 }
 
 Status ProjectionRunner::start() {
-  std::lock_guard<std::mutex> control(control_mu_);
+  MutexLock control(control_mu_);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (mode_ != Mode::kIdle) return Status();
   }
   return start_locked();
@@ -101,7 +102,7 @@ Status ProjectionRunner::start() {
 Status ProjectionRunner::start_locked() {
   NEXUM_ASSIGN_OR_RETURN(auto checkpoint, store_.load_checkpoint(checkpoint_name(name_)));
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     reset_batch_locked();
     staged_.discard_staged();  // the cache stays: this runner is its keys' only writer
     checkpoint_.store(checkpoint);
@@ -109,23 +110,23 @@ Status ProjectionRunner::start_locked() {
     ++generation_;
   }
   {
-    std::lock_guard<std::mutex> lock(status_mu_);
+    MutexLock lock(status_mu_);
     failed_ = false;
     external_ = false;
   }
   auto sub = store_.subscribe(checkpoint + 1, EventFilter{}, [this](const EventView& e) { return on_event(e); });
   if (!sub) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     mode_ = Mode::kIdle;
     return sub.error();
   }
-  std::lock_guard<std::mutex> lock(status_mu_);
+  MutexLock lock(status_mu_);
   subscription_ = std::move(sub).value();
   return Status();
 }
 
 void ProjectionRunner::stop() {
-  std::lock_guard<std::mutex> control(control_mu_);
+  MutexLock control(control_mu_);
   stop_locked(/*commit_pending=*/true);
 }
 
@@ -133,12 +134,12 @@ void ProjectionRunner::stop() {
 void ProjectionRunner::stop_locked(bool commit_pending) {
   std::unique_ptr<Subscription> sub;
   {
-    std::lock_guard<std::mutex> lock(status_mu_);
+    MutexLock lock(status_mu_);
     sub = std::move(subscription_);
     external_ = false;
   }
   if (sub) sub->stop();  // the handler has returned for the last time
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   mode_ = Mode::kIdle;
   ++generation_;  // a SharedReplay feeding us lets go at its next event
   if (commit_pending && batch_events_ > 0) {
@@ -148,20 +149,20 @@ void ProjectionRunner::stop_locked(bool commit_pending) {
 }
 
 Status ProjectionRunner::restart() {
-  std::lock_guard<std::mutex> control(control_mu_);
+  MutexLock control(control_mu_);
   stop_locked(/*commit_pending=*/true);
   {
-    std::lock_guard<std::mutex> lock(status_mu_);
+    MutexLock lock(status_mu_);
     rebuilding_ = false;
   }
   return start_locked();
 }
 
 Status ProjectionRunner::reset_for_rebuild() {
-  std::lock_guard<std::mutex> control(control_mu_);
+  MutexLock control(control_mu_);
   stop_locked(/*commit_pending=*/false);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     reset_batch_locked();
     staged_.clear();
     rocksdb::WriteBatch batch;
@@ -183,7 +184,7 @@ Status ProjectionRunner::reset_for_rebuild() {
     projection_->reset();
   }
   {
-    std::lock_guard<std::mutex> lock(status_mu_);
+    MutexLock lock(status_mu_);
     error_position_ = 0;
     error_.clear();
     failed_ = false;
@@ -195,11 +196,11 @@ Status ProjectionRunner::reset_for_rebuild() {
 }
 
 Result<std::uint64_t> ProjectionRunner::begin_external(bool rebuilding) {
-  std::lock_guard<std::mutex> control(control_mu_);
+  MutexLock control(control_mu_);
   NEXUM_ASSIGN_OR_RETURN(auto checkpoint, store_.load_checkpoint(checkpoint_name(name_)));
   std::uint64_t generation = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (mode_ != Mode::kIdle) return Status::conflict("projection '" + name_ + "' is already running", -1);
     reset_batch_locked();
     staged_.discard_staged();  // the cache stays: this runner is its keys' only writer
@@ -207,7 +208,7 @@ Result<std::uint64_t> ProjectionRunner::begin_external(bool rebuilding) {
     mode_ = Mode::kExternal;
     generation = ++generation_;
   }
-  std::lock_guard<std::mutex> lock(status_mu_);
+  MutexLock lock(status_mu_);
   failed_ = false;
   external_ = true;
   if (rebuilding && !rebuilding_) {
@@ -219,7 +220,7 @@ Result<std::uint64_t> ProjectionRunner::begin_external(bool rebuilding) {
 }
 
 bool ProjectionRunner::feed(const EventView& e, std::uint64_t generation) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (mode_ != Mode::kExternal || generation_ != generation) return false;
   if (e.global_position <= std::max(checkpoint_.load(std::memory_order_relaxed), batch_last_)) return true;
   if (process_locked(e).ok()) return true;
@@ -228,16 +229,16 @@ bool ProjectionRunner::feed(const EventView& e, std::uint64_t generation) {
 }
 
 void ProjectionRunner::fail_external(std::uint64_t generation, std::int64_t position, const Status& why) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (mode_ != Mode::kExternal || generation_ != generation) return;
   mode_ = Mode::kIdle;
   set_error(position, why.to_string());
 }
 
 void ProjectionRunner::end_external(std::uint64_t generation) {
-  std::lock_guard<std::mutex> control(control_mu_);
+  MutexLock control(control_mu_);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (mode_ != Mode::kExternal || generation_ != generation) return;
     if (batch_events_ > 0 && !commit_locked(batch_last_).ok()) {
       mode_ = Mode::kIdle;
@@ -268,7 +269,7 @@ Status ProjectionRunner::apply_guarded(const EventView& e) {
 }
 
 Status ProjectionRunner::on_event(const EventView& e) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return process_locked(e);
 }
 
@@ -306,7 +307,8 @@ Status ProjectionRunner::process_locked(const EventView& e) {
 }
 
 Status ProjectionRunner::replay_batch(std::int64_t end) {
-  auto is_parked = [&](std::int64_t position) {
+  // The lambdas run inside scan_log, on this thread, with mu_ held.
+  auto is_parked = [&](std::int64_t position) NEXUM_REQUIRES(mu_) {
     for (const FailedEvent& f : batch_failed_) {
       if (f.position == position) return true;
     }
@@ -319,7 +321,7 @@ Status ProjectionRunner::replay_batch(std::int64_t end) {
     if (end <= batch_first_) return Status();
     bool learned = false;
     Status s = store_.scan_log(batch_first_, static_cast<std::size_t>(end - batch_first_), EventFilter{},
-                               [&](const EventView& ev) -> Status {
+                               [&](const EventView& ev) NEXUM_REQUIRES(mu_) -> Status {
                                  if (!matches(ev) || is_parked(ev.global_position)) return Status();
                                  Status as = apply_guarded(ev);
                                  if (as.ok()) return Status();
@@ -355,7 +357,7 @@ Status ProjectionRunner::fail_and_stop(const EventView& e, const Status& why) {
 
 void ProjectionRunner::set_error(std::int64_t position, std::string reason) {
   {
-    std::lock_guard<std::mutex> lock(status_mu_);
+    MutexLock lock(status_mu_);
     failed_ = true;
     error_position_ = position;
     error_ = std::move(reason);
@@ -403,7 +405,7 @@ Status ProjectionRunner::commit_locked(std::int64_t checkpoint) {
   durable_error_position_ = error_position;
   reset_batch_locked();
   {
-    std::lock_guard<std::mutex> lock(status_mu_);
+    MutexLock lock(status_mu_);
     checkpoint_.store(checkpoint, std::memory_order_release);
     if (cleared && !failed_) {
       error_position_ = 0;
@@ -422,7 +424,7 @@ ProjectionStatus ProjectionRunner::status() const {
   st.last_position = store_.last_position();
   st.parked = parked_count_.load();
   st.applied = applied_.load(std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(status_mu_);
+  MutexLock lock(status_mu_);
   st.checkpoint = checkpoint_.load(std::memory_order_acquire);
   st.lag = std::max<std::int64_t>(0, st.last_position - st.checkpoint);
   st.error_position = error_position_;
@@ -447,8 +449,8 @@ ProjectionStatus ProjectionRunner::status() const {
 }
 
 bool ProjectionRunner::wait_for(std::int64_t position, SteadyClock::time_point deadline) {
-  std::unique_lock<std::mutex> lock(status_mu_);
-  status_cv_.wait_until(lock, deadline, [&] { return checkpoint_.load() >= position || failed_; });
+  MutexLock lock(status_mu_);
+  status_cv_.wait_until(status_mu_, deadline, [&]() NEXUM_REQUIRES(status_mu_) { return checkpoint_.load() >= position || failed_; });
   return checkpoint_.load() >= position;
 }
 
@@ -483,8 +485,8 @@ Result<std::vector<ParkedEvent>> ProjectionRunner::parked(std::size_t limit) con
 }
 
 Status ProjectionRunner::retry_parked(std::int64_t position) {
-  std::lock_guard<std::mutex> control(control_mu_);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock control(control_mu_);
+  MutexLock lock(mu_);
   // Commit the running batch first so only the retried event is staged.
   if (batch_events_ > 0) NEXUM_RETURN_IF_ERROR(commit_locked(batch_last_));
   const std::string key = parked_key(name_, position);
@@ -504,7 +506,7 @@ Status ProjectionRunner::retry_parked(std::int64_t position) {
   bool found = false;
   Status applied;
   std::string event_type, stream;
-  NEXUM_RETURN_IF_ERROR(store_.scan_log(position, 1, EventFilter{}, [&](const EventView& e) -> Status {
+  NEXUM_RETURN_IF_ERROR(store_.scan_log(position, 1, EventFilter{}, [&](const EventView& e) NEXUM_REQUIRES(mu_) -> Status {
     found = e.global_position == position;
     event_type = std::string(e.envelope.event_type);
     stream = std::string(e.stream);

@@ -21,7 +21,7 @@
 #include "nexum/projection.h"
 #include "nexum/projection_engine.h"
 #include "projections/staged_read_model.h"
-#include "core/thread_annotations.h"
+#include "core/mutex.h"
 #include "store/rocks_event_store.h"
 
 namespace nexum::projections {
@@ -83,18 +83,18 @@ class ProjectionRunner {
 
   // The subscription handler. REQUIRES: on the subscription thread.
   Status on_event(const EventView& e);
-  // Applies one event and commits when the batch is full. REQUIRES: mu_ held.
-  Status process_locked(const EventView& e);
-  Status apply_guarded(const EventView& e);
+  // Applies one event and commits when the batch is full.
+  Status process_locked(const EventView& e) NEXUM_REQUIRES(mu_);
+  Status apply_guarded(const EventView& e) NEXUM_REQUIRES(mu_);
   // Re-applies [batch_first_, end) after a failure, skipping parked ones.
-  Status replay_batch(std::int64_t end);
-  Status fail_and_stop(const EventView& e, const Status& why);
-  // REQUIRES: mu_ held.
-  Status commit_locked(std::int64_t checkpoint);
-  void reset_batch_locked();
+  Status replay_batch(std::int64_t end) NEXUM_REQUIRES(mu_);
+  Status fail_and_stop(const EventView& e, const Status& why) NEXUM_REQUIRES(mu_);
+  Status commit_locked(std::int64_t checkpoint) NEXUM_REQUIRES(mu_);
+  void reset_batch_locked() NEXUM_REQUIRES(mu_);
   void set_error(std::int64_t position, std::string reason);
-  Status start_locked();
-  void stop_locked(bool commit_pending);
+  // start/stop: REQUIRES control_mu_ (they take mu_ and status_mu_ themselves).
+  Status start_locked() NEXUM_REQUIRES(control_mu_);
+  void stop_locked(bool commit_pending) NEXUM_REQUIRES(control_mu_);
   bool matches(const EventView& e) const { return filter_.empty() || filter_.matches(e); }
 
   store::RocksEventStore& store_;
@@ -106,9 +106,9 @@ class ProjectionRunner {
   rocksdb::ColumnFamilyHandle* const readmodels_;
   rocksdb::ColumnFamilyHandle* const checkpoints_;
 
-  std::mutex control_mu_;  // serializes start/stop/rebuild/retry/end_external
+  Mutex control_mu_;  // serializes start/stop/rebuild/retry/end_external
 
-  std::mutex mu_;                      // the data path
+  Mutex mu_;                      // the data path
   Mode mode_ NEXUM_GUARDED_BY(mu_) = Mode::kIdle;  // changed under control_mu_ too
   std::uint64_t generation_ NEXUM_GUARDED_BY(mu_) = 0;  // bumped whenever the mode changes
   StagedReadModel staged_ NEXUM_GUARDED_BY(mu_);
@@ -120,8 +120,8 @@ class ProjectionRunner {
   std::optional<FailedEvent> error_record_ NEXUM_GUARDED_BY(mu_);  // to write with the next commit
   std::int64_t durable_error_position_ NEXUM_GUARDED_BY(mu_) = 0;  // a stored error record's position
 
-  mutable std::mutex status_mu_;
-  std::condition_variable status_cv_;
+  mutable Mutex status_mu_;
+  CondVar status_cv_;
   std::unique_ptr<Subscription> subscription_ NEXUM_GUARDED_BY(status_mu_);  // (swapped under control_mu_ too)
   bool rebuilding_ NEXUM_GUARDED_BY(status_mu_) = false;
   bool external_ NEXUM_GUARDED_BY(status_mu_) = false;  // fed by a SharedReplay

@@ -13,7 +13,7 @@
 #include <rocksdb/options.h>
 #include <spdlog/spdlog.h>
 
-#include "core/thread_annotations.h"
+#include "core/mutex.h"
 #include "store/keys.h"
 #include "store/record_codec.h"
 #include "store/rocks_status.h"
@@ -56,8 +56,8 @@ class SharedReplay::Lane {
   // Scanner side: waits while the lane is full. False once the lane has
   // finished (it wants nothing more) or `stopping`.
   bool push(std::shared_ptr<const Chunk> chunk, const std::atomic<bool>& stopping) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return finished_ || stopping.load() || queue_.size() < kChunksInFlight; });
+    MutexLock lock(mu_);
+    cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return finished_ || stopping.load() || queue_.size() < kChunksInFlight; });
     if (finished_ || stopping.load()) return false;
     queue_.push_back(std::move(chunk));
     cv_.notify_all();
@@ -65,8 +65,8 @@ class SharedReplay::Lane {
   }
   // Lane side: the next chunk, or nullptr once `stopping`.
   std::shared_ptr<const Chunk> pop(const std::atomic<bool>& stopping) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return stopping.load() || !queue_.empty(); });
+    MutexLock lock(mu_);
+    cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return stopping.load() || !queue_.empty(); });
     if (stopping.load()) return nullptr;
     auto chunk = std::move(queue_.front());
     queue_.pop_front();
@@ -75,18 +75,18 @@ class SharedReplay::Lane {
   }
   // The lane takes no more chunks (its members are handed over, failed or gone).
   void finish() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     finished_ = true;
     queue_.clear();
     cv_.notify_all();
   }
   bool finished() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return finished_;
   }
   // Wakes both sides to look at the stopping flag.
   void wake() {
-    { std::lock_guard<std::mutex> lock(mu_); }
+    { MutexLock lock(mu_); }
     cv_.notify_all();
   }
 
@@ -94,8 +94,8 @@ class SharedReplay::Lane {
   std::thread thread;
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable Mutex mu_;
+  CondVar cv_;
   std::deque<std::shared_ptr<const Chunk>> queue_ NEXUM_GUARDED_BY(mu_);
   bool finished_ NEXUM_GUARDED_BY(mu_) = false;
 };

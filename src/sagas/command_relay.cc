@@ -23,6 +23,7 @@
 #include "store/keys.h"
 #include "store/rocks_status.h"
 #include "store/rocks_write.h"
+#include "core/mutex.h"
 
 namespace nexum::sagas {
 
@@ -33,8 +34,8 @@ using store::to_status;
 // arriving after the relay is gone is harmless; the epoch makes a callback
 // from an abandoned round a no-op.
 struct CommandRelay::Deliveries {
-  std::mutex mu;
-  std::condition_variable cv;
+  Mutex mu;
+  CondVar cv;
   std::uint64_t epoch NEXUM_GUARDED_BY(mu) = 0;
   std::size_t outstanding NEXUM_GUARDED_BY(mu) = 0;
   std::vector<std::optional<DeliveryReport>> reports NEXUM_GUARDED_BY(mu);  // index = item of the round
@@ -57,7 +58,7 @@ std::size_t CommandRelay::pending(std::size_t limit) const {
 }
 
 CommandRelay::CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga,
-                           CommandRelayOptions options, std::mutex& write_mu)
+                           CommandRelayOptions options, Mutex& write_mu)
     : store_(store),
       bus_(bus),
       saga_(std::move(saga)),
@@ -68,7 +69,7 @@ CommandRelay::CommandRelay(store::RocksEventStore& store, EventBus& bus, std::st
 CommandRelay::~CommandRelay() { stop(); }
 
 void CommandRelay::start() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (running_) return;
   running_ = true;
   first_pending_seq_.store(0);  // a reset() may have dropped the outbox meanwhile
@@ -82,34 +83,34 @@ void CommandRelay::start() {
 
 void CommandRelay::stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!running_) return;
     stop_ = true;
   }
   cv_.notify_all();
   thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   running_ = false;
 }
 
 void CommandRelay::notify() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     notified_ = true;
   }
   cv_.notify_all();
 }
 
 CommandRelayCounters CommandRelay::counters() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return counters_;
 }
 
 void CommandRelay::run() {
   auto backoff = options_.backoff_initial;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stop_ || notified_; });
+    cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return stop_ || notified_; });
     if (stop_) return;
     notified_ = false;
     lock.unlock();
@@ -120,7 +121,7 @@ void CommandRelay::run() {
       ++counters_.failures;
       counters_.last_error = s.to_string();
       spdlog::warn("saga {}: command relay: {} (retrying in {} ms)", saga_, s.to_string(), backoff.count());
-      cv_.wait_for(lock, backoff, [&] { return stop_; });
+      cv_.wait_for(mu_, backoff, [&]() NEXUM_REQUIRES(mu_) { return stop_; });
       backoff = std::min(backoff * 2, options_.backoff_max);
       notified_ = true;
       continue;
@@ -170,7 +171,7 @@ Status CommandRelay::round(bool& more) {
 
   std::uint64_t epoch;
   {
-    std::lock_guard<std::mutex> lock(deliveries_->mu);
+    MutexLock lock(deliveries_->mu);
     epoch = ++deliveries_->epoch;
     deliveries_->outstanding = 0;
     deliveries_->reports.assign(items.size(), std::nullopt);
@@ -206,7 +207,7 @@ Status CommandRelay::round(bool& more) {
       break;
     }
     {
-      std::lock_guard<std::mutex> lock(deliveries_->mu);
+      MutexLock lock(deliveries_->mu);
       ++deliveries_->outstanding;
     }
     std::shared_ptr<Deliveries> d = deliveries_;
@@ -214,7 +215,7 @@ Status CommandRelay::round(bool& more) {
         make_kafka_message(item.entry.topic, item.entry.envelope, item.entry.key),
         [d, epoch, i](const DeliveryReport& report) {
           {
-            std::lock_guard<std::mutex> lock(d->mu);
+            MutexLock lock(d->mu);
             if (d->epoch != epoch) return;
             d->reports[i] = report;
             --d->outstanding;
@@ -223,7 +224,7 @@ Status CommandRelay::round(bool& more) {
         });
     if (!taken.ok()) {
       {
-        std::lock_guard<std::mutex> lock(deliveries_->mu);
+        MutexLock lock(deliveries_->mu);
         --deliveries_->outstanding;
       }
       if (taken.code() == StatusCode::kInvalidArgument) {
@@ -238,8 +239,8 @@ Status CommandRelay::round(bool& more) {
 
   std::vector<std::optional<DeliveryReport>> reports;
   {
-    std::unique_lock<std::mutex> lock(deliveries_->mu);
-    deliveries_->cv.wait_for(lock, options_.delivery_timeout, [&] { return deliveries_->outstanding == 0; });
+    MutexLock lock(deliveries_->mu);
+    deliveries_->cv.wait_for(deliveries_->mu, options_.delivery_timeout, [&]() NEXUM_REQUIRES(deliveries_->mu) { return deliveries_->outstanding == 0; });
     reports = deliveries_->reports;
     ++deliveries_->epoch;  // late callbacks of this round are ignored
   }
@@ -298,7 +299,7 @@ Status CommandRelay::round(bool& more) {
     wo.sync = options_.sync;
     Status w;
     {
-      std::lock_guard<std::mutex> lock(write_mu_);
+      MutexLock lock(write_mu_);
       w = to_status(store::write_batch(db, wo, &batch), "committing delivered saga commands");
     }
     if (!w.ok()) return w;  // counted nothing: the entries are still there
@@ -319,7 +320,7 @@ Status CommandRelay::round(bool& more) {
   if (kept == nullptr) ++first_kept;
   first_pending_seq_.store(first_kept);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     counters_.sent += sent;
     counters_.rejected += rejected;
     counters_.deduplicated += deduplicated;

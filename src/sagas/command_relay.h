@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "nexum/bus.h"
-#include "core/thread_annotations.h"
+#include "core/mutex.h"
 #include "nexum/status.h"
 #include "store/rocks_event_store.h"
 
@@ -48,7 +48,7 @@ class CommandRelay {
   // `write_mu` serializes this relay's RocksDB writes with its engine's
   // (see SagaProcessor); it must outlive the relay.
   CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga, CommandRelayOptions options,
-               std::mutex& write_mu);
+               Mutex& write_mu);
   ~CommandRelay();  // stop()
   CommandRelay(const CommandRelay&) = delete;
   CommandRelay& operator=(const CommandRelay&) = delete;
@@ -74,10 +74,10 @@ class CommandRelay {
   const std::string saga_;
   const CommandRelayOptions options_;
   std::shared_ptr<Deliveries> deliveries_;
-  std::mutex& write_mu_;
+  Mutex& write_mu_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable Mutex mu_;
+  CondVar cv_;
   bool running_ NEXUM_GUARDED_BY(mu_) = false;
   bool stop_ NEXUM_GUARDED_BY(mu_) = false;
   bool notified_ NEXUM_GUARDED_BY(mu_) = false;

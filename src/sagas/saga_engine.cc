@@ -22,7 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
-#include "core/thread_annotations.h"
+#include "core/mutex.h"
 #include "sagas/command_relay.h"
 #include "sagas/saga_keys.h"
 #include "sagas/saga_processor.h"
@@ -44,7 +44,6 @@ class SagaEngine::Impl {
  public:
   Impl(store::RocksEventStore& store, EventBus& bus, const Saga& saga, SagaEngineOptions options, const Clock& clock)
       : store_(store),
-        saga_(saga),
         name_(saga.name()),
         options_(fill_defaults(std::move(options), name_)),
         clock_(clock),
@@ -62,22 +61,22 @@ class SagaEngine::Impl {
   ~Impl() { stop().ignore_error(); }
 
   Status init() {
-    std::lock_guard<std::mutex> lock(process_mu_);
+    MutexLock lock(process_mu_);
     NEXUM_RETURN_IF_ERROR(processor_.load());
     set_processed(processor_.settled());
     return Status();
   }
 
   Status start() {
-    std::lock_guard<std::mutex> control(control_mu_);
+    MutexLock control(control_mu_);
     if (running_.load()) return Status();
     {
-      std::lock_guard<std::mutex> lock(process_mu_);
+      MutexLock lock(process_mu_);
       NEXUM_RETURN_IF_ERROR(processor_.load());
       set_processed(processor_.settled());
     }
     {
-      std::lock_guard<std::mutex> lock(sub_mu_);
+      MutexLock lock(sub_mu_);
       NEXUM_RETURN_IF_ERROR(subscribe_locked());
     }
     running_.store(true);
@@ -87,18 +86,18 @@ class SagaEngine::Impl {
   }
 
   Status stop() {
-    std::lock_guard<std::mutex> control(control_mu_);
+    MutexLock control(control_mu_);
     if (!running_.load()) return Status();
     running_.store(false);
     stop_io();
     {
-      std::lock_guard<std::mutex> lock(sub_mu_);
+      MutexLock lock(sub_mu_);
       if (sub_) sub_->stop();
       sub_.reset();
     }
     Status s;
     {
-      std::lock_guard<std::mutex> lock(process_mu_);
+      MutexLock lock(process_mu_);
       if (!processor_.broken()) s = commit_locked();
     }
     relay_.stop();
@@ -127,7 +126,7 @@ class SagaEngine::Impl {
   }
 
   Status fire_deadlines(std::int64_t caught_up_to) {
-    std::lock_guard<std::mutex> lock(process_mu_);
+    MutexLock lock(process_mu_);
     if (processor_.broken()) return Status::unavailable("saga engine is restarting after a storage error");
     if (processor_.position() < caught_up_to) return Status::unavailable("saga " + name_ + ": behind the log");
     bool outbox = false;
@@ -143,8 +142,8 @@ class SagaEngine::Impl {
   }
 
   bool wait_until_processed(std::int64_t position, std::chrono::milliseconds timeout) const {
-    std::unique_lock<std::mutex> lock(wait_mu_);
-    return wait_cv_.wait_for(lock, timeout, [&] { return processed_ >= position; });
+    MutexLock lock(wait_mu_);
+    return wait_cv_.wait_for(wait_mu_, timeout, [&]() NEXUM_REQUIRES(wait_mu_) { return processed_ >= position; });
   }
 
   bool wait_until_relayed(std::chrono::milliseconds timeout) const {
@@ -157,9 +156,9 @@ class SagaEngine::Impl {
   }
 
   Status reset() {
-    std::lock_guard<std::mutex> control(control_mu_);
+    MutexLock control(control_mu_);
     if (running_.load()) return Status::conflict("saga engine is running: stop() it before reset()", -1);
-    std::lock_guard<std::mutex> lock(process_mu_);
+    MutexLock lock(process_mu_);
     NEXUM_RETURN_IF_ERROR(processor_.reset());
     set_processed(processor_.settled());
     return Status();
@@ -169,11 +168,11 @@ class SagaEngine::Impl {
     SagaEngineStats s;
     s.running = running_.load();
     {
-      std::lock_guard<std::mutex> lock(wait_mu_);
+      MutexLock lock(wait_mu_);
       s.checkpoint = processed_;
     }
     s.last_position = store_.last_position();
-    const sagas::ProcessorCounters& c = processor_.counters();
+    const sagas::ProcessorCounters& c = counters();
     s.events_handled = c.events_handled.load();
     s.deadlines_fired = c.deadlines_fired.load();
     s.instances_started = c.started.load();
@@ -189,7 +188,7 @@ class SagaEngine::Impl {
     s.delivery_failures = r.failures;
     s.restarts = restarts_.load();
     s.outbox_pending = relay_.pending();
-    std::lock_guard<std::mutex> lock(error_mu_);
+    MutexLock lock(error_mu_);
     s.last_error = last_error_.empty() ? r.last_error : last_error_;
     return s;
   }
@@ -207,10 +206,14 @@ class SagaEngine::Impl {
   }
 
   // REQUIRES: sub_mu_ held.
-  Status subscribe_locked() {
+  // The processor's counters are atomics, read without process_mu_ (which
+  // is held while an event is processed).
+  const sagas::ProcessorCounters& counters() const NEXUM_NO_THREAD_SAFETY_ANALYSIS { return processor_.counters(); }
+
+  Status subscribe_locked() NEXUM_REQUIRES(sub_mu_) {
     std::int64_t from;
     {
-      std::lock_guard<std::mutex> lock(process_mu_);
+      MutexLock lock(process_mu_);
       from = processor_.committed() + 1;
     }
     auto sub = store_.subscribe(from, {}, [this](const EventView& e) { return on_event(e); });
@@ -221,7 +224,7 @@ class SagaEngine::Impl {
 
   // Subscription thread.
   Status on_event(const EventView& e) {
-    std::lock_guard<std::mutex> lock(process_mu_);
+    MutexLock lock(process_mu_);
     if (processor_.broken()) return Status::unavailable("saga engine is restarting after a storage error");
     Status s = processor_.on_event(e);
     if (s.ok()) {
@@ -241,8 +244,7 @@ class SagaEngine::Impl {
     return Status();
   }
 
-  // REQUIRES: process_mu_ held.
-  Status commit_locked() {
+  Status commit_locked() NEXUM_REQUIRES(process_mu_) {
     bool outbox = false;
     Status s = processor_.commit(outbox);
     if (outbox) relay_.notify();
@@ -251,13 +253,13 @@ class SagaEngine::Impl {
   }
 
   std::int64_t processed() const {
-    std::lock_guard<std::mutex> lock(wait_mu_);
+    MutexLock lock(wait_mu_);
     return processed_;
   }
 
   void set_processed(std::int64_t position) {
     {
-      std::lock_guard<std::mutex> lock(wait_mu_);
+      MutexLock lock(wait_mu_);
       processed_ = position;
     }
     wait_cv_.notify_all();
@@ -265,7 +267,7 @@ class SagaEngine::Impl {
 
   void note_error(const Status& s) {
     spdlog::error("saga {}: {}", name_, s.to_string());
-    std::lock_guard<std::mutex> lock(error_mu_);
+    MutexLock lock(error_mu_);
     last_error_ = s.to_string();
   }
 
@@ -312,11 +314,11 @@ class SagaEngine::Impl {
 
   // Restarts processing from the checkpoint after a storage error.
   void check_health() {
-    std::lock_guard<std::mutex> lock(sub_mu_);
+    MutexLock lock(sub_mu_);
     const auto now = std::chrono::steady_clock::now();
     bool failed = false;
     {
-      std::lock_guard<std::mutex> plock(process_mu_);
+      MutexLock plock(process_mu_);
       failed = processor_.broken();
     }
     if (sub_ && (failed || !sub_->status().ok())) {
@@ -331,7 +333,7 @@ class SagaEngine::Impl {
     if (!sub_ && now >= retry_at_) {
       Status s;
       {
-        std::lock_guard<std::mutex> plock(process_mu_);
+        MutexLock plock(process_mu_);
         s = processor_.load();
         if (s.ok()) set_processed(processor_.settled());
       }
@@ -347,30 +349,29 @@ class SagaEngine::Impl {
   }
 
   store::RocksEventStore& store_;
-  const Saga& saga_;
   const std::string name_;
   const SagaEngineOptions options_;
   const Clock& clock_;
   const bool sync_;
 
-  std::mutex control_mu_;   // serializes start/stop/reset
-  std::mutex db_write_mu_;  // one RocksDB write of this engine at a time (processor and relay)
+  Mutex control_mu_;   // serializes start/stop/reset
+  Mutex db_write_mu_;  // one RocksDB write of this engine at a time (processor and relay)
   std::atomic<bool> running_{false};
 
-  std::mutex process_mu_;
+  Mutex process_mu_;
   sagas::SagaProcessor processor_ NEXUM_GUARDED_BY(process_mu_);  // (its counters are atomics)
 
-  std::mutex sub_mu_;                  // ordered before process_mu_
+  Mutex sub_mu_;                  // ordered before process_mu_
   std::unique_ptr<Subscription> sub_ NEXUM_GUARDED_BY(sub_mu_);
   std::chrono::steady_clock::time_point retry_at_ NEXUM_GUARDED_BY(sub_mu_){};
   std::chrono::milliseconds backoff_ NEXUM_GUARDED_BY(sub_mu_){0};
   std::atomic<std::uint64_t> restarts_{0};
 
-  mutable std::mutex wait_mu_;
-  mutable std::condition_variable wait_cv_;
+  mutable Mutex wait_mu_;
+  mutable CondVar wait_cv_;
   std::int64_t processed_ NEXUM_GUARDED_BY(wait_mu_) = 0;
 
-  mutable std::mutex error_mu_;
+  mutable Mutex error_mu_;
   std::string last_error_ NEXUM_GUARDED_BY(error_mu_);
 
   sagas::CommandRelay relay_;

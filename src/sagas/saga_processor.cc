@@ -15,6 +15,7 @@
 #include "store/keys.h"
 #include "store/rocks_status.h"
 #include "store/rocks_write.h"
+#include "core/mutex.h"
 
 namespace nexum::sagas {
 
@@ -63,7 +64,7 @@ class SagaProcessor::Facts final : public SagaFacts {
 };
 
 SagaProcessor::SagaProcessor(store::RocksEventStore& store, const Saga& saga, std::string checkpoint_name,
-                             std::size_t max_history, bool sync, std::mutex& write_mu)
+                             std::size_t max_history, bool sync, Mutex& write_mu)
     : store_(store),
       saga_(saga),
       name_(saga.name()),
@@ -112,7 +113,7 @@ Status SagaProcessor::commit(bool& outbox) {
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    MutexLock lock(write_mu_);
     NEXUM_RETURN_IF_ERROR(to_status(store::write_batch(store_.db(), wo, pending_.GetWriteBatch()), "committing saga state"));
   }
   outbox = pending_outbox_;
@@ -140,7 +141,7 @@ Status SagaProcessor::reset() {
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    MutexLock lock(write_mu_);
     NEXUM_RETURN_IF_ERROR(to_status(store::write_batch(store_.db(), wo, &batch), "resetting saga " + name_));
   }
   return load();

@@ -19,6 +19,7 @@
 #include "nexum/saga.h"
 #include "nexum/store.h"
 #include "store/rocks_event_store.h"
+#include "core/mutex.h"
 
 namespace nexum::sagas {
 
@@ -40,7 +41,7 @@ class SagaProcessor {
   // its CommandRelay, so the two never meet in one RocksDB write group (whose
   // shared buffer TSan cannot see synchronized). It must outlive this.
   SagaProcessor(store::RocksEventStore& store, const Saga& saga, std::string checkpoint_name,
-                std::size_t max_history, bool sync, std::mutex& write_mu);
+                std::size_t max_history, bool sync, Mutex& write_mu);
   ~SagaProcessor();
 
   // Drops anything pending and reloads the durable checkpoint and the next
@@ -96,7 +97,7 @@ class SagaProcessor {
   const std::string checkpoint_name_;
   const std::size_t max_history_;
   const bool sync_;
-  std::mutex& write_mu_;
+  Mutex& write_mu_;
   rocksdb::ColumnFamilyHandle* sagas_cf_;
   rocksdb::ColumnFamilyHandle* checkpoints_cf_;
   std::set<std::string, std::less<>> starting_, continuing_, observed_;

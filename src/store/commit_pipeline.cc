@@ -13,6 +13,7 @@
 #include "nexum/topics.h"
 #include "store/keys.h"
 #include "store/rocks_write.h"
+#include "core/mutex.h"
 
 namespace nexum::store {
 
@@ -120,19 +121,19 @@ CommitPipeline::CommitPipeline(StoreHandles handles, const StoreOptions& options
 
 CommitPipeline::~CommitPipeline() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   decider_cv_.notify_all();
   decider_.join();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     writer_stopping_ = true;
   }
   writer_cv_.notify_all();
   writer_.join();
   {
-    std::lock_guard<std::mutex> lock(ack_mu_);
+    MutexLock lock(ack_mu_);
     ack_stopping_ = true;
   }
   ack_cv_.notify_all();
@@ -238,7 +239,7 @@ Result<AppendResult> CommitPipeline::append(std::vector<StreamAppend> appends) {
 
 void CommitPipeline::enqueue(std::unique_ptr<Request> req) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       queued_events_ += req->event_count;
       queue_.push_back(std::move(req));
@@ -261,7 +262,7 @@ void CommitPipeline::enqueue(std::unique_ptr<Request> req) {
 
 bool CommitPipeline::write_inline(std::unique_ptr<Request>& req) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     // Idle: the writer waits for work (so it is not writing), nobody decides,
     // nothing is queued or decided, no write has failed...
     if (stopping_ || !writer_waiting_ || group_busy_ || caller_writing_ || !queue_.empty() || open_requests_ != 0 ||
@@ -269,7 +270,7 @@ bool CommitPipeline::write_inline(std::unique_ptr<Request>& req) {
       return false;
     }
     // ... and every earlier group is acknowledged, so results still arrive in commit order.
-    std::lock_guard<std::mutex> ack_lock(ack_mu_);
+    MutexLock ack_lock(ack_mu_);
     if (!acks_.empty() || ack_running_) return false;
     group_busy_ = true;
     caller_writing_ = true;
@@ -282,7 +283,7 @@ bool CommitPipeline::write_inline(std::unique_ptr<Request>& req) {
   std::unique_ptr<Group> group = seal_open_group();
   Status write_status;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     open_events_ = 0;
     open_requests_ = 0;
     group_busy_ = false;
@@ -292,7 +293,7 @@ bool CommitPipeline::write_inline(std::unique_ptr<Request>& req) {
   write_status = write_group(*group, write_status);
   bool wake_writer;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     caller_writing_ = false;
     // The writer waits for the write token only when it has work: what was
     // queued or decided meanwhile, or closing.
@@ -324,9 +325,9 @@ CommitPipeline::Requests CommitPipeline::take_queued_locked() {
 // The decider: decides queued appends into the open group while the writer
 // is busy, so that the next group is ready when the fsync returns.
 void CommitPipeline::run_decider() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    decider_cv_.wait(lock, [&] {
+    decider_cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) {
       return stopping_ || (!group_busy_ && queued_events_ >= kDeciderBatchEvents && can_take_locked());
     });
     if (stopping_) return;
@@ -348,9 +349,9 @@ void CommitPipeline::run_writer() {
     Status write_status;
     bool more_work = false;
     {
-      std::unique_lock<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       writer_waiting_ = true;
-      writer_cv_.wait(lock, [&] {
+      writer_cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) {
         return writer_stopping_ || (!group_busy_ && !caller_writing_ && (open_requests_ > 0 || can_take_locked()));
       });
       writer_waiting_ = false;
@@ -372,7 +373,7 @@ void CommitPipeline::run_writer() {
     }
     write_status = write_group(*group, write_status);
     if (!more_work) {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       more_work = open_requests_ > 0 || !queue_.empty();
     }
     acknowledge(std::move(group), write_status, !more_work);
@@ -382,8 +383,8 @@ void CommitPipeline::run_writer() {
   Status closing = Status::unavailable("event store is closing");
   std::unique_ptr<Group> rest;
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    writer_cv_.wait(lock, [&] { return !caller_writing_; });
+    MutexLock lock(mu_);
+    writer_cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return !caller_writing_; });
     rest = std::move(open_);
     for (auto& req : queue_) rest->requests.push_back(std::move(req));
     queue_.clear();
@@ -405,13 +406,13 @@ Status CommitPipeline::write_group(Group& group, Status write_status) {
   // RocksDB stops accepting writes after a failed WAL write; so do we, so
   // that positions stay dense. Reopen the store to recover.
   write_status = Status::unavailable("writing commit group: " + s.ToString());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   failed_ = write_status;
   return write_status;
 }
 
 void CommitPipeline::acknowledge(std::unique_ptr<Group> group, const Status& write_status, bool writer_idle) {
-  std::unique_lock<std::mutex> lock(ack_mu_);
+  MutexLock lock(ack_mu_);
   if (writer_idle && acks_.empty() && !ack_running_) {
     // Nothing to overlap with: acknowledge here and spare a thread hand-off.
     lock.unlock();
@@ -424,9 +425,9 @@ void CommitPipeline::acknowledge(std::unique_ptr<Group> group, const Status& wri
 }
 
 void CommitPipeline::run_acknowledger() {
-  std::unique_lock<std::mutex> lock(ack_mu_);
+  MutexLock lock(ack_mu_);
   for (;;) {
-    ack_cv_.wait(lock, [&] { return ack_stopping_ || !acks_.empty(); });
+    ack_cv_.wait(ack_mu_, [&]() NEXUM_REQUIRES(ack_mu_) { return ack_stopping_ || !acks_.empty(); });
     if (acks_.empty()) return;  // stopping, and every written group is acknowledged
     auto [group, write_status] = std::move(acks_.front());
     acks_.pop_front();

@@ -33,7 +33,7 @@
 
 #include <rocksdb/db.h>
 
-#include "core/thread_annotations.h"
+#include "core/mutex.h"
 #include "nexum/store.h"
 #include "store/record_codec.h"
 
@@ -101,11 +101,11 @@ class CommitPipeline {
   void run_decider();
   void run_writer();
   void run_acknowledger();
-  // REQUIRES: mu_ held. The head of the queue fits into the open group.
-  bool can_take_locked() const;
-  // REQUIRES: mu_ held. Moves the queued requests that fit into the open
-  // group; the caller then decides them while holding the group token.
-  Requests take_queued_locked();
+  // The head of the queue fits into the open group.
+  bool can_take_locked() const NEXUM_REQUIRES(mu_);
+  // Moves the queued requests that fit into the open group; the caller then
+  // decides them while holding the group token.
+  Requests take_queued_locked() NEXUM_REQUIRES(mu_);
   // REQUIRES: the caller holds the group token.
   void decide_batch(Requests taken, const Status& failed);
   // `lookups[base..]` are the MultiGet results for `req`'s ids.
@@ -125,9 +125,9 @@ class CommitPipeline {
   const StoreOptions options_;
   const std::function<void(std::int64_t)> on_committed_;
 
-  std::mutex mu_;
-  std::condition_variable decider_cv_;
-  std::condition_variable writer_cv_;
+  Mutex mu_;
+  CondVar decider_cv_;
+  CondVar writer_cv_;
   std::deque<std::unique_ptr<Request>> queue_ NEXUM_GUARDED_BY(mu_);
   std::size_t queued_events_ NEXUM_GUARDED_BY(mu_) = 0;
   // Events and requests in the open group (decided, not yet sealed).
@@ -142,8 +142,8 @@ class CommitPipeline {
 
   // Finished groups waiting for their callbacks, in commit order. Lock
   // order: ack_mu_ may be taken while holding mu_, never the reverse.
-  std::mutex ack_mu_;
-  std::condition_variable ack_cv_;
+  Mutex ack_mu_;
+  CondVar ack_cv_;
   std::deque<std::pair<std::unique_ptr<Group>, Status>> acks_ NEXUM_GUARDED_BY(ack_mu_);
   bool ack_running_ NEXUM_GUARDED_BY(ack_mu_) = false;  // callbacks of a group are running
   bool ack_stopping_ NEXUM_GUARDED_BY(ack_mu_) = false;

@@ -6,6 +6,7 @@
 
 #include "store/keys.h"
 #include "store/rocks_status.h"
+#include "core/mutex.h"
 
 namespace nexum::store {
 
@@ -20,7 +21,7 @@ LogPrefetcher::LogPrefetcher(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log, 
 
 LogPrefetcher::~LogPrefetcher() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -28,13 +29,13 @@ LogPrefetcher::~LogPrefetcher() {
 }
 
 Status LogPrefetcher::status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return status_;
 }
 
 std::unique_ptr<LogPrefetcher::Chunk> LogPrefetcher::take_free_chunk() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return stopping_ || !free_.empty() || chunks_ < kMaxChunks; });
+  MutexLock lock(mu_);
+  cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return stopping_ || !free_.empty() || chunks_ < kMaxChunks; });
   if (stopping_) return nullptr;
   if (!free_.empty()) {
     auto chunk = std::move(free_.back());
@@ -72,14 +73,14 @@ void LogPrefetcher::run() {
       std::size_t words = (value.size() + 7) / 8;
       if (chunk->used_words + words > chunk->words.size() && !chunk->entries.empty()) {
         // Full: hand it over and continue in a fresh one.
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         full_.push_back(std::move(chunk));
         cv_.notify_all();
         continue;
       }
       if (chunk->used_words + words > chunk->words.size()) chunk->words.resize(chunk->used_words + words);
       if (words > 0) {
-        chunk->words[chunk->used_words + words - 1] = capnp::word();  // zero the padding
+        chunk->words[chunk->used_words + words - 1] = 0;  // zero the padding
         std::memcpy(chunk->words.data() + chunk->used_words, value.data(), value.size());
       }
       auto position = decode_u64(std::string_view(it->key().data(), it->key().size()));
@@ -89,7 +90,7 @@ void LogPrefetcher::run() {
       continue;
     }
     status = to_status(it->status(), "scanning log");
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!chunk->entries.empty()) full_.push_back(std::move(chunk));
     status_ = status;
     reader_done_ = true;
@@ -100,12 +101,12 @@ void LogPrefetcher::run() {
 
 bool LogPrefetcher::next(Record* out) {
   while (reading_ == nullptr || next_entry_ == reading_->entries.size()) {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (reading_ != nullptr) {
       free_.push_back(std::move(reading_));
       cv_.notify_all();
     }
-    cv_.wait(lock, [&] { return !full_.empty() || reader_done_; });
+    cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return !full_.empty() || reader_done_; });
     if (full_.empty()) return false;  // reader done: the end, or an error in status_
     reading_ = std::move(full_.front());
     full_.pop_front();

@@ -18,7 +18,7 @@
 #include <capnp/common.h>
 #include <rocksdb/db.h>
 
-#include "core/thread_annotations.h"
+#include "core/mutex.h"
 #include "nexum/status.h"
 
 namespace nexum::store {
@@ -56,7 +56,9 @@ class LogPrefetcher {
     std::size_t bytes;
   };
   struct Chunk {
-    std::vector<capnp::word> words;
+    // Cap'n Proto words as uint64_t: capnp::word cannot be copied, and
+    // clang's libstdc++ path for vector<capnp::word>::resize does not compile.
+    std::vector<std::uint64_t> words;
     std::size_t used_words = 0;
     std::vector<Entry> entries;
   };
@@ -70,8 +72,8 @@ class LogPrefetcher {
   const std::int64_t last_;
   const std::size_t chunk_words_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable Mutex mu_;
+  CondVar cv_;
   std::deque<std::unique_ptr<Chunk>> full_ NEXUM_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Chunk>> free_ NEXUM_GUARDED_BY(mu_);
   std::size_t chunks_ NEXUM_GUARDED_BY(mu_) = 0;  // allocated, at most kMaxChunks

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/rocks_event_store.h"
+#include "core/mutex.h"
 
 namespace nexum::store {
 
@@ -39,7 +40,7 @@ void LogSubscription::detach_from_store() {
 }
 
 Status LogSubscription::status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return status_;
 }
 
@@ -67,7 +68,7 @@ void LogSubscription::run(std::int64_t next) {
     if (stopped) return;
     if (!s.ok()) {
       spdlog::error("subscription stopped at position {}: {}", next, s.to_string());
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       status_ = s;
       return;
     }

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/mutex.h"
+
 #include "nexum/store.h"
 
 namespace nexum::store {
@@ -37,8 +39,8 @@ class LogSubscription final : public Subscription {
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> position_;
   std::atomic<bool> caught_up_{false};
-  mutable std::mutex mu_;
-  Status status_;  // guarded by mu_
+  mutable Mutex mu_;
+  Status status_ NEXUM_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -172,7 +172,7 @@ Status RecordDecoder::decode(std::string_view value, std::int64_t position, Even
   } else {
     aligned_.resize(value.size() / 8);
     std::memcpy(aligned_.data(), value.data(), value.size());
-    words = kj::arrayPtr(aligned_.data(), aligned_.size());
+    words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(aligned_.data()), aligned_.size());
   }
   std::string error;
   KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {

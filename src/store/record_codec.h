@@ -47,7 +47,7 @@ class RecordDecoder {
 
  private:
   bool fast_path_;
-  std::vector<capnp::word> aligned_;
+  std::vector<std::uint64_t> aligned_;  // not capnp::word: see log_prefetcher.h
   std::optional<capnp::FlatArrayMessageReader> reader_;
 };
 

@@ -18,6 +18,7 @@
 #include "store/rocks_status.h"
 #include "store/rocks_write.h"
 #include "store/stream_insert_hint.h"
+#include "core/mutex.h"
 
 namespace nexum::store {
 namespace {
@@ -42,7 +43,7 @@ RocksEventStore::~RocksEventStore() {
   {
     // Subscriptions should be destroyed first; any left are stopped here so
     // none reads a closed database.
-    std::lock_guard<std::mutex> lock(subscriptions_mu_);
+    MutexLock lock(subscriptions_mu_);
     for (LogSubscription* sub : subscriptions_) sub->detach_from_store();
     subscriptions_.clear();
   }
@@ -246,7 +247,7 @@ rocksdb::ColumnFamilyHandle* RocksEventStore::column_family(std::string_view nam
 
 void RocksEventStore::on_committed(std::int64_t last) {
   {
-    std::lock_guard<std::mutex> lock(commit_mu_);
+    MutexLock lock(commit_mu_);
     last_position_.store(last, std::memory_order_release);
   }
   commit_cv_.notify_all();
@@ -254,15 +255,15 @@ void RocksEventStore::on_committed(std::int64_t last) {
 
 bool RocksEventStore::wait_for_position(std::int64_t position, std::chrono::milliseconds timeout,
                                         const std::atomic<bool>* cancel) {
-  std::unique_lock<std::mutex> lock(commit_mu_);
-  commit_cv_.wait_for(lock, timeout, [&] {
+  MutexLock lock(commit_mu_);
+  commit_cv_.wait_for(commit_mu_, timeout, [&]() NEXUM_REQUIRES(commit_mu_) {
     return last_position_.load(std::memory_order_acquire) >= position || (cancel && cancel->load());
   });
   return last_position_.load(std::memory_order_acquire) >= position;
 }
 
 void RocksEventStore::wake_waiters() {
-  { std::lock_guard<std::mutex> lock(commit_mu_); }
+  { MutexLock lock(commit_mu_); }
   commit_cv_.notify_all();
 }
 
@@ -270,13 +271,13 @@ Result<std::unique_ptr<Subscription>> RocksEventStore::subscribe(std::int64_t fr
                                                                  SubscriptionHandler handler) {
   if (!handler) return Status::invalid_argument("handler: empty");
   auto sub = std::make_unique<LogSubscription>(*this, from_position, std::move(filter), std::move(handler));
-  std::lock_guard<std::mutex> lock(subscriptions_mu_);
+  MutexLock lock(subscriptions_mu_);
   subscriptions_.insert(sub.get());
   return std::unique_ptr<Subscription>(std::move(sub));
 }
 
 void RocksEventStore::forget_subscription(LogSubscription* subscription) {
-  std::lock_guard<std::mutex> lock(subscriptions_mu_);
+  MutexLock lock(subscriptions_mu_);
   subscriptions_.erase(subscription);
 }
 

@@ -17,6 +17,7 @@
 #include "nexum/store.h"
 #include "store/commit_pipeline.h"
 #include "store/log_subscription.h"
+#include "core/mutex.h"
 
 namespace nexum::store {
 
@@ -76,11 +77,11 @@ class RocksEventStore final : public EventStore {
   StoreHandles handles_;
 
   std::atomic<std::int64_t> last_position_{0};
-  std::mutex commit_mu_;
-  std::condition_variable commit_cv_;
+  Mutex commit_mu_;
+  CondVar commit_cv_;
 
-  std::mutex subscriptions_mu_;
-  std::set<LogSubscription*> subscriptions_;  // guarded by subscriptions_mu_; not owned
+  Mutex subscriptions_mu_;
+  std::set<LogSubscription*> subscriptions_ NEXUM_GUARDED_BY(subscriptions_mu_);  // not owned
 
   std::unique_ptr<CommitPipeline> pipeline_;  // destroyed first
 };

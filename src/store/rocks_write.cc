@@ -2,12 +2,14 @@
 
 #include <mutex>
 
+#include "core/mutex.h"
+
 namespace nexum::store {
 
 rocksdb::Status write_batch(rocksdb::DB* db, const rocksdb::WriteOptions& options, rocksdb::WriteBatch* batch) {
 #if defined(__SANITIZE_THREAD__)
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
+  static Mutex mu;
+  MutexLock lock(mu);
 #endif
   return db->Write(options, batch);
 }
