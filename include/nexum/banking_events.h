@@ -1,5 +1,5 @@
 // Business rejection reasons of the banking commands. The event types are in
-// event_types.h. Event fields: doc/commands.md and seed/CATALOGUE.md §2.
+// event_types.h. Event fields: doc/commands.md and doc/seed-compat.md §2.
 #pragma once
 
 #include <string_view>

@@ -1,7 +1,7 @@
 // Banking records that are not event-sourced aggregates here but that a
 // host's components report through NexumEventPublisher: compliance alerts,
 // suspicious activity, collection cases, workflows, audit records, credit
-// statements and credit payments (seed/CATALOGUE.md §2, §7).
+// statements and credit payments (doc/seed-compat.md §2, §7).
 //
 // Empty strings stand for JSON null. Value types. Thread-compatible.
 #pragma once

@@ -1,4 +1,4 @@
-// The seed's banking enums (seed/CATALOGUE.md §7), with their `.value`
+// The seed's banking enums (doc/seed-compat.md §7), with their `.value`
 // strings, and the seed's 54 audit event types.
 //
 // Every enum converts to its seed string with enum_name() and back with

@@ -1,4 +1,4 @@
-// EventBus: where events go after the store (DESIGN.md §4.5), with the
+// EventBus: where events go after the store (doc/design.md §4.5), with the
 // seed's interface, plus the asynchronous, delivery-confirmed produce that
 // the OutboxRelay builds on. Implementations: InMemoryEventBus and
 // LogEventBus (here), KafkaEventBus (nexum/kafka_bus.h).

@@ -1,4 +1,4 @@
-// Decimal: an exact base-10 number for money and rates (DESIGN.md §4.2).
+// Decimal: an exact base-10 number for money and rates (doc/design.md §4.2).
 //
 // No binary floating point is involved anywhere: a Decimal is a signed
 // integer coefficient and a scale, value = coefficient / 10^scale.

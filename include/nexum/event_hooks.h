@@ -1,4 +1,4 @@
-// Event hooks (DESIGN.md §4.11): a host's own banking components report
+// Event hooks (doc/design.md §4.11): a host's own banking components report
 // what they did through observer interfaces; EventHookManager turns each
 // report into a NexumEventPublisher call. A hook that fails — the publisher
 // returns an error or throws — is logged and counted and never breaks,

@@ -1,7 +1,7 @@
 // The event types Nexum writes (`EventSchema::event_type`), one constant each,
 // for every module: the command handler and publisher write them, the
 // aggregates, projections and sagas read them. topics.h maps each to its
-// Kafka topic; event fields: doc/commands.md and seed/CATALOGUE.md §2.
+// Kafka topic; event fields: doc/commands.md and doc/seed-compat.md §2.
 #pragma once
 
 #include <initializer_list>

@@ -1,4 +1,4 @@
-// LoanApplicationSaga (DESIGN.md §4.9): a verified customer of a qualifying
+// LoanApplicationSaga (doc/design.md §4.9): a verified customer of a qualifying
 // KYC tier gets a pre-approved loan, which the saga follows through
 // origination and disbursement. States, policy and events: doc/sagas.md,
 // "LoanApplicationSaga".

@@ -1,4 +1,4 @@
-// Currency and Money (DESIGN.md §4.2): amounts held exactly at the
+// Currency and Money (doc/design.md §4.2): amounts held exactly at the
 // currency's fraction digits; input is never rounded silently.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Projection: folds the global log into a read model (DESIGN.md §4.8).
+// Projection: folds the global log into a read model (doc/design.md §4.8).
 //
 // A projection names itself, says which events it wants (an EventFilter),
 // and applies each one to a ReadModelWrites. The ProjectionEngine

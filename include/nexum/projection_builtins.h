@@ -1,5 +1,5 @@
-// The built-in banking read models (DESIGN.md §4.8), fed by the seed's
-// events (seed/CATALOGUE.md §2). Values are JSON objects; money is an exact
+// The built-in banking read models (doc/design.md §4.8), fed by the seed's
+// events (doc/seed-compat.md §2). Values are JSON objects; money is an exact
 // decimal string with the currency's digits ("100.50"), never a double.
 // Keys and fields: doc/projections.md.
 //

@@ -4,7 +4,7 @@
 // Publishing is appending: each method appends one event to
 // its entity's stream ("{entity_type}-{entity_id}"); the OutboxRelay carries
 // it to the bus. Field names and order are the catalogue's
-// (seed/CATALOGUE.md §2); the events it does not list: doc/commands.md.
+// (doc/seed-compat.md §2); the events it does not list: doc/commands.md.
 #pragma once
 
 #include <optional>

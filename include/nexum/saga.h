@@ -1,4 +1,4 @@
-// Saga: a durable process manager (DESIGN.md §4.9). A saga type reacts to
+// Saga: a durable process manager (doc/design.md §4.9). A saga type reacts to
 // stored events (and to its own deadlines) by changing a per-instance state
 // and issuing commands; the SagaEngine (nexum/saga_engine.h) runs it.
 // Guarantees, keys and deadline semantics: doc/sagas.md.

@@ -1,6 +1,6 @@
 // Status and Result<T>: how every public function reports failure.
 //
-// Codes carry guidance (see STYLE.md):
+// Codes carry guidance (see doc/style.md):
 //   kInvalidArgument  bad input; the message names the field.
 //   kNotFound         the thing asked for does not exist.
 //   kConflict         expected-version mismatch; actual_version() says what is stored.

@@ -1,4 +1,4 @@
-// The Kafka topic table, in one place (DESIGN.md §4.6; seed/CATALOGUE.md §2-3).
+// The Kafka topic table, in one place (doc/design.md §4.6; doc/seed-compat.md §2-3).
 //
 // Names are the seed's `nexum.{domain}.{event}` topics, plus
 // nexum.commands.accounts and nexum.commands.dlq.
@@ -40,7 +40,7 @@ inline constexpr std::string_view kWorkflowsStepCompleted = "nexum.workflows.ste
 inline constexpr std::string_view kWorkflowsCompleted = "nexum.workflows.completed";
 inline constexpr std::string_view kWorkflowsRejected = "nexum.workflows.rejected";
 
-// Inbound commands (DESIGN.md §4.7): the seed's three, accounts, and the
+// Inbound commands (doc/design.md §4.7): the seed's three, accounts, and the
 // dead-letter topic for commands that cannot be parsed or validated (§4.5).
 inline constexpr std::string_view kCommandsTransactions = "nexum.commands.transactions";
 inline constexpr std::string_view kCommandsCustomers = "nexum.commands.customers";

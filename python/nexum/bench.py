@@ -58,7 +58,7 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
-# ---- the original's in-memory publish path, reproduced (seed/CATALOGUE.md §1, §4)
+# ---- the original's in-memory publish path, reproduced (doc/seed-compat.md §1, §4)
 @dataclasses.dataclass
 class _SeedEventSchema:
     event_id: str

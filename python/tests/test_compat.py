@@ -1,4 +1,4 @@
-"""nexum.compat against the behaviour seed/CATALOGUE.md documents (and its §8 bugs, fixed)."""
+"""nexum.compat against the behaviour doc/seed-compat.md documents (and its §8 bugs, fixed)."""
 
 import enum
 import json
@@ -14,7 +14,7 @@ from nexum.compat import event_hooks as eh
 from nexum.compat import kafka_integration as ki
 
 
-# ---- the original system's domain objects, as CATALOGUE §1 and §7 describe them
+# ---- the original system's domain objects, as doc/seed-compat.md §1 and §7 describe them
 class Currency(enum.Enum):
     USD = ("USD", 2)
     EUR = ("EUR", 2)
@@ -140,7 +140,7 @@ def test_every_public_name_of_the_original_modules_exists():
         assert hasattr(ki, name), name
     for name in ["EventHookManager", "EventEnabledMixin", "create_event_enabled_banking_system"]:
         assert hasattr(eh, name), name
-    assert len(ki.KafkaTopics) == 27  # 24 outbound + 3 command topics (CATALOGUE §2)
+    assert len(ki.KafkaTopics) == 27  # 24 outbound + 3 command topics (doc/seed-compat.md §2)
     assert ki.KafkaTopics.CUSTOMER_KYC_CHANGED.value == "nexum.customers.kyc_changed"
     assert ki.EventSchema is nexum.EventSchema
 
@@ -285,7 +285,7 @@ def test_malformed_command_is_refused_naming_the_field_and_appends_no_outcome(bu
     assert handler.errors and "amount: required" in handler.errors[0]
 
 
-# ---- event hooks (CATALOGUE §5)
+# ---- event hooks (doc/seed-compat.md §5)
 class TransactionProcessor:
     def __init__(self):
         self.txns = {}

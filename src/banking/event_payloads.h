@@ -1,5 +1,5 @@
 // The `data` object of every banking event, built from domain objects with
-// the catalogue's field names, in the catalogue's order (seed/CATALOGUE.md
+// the catalogue's field names, in the catalogue's order (doc/seed-compat.md
 // §2; the events the seed never published: doc/commands.md). Shared by
 // NexumEventPublisher and NexumCommandHandler, so both write the same shape;
 // the command handler appends its documented extra fields after these.

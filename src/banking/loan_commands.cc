@@ -32,7 +32,7 @@ Result<Decider> parse_originate(const CommandContext& ctx, const FieldReader& r)
   Loan l;
   Result<std::string> customer = r.required_string("customer_id");
   if (!customer) return customer.error();
-  // The original system's default, as for deposits (CATALOGUE §3).
+  // The original system's default, as for deposits (doc/seed-compat.md §3).
   NEXUM_ASSIGN_OR_RETURN(Currency currency, r.currency("currency", "USD"));
   NEXUM_ASSIGN_OR_RETURN(Money principal, r.positive_money("principal", currency));
   NEXUM_ASSIGN_OR_RETURN(Decimal rate, r.decimal("interest_rate"));

@@ -107,7 +107,7 @@ Result<Decider> parse_transaction_command(const CommandContext& ctx, const Field
   m.description = description;
   NEXUM_ASSIGN_OR_RETURN(std::string reference, r.optional_string("reference"));
   m.reference = reference;
-  // Accepted, not stored: the events carry no channel (CATALOGUE §2).
+  // Accepted, not stored: the events carry no channel (doc/seed-compat.md §2).
   NEXUM_ASSIGN_OR_RETURN(std::string channel, r.optional_string("channel"));
   if (!channel.empty()) {
     constexpr std::string_view kChannels[] = {"atm", "branch", "online", "mobile", "api", "system"};

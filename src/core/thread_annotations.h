@@ -1,4 +1,4 @@
-// Clang thread-safety annotations (STYLE.md: locked members carry
+// Clang thread-safety annotations (doc/style.md: locked members carry
 // NEXUM_GUARDED_BY(mu_)), for every module, and checked by the clang build
 // (`./dev test --clang`: -Wthread-safety -Werror=thread-safety). No-ops for
 // other compilers. The lockable type is nexum::Mutex (core/mutex.h): the

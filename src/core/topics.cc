@@ -39,7 +39,7 @@ constexpr std::array<std::string_view, 5> kCommands = {
     kCommandsTransactions, kCommandsCustomers, kCommandsLoans, kCommandsAccounts, kCommandsDlq,
 };
 
-// The seed's 15 published event types (CATALOGUE §2), then one type for each
+// The seed's 15 published event types (doc/seed-compat.md §2), then one type for each
 // topic the seed defined but never published to, then Nexum's account_closed.
 constexpr std::array kEventTopics = {
     EventTopic{event_types::kTransactionCreated, kTransactionsCreated},

@@ -1,4 +1,4 @@
-// The seed's four /kafka endpoints (seed/CATALOGUE.md §6), with their
+// The seed's four /kafka endpoints (doc/seed-compat.md §6), with their
 // response keys kept and the seed's bugs fixed: doc/http_api.md.
 #include <algorithm>
 #include <deque>

@@ -1,6 +1,6 @@
 // The built-in read models: each equals a direct fold of the streams it
 // reads after random appends interleaved with engine restarts, store
-// reopens and a rebuild; seed-shaped payloads (CATALOGUE §2) normalize to
+// reopens and a rebuild; seed-shaped payloads (doc/seed-compat.md §2) normalize to
 // exact money; malformed events are parked, not guessed at.
 #include <chrono>
 #include <map>

@@ -10,7 +10,7 @@ makes) it produces commands, then reads EVERY event that serve put on the
 nexum.* event topics during the test and parses each the way the original
 Python system did: json.loads, then EventSchema.from_dict, which is
 `cls(**d)` on a dataclass (any key but the nine raises TypeError) after
-`datetime.fromisoformat` of the timestamp (seed/CATALOGUE.md, section 1).
+`datetime.fromisoformat` of the timestamp (doc/seed-compat.md, section 1).
 
 Every event must parse, carry its entity_id as the Kafka key and its
 event_id in the ce_id header, and the commands' outcomes (customer_created,

@@ -1,5 +1,5 @@
 // Golden fixtures: what the seed put on the wire (tests/fixtures/seed/,
-// made by generate.py there from seed/kafka-integration.md's examples).
+// made by generate.py there from doc/seed-kafka-integration.md's examples).
 // We must read each one and write back the same event.
 #include <chrono>
 #include <fstream>

@@ -4,7 +4,7 @@
 original did) so each completed operation publishes its event through
 :class:`~nexum.compat.kafka_integration.NexumEventPublisher`, i.e. is
 appended durably to the Nexum store. Fixed against the original
-(seed/CATALOGUE.md §5, §8): a hook never raises into the banking operation
+(doc/seed-compat.md §5, §8): a hook never raises into the banking operation
 and never masks its error (failures are logged and counted in
 :attr:`EventHookManager.failures`); ``process_transaction`` publishes
 posted/failed from the transaction as processing left it, whatever the

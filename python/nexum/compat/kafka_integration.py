@@ -9,7 +9,7 @@ and every published event is appended durably to a Nexum store before it
 reaches the bus; on :class:`KafkaEventBus` the store's outbox relay then
 carries it to Kafka (one long-lived idempotent producer, batched, at least
 once). Names, constructors and method signatures are the original's
-(seed/CATALOGUE.md); its documented bugs (§8) are fixed, and doc/python.md
+(doc/seed-compat.md); its documented bugs (§8) are fixed, and doc/python.md
 lists every difference.
 
 The store: each bus takes ``store=`` (a :class:`nexum.EventStore`);
@@ -420,7 +420,7 @@ class NexumEventPublisher:
 
     Takes the original domain objects by attribute (Money(amount,
     currency), enums by .value). Fields and their order are the original's
-    (seed/CATALOGUE.md §2), with the documented mismatches fixed: real
+    (doc/seed-compat.md §2), with the documented mismatches fixed: real
     balances and loan terms are read where the object has them (see
     doc/python.md), unknown figures are null instead of "0".
     """
