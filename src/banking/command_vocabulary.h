@@ -1,6 +1,6 @@
 // The fields each command may carry: those Nexum reads and those the
 // original system's commands and domain objects carry that Nexum accepts
-// without using (../shared/doc/seed-compat.md §3, §7), in one table
+// without using (doc/seed-compat.md §3, §7), in one table
 // (doc/commands.md §2). A field outside it is unknown: refused or accepted
 // and counted, by CommandHandlerOptions::unknown_fields.
 #pragma once
