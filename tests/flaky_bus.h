@@ -34,7 +34,10 @@ class FlakyBus final : public EventBus {
     r.topic = m.topic;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (m.key == std::optional<std::string>("poison")) return Status::invalid_argument("message too large");
+      if (m.key == std::optional<std::string>("poison")) {
+        ++refused_for_good_;
+        return Status::invalid_argument("message too large");
+      }
       if (refuse_all_) return Status::unavailable("broker down");
       if (refuse_next_ > 0) {
         --refuse_next_;
@@ -60,6 +63,11 @@ class FlakyBus final : public EventBus {
     std::lock_guard<std::mutex> lock(mu_);
     refuse_all_ = v;
   }
+  // How many "poison" messages were refused.
+  int refused_for_good() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refused_for_good_;
+  }
   // The confirmed messages, in the order they were taken.
   std::vector<OutgoingMessage> delivered() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -73,6 +81,7 @@ class FlakyBus final : public EventBus {
   mutable std::mutex mu_;
   int refuse_next_ = 0;                     // guarded by mu_
   int fail_next_ = 0;                       // guarded by mu_
+  int refused_for_good_ = 0;                // guarded by mu_
   bool refuse_all_ = false;                 // guarded by mu_
   std::vector<OutgoingMessage> delivered_;  // guarded by mu_
 };

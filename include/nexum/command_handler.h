@@ -86,6 +86,12 @@ struct CommandHandlerOptions {
   // Default: kWarn. `commands.unknown_fields` in serve's config.
   enum class UnknownFields : std::uint8_t { kWarn, kReject };
   UnknownFields unknown_fields = UnknownFields::kWarn;
+  // The largest command accepted: its data and metadata as JSON. A larger
+  // one is malformed (InvalidArgument naming this limit), refused before it
+  // can produce an event too large for the store or the bus. Well under
+  // StoreOptions::max_event_bytes: an event may repeat the command's
+  // strings. Default: 256 KiB.
+  std::size_t max_command_bytes = 256u << 10;
 };
 
 // Counters since construction. Value type.

@@ -43,6 +43,13 @@ struct RelayStats {
   std::uint64_t delivery_failures = 0;
   std::uint64_t restarts = 0;        // pauses caused by failures
   std::string last_error;
+  // The bus refused the event at parked_position as undeliverable for good
+  // (InvalidArgument: too large, bad topic, not authorized). Retrying it
+  // cannot succeed and skipping it would lose it, so the relay stops there
+  // until switch_bus() (a reconfigured bus) or a restart. doc/delivery.md.
+  bool parked = false;
+  std::int64_t parked_position = 0;
+  std::string parked_reason;
 };
 
 // Thread-safe. The store and bus must outlive the relay (or, for the bus,
@@ -62,7 +69,8 @@ class OutboxRelay {
   Status stop();
   // Pauses, drains the current bus, persists the checkpoint, and resumes on
   // `bus` from the checkpoint: nothing confirmed is lost, nothing unconfirmed
-  // is skipped. The relay never holds two buses at once.
+  // is skipped. The relay never holds two buses at once. A parked relay
+  // tries its event again on the new bus.
   Status switch_bus(EventBus& bus);
   // Blocks until the checkpoint reaches `position` (or timeout). For tests and shutdown.
   bool wait_until_relayed(std::int64_t position, std::chrono::milliseconds timeout);

@@ -12,6 +12,7 @@
 //    and writes nothing.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -126,6 +127,15 @@ struct StoreOptions {
   // Stream versions cached for conflict checks; beyond this the cache is
   // dropped and refilled from disk. Default: 1 M streams.
   std::size_t stream_cache_entries = 1u << 20;
+  // The largest event an append accepts: a bound on the Kafka message it
+  // becomes (envelope JSON with data and metadata, key, headers). Keep it
+  // under the bus's message limit (librdkafka's message.max.bytes and the
+  // broker's, 1 000 000 by default), or the outbox relay parks on the event.
+  // A larger event is InvalidArgument naming this limit. Default: 900 000 bytes.
+  std::size_t max_event_bytes = 900000;
+  // After a failed write (a full disk) the store is read-only; this often
+  // it asks RocksDB to resume, and appends work again once it has. Default: 1 s.
+  std::chrono::milliseconds resume_interval{1000};
   // Events read from disk per subscription batch. Default: 1024.
   std::size_t subscription_batch = 1024;
   // Timestamps are not assigned by the store; the clock stamps internal times only.
@@ -216,6 +226,11 @@ class EventStore {
   // record, every record decodes); the first violation is returned.
   virtual Status verify(const std::function<void(std::int64_t checked)>& progress = {}) = 0;
   virtual const std::string& directory() const = 0;
+  // OK while appends are accepted. After a failed write (a full disk) the
+  // store is read-only: this is the Unavailable status appends fail with,
+  // naming the cause; reads go on, and writing resumes by itself once the
+  // disk takes writes again (nothing acknowledged is lost).
+  virtual Status write_health() const { return Status(); }
 };
 
 // The id of the process holding the store in `dir` open for writing (this

@@ -12,6 +12,7 @@
 #include <thread>
 #include <utility>
 
+#include <boost/json/serializer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "banking/command_decision.h"
@@ -45,6 +46,17 @@ std::string field_of(const Status& s) {
 std::string json_string(const boost::json::object& o, std::string_view key) {
   const boost::json::value* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// The size of `o` serialized as JSON, counted in chunks without building the text.
+std::size_t json_bytes(const boost::json::object& o) {
+  if (o.empty()) return 2;
+  boost::json::serializer sr;
+  sr.reset(&o);
+  char buf[4096];
+  std::size_t n = 0;
+  while (!sr.done()) n += sr.read(buf, sizeof buf).size();
+  return n;
 }
 
 // A short randomized pause before re-deciding after a conflict, growing with the attempt.
@@ -158,6 +170,12 @@ Result<Decider> NexumCommandHandler::Impl::parse(std::string_view topic, const E
                                               "' is not a command topic"));
   }
   if (command.event_id.is_nil()) return malformed(Status::invalid_argument("event_id: the nil UUID is not a command id"));
+  if (std::size_t bytes = json_bytes(command.data) + json_bytes(command.metadata); bytes > options_.max_command_bytes) {
+    return malformed(Status::invalid_argument("data: command of " + std::to_string(bytes) +
+                                              " bytes is larger than the limit of " +
+                                              std::to_string(options_.max_command_bytes) +
+                                              " bytes (CommandHandlerOptions::max_command_bytes)"));
+  }
   const FieldReader meta(command.metadata, StatusCode::kInvalidArgument, "metadata.");
   for (std::string_view key : {"correlation_id", "user_id"}) {
     if (meta.has_value(key)) {

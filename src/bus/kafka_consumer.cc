@@ -170,11 +170,25 @@ bool KafkaConsumer::dead_letter(const rd_kafka_message_t* message, const std::st
                   topic_, message->partition, message->offset, error);
     return true;
   }
-  const std::vector<OutgoingMessage> batch{
+  std::vector<OutgoingMessage> batch{
       make_dead_letter(message, options_.dlq_topic, topic_, group_id_, error, attempts)};
   std::chrono::milliseconds backoff = options_.retry_backoff;
   while (true) {
     Status status = producer_.produce_and_wait(batch, &stopping_);
+    if (status.code() == StatusCode::kInvalidArgument && !batch[0].value.empty()) {
+      // Refused for good (too large for the DLQ: a message near the limit
+      // plus our headers). Retrying would stall the partition forever: dead-
+      // letter it without its value; the headers say where the original is.
+      spdlog::error("kafka consumer {}: {} refused {} [{}] @{} ({}); dead-lettering it without its {}-byte value",
+                    group_id_, options_.dlq_topic, topic_, message->partition, message->offset, status.to_string(),
+                    batch[0].value.size());
+      for (MessageHeader& h : batch[0].headers) {
+        if (h.name == kHeaderDlqError) h.value += "; value of " + std::to_string(batch[0].value.size()) +
+                                                  " bytes dropped: " + status.message();
+      }
+      batch[0].value.clear();
+      continue;
+    }
     if (status.ok()) {
       counters_.dead_lettered.fetch_add(1);
       spdlog::warn("kafka consumer {}: dead-lettered {} [{}] @{} to {}: {}", group_id_, topic_, message->partition,

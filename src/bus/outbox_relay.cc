@@ -5,6 +5,8 @@
 // the control thread persists the checkpoint and handles pauses. A pause
 // (delivery failure, bus switch, stop) stops the subscription, drains the
 // bus, persists the contiguous confirmed position, and resubscribes after it.
+// A refusal for good (InvalidArgument) parks the relay instead: it waits,
+// visibly, for a bus switch or stop rather than retrying forever.
 #include "nexum/outbox_relay.h"
 
 #include <condition_variable>
@@ -85,6 +87,9 @@ class OutboxRelay::Impl {
       s.delivery_failures = delivery_failures_;
       s.restarts = restarts_;
       s.last_error = last_error_;
+      s.parked = parked_;
+      s.parked_position = parked_position_;
+      s.parked_reason = parked_reason_;
       for (std::size_t i = 0; i < window_.size() && oldest_micros == 0; ++i) {
         if (!window_[i].confirmed) oldest_micros = window_[i].timestamp_micros;
       }
@@ -165,6 +170,7 @@ class OutboxRelay::Impl {
       control_cv_.notify_all();
       persist();
       if (stopping) return;
+      if (wait_while_parked()) return;
       if (!failed) {
         backoff = options_.retry_backoff_initial;
         continue;
@@ -192,10 +198,26 @@ class OutboxRelay::Impl {
       on_delivery(epoch, position, r);
     });
     if (!s.ok()) {
-      note_failure(s);
+      note_failure(s, position);
       return s;
     }
     return Status();
+  }
+
+  // Control thread, after a pause. Returns true when stopping.
+  bool wait_while_parked() {
+    MutexLock lock(mu_);
+    if (!parked_) return false;
+    spdlog::error("outbox relay parked at position {}: {}; relaying resumes after a bus switch or a restart",
+                  parked_position_, parked_reason_);
+    control_cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return stop_requested_ || pending_bus_ != nullptr; });
+    if (stop_requested_) return true;
+    bus_ = pending_bus_;  // the parked event is the first one tried on it
+    pending_bus_ = nullptr;
+    parked_ = false;
+    parked_reason_.clear();
+    control_cv_.notify_all();
+    return false;
   }
 
   // Bus delivery thread (or inline, for local buses).
@@ -208,6 +230,7 @@ class OutboxRelay::Impl {
       ++delivery_failures_;
       last_error_ = "position " + std::to_string(position) + ": " + r.status.to_string();
       failure_ = true;
+      park_if_permanent_locked(r.status, position);
       lock.unlock();
       control_cv_.notify_all();
       window_cv_.notify_all();
@@ -231,12 +254,22 @@ class OutboxRelay::Impl {
     return failure_ || stop_requested_ || pending_bus_ != nullptr || epoch != epoch_;
   }
 
-  void note_failure(const Status& s) {
+  // REQUIRES: mu_ held. InvalidArgument from a bus is a refusal for good
+  // (bus.h: too large, bad topic); the first one parks the relay.
+  void park_if_permanent_locked(const Status& s, std::int64_t position) NEXUM_REQUIRES(mu_) {
+    if (s.code() != StatusCode::kInvalidArgument || parked_) return;
+    parked_ = true;
+    parked_position_ = position;
+    parked_reason_ = "position " + std::to_string(position) + " refused by the bus: " + s.to_string();
+  }
+
+  void note_failure(const Status& s, std::int64_t position = 0) {
     {
       MutexLock lock(mu_);
       failure_ = true;
       ++delivery_failures_;
       last_error_ = s.to_string();
+      if (position > 0) park_if_permanent_locked(s, position);
     }
     spdlog::warn("outbox relay: {}", s.to_string());
     control_cv_.notify_all();
@@ -290,6 +323,9 @@ class OutboxRelay::Impl {
   std::uint64_t restarts_ NEXUM_GUARDED_BY(mu_) = 0;
   std::string last_error_ NEXUM_GUARDED_BY(mu_);
   Status last_persist_ NEXUM_GUARDED_BY(mu_);
+  bool parked_ NEXUM_GUARDED_BY(mu_) = false;
+  std::int64_t parked_position_ NEXUM_GUARDED_BY(mu_) = 0;
+  std::string parked_reason_ NEXUM_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -24,7 +24,13 @@ struct ServeArgs {
   std::string config;
   std::string client_id;
   bool dev = false;
+  bool insecure_no_auth = false;
 };
+
+// Only these addresses keep the HTTP API on this machine.
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
 
 int run_serve(const ServeArgs& args) {
   // Block the stop signals before any thread starts (threads inherit the
@@ -66,6 +72,21 @@ int run_serve(const ServeArgs& args) {
     options.token = *token;
   }
   if (args.dev) options.dev_mode = true;
+  // Without a token every mutating endpoint (/commands, /kafka/config) is
+  // open to whoever reaches the address: only loopback may go without one.
+  if (options.token.empty() && !is_loopback(options.http.host)) {
+    if (!args.insecure_no_auth) {
+      std::fprintf(stderr,
+                   "serve: refusing to listen on %s without a token: anyone who reaches it could post commands "
+                   "and reconfigure Kafka. Give --token-file FILE, listen on 127.0.0.1, or pass --insecure-no-auth "
+                   "to accept that\n",
+                   options.http.host.c_str());
+      return 2;
+    }
+    spdlog::warn("INSECURE: listening on {} with no token (--insecure-no-auth): every mutating endpoint is open to "
+                 "anyone who reaches this address",
+                 options.http.host);
+  }
   if (options.data_dir.empty()) {
     std::fprintf(stderr, "serve: --data (or \"data\" in --config) is required\n");
     return 2;
@@ -110,6 +131,8 @@ void register_serve_command(CLI::App& app) {
   sub->add_option("--token-file", args->token_file, "File holding the bearer token mutating endpoints require");
   sub->add_option("--config", args->config, "JSON config file (keys: doc/http_api.md); flags override it");
   sub->add_flag("--dev", args->dev, "Development mode: POST /kafka/publish-test without a token");
+  sub->add_flag("--insecure-no-auth", args->insecure_no_auth,
+                "Listen beyond loopback without a token (every mutating endpoint open; logged as a warning)");
   sub->callback([args] { set_exit_code(run_serve(*args)); });
 }
 

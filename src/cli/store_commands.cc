@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/open_store.h"
 #include "nexum/json_codec.h"
+#include "nexum/recovery.h"
 #include "nexum/store.h"
 
 namespace nexum::cli {
@@ -80,8 +81,51 @@ void run_verify(const std::string& dir) {
     set_exit_code(1);
     return;
   }
-  std::printf("OK: %lld events, positions dense, every index entry agrees, every record decodes\n",
+  std::printf("OK: %lld events, positions dense, every index entry agrees, every record decodes, write-ahead log intact\n",
               static_cast<long long>(store->last_position()));
+}
+
+struct RecoverArgs {
+  std::string data;
+  bool accept_loss = false;
+};
+
+void print_lost(const WalDamageReport& r) {
+  for (const LostEvent& e : r.lost) {
+    std::printf("lost position %lld stream %s version %lld type %s id %s\n", static_cast<long long>(e.position),
+                e.stream.c_str(), static_cast<long long>(e.stream_version), e.event_type.c_str(), e.event_id.c_str());
+  }
+}
+
+// doc/recovery.md: the only way past a damaged write-ahead log, explicit and logged.
+void run_recover(const RecoverArgs& a) {
+  auto report = inspect_write_ahead_log(a.data);
+  if (!report) {
+    std::fprintf(stderr, "nexum recover: %s\n", report.error().to_string().c_str());
+    set_exit_code(2);
+    return;
+  }
+  if (!report->damaged) {
+    std::printf("nothing to recover: the write-ahead log of %s is intact\n", a.data.c_str());
+    return;
+  }
+  std::printf("%s\n", report->describe().c_str());
+  if (!a.accept_loss) {
+    print_lost(*report);
+    std::printf("refusing to drop them without --accept-loss: nexum recover --data %s --accept-loss\n",
+                a.data.c_str());
+    set_exit_code(1);
+    return;
+  }
+  auto done = recover_write_ahead_log(a.data);
+  if (!done) {
+    std::fprintf(stderr, "nexum recover: %s\n", done.error().to_string().c_str());
+    set_exit_code(2);
+    return;
+  }
+  print_lost(*done);
+  std::printf("recovered: the store now ends at position %lld; %zu events dropped; damaged log files saved in %s\n",
+              static_cast<long long>(done->intact_position), done->lost.size(), done->saved_to.c_str());
 }
 
 }  // namespace
@@ -107,6 +151,14 @@ void register_store_commands(CLI::App& app) {
   CLI::App* verify = app.add_subcommand("verify", "Check every invariant of a data directory");
   verify->add_option("--data", *dir, "Data directory")->required();
   verify->callback([dir] { run_verify(*dir); });
+
+  auto rec = std::make_shared<RecoverArgs>();
+  CLI::App* recover = app.add_subcommand(
+      "recover", "Report a damaged write-ahead log; with --accept-loss, drop everything after the damage");
+  recover->add_option("--data", rec->data, "Data directory")->required();
+  recover->add_flag("--accept-loss", rec->accept_loss,
+                    "Open the store keeping only what precedes the damage (lists every event dropped)");
+  recover->callback([rec] { run_recover(*rec); });
 }
 
 }  // namespace nexum::cli

@@ -14,13 +14,16 @@
 
 #include <algorithm>
 #include <exception>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/value_stack.hpp>
 
 #include "core/json_internal.h"
+#include "core/json_strict.h"
 
 namespace nexum {
 namespace {
@@ -46,6 +49,7 @@ std::string_view kind_name(json::kind k) {
 
 // ---- Decoding: the SAX handler --------------------------------------------------
 
+
 // Receives boost::json::basic_parser events for one envelope. The first
 // problem it finds is kept in status_ and stops the parse.
 // Thread-compatible; one per thread (see decode_event_json).
@@ -67,9 +71,15 @@ class EnvelopeHandler {
     seen_ = 0;
     key_buf_.clear();
     str_buf_.clear();
+    open_objects_ = 0;
   }
 
   const Status& status() const { return status_; }
+
+  void open_object() {
+    if (object_keys_.size() == open_objects_) object_keys_.emplace_back();
+    object_keys_[open_objects_++].clear();
+  }
   // The top-level key whose value was being parsed, or kNoField.
   Field field() const { return field_; }
   std::uint16_t seen() const { return seen_; }
@@ -80,6 +90,7 @@ class EnvelopeHandler {
   bool on_object_begin(json::error_code& ec) {
     if (capture_depth_ > 0) {
       ++capture_depth_;
+      open_object();
       return true;
     }
     if (!in_envelope_) {
@@ -89,6 +100,7 @@ class EnvelopeHandler {
     if (field_ == kData || field_ == kMetadata) {
       st_.reset();
       capture_depth_ = 1;
+      open_object();
       return true;
     }
     return fail(ec, type_error(field_, "an object"));
@@ -96,6 +108,7 @@ class EnvelopeHandler {
 
   bool on_object_end(std::size_t n, json::error_code&) {
     if (capture_depth_ == 0) return true;  // end of the envelope
+    --open_objects_;
     st_.push_object(n);
     if (--capture_depth_ > 0) return true;
     json::value v = st_.release();
@@ -119,17 +132,24 @@ class EnvelopeHandler {
   }
 
   bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-    if (capture_depth_ > 0) {
-      st_.push_chars(s);
-    } else {
-      key_buf_.append(s.data(), s.size());
-    }
+    if (capture_depth_ > 0) st_.push_chars(s);
+    key_buf_.append(s.data(), s.size());
     return true;
   }
 
   bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
     if (capture_depth_ > 0) {
       st_.push_key(s);
+      std::string_view key(s.data(), s.size());
+      if (!key_buf_.empty()) {
+        key_buf_.append(key);
+        key = key_buf_;
+      }
+      const bool fresh = object_keys_[open_objects_ - 1].insert(key);
+      if (!fresh) {
+        return fail(ec, field_error(field_, "key '" + printable(key) + "' appears twice in one object"));
+      }
+      key_buf_.clear();
       return true;
     }
     std::string_view key(s.data(), s.size());
@@ -273,6 +293,8 @@ class EnvelopeHandler {
   Field field_ = kNoField;        // top-level key whose value comes next
   std::uint16_t seen_ = 0;        // bit per Field already read
   json::value_stack st_;          // builds data/metadata
+  std::vector<KeySet> object_keys_;  // [0, open_objects_): keys of each open object in data/metadata
+  std::size_t open_objects_ = 0;
   std::string key_buf_;           // a top-level key delivered in parts
   std::string str_buf_;           // a top-level string delivered in parts
 };

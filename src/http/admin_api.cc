@@ -60,9 +60,15 @@ HttpResponse handle_ready(ServiceCore& core) {
     checks[name] = std::move(c);
     ready = ready && ok;
   };
-  check("store", core.store != nullptr, core.store ? "" : "not open");
+  const Status writable = core.store ? core.store->write_health() : Status();
+  check("store", core.store != nullptr && writable.ok(),
+        core.store == nullptr ? "not open" : writable.ok() ? "" : "read-only: " + writable.message());
   const RelayStats relay = core.relay ? core.relay->stats() : RelayStats{};
-  check("relay", relay.running, relay.running ? "" : relay.last_error.empty() ? "not running" : relay.last_error);
+  check("relay", relay.running && !relay.parked,
+        relay.parked    ? "parked: " + relay.parked_reason
+        : relay.running ? ""
+        : relay.last_error.empty() ? "not running"
+                                   : relay.last_error);
   auto bus = core.current_bus();
   check("bus", bus && bus->is_running(), bus && bus->is_running() ? "" : "not running");
   if (auto probe = core.current_probe()) {

@@ -8,6 +8,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_strict.h"
+
 namespace nexum {
 
 const std::string* HttpRequest::query_param(std::string_view name) const {
@@ -110,12 +112,11 @@ Result<std::optional<boost::json::value>> parse_json_body(const HttpRequest& req
   std::string_view body = request.body;
   while (!body.empty() && std::strchr(" \t\r\n", body.front()) != nullptr) body.remove_prefix(1);
   if (body.empty()) return std::optional<boost::json::value>();
-  boost::system::error_code ec;
   boost::json::parse_options opts;
   opts.max_depth = 64;
-  boost::json::value v = boost::json::parse(body, ec, {}, opts);
-  if (ec) return Status::invalid_argument("body: malformed JSON: " + ec.message());
-  return std::optional<boost::json::value>(std::move(v));
+  Result<boost::json::value> v = json_internal::parse_json_strict(body, "body", opts);
+  if (!v) return v.error();
+  return std::optional<boost::json::value>(std::move(*v));
 }
 
 Result<std::optional<std::string>> Params::string(std::string_view name) const {

@@ -103,6 +103,9 @@ HttpResponse handle_kafka_status(ServiceCore& core, const HttpRequest&) {
   relay["resent"] = r.resent;
   relay["delivery_failures"] = r.delivery_failures;
   relay["last_error"] = null_if_empty(r.last_error);
+  relay["parked"] = r.parked;
+  relay["parked_position"] = r.parked ? boost::json::value(r.parked_position) : boost::json::value(nullptr);
+  relay["parked_reason"] = null_if_empty(r.parked_reason);
   o["relay"] = std::move(relay);
 
   if (config.type == BusType::kKafka) {

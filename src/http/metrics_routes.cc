@@ -51,6 +51,15 @@ HttpResponse handle_metrics(ServiceCore& core) {
   w.sample("nexum_relay_resent_total", d(r.resent));
   w.family("nexum_relay_delivery_failures_total", "counter", "Failed deliveries (each retried).");
   w.sample("nexum_relay_delivery_failures_total", d(r.delivery_failures));
+  w.family("nexum_relay_parked", "gauge",
+           "1 while the relay is parked on an event the bus refuses for good (label reason; position: the event).");
+  if (r.parked) {
+    w.sample("nexum_relay_parked", {{"reason", r.parked_reason.substr(0, 300)}}, 1);
+  } else {
+    w.sample("nexum_relay_parked", 0);
+  }
+  w.family("nexum_relay_parked_position", "gauge", "The event the relay is parked on (0: not parked).");
+  w.sample("nexum_relay_parked_position", r.parked ? d(r.parked_position) : 0);
 
   // ---- bus ----
   auto bus = core.current_bus();

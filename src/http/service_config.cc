@@ -5,6 +5,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "core/json_strict.h"
 #include "http/http_util.h"
 #include "nexum/server.h"
 
@@ -61,9 +62,9 @@ Result<std::string> read_token_file(const std::string& path) {
 Status load_service_config(const std::string& path, ServiceOptions& options) {
   Result<std::string> text = read_file(path, "config");
   if (!text) return text.error();
-  boost::system::error_code ec;
-  boost::json::value root = boost::json::parse(*text, ec);
-  if (ec) return Status::invalid_argument("config: '" + path + "' is not valid JSON: " + ec.message());
+  Result<boost::json::value> parsed = json_internal::parse_json_strict(*text, "config: '" + path + "'");
+  if (!parsed) return parsed.error();
+  const boost::json::value& root = *parsed;
   if (!root.is_object()) return Status::invalid_argument("config: must be a JSON object");
   for (const auto& kv : root.as_object()) {
     const std::string key(kv.key());

@@ -48,6 +48,7 @@ class TimedEventStore final : public EventStore {
   }
   Status verify(const std::function<void(std::int64_t checked)>& progress) override { return inner_.verify(progress); }
   const std::string& directory() const override { return inner_.directory(); }
+  Status write_health() const override { return inner_.write_health(); }
 
   const LatencyHistogram& latency() const { return latency_; }
   std::uint64_t appends() const { return appends_.load(); }            // calls that wrote

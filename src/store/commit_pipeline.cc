@@ -98,10 +98,12 @@ constexpr std::size_t kDeciderBatchEvents = 16;
 }  // namespace
 
 CommitPipeline::CommitPipeline(StoreHandles handles, const StoreOptions& options, std::int64_t last_position,
-                               std::function<void(std::int64_t)> on_committed)
+                               std::function<void(std::int64_t)> on_committed,
+                               std::function<void(const Status&)> on_write_failed)
     : h_(handles),
       options_(options),
       on_committed_(std::move(on_committed)),
+      on_write_failed_(std::move(on_write_failed)),
       open_(std::make_unique<Group>()),
       next_position_(last_position + 1) {
   open_->next_position = next_position_;
@@ -207,6 +209,13 @@ Result<std::unique_ptr<CommitPipeline::Request>> CommitPipeline::make_request(st
       std::string_view topic = a.topic.empty() ? *topics::topic_for_event_type(e.event_type) : a.topic;
       item.ids.push_back(e.event_id);
       item.records.emplace_back(e, a.stream, topic);
+      if (std::size_t bytes = item.records.back().message_bytes(); bytes > options_.max_event_bytes) {
+        return Status::invalid_argument(
+            where(req->items.size(), item.records.size() - 1) + ": event '" + e.event_type + "' of about " +
+            std::to_string(bytes) + " bytes is larger than the store's limit of " +
+            std::to_string(options_.max_event_bytes) +
+            " bytes (StoreOptions::max_event_bytes; the bus refuses messages over its own limit)");
+      }
     }
     item.stream = std::move(a.stream);
     req->event_count += a.events.size();
@@ -404,10 +413,15 @@ Status CommitPipeline::write_group(Group& group, Status write_status) {
     return write_status;
   }
   // RocksDB stops accepting writes after a failed WAL write; so do we, so
-  // that positions stay dense. Reopen the store to recover.
-  write_status = Status::unavailable("writing commit group: " + s.ToString());
-  MutexLock lock(mu_);
-  failed_ = write_status;
+  // that positions stay dense. The store resumes with a new pipeline.
+  write_status = Status::unavailable("the store is read-only after a failed write (" + s.ToString() +
+                                     "); reads continue, and appends resume by themselves once the disk "
+                                     "takes writes again");
+  {
+    MutexLock lock(mu_);
+    failed_ = write_status;
+  }
+  if (on_write_failed_) on_write_failed_(write_status);
   return write_status;
 }
 

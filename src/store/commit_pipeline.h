@@ -58,8 +58,13 @@ class CommitPipeline {
  public:
   // `on_committed(last_position)` runs on the writer thread after each
   // successful group write, before the group's appenders are acknowledged.
+  // `on_write_failed(status)` runs once, on the failing writer's thread,
+  // when a group write fails: from then on every append fails with that
+  // status (a pipeline never writes again; the store replaces it once the
+  // database has resumed: doc/reliability.md).
   CommitPipeline(StoreHandles handles, const StoreOptions& options, std::int64_t last_position,
-                 std::function<void(std::int64_t)> on_committed);
+                 std::function<void(std::int64_t)> on_committed,
+                 std::function<void(const Status&)> on_write_failed = {});
   // Fails queued and undecided appends with Unavailable, acknowledges the
   // groups already written, and joins the threads.
   ~CommitPipeline();
@@ -124,6 +129,7 @@ class CommitPipeline {
   const StoreHandles h_;
   const StoreOptions options_;
   const std::function<void(std::int64_t)> on_committed_;
+  const std::function<void(const Status&)> on_write_failed_;
 
   Mutex mu_;
   CondVar decider_cv_;

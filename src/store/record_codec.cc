@@ -109,6 +109,11 @@ PendingRecord::PendingRecord(const EventSchema& event, std::string_view stream, 
   std::size_t bytes = 160 + stream.size() + topic.size() + event.event_type.size() + event.source.size() +
                       event.version.size() + event.entity_type.size() + event.entity_id.size() + data.size() +
                       metadata.size();
+  // The message: the same strings in JSON (key names and quoting under 512
+  // bytes), and again in the key and headers: entity_id (key, ce_subject),
+  // event_type, source, stream.
+  message_bytes_ = bytes + 512 + 2 * event.entity_id.size() + event.event_type.size() + event.source.size() +
+                   stream.size();
   message_ = std::make_unique<capnp::MallocMessageBuilder>(static_cast<unsigned>(bytes / 8 + 16));
   auto r = message_->initRoot<schema::EventRecord>();
   r.setTimestampMicros(event.timestamp.time_since_epoch().count());

@@ -26,11 +26,15 @@ class PendingRecord {
   PendingRecord& operator=(PendingRecord&&) noexcept = default;
 
   void set_position(std::int64_t global_position, std::int64_t stream_version);
+  // At least the size of the Kafka message the event becomes (envelope JSON,
+  // key and headers, which repeat some fields): what StoreOptions::max_event_bytes limits.
+  std::size_t message_bytes() const { return message_bytes_; }
   // The flat serialized bytes (segment table + segments), ready to store.
   void serialize_to(std::string& out) const;
 
  private:
   std::unique_ptr<capnp::MallocMessageBuilder> message_;
+  std::size_t message_bytes_ = 0;
 };
 
 // Decodes records in place. Views handed out stay valid until the next

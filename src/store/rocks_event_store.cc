@@ -7,18 +7,21 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <pthread.h>
 #include <utility>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <spdlog/spdlog.h>
 
 #include "store/keys.h"
 #include "store/rocks_status.h"
 #include "store/rocks_write.h"
 #include "store/stream_insert_hint.h"
 #include "core/mutex.h"
+#include "store/wal_recovery.h"
 
 namespace nexum::store {
 namespace {
@@ -29,9 +32,14 @@ constexpr std::string_view kAllColumnFamilies[] = {kCfLog,       kCfStreams,    
 }  // namespace
 
 Result<std::unique_ptr<RocksEventStore>> RocksEventStore::open_rocks(const std::string& dir,
-                                                                     const StoreOptions& options) {
+                                                                     const StoreOptions& options,
+                                                                     OpenHooks hooks) {
   std::unique_ptr<RocksEventStore> store(new RocksEventStore(dir, options));
-  NEXUM_RETURN_IF_ERROR(store->open_db());
+  NEXUM_RETURN_IF_ERROR(store->open_db(hooks));
+  store->resumer_ = std::thread([raw = store.get()] {
+    pthread_setname_np(pthread_self(), "nexum-resume");
+    raw->run_resumer();
+  });
   return store;
 }
 
@@ -39,6 +47,12 @@ RocksEventStore::RocksEventStore(std::string dir, const StoreOptions& options)
     : dir_(std::move(dir)), options_(options) {}
 
 RocksEventStore::~RocksEventStore() {
+  {
+    std::lock_guard<std::mutex> lock(resume_mu_);
+    closing_ = true;
+  }
+  resume_cv_.notify_all();
+  if (resumer_.joinable()) resumer_.join();
   pipeline_.reset();
   {
     // Subscriptions should be destroyed first; any left are stopped here so
@@ -101,7 +115,7 @@ Status RocksEventStore::check_column_families(const std::vector<std::string>& ex
   return Status();
 }
 
-Status RocksEventStore::open_db() {
+Status RocksEventStore::open_db(const OpenHooks& hooks) {
   namespace fs = std::filesystem;
   std::error_code ec;
   bool fresh = false;
@@ -129,6 +143,7 @@ Status RocksEventStore::open_db() {
   db_options.max_total_wal_size = 256u << 20;
   db_options.keep_log_file_num = 4;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  if (hooks.env != nullptr) db_options.env = hooks.env;
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   rocksdb::BlockBasedTableOptions table;
@@ -148,6 +163,22 @@ Status RocksEventStore::open_db() {
     NEXUM_RETURN_IF_ERROR(check_column_families(existing, db_options));
     if (options_.read_only && existing.size() != std::size(kAllColumnFamilies) + 1) {
       return Status::invalid_argument("'" + dir_ + "': the store's creation was interrupted; open it for writing once");
+    }
+    // RocksDB's default (point-in-time recovery) silently drops everything
+    // after a damaged log record; kTolerateCorruptedTailRecords refuses
+    // damage except a cut-short final write. Nexum's own scan (doc/recovery.md)
+    // first refuses what RocksDB would miss, and names the file and offset.
+    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    if (hooks.accept_wal_damage) {
+      db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+    } else {
+      Result<WalOpenPlan> plan = plan_wal_replay(dir_);
+      if (!plan) return Status::data_loss("opening store '" + dir_ + "': " + plan.error().message());
+      if (plan->drop_torn_tail && !options_.read_only) {  // read-only: a write in progress, not dropped
+        spdlog::warn("store '{}': dropping a final write cut short by a crash ({} bytes at byte {} of {})", dir_,
+                     plan->torn_bytes, plan->torn_offset, plan->torn_file);
+        db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+      }
     }
     // A creation interrupted by a crash leaves some of our column families:
     // finish creating the rest (the format version is written below).
@@ -196,6 +227,10 @@ Status RocksEventStore::open_db() {
     if (!s.ok()) return to_status(s, "opening store '" + dir_ + "' read-only");
   } else {
     s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles, &raw);
+    if (!s.ok() && s.IsCorruption()) {
+      return to_status(s, "opening store '" + dir_ +
+                              "' (RocksDB found damage; `nexum verify` and doc/recovery.md say more)");
+    }
     if (!s.ok()) return to_status(s, "opening store '" + dir_ + "'");
   }
   db_.reset(raw);
@@ -233,9 +268,73 @@ Status RocksEventStore::open_db() {
     return to_status(it->status(), "reading the last log position");
   }
   if (options_.read_only) return Status();  // no writer
-  pipeline_ = std::make_unique<CommitPipeline>(handles_, options_, last_position_.load(),
-                                               [this](std::int64_t last) { on_committed(last); });
+  pipeline_ = make_pipeline(last_position_.load());
   return Status();
+}
+
+std::unique_ptr<CommitPipeline> RocksEventStore::make_pipeline(std::int64_t last_position) {
+  return std::make_unique<CommitPipeline>(
+      handles_, options_, last_position, [this](std::int64_t last) { on_committed(last); },
+      [this](const Status& s) { note_write_failure(s); });
+}
+
+// A full disk (or another write error): RocksDB stops writing and so does
+// the pipeline. Reads go on. The resumer asks RocksDB to resume every
+// resume_interval; once it has (space is back), a fresh pipeline starts from
+// the durable last position, so positions stay dense. doc/reliability.md.
+void RocksEventStore::note_write_failure(const Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(resume_mu_);
+    if (!write_failure_.ok()) return;
+    write_failure_ = status;
+  }
+  spdlog::error("store '{}': {}", dir_, status.message());
+  resume_cv_.notify_all();
+}
+
+Status RocksEventStore::write_health() const {
+  std::lock_guard<std::mutex> lock(resume_mu_);
+  return write_failure_;
+}
+
+void RocksEventStore::run_resumer() {
+  std::unique_lock<std::mutex> lock(resume_mu_);
+  for (;;) {
+    resume_cv_.wait(lock, [&] { return closing_ || !write_failure_.ok(); });
+    resume_cv_.wait_for(lock, options_.resume_interval, [&] { return closing_; });
+    if (closing_) return;
+    lock.unlock();
+    const bool resumed = try_resume();
+    lock.lock();
+    if (resumed) write_failure_ = Status();
+  }
+}
+
+bool RocksEventStore::try_resume() {
+  rocksdb::Status s = db_->Resume();
+  if (!s.ok()) {
+    spdlog::debug("store '{}': not resumed yet: {}", dir_, s.ToString());
+    return false;
+  }
+  std::unique_ptr<CommitPipeline> failed;
+  {
+    std::unique_lock<std::shared_mutex> lock(pipeline_mu_);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_.log));
+    it->SeekToLast();
+    std::int64_t last = 0;
+    if (it->Valid()) {
+      last = static_cast<std::int64_t>(decode_u64(to_view(it->key())).value_or(0));
+    } else if (!it->status().ok()) {
+      return false;
+    }
+    // A failed group never reaches the memtable, so this is the last acknowledged position.
+    if (last != last_position_.load()) on_committed(last);
+    failed = std::move(pipeline_);
+    pipeline_ = make_pipeline(last);
+  }
+  failed.reset();  // fails what it still holds; outside the lock, since callbacks may append
+  spdlog::warn("store '{}': writing again (resumed at position {})", dir_, last_position_.load());
+  return true;
 }
 
 rocksdb::ColumnFamilyHandle* RocksEventStore::column_family(std::string_view name) const {
@@ -286,12 +385,14 @@ Status RocksEventStore::refuse_write() const {
 }
 
 Result<AppendResult> RocksEventStore::append_multi(std::vector<StreamAppend> appends) {
+  std::shared_lock<std::shared_mutex> lock(pipeline_mu_);
   if (!pipeline_) return refuse_write();
   return pipeline_->append(std::move(appends));
 }
 
 void RocksEventStore::append_async(std::vector<StreamAppend> appends,
                                    std::function<void(Result<AppendResult>)> done) {
+  std::shared_lock<std::shared_mutex> lock(pipeline_mu_);
   if (!pipeline_) return done(refuse_write());
   pipeline_->submit(std::move(appends), std::move(done));
 }

@@ -9,6 +9,8 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -21,10 +23,21 @@
 
 namespace nexum::store {
 
+// How to open, beyond StoreOptions (internal callers and tests only). Value type.
+struct RocksOpenHooks {
+  // Replay a damaged write-ahead log up to the damage and drop the rest
+  // (recover_write_ahead_log only; doc/recovery.md).
+  bool accept_wal_damage = false;
+  // The Env RocksDB uses; nullptr: the default. Not owned; outlives the store.
+  rocksdb::Env* env = nullptr;
+};
+
 // Thread-safe.
 class RocksEventStore final : public EventStore {
  public:
-  static Result<std::unique_ptr<RocksEventStore>> open_rocks(const std::string& dir, const StoreOptions& options);
+  using OpenHooks = RocksOpenHooks;
+  static Result<std::unique_ptr<RocksEventStore>> open_rocks(const std::string& dir, const StoreOptions& options,
+                                                             OpenHooks hooks = {});
   ~RocksEventStore() override;
 
   Result<AppendResult> append_multi(std::vector<StreamAppend> appends) override;
@@ -45,6 +58,7 @@ class RocksEventStore final : public EventStore {
   Result<std::int64_t> load_checkpoint(std::string_view consumer) override;
   Status save_checkpoint(std::string_view consumer, std::int64_t position) override;
   Status verify(const std::function<void(std::int64_t)>& progress) override;
+  Status write_health() const override;
   const std::string& directory() const override { return dir_; }
 
   // ---- internal API for src/ modules ----
@@ -62,7 +76,13 @@ class RocksEventStore final : public EventStore {
 
  private:
   RocksEventStore(std::string dir, const StoreOptions& options);
-  Status open_db();
+  Status open_db(const OpenHooks& hooks);
+  std::unique_ptr<CommitPipeline> make_pipeline(std::int64_t last_position);
+  // A group write failed: appends fail until the database resumes.
+  void note_write_failure(const Status& status);
+  void run_resumer();
+  // DB::Resume(), then a fresh pipeline from the durable last position.
+  bool try_resume();
   Status check_column_families(const std::vector<std::string>& existing, const rocksdb::DBOptions& db_options) const;
   void on_committed(std::int64_t last);
   Status refuse_write() const;
@@ -83,7 +103,15 @@ class RocksEventStore final : public EventStore {
   Mutex subscriptions_mu_;
   std::set<LogSubscription*> subscriptions_ NEXUM_GUARDED_BY(subscriptions_mu_);  // not owned
 
-  std::unique_ptr<CommitPipeline> pipeline_;  // destroyed first
+  // Shared by appends, exclusive while a resumed store replaces its pipeline.
+  mutable std::shared_mutex pipeline_mu_;
+  std::unique_ptr<CommitPipeline> pipeline_;  // guarded by pipeline_mu_; destroyed first
+
+  mutable std::mutex resume_mu_;
+  std::condition_variable resume_cv_;
+  Status write_failure_;  // guarded by resume_mu_: why appends fail; OK while writable
+  bool closing_ = false;  // guarded by resume_mu_
+  std::thread resumer_;
 };
 
 }  // namespace nexum::store

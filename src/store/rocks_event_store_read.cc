@@ -8,6 +8,7 @@
 #include "store/log_prefetcher.h"
 #include "store/record_codec.h"
 #include "store/rocks_event_store.h"
+#include "store/wal_recovery.h"
 #include "store/rocks_status.h"
 
 namespace nexum::store {
@@ -358,7 +359,8 @@ Result<std::int64_t> RocksEventStore::find_event(const EventId& id) {
 
 Status RocksEventStore::verify(const std::function<void(std::int64_t)>& progress) {
   NEXUM_RETURN_IF_ERROR(verify_log(progress));
-  return verify_indexes();
+  NEXUM_RETURN_IF_ERROR(verify_indexes());
+  return verify_live_wal(db_.get(), dir_, handles_.log->GetID());
 }
 
 // Every log record decodes, positions are dense from 1 to last_position(),

@@ -117,6 +117,29 @@ TEST_F(EventStoreTest, InvalidStreamIdsAndEmptyBatchesAreInvalidArgument) {
   EXPECT_EQ(store_->last_position(), 0);
 }
 
+TEST_F(EventStoreTest, AnEventLargerThanTheLimitIsInvalidArgumentNamingItAndWritesNothing) {
+  ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 1));
+  // Default: under Kafka's 1 000 000-byte message limit.
+  auto big = make_event("account_updated", "account", "a", {{"note", std::string(950000, 'x')}});
+  auto r = store_->append("account-a", ExpectedVersion::any(), {deposit("account-a", 1), big});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.error().message().find("appends[0].events[1]"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("limit of 900000 bytes"), std::string::npos) << r.error().message();
+  EXPECT_EQ(store_->last_position(), 1);
+  auto fits = make_event("account_updated", "account", "a", {{"note", std::string(850000, 'x')}});
+  EXPECT_TRUE(store_->append("account-a", ExpectedVersion::any(), {fits}));
+
+  StoreOptions small;
+  small.max_event_bytes = 10000;
+  reopen(small);
+  auto r2 = store_->append("account-b", ExpectedVersion::any(),
+                           {make_event("account_updated", "account", "b", {{"note", std::string(12000, 'y')}})});
+  ASSERT_FALSE(r2);
+  EXPECT_NE(r2.error().message().find("limit of 10000 bytes"), std::string::npos) << r2.error().message();
+  EXPECT_EQ(store_->last_position(), 2);
+}
+
 TEST_F(EventStoreTest, ReappendingStoredEventsReturnsOriginalPositionsAndWritesNothing) {
   std::vector<EventSchema> events = {deposit("a1", 1), deposit("a1", 2)};
   auto first = store_->append("account-a1", ExpectedVersion::no_stream(), events);

@@ -144,6 +144,39 @@ TEST_F(OutboxRelayTest, FailedDeliveriesAreRetriedUntilEveryEventIsConfirmed) {
   EXPECT_EQ(bus.delivered().size(), 2000u + s.resent);  // duplicates are exactly the counted resends
 }
 
+TEST_F(OutboxRelayTest, AMessageTheBusRefusesForGoodParksTheRelayVisiblyUntilABusSwitch) {
+  append_events(10);
+  // Keyed "poison": FlakyBus refuses it for good, as librdkafka refuses a
+  // message over message.max.bytes.
+  auto big = store_->append("account-poison", ExpectedVersion::any(),
+                            {make_event("account_updated", "account", "poison", {{"note", std::string(200000, 'd')}})});
+  ASSERT_TRUE(big) << big.error().to_string();
+  append_events(10);
+  FlakyBus bus;
+  OutboxRelayOptions options;
+  options.retry_backoff_initial = 5ms;
+  options.retry_backoff_max = 10ms;
+  OutboxRelay relay(*store_, bus, options);
+  ASSERT_TRUE(relay.start().ok());
+  for (int i = 0; i < 1000 && !relay.stats().parked; ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(200ms);  // twenty backoffs: a retry loop would show here
+  RelayStats s = relay.stats();
+  ASSERT_TRUE(s.parked);
+  EXPECT_EQ(s.parked_position, 11);
+  EXPECT_NE(s.parked_reason.find("position 11"), std::string::npos) << s.parked_reason;
+  EXPECT_NE(s.parked_reason.find("too large"), std::string::npos) << s.parked_reason;
+  EXPECT_EQ(s.checkpoint, 10);
+  EXPECT_EQ(bus.refused_for_good(), 1) << "the refused message was retried";
+  EXPECT_EQ(s.restarts, 1u);
+  EXPECT_TRUE(s.running);
+  // A bus that takes it (a reconfigured one) carries on from the parked event.
+  InMemoryEventBus roomy({.max_events = 100000});
+  ASSERT_TRUE(relay.switch_bus(roomy).ok());
+  ASSERT_TRUE(relay.wait_until_relayed(21, 10s)) << relay.stats().last_error;
+  EXPECT_FALSE(relay.stats().parked);
+  EXPECT_EQ(roomy.get_events().size(), 11u);  // positions 11..21
+}
+
 TEST_F(OutboxRelayTest, AppendsNeverWaitOnADownBusAndTheBacklogDrainsOnSwitch) {
   FlakyBus down;
   down.refuse_all(true);

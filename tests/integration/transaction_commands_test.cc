@@ -190,6 +190,23 @@ TEST_F(TransactionCommandsTest, MalformedCommandsAreDeadLetteredWithTheFieldAtFa
   EXPECT_EQ(handler_->stats().malformed_by_field.at("amount"), 7u);
 }
 
+TEST_F(TransactionCommandsTest, AnOversizedCommandIsRefusedNamingTheLimitAndMovesNothing) {
+  // The reported attack: a ~1 MB description would make an event the bus
+  // refuses, stopping the outbox relay.
+  Result<CommandOutcome> r = send(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "10.00"},
+                                         {"description", std::string(1040000, 'd')}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.error().message().find("larger than the limit of 262144 bytes"), std::string::npos)
+      << r.error().message();
+  EXPECT_EQ(balance("acc_1"), "0.00");
+  EXPECT_EQ(handler_->stats().malformed_by_field.at("data"), 1u);
+  // Just under the limit is a command like any other.
+  accept(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "10.00"},
+                {"description", std::string(200000, 'd')}});
+  EXPECT_EQ(balance("acc_1"), "10.00");
+}
+
 TEST_F(TransactionCommandsTest, AnUnknownTopicIsInvalid) {
   Result<CommandOutcome> r = send("nexum.commands.nothing", {{"action", "deposit"}});
   ASSERT_FALSE(r);

@@ -45,6 +45,34 @@ TEST(HttpUtilTest, ParamsPreferTheBodyAndCheckIntegerRanges) {
   EXPECT_FALSE(Params(r, nullptr).integer("limit", 1, 1000));
 }
 
+TEST(HttpUtilTest, ABodyWithARepeatedKeyAnywhereIsRefusedNamingTheKey) {
+  HttpRequest r;
+  r.body = R"({"action":"deposit","amount":"5","action":"withdraw"})";
+  auto top = parse_json_body(r);
+  ASSERT_FALSE(top);
+  EXPECT_EQ(top.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(top.error().message(), "body: key 'action' appears twice in one object");
+  r.body = R"({"data":{"a":1,"b":[{"x":1},{"x":2,"y":{"z":1,"z":2}}]}})";
+  auto nested = parse_json_body(r);
+  ASSERT_FALSE(nested);
+  EXPECT_EQ(nested.error().message(), "body: key 'z' appears twice in one object");
+  // The same key in sibling objects is fine, and so is a big object.
+  r.body = R"({"a":{"k":1},"b":{"k":2}})";
+  EXPECT_TRUE(parse_json_body(r));
+  std::string big = "{";
+  for (int i = 0; i < 5000; ++i) big += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+  r.body = big + ",\"k4321\":0}";
+  auto dup = parse_json_body(r);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().message(), "body: key 'k4321' appears twice in one object");
+  r.body = big + "}";
+  auto ok = parse_json_body(r);
+  ASSERT_TRUE(ok) << ok.error().to_string();
+  EXPECT_EQ((*ok)->as_object().size(), 5000u);
+  r.body = R"({"a":1} x)";
+  EXPECT_NE(parse_json_body(r).error().message().find("malformed JSON"), std::string::npos);
+}
+
 TEST(HttpUtilTest, ConstantTimeEqualsComparesWholeStrings) {
   EXPECT_TRUE(constant_time_equals("s3cret", "s3cret"));
   EXPECT_FALSE(constant_time_equals("s3cret", "s3cre"));
