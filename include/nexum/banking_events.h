@@ -24,5 +24,7 @@ inline constexpr std::string_view kReasonInvalidLoanState = "invalid_loan_state"
 inline constexpr std::string_view kReasonNoDisbursementAccount = "no_disbursement_account";
 inline constexpr std::string_view kReasonAccountOwnerMismatch = "account_owner_mismatch";
 inline constexpr std::string_view kReasonOverpayment = "overpayment";
+// The credited balance would pass the 38 significant digits a Money holds.
+inline constexpr std::string_view kReasonBalanceOverflow = "balance_overflow";
 
 }  // namespace nexum::banking

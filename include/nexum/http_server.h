@@ -75,8 +75,15 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{30000};
   // A response must be written within this. Default: 10 s.
   std::chrono::milliseconds write_timeout{10000};
-  // Connections beyond this are accepted and closed at once. Default: 1024.
+  // At most this many connections are open. A new one beyond it takes the
+  // place of the open connection that has waited longest for its next
+  // request (a slow or idle client), which is closed; when every connection
+  // has a request in progress, the new one is closed at once. So idle and
+  // slowloris connections cannot lock /health and /ready out. Default: 1024.
   std::size_t max_connections = 1024;
+  // The same, per client address: beyond it a client's own longest-waiting
+  // connection is closed. Default: 256.
+  std::size_t max_connections_per_client = 256;
   // stop(): how long in-flight requests may take to finish. Default: 30 s.
   std::chrono::milliseconds shutdown_grace{30000};
 };
@@ -84,7 +91,8 @@ struct HttpServerOptions {
 // Counters since start. Value type.
 struct HttpServerStats {
   std::uint64_t connections_accepted = 0;
-  std::uint64_t connections_rejected = 0;  // over max_connections
+  std::uint64_t connections_rejected = 0;  // over max_connections, every open one busy
+  std::uint64_t connections_evicted = 0;   // waiting connections closed to admit a new one
   std::uint64_t requests = 0;
   std::uint64_t timeouts = 0;              // connections closed by a timeout
   std::uint64_t protocol_errors = 0;       // unparseable requests (400/413/431)

@@ -48,6 +48,15 @@ struct KafkaEventBusOptions {
   std::chrono::milliseconds stop_drain_timeout{10000};
 
   // --- Consumers (one per subscriber) ---
+  // This process's stable name in its consumer groups: group.instance.id
+  // (Kafka static membership, KIP-345). A consumer restarted with the same
+  // name (after kill -9 too) gets its partitions back at once, instead of
+  // after the dead member's session times out (session.timeout.ms, 45 s).
+  // Must be the same across restarts and differ between processes sharing a
+  // group; [a-zA-Z0-9._-], at most 200 bytes. With it, each subscription of
+  // this bus needs a group of its own (the default ids are). Default: empty
+  // (dynamic membership).
+  std::string instance_id;
   // auto.offset.reset for a group with no committed offset. Default:
   // "earliest" (a command topic must not skip what was sent before we joined).
   std::string auto_offset_reset = "earliest";

@@ -43,6 +43,12 @@ struct BusConfig {
   // bus switches so committed offsets carry over. Default: "nexum-core"
   // (the seed's kafka_consumer_group).
   std::string consumer_group = "nexum-core";
+  // This node's stable name in the command consumer groups (Kafka static
+  // membership, KafkaEventBusOptions::instance_id): restarted after kill -9,
+  // it takes its partitions back at once. Default (empty): NexumService
+  // derives "{client_id}-{host name}-{hash of the data directory}", the same
+  // across restarts and different for every store.
+  std::string instance_id;
   // Extra librdkafka properties for every handle / consumers only / the
   // producer only (e.g. security.protocol, session.timeout.ms). Default: none.
   std::map<std::string, std::string> kafka_properties;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "banking/command_decision.h"
+#include "nexum/banking_events.h"
 
 namespace nexum::banking_internal {
 namespace {
@@ -56,8 +57,14 @@ Result<Decision> decide_movement(const Movement& m, CommandContext& ctx, Aggrega
     from_after.balance = b;
   }
   if (!m.to_account_id.empty()) {
-    NEXUM_ASSIGN_OR_RETURN(Money b, to.balance.add(m.amount));
-    to_after.balance = b;
+    Result<Money> b = to.balance.add(m.amount);
+    if (!b) {
+      // A business outcome, stored like the others: the balance cannot hold it.
+      return reject(Rejection{std::string(banking::kReasonBalanceOverflow),
+                              "account " + m.to_account_id + " holds " + to.balance.to_string() + "; adding " +
+                                  m.amount.to_string() + " passes the 38 digits a balance can hold"});
+    }
+    to_after.balance = *b;
   }
   // final_balance: the debited account's for withdrawals and transfers, the
   // credited one's for deposits.

@@ -81,6 +81,7 @@ Result<ConfPtr> make_consumer_conf(const KafkaEventBusOptions& options, std::str
   if (!conf) return conf;
   rd_kafka_conf_t* c = conf->get();
   NEXUM_RETURN_IF_ERROR(set_property(c, "group.id", group_id));
+  if (!options.instance_id.empty()) NEXUM_RETURN_IF_ERROR(set_property(c, "group.instance.id", options.instance_id));
   NEXUM_RETURN_IF_ERROR(set_property(c, "auto.offset.reset", auto_offset_reset));
   NEXUM_RETURN_IF_ERROR(apply(c, options.properties));
   NEXUM_RETURN_IF_ERROR(apply(c, options.consumer_properties));

@@ -40,6 +40,17 @@ class KafkaBusCore {
       s.group_id = options_.client_id + "_" + s.topic;
       if (n > 1) s.group_id += "_" + std::to_string(n);
     }
+    if (!options_.instance_id.empty()) {
+      // One static member per group and instance id, or the broker fences one of them.
+      for (const Subscription& other : subscriptions_) {
+        if (other.group_id == s.group_id) {
+          --subscribers_per_topic_[s.topic];
+          return Status::invalid_argument("group_id: '" + s.group_id +
+                                          "' already has a consumer on this bus; with instance_id (static "
+                                          "membership) each subscription needs a group of its own");
+        }
+      }
+    }
     s.auto_offset_reset = sub.auto_offset_reset.value_or(options_.auto_offset_reset);
     s.handler = std::move(handler);
     subscriptions_.push_back(std::move(s));
@@ -132,6 +143,11 @@ Result<std::unique_ptr<KafkaEventBus>> KafkaEventBus::create(KafkaEventBusOption
   NEXUM_RETURN_IF_ERROR(
       kafka_internal::make_consumer_conf(options, options.client_id + "_validate", options.auto_offset_reset).status());
   if (options.dlq_topic.empty()) return Status::invalid_argument("dlq_topic: must not be empty");
+  if (options.instance_id.size() > 200 ||
+      options.instance_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos) {
+    return Status::invalid_argument("instance_id: at most 200 of [a-zA-Z0-9._-]");
+  }
   if (options.max_handler_retries < 0) return Status::invalid_argument("max_handler_retries: must be >= 0");
   if (options.retry_backoff.count() < 0 || options.retry_backoff_max < options.retry_backoff) {
     return Status::invalid_argument("retry_backoff: must be >= 0 and <= retry_backoff_max");

@@ -16,6 +16,7 @@ constexpr auto kCacheFor = std::chrono::milliseconds(1000);
 // The bus's options, under client id "{client_id}-probe".
 KafkaEventBusOptions probe_options(KafkaEventBusOptions options) {
   options.client_id += "-probe";
+  options.instance_id.clear();  // probes never join a group; the name is the members'
   return options;
 }
 }  // namespace

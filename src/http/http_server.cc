@@ -42,14 +42,15 @@ struct ServerShared {
   net::thread_pool* workers = nullptr;  // owned by the Impl; joined before it goes
 
   std::atomic<bool> stopping{false};
-  std::atomic<std::uint64_t> accepted{0}, rejected{0}, requests{0}, timeouts{0}, protocol_errors{0};
+  std::atomic<std::uint64_t> accepted{0}, rejected{0}, evicted{0}, requests{0}, timeouts{0}, protocol_errors{0};
   std::atomic<std::size_t> open{0};
 
   std::mutex mu;
   std::condition_variable idle_cv;  // signalled when in_flight drops
   std::size_t in_flight = 0;        // guarded by mu
   std::uint64_t next_id = 0;        // guarded by mu
-  std::map<std::uint64_t, std::weak_ptr<Session>> sessions;  // guarded by mu
+  std::map<std::uint64_t, std::weak_ptr<Session>> sessions;  // guarded by mu; oldest first
+  std::map<std::string, std::size_t> per_client;             // guarded by mu: open connections by address
 
   void request_done() {
     std::lock_guard lock(mu);
@@ -76,16 +77,32 @@ HttpRequest to_request(const bhttp::request<bhttp::string_body>& req, std::strin
 // One connection. Strand-bound: every member runs on the stream's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<ServerShared> shared, std::uint64_t id)
-      : stream_(std::move(socket)), shared_(std::move(shared)), id_(id) {
+  // REQUIRES: shared->mu held (the constructor counts the client).
+  Session(tcp::socket socket, std::shared_ptr<ServerShared> shared, std::uint64_t id, std::string client)
+      : stream_(std::move(socket)), shared_(std::move(shared)), id_(id), client_(std::move(client)) {
     beast::error_code ec;
     const tcp::endpoint ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    ++shared_->per_client[client_];
   }
   ~Session() {
     shared_->open.fetch_sub(1);
     std::lock_guard lock(shared_->mu);
     shared_->sessions.erase(id_);
+    auto it = shared_->per_client.find(client_);
+    if (it != shared_->per_client.end() && --it->second == 0) shared_->per_client.erase(it);
+  }
+
+  const std::string& client() const { return client_; }
+  // True while no request is in progress (before or between requests) and
+  // the session has not been chosen for eviction: it may be closed to admit
+  // another. Any thread.
+  bool evictable() const { return waiting_.load() && !evicted_.load(); }
+  // Marks the session evicted and closes it. Any thread.
+  bool evict() {
+    if (evicted_.exchange(true)) return false;
+    close_from_outside();
+    return true;
   }
 
   void run() {
@@ -105,6 +122,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read_header() {
     if (shared_->stopping.load()) return close();
+    waiting_.store(true);
     parser_.emplace();
     parser_->body_limit(shared_->options.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(shared_->options.max_header_bytes));
@@ -117,6 +135,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
+    waiting_.store(false);  // a request is in progress: never evicted now
     stream_.expires_after(shared_->options.request_timeout);
     auto& req = parser_->get();
     if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
@@ -226,6 +245,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   std::shared_ptr<ServerShared> shared_;
   const std::uint64_t id_;
+  const std::string client_;  // remote address without the port
+  std::atomic<bool> waiting_{true};
+  std::atomic<bool> evicted_{false};
   std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -280,22 +302,47 @@ class HttpServer::Impl {
   }
 
   void on_accept(tcp::socket socket) {
-    if (shared_->stopping.load() || shared_->open.load() >= shared_->options.max_connections) {
-      shared_->rejected.fetch_add(1);
-      beast::error_code ec;
-      socket.close(ec);
-      return;
-    }
-    shared_->accepted.fetch_add(1);
-    shared_->open.fetch_add(1);
+    beast::error_code ec;
+    const tcp::endpoint ep = socket.remote_endpoint(ec);
+    std::string client = ec ? std::string() : ep.address().to_string();
     std::shared_ptr<Session> session;
+    // Sessions looked at under the lock are released after it: the last
+    // reference's ~Session takes that mutex.
+    std::vector<std::shared_ptr<Session>> looked_at;
     {
       std::lock_guard lock(shared_->mu);
+      const bool full = shared_->open.load() >= shared_->options.max_connections;
+      auto count = shared_->per_client.find(client);
+      const bool client_full =
+          count != shared_->per_client.end() && count->second >= shared_->options.max_connections_per_client;
+      if (shared_->stopping.load() || ((full || client_full) && !evict_oldest_waiting_locked(full ? nullptr : &client, looked_at))) {
+        shared_->rejected.fetch_add(1);
+        socket.close(ec);
+        return;
+      }
+      shared_->accepted.fetch_add(1);
+      shared_->open.fetch_add(1);
       const std::uint64_t id = ++shared_->next_id;
-      session = std::make_shared<Session>(std::move(socket), shared_, id);
+      session = std::make_shared<Session>(std::move(socket), shared_, id, std::move(client));
       shared_->sessions[id] = session;
     }
     session->run();
+  }
+
+  // REQUIRES: shared_->mu held. Closes the connection (of `client`, when
+  // given) that has waited longest without a request in progress.
+  // Every session it locks goes to `looked_at`, to be released unlocked.
+  bool evict_oldest_waiting_locked(const std::string* client, std::vector<std::shared_ptr<Session>>& looked_at) {
+    for (auto& [id, weak] : shared_->sessions) {
+      std::shared_ptr<Session> s = weak.lock();
+      if (!s) continue;
+      looked_at.push_back(s);
+      if (!s->evictable() || (client != nullptr && s->client() != *client)) continue;
+      if (!s->evict()) continue;
+      shared_->evicted.fetch_add(1);
+      return true;
+    }
+    return false;
   }
 
   void stop() {
@@ -343,6 +390,7 @@ class HttpServer::Impl {
     s.connections_rejected = shared_->rejected.load();
     s.requests = shared_->requests.load();
     s.timeouts = shared_->timeouts.load();
+    s.connections_evicted = shared_->evicted.load();
     s.protocol_errors = shared_->protocol_errors.load();
     s.open_connections = shared_->open.load();
     std::lock_guard lock(shared_->mu);

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_internal.h"
 #include "core/json_strict.h"
 
 namespace nexum {
@@ -28,7 +29,25 @@ const std::string* HttpRequest::header(std::string_view lower_case_name) const {
 
 HttpResponse HttpResponse::error(int status, std::string_view detail) {
   boost::json::object o;
-  o["detail"] = detail;
+  // Details quote what the client sent (a path, a topic): bytes that are not
+  // UTF-8 are written as \xNN text, never echoed raw into the JSON.
+  if (json_internal::is_valid_utf8(detail)) {
+    o["detail"] = detail;
+  } else {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string safe;
+    for (char c : detail) {
+      const auto b = static_cast<unsigned char>(c);
+      if (b < 0x80) {
+        safe.push_back(c);
+      } else {
+        safe += "\\x";
+        safe.push_back(kHex[b >> 4]);
+        safe.push_back(kHex[b & 0xf]);
+      }
+    }
+    o["detail"] = safe;
+  }
   return json(status, boost::json::serialize(o) + "\n");
 }
 

@@ -2,6 +2,12 @@
 // switch protocol, graceful stop). Endpoints: *_routes.cc.
 #include "nexum/server.h"
 
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+
 #include <spdlog/spdlog.h>
 
 #include "http/service_core.h"
@@ -44,6 +50,7 @@ KafkaEventBusOptions kafka_bus_options(const BusConfig& config) {
   if (!config.client_id.empty()) options.client_id = config.client_id;
   options.properties = config.kafka_properties;
   options.consumer_properties = config.kafka_consumer_properties;
+  options.instance_id = config.instance_id;
   options.producer_properties = config.kafka_producer_properties;
   return options;
 }
@@ -267,7 +274,30 @@ Status NexumService::Impl::stop() {
   return first;
 }
 
+namespace {
+
+// "{client_id}-{host}-{FNV-1a of the absolute data directory}": stable across
+// restarts, different for every store (one process per store: RocksDB's lock).
+std::string default_instance_id(const ServiceOptions& o) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::error_code ec;
+  std::string dir = std::filesystem::absolute(o.data_dir, ec).lexically_normal().string();
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : dir) h = (h ^ c) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  std::string id = o.bus.client_id + "-" + std::string(host).substr(0, 64) + "-" + hex;
+  for (char& c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
+  }
+  return id.substr(0, 200);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<NexumService>> NexumService::start(ServiceOptions options) {
+  if (options.bus.instance_id.empty()) options.bus.instance_id = default_instance_id(options);
   auto impl = std::make_unique<Impl>(std::move(options));
   Status s = impl->start();
   if (!s.ok()) {

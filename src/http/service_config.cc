@@ -95,6 +95,8 @@ Status load_service_config(const std::string& path, ServiceOptions& options) {
       NEXUM_RETURN_IF_ERROR(str(options.bus.client_id));
     } else if (key == "consumer_group") {
       NEXUM_RETURN_IF_ERROR(str(options.bus.consumer_group));
+    } else if (key == "instance_id") {
+      NEXUM_RETURN_IF_ERROR(str(options.bus.instance_id));
     } else if (key == "token") {
       NEXUM_RETURN_IF_ERROR(str(options.token));
     } else if (key == "token_file") {

@@ -109,6 +109,21 @@ TEST_F(TransactionCommandsTest, OverdraftFailsWithInsufficientFundsAndMovesNothi
   EXPECT_EQ(testing::keys(failed.data).at(1), "error");
 }
 
+TEST_F(TransactionCommandsTest, ADepositPastTheBalancesDigitsIsRejectedWithAStoredOutcome) {
+  // 36 integer digits fit (38 with the cents); twice that does not. Before,
+  // the overflow was an error and the command was dead-lettered, unanswered.
+  const std::string big = "600000000000000000000000000000000000.00";
+  deposit("acc_1", big);
+  CommandOutcome o = reject(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", big}}, "balance_overflow");
+  EXPECT_EQ(balance("acc_1"), big);
+  auto events = events_of(o);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].event.event_type, "transaction_failed");
+  EXPECT_NE(str(events[0].event.data.at("error")).find("38 digits"), std::string::npos);
+  EXPECT_EQ(handler_->stats().malformed, 0u);
+  EXPECT_EQ(handler_->stats().failed, 0u);
+}
+
 TEST_F(TransactionCommandsTest, TransferBeyondBalanceFailsAndLeavesBothAccounts) {
   deposit("acc_1", "50.00");
   reject(kTxn, {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_2"},

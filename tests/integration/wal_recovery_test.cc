@@ -12,6 +12,8 @@
 
 #include "nexum/recovery.h"
 #include "nexum/store.h"
+#include "store/keys.h"
+#include "store/rocks_event_store.h"
 #include "test_util.h"
 
 namespace nexum {
@@ -215,6 +217,36 @@ TEST(WalRecoveryTest, VerifyReadsTheLiveLog) {
   EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.to_string();
   EXPECT_THAT(s.message(), HasSubstr(log));
   EXPECT_THAT(s.message(), HasSubstr("damaged at byte "));
+}
+
+TEST(WalRecoveryTest, VerifyFindsAFlippedByteInTheReadModelTableFiles) {
+  TempDir dir;
+  const std::string data = dir.sub("data");
+  std::string sst;
+  {
+    auto opened = store::RocksEventStore::open_rocks(data, {});
+    ASSERT_TRUE(opened);
+    auto& rocks = **opened;
+    auto* cf = rocks.column_family(store::kCfReadModels);
+    for (int i = 0; i < 2000; ++i) {
+      ASSERT_TRUE(rocks.db()->Put(rocksdb::WriteOptions(), cf, "balance/acc_" + std::to_string(i),
+                                  R"({"balance":")" + std::to_string(i) + R"(.00","currency":"USD"})").ok());
+    }
+    ASSERT_TRUE(rocks.db()->Flush(rocksdb::FlushOptions(), cf).ok());
+    std::vector<rocksdb::LiveFileMetaData> files;
+    rocks.db()->GetLiveFilesMetaData(&files);
+    for (const auto& f : files) {
+      if (f.column_family_name == store::kCfReadModels) sst = f.db_path + f.name;
+    }
+    ASSERT_TRUE(rocks.verify({}).ok());
+  }
+  ASSERT_FALSE(sst.empty());
+  flip_bytes(sst, fs::file_size(sst) / 4, 1);
+  auto reopened = EventStore::open(data);
+  ASSERT_TRUE(reopened) << reopened.error().to_string();
+  Status s = (*reopened)->verify();
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.to_string();
+  EXPECT_THAT(s.message(), HasSubstr(fs::path(sst).filename().string()));
 }
 
 TEST(WalRecoveryTest, CommandLineVerifyAndRecover) {

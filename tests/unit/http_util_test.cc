@@ -73,6 +73,17 @@ TEST(HttpUtilTest, ABodyWithARepeatedKeyAnywhereIsRefusedNamingTheKey) {
   EXPECT_NE(parse_json_body(r).error().message().find("malformed JSON"), std::string::npos);
 }
 
+TEST(HttpUtilTest, ErrorDetailsNeverEchoInvalidUtf8) {
+  HttpResponse r = HttpResponse::error(404, "'a\xff\xfe\xc3\xa9' is not a command topic");
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);
+  ASSERT_FALSE(ec) << r.body;
+  EXPECT_EQ(v.at("detail").as_string(), "'a\\xff\\xfe\\xc3\\xa9' is not a command topic");
+  // Valid UTF-8 stays as it is.
+  HttpResponse ok = HttpResponse::error(404, "caf\xc3\xa9");
+  EXPECT_EQ(boost::json::parse(ok.body).at("detail").as_string(), "caf\xc3\xa9");
+}
+
 TEST(HttpUtilTest, ConstantTimeEqualsComparesWholeStrings) {
   EXPECT_TRUE(constant_time_equals("s3cret", "s3cret"));
   EXPECT_FALSE(constant_time_equals("s3cret", "s3cre"));
