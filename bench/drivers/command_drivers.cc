@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -501,15 +502,26 @@ Status run_setup_kafka(const std::string& bootstrap, std::uint32_t run, const Co
   return Status();
 }
 
+// CPU time of the whole process (every thread: ours, librdkafka's, the mock
+// brokers', the bench's producer and reader), in seconds. On a machine shared
+// with other work, CPU per command moves far less than commands/s.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
 struct RunResult {
   double rate = 0;  // commands/s, first produce to last outcome
   Latency latency;
   double peak_rss_mib = 0;
+  double cpu_us_per_command = 0;  // process CPU from the first produce to the last outcome, per command
   std::string note;
 };
 
-RunResult finish_run(const std::vector<Nanos>& produced, const Outcomes& outcomes) {
+RunResult finish_run(const std::vector<Nanos>& produced, const Outcomes& outcomes, double cpu_start) {
   RunResult r;
+  if (!produced.empty()) r.cpu_us_per_command = (process_cpu_seconds() - cpu_start) * 1e6 / static_cast<double>(produced.size());
   const Nanos first = produced.empty() ? 0 : produced.front();
   const double seconds = static_cast<double>(outcomes.last() - first) / 1e9;
   r.rate = seconds > 0 ? static_cast<double>(produced.size()) / seconds : 0;
@@ -572,6 +584,7 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
   auto reader = KafkaOutcomeReader::start(bootstrap, outcome_topics, outcomes);
   if (!reader) return reader.error();
   std::vector<Nanos> produced(static_cast<std::size_t>(o.commands));
+  const double cpu_start = process_cpu_seconds();
   NEXUM_RETURN_IF_ERROR(produce_commands(bootstrap, run, o, 0, rate, "", produced));
   const bool all = outcomes.wait_all(std::chrono::minutes(10), [&] {
     const PipelinedConsumerStats c = consumer->stats();
@@ -580,7 +593,7 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
            std::to_string(c.pauses) + ", store at " + std::to_string(store->last_position()) + ", relayed " +
            std::to_string(rs.checkpoint);
   });
-  RunResult r = finish_run(produced, outcomes);
+  RunResult r = finish_run(produced, outcomes, cpu_start);
   const CommandHandlerStats hs = handler.stats();
   const PipelinedConsumerStats cs = consumer->stats();
   r.note = "accepted " + std::to_string(hs.accepted) + ", rejected " + std::to_string(hs.rejected) +
@@ -605,9 +618,10 @@ Result<RunResult> run_raw_baseline(const std::string& bootstrap, std::uint32_t r
   auto reader = KafkaOutcomeReader::start(bootstrap, {kRawTopic}, outcomes);
   if (!reader) return reader.error();
   std::vector<Nanos> produced(static_cast<std::size_t>(o.commands));
+  const double cpu_start = process_cpu_seconds();
   NEXUM_RETURN_IF_ERROR(produce_commands(bootstrap, run, o, 0, 0, kRawTopic, produced));
   if (!outcomes.wait_all(std::chrono::minutes(5))) return Status::unavailable("raw baseline: messages missing");
-  return finish_run(produced, outcomes);
+  return finish_run(produced, outcomes, cpu_start);
 }
 
 // The in-memory bus path (`nexum demo`'s): commands published to the bus,
@@ -650,6 +664,7 @@ Result<RunResult> run_memory_path(std::uint32_t run, const CommandBenchOptions& 
     while (handler->stats().handled() < want) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   std::vector<Nanos> produced(static_cast<std::size_t>(o.commands));
+  const double cpu_start = process_cpu_seconds();
   for (std::int64_t i = 0; i < o.commands; ++i) {
     BenchCommand c = measured_command(run, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(i), o.accounts,
                                       false);
@@ -660,7 +675,7 @@ Result<RunResult> run_memory_path(std::uint32_t run, const CommandBenchOptions& 
     return "handled " + std::to_string(handler->stats().handled()) + ", store at " +
            std::to_string(store->last_position());
   });
-  RunResult r = finish_run(produced, outcomes);
+  RunResult r = finish_run(produced, outcomes, cpu_start);
   const CommandHandlerStats hs = handler->stats();
   r.note = "accepted " + std::to_string(hs.accepted) + ", rejected " + std::to_string(hs.rejected) +
            ", dead-lettered " + std::to_string(hs.dead_letters_published) + " (setup included)";
@@ -702,6 +717,8 @@ Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& o) {
   if (o.bus == "memory") {
     rows.push_back({"commands, memory bus, " + n + " commands", memory->rate, 0, "commands/s", memory->note});
     add_latency_rows(rows, "  publish -> outcome on the bus", memory->latency, nullptr, "");
+    rows.push_back({"  CPU per command", memory->cpu_us_per_command, 0, "us",
+                    "process CPU (all threads) / commands; machine load moves it far less than the rate"});
     rows.push_back({"peak RSS", memory->peak_rss_mib, 0, "MiB", ""});
     return rows;
   }
@@ -741,9 +758,14 @@ Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& o) {
                    "baseline: raw produce -> consume");
   rows.push_back({"  half rate: offered", full->rate / 2, 0, "commands/s", "achieved " + std::to_string(static_cast<long>(half->rate))});
   add_latency_rows(rows, "  produce -> outcome consumed, half rate", half->latency, nullptr, "");
+  rows.push_back({"  CPU per command, max rate", full->cpu_us_per_command, raw->cpu_us_per_command, "us",
+                  "process CPU (all threads, mock brokers included) / commands; baseline: the raw run's"});
+  rows.push_back({"  CPU per command vs the memory-bus path", full->cpu_us_per_command, memory->cpu_us_per_command,
+                  "us", "the difference is Kafka's share: client, mock brokers, three hops"});
   rows.push_back({"  peak RSS (Kafka path, max rate)", full->peak_rss_mib, 0, "MiB", full->note});
   rows.push_back({"memory-bus path", memory->rate, 0, "commands/s", memory->note});
   add_latency_rows(rows, "  publish -> outcome on the bus", memory->latency, nullptr, "");
+  rows.push_back({"  CPU per command", memory->cpu_us_per_command, 0, "us", ""});
   return rows;
 }
 

@@ -161,10 +161,22 @@ class AggregateRepository {
     return save(aggregate.stream(), aggregate.version, aggregate.to_snapshot());
   }
 
+  // Whether snapshot_if_due would save a snapshot for this move.
+  bool snapshot_due(std::int64_t previous_version, std::int64_t version) const;
+
+  // Keeps `aggregate` in the cache as its stream's state at
+  // aggregate.version, so the next load reads nothing after it (one lookup
+  // that finds no later version). For a caller whose append of exactly the
+  // events that lead to this state is durable; anything else would make
+  // later loads wrong. No-op when cache_entries is 0.
+  void remember(const Customer& aggregate);
+  void remember(const Account& aggregate);
+  void remember(const Loan& aggregate);
+  void remember(const Transaction& aggregate);
+
   const AggregateRepositoryOptions& options() const { return options_; }
 
  private:
-  bool snapshot_due(std::int64_t previous_version, std::int64_t version) const;
   Status save(const std::string& stream, std::int64_t version, std::string state);
   template <typename Aggregate>
   Result<Aggregate> load(std::string_view id);

@@ -115,9 +115,7 @@ Result<Decider> parse_close(const FieldReader& r) {
     d.outcome.entity_id = id;
     after.version = current.version + 1;
     const std::int64_t previous = current.version;
-    d.after_append.push_back([after = std::move(after), previous](AggregateRepository& repo) {
-      return repo.snapshot_if_due(after, previous);
-    });
+    add_moved(d, std::move(after), previous, /*exact=*/false);
     return d;
   });
 }

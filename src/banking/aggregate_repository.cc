@@ -107,6 +107,19 @@ Result<Aggregate> AggregateRepository::load(std::string_view id) {
   return aggregate;
 }
 
+void AggregateRepository::remember(const Customer& a) {
+  if (options_.cache_entries > 0) cache_->put(a.stream(), a, options_.cache_entries);
+}
+void AggregateRepository::remember(const Account& a) {
+  if (options_.cache_entries > 0) cache_->put(a.stream(), a, options_.cache_entries);
+}
+void AggregateRepository::remember(const Loan& a) {
+  if (options_.cache_entries > 0) cache_->put(a.stream(), a, options_.cache_entries);
+}
+void AggregateRepository::remember(const Transaction& a) {
+  if (options_.cache_entries > 0) cache_->put(a.stream(), a, options_.cache_entries);
+}
+
 Result<Customer> AggregateRepository::load_customer(std::string_view id) { return load<Customer>(id); }
 Result<Account> AggregateRepository::load_account(std::string_view id) { return load<Account>(id); }
 Result<Loan> AggregateRepository::load_loan(std::string_view id) { return load<Loan>(id); }

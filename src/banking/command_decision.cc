@@ -180,8 +180,9 @@ void add_account_movement(Decision& d, const CommandContext& ctx, const Account&
   d.appends.push_back(std::move(a));
   after.version = before.version + 1;
   const std::int64_t previous = before.version;
-  d.after_append.push_back(
-      [after = std::move(after), previous](AggregateRepository& repo) { return repo.snapshot_if_due(after, previous); });
+  // `after` is the loaded account with the balance the event states: what
+  // Account::apply folds from it.
+  add_moved(d, std::move(after), previous, /*exact=*/true);
 }
 
 }  // namespace nexum::banking_internal

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,13 +55,42 @@ class CommandContext {
 // derived, so a redelivered command re-appends the same ids.
 EventId outcome_event_id(std::string_view command_id, int index);
 
+// An aggregate the outcome moves, as it will be once the append is durable.
+struct MovedAggregate {
+  std::int64_t previous_version = -1;  // its stream's version the decision expected
+  std::int64_t version = -1;           // after the append
+  // Quick (no I/O): keeps the aggregate in the repository's cache, so the
+  // next command on it folds nothing. Empty when the decider's state is not
+  // exactly what folding the stream gives.
+  std::function<void(AggregateRepository&)> remember;
+  // Saves its snapshot (AggregateRepository::snapshot_if_due); a store write.
+  std::function<Status(AggregateRepository&)> snapshot;
+};
+
 // A decided outcome, not yet appended.
 struct Decision {
   std::vector<StreamAppend> appends;
   CommandOutcome outcome;  // kind, reason, message, entity (positions come from the append)
-  // Run after a successful append (snapshots of the aggregates it moved).
-  std::vector<std::function<Status(AggregateRepository&)>> after_append;
+  // The aggregates a successful append moves: remembered at once, their
+  // snapshots saved when due (rarely: AggregateRepositoryOptions::snapshot_every).
+  std::vector<MovedAggregate> moved;
 };
+
+// Records that `d` moves `after` (already at its version after the append)
+// from `previous_version`. `exact`: `after` is exactly the fold of its
+// stream at that version, so it may be remembered.
+template <typename Aggregate>
+void add_moved(Decision& d, Aggregate after, std::int64_t previous_version, bool exact) {
+  auto kept = std::make_shared<const Aggregate>(std::move(after));
+  MovedAggregate m;
+  m.previous_version = previous_version;
+  m.version = kept->version;
+  if (exact) m.remember = [kept](AggregateRepository& repo) { repo.remember(*kept); };
+  m.snapshot = [kept, previous_version](AggregateRepository& repo) {
+    return repo.snapshot_if_due(*kept, previous_version);
+  };
+  d.moved.push_back(std::move(m));
+}
 
 // A validated command: decides against the current state each time it is
 // called (again after a conflict). May return InvalidArgument for input it

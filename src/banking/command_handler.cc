@@ -120,8 +120,11 @@ class NexumCommandHandler::Impl {
   // One pass of handle_async: stored outcome, decide, append_async.
   void attempt_async(const std::shared_ptr<AsyncCommand>& op);
   void on_appended(const std::shared_ptr<AsyncCommand>& op, CommandOutcome outcome,
-                   std::vector<std::function<Status(AggregateRepository&)>> after_append,
-                   Result<AppendResult> appended);
+                   std::vector<banking_internal::MovedAggregate> moved, Result<AppendResult> appended);
+  // The stored outcome of an earlier delivery of the command (counted as a duplicate), if any.
+  Result<std::optional<CommandOutcome>> duplicate_outcome(const CommandContext& ctx);
+  // When deciding failed: the stored outcome, unless this attempt already looked.
+  Result<std::optional<CommandOutcome>> undecidable(const CommandContext& ctx, int attempt);
   // Runs attempt_async again on the retry thread after a conflict backoff.
   void retry_async(const std::shared_ptr<AsyncCommand>& op);
   void count_new_outcome(const CommandContext& ctx, const CommandOutcome& outcome) {
@@ -238,14 +241,14 @@ void NexumCommandHandler::Impl::handle_async(std::string_view topic, const Event
 
 void NexumCommandHandler::Impl::attempt_async(const std::shared_ptr<AsyncCommand>& op) {
   CommandContext& ctx = *op->context;
-  Result<std::optional<CommandOutcome>> stored = stored_outcome(ctx);
-  if (!stored) return op->done(failed(stored.error()));
-  if (*stored) {
-    {
-      MutexLock lock(mu_);
-      ++stats_.duplicates;
-    }
-    return op->done(std::move(**stored));
+  // A first attempt does not ask the store whether the command was handled
+  // before: its append does (the commit pipeline checks every event id), and
+  // a stored outcome comes back as a deduplicated or partly stored append,
+  // which is answered from the store on the next attempt.
+  if (op->attempt > 0) {
+    Result<std::optional<CommandOutcome>> stored = duplicate_outcome(ctx);
+    if (!stored) return op->done(failed(stored.error()));
+    if (*stored) return op->done(std::move(**stored));
   }
   if (op->attempt > options_.max_conflict_retries) {
     return op->done(failed(Status::unavailable("command " + ctx.command_id() + ": still conflicting after " +
@@ -253,6 +256,9 @@ void NexumCommandHandler::Impl::attempt_async(const std::shared_ptr<AsyncCommand
   }
   Result<Decision> decision = op->decide(ctx, repo_);
   if (!decision) {
+    Result<std::optional<CommandOutcome>> stored = undecidable(ctx, op->attempt);
+    if (!stored) return op->done(failed(stored.error()));
+    if (*stored) return op->done(std::move(**stored));
     if (decision.error().code() == StatusCode::kInvalidArgument) return op->done(malformed(decision.error()));
     return op->done(failed(decision.error()));
   }
@@ -262,13 +268,13 @@ void NexumCommandHandler::Impl::attempt_async(const std::shared_ptr<AsyncCommand
   }
   store_.append_async(std::move(decision->appends),
                       [this, op, outcome = std::move(decision->outcome),
-                       after = std::move(decision->after_append)](Result<AppendResult> appended) mutable {
-                        on_appended(op, std::move(outcome), std::move(after), std::move(appended));
+                       moved = std::move(decision->moved)](Result<AppendResult> appended) mutable {
+                        on_appended(op, std::move(outcome), std::move(moved), std::move(appended));
                       });
 }
 
 void NexumCommandHandler::Impl::on_appended(const std::shared_ptr<AsyncCommand>& op, CommandOutcome outcome,
-                                            std::vector<std::function<Status(AggregateRepository&)>> after_append,
+                                            std::vector<banking_internal::MovedAggregate> moved,
                                             Result<AppendResult> appended) {
   // On the store's commit thread: anything that reads or waits goes to the retry thread.
   const CommandContext& ctx = *op->context;
@@ -288,14 +294,21 @@ void NexumCommandHandler::Impl::on_appended(const std::shared_ptr<AsyncCommand>&
     }
     return op->done(failed(appended.error()));
   }
-  if (appended->deduplicated) return retry_async(op);  // stored by a concurrent delivery
+  if (appended->deduplicated) return retry_async(op);  // stored before (a redelivery) or by a concurrent delivery
   outcome.topic = ctx.topic();
   outcome.action = ctx.action();
   outcome.positions = std::move(appended->positions);
-  if (!after_append.empty()) {
-    retries_->submit(ctx.command_id(), [this, after = std::move(after_append), id = ctx.command_id()] {
-      for (const auto& f : after) {
-        Status s = f(repo_);
+  // Remembered before `done`, so the next command on the entity (which the
+  // caller starts after it) decides on the new state without reading it.
+  std::vector<std::function<Status(AggregateRepository&)>> snapshots;
+  for (banking_internal::MovedAggregate& m : moved) {
+    if (m.remember) m.remember(repo_);
+    if (repo_.snapshot_due(m.previous_version, m.version)) snapshots.push_back(std::move(m.snapshot));
+  }
+  if (!snapshots.empty()) {
+    retries_->submit(ctx.command_id(), [this, snapshots = std::move(snapshots), id = ctx.command_id()] {
+      for (const auto& save : snapshots) {
+        Status s = save(repo_);
         if (!s.ok()) spdlog::warn("command handler: snapshot after command {} failed: {}", id, s.to_string());
       }
     });
@@ -314,12 +327,11 @@ void NexumCommandHandler::Impl::retry_async(const std::shared_ptr<AsyncCommand>&
 
 Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& ctx, const Decider& decide) {
   for (int attempt = 0;; ++attempt) {
-    Result<std::optional<CommandOutcome>> stored = stored_outcome(ctx);
-    if (!stored) return failed(stored.error());
-    if (*stored) {
-      MutexLock lock(mu_);
-      ++stats_.duplicates;
-      return std::move(**stored);
+    // As in attempt_async: the first append itself finds a stored outcome.
+    if (attempt > 0) {
+      Result<std::optional<CommandOutcome>> stored = duplicate_outcome(ctx);
+      if (!stored) return failed(stored.error());
+      if (*stored) return std::move(**stored);
     }
     if (attempt > options_.max_conflict_retries) {
       return failed(Status::unavailable("command " + ctx.command_id() + ": still conflicting after " +
@@ -328,6 +340,9 @@ Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& c
 
     Result<Decision> decision = decide(ctx, repo_);
     if (!decision) {
+      Result<std::optional<CommandOutcome>> stored = undecidable(ctx, attempt);
+      if (!stored) return failed(stored.error());
+      if (*stored) return std::move(**stored);
       if (decision.error().code() == StatusCode::kInvalidArgument) return malformed(decision.error());
       return failed(decision.error());
     }
@@ -348,11 +363,12 @@ Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& c
         continue;
       }
       if (code == StatusCode::kInvalidArgument) {
-        // A partly stored batch: a concurrent delivery of this command decided
-        // differently and its outcome is being stored; a later pass finds it.
-        // Anything else is our bug (our events are well formed).
+        // A partly stored batch: the command was handled before (or is being
+        // handled by a concurrent delivery) with a different decision; a later
+        // pass finds its stored outcome. Anything else is our bug (our events
+        // are well formed).
         if (attempt < options_.max_conflict_retries) {
-          conflict_backoff(attempt);
+          if (attempt > 0) conflict_backoff(attempt);
           continue;
         }
         return failed(Status::internal("command " + ctx.command_id() + ": " + appended.error().message()));
@@ -360,9 +376,10 @@ Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& c
       return failed(appended.error());
     }
     if (appended->deduplicated) {
-      // Stored by a concurrent delivery (perhaps not yet readable): report
-      // it from the store on a later pass.
-      conflict_backoff(attempt);
+      // Stored before: a redelivery (answered from the store at once), or a
+      // concurrent delivery whose outcome may not yet be readable (a later
+      // pass after a pause).
+      if (attempt > 0) conflict_backoff(attempt);
       continue;
     }
 
@@ -370,13 +387,31 @@ Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& c
     outcome.topic = ctx.topic();
     outcome.action = ctx.action();
     outcome.positions = std::move(appended->positions);
-    for (const auto& after : decision->after_append) {
-      Status s = after(repo_);
+    for (const banking_internal::MovedAggregate& m : decision->moved) {
+      if (m.remember) m.remember(repo_);
+      if (!repo_.snapshot_due(m.previous_version, m.version)) continue;
+      Status s = m.snapshot(repo_);
       if (!s.ok()) spdlog::warn("command handler: snapshot after command {} failed: {}", ctx.command_id(), s.to_string());
     }
     count_new_outcome(ctx, outcome);
     return outcome;
   }
+}
+
+Result<std::optional<CommandOutcome>> NexumCommandHandler::Impl::duplicate_outcome(const CommandContext& ctx) {
+  Result<std::optional<CommandOutcome>> stored = stored_outcome(ctx);
+  if (stored && *stored) {
+    MutexLock lock(mu_);
+    ++stats_.duplicates;
+  }
+  return stored;
+}
+
+Result<std::optional<CommandOutcome>> NexumCommandHandler::Impl::undecidable(const CommandContext& ctx, int attempt) {
+  // A redelivered command that no longer decides (e.g. an amount the loan's
+  // currency now refuses) still gets its stored outcome.
+  if (attempt > 0) return std::optional<CommandOutcome>();  // asked at the top of this attempt
+  return duplicate_outcome(ctx);
 }
 
 Result<std::optional<CommandOutcome>> NexumCommandHandler::Impl::stored_outcome(const CommandContext& ctx) {

@@ -46,8 +46,7 @@ Decision customer_event(const CommandContext& ctx, const Customer& before, Custo
   d.outcome.entity_id = after.id;
   after.version = before.version + 1;
   const std::int64_t previous = before.version;
-  d.after_append.push_back(
-      [after = std::move(after), previous](AggregateRepository& repo) { return repo.snapshot_if_due(after, previous); });
+  add_moved(d, std::move(after), previous, /*exact=*/false);
   return d;
 }
 

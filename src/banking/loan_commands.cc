@@ -24,8 +24,7 @@ void add_loan_events(Decision& d, const Loan& before, Loan after, std::vector<Ev
   }
   after.version = before.version + n;
   const std::int64_t previous = before.version;
-  d.after_append.push_back(
-      [after = std::move(after), previous](AggregateRepository& repo) { return repo.snapshot_if_due(after, previous); });
+  add_moved(d, std::move(after), previous, /*exact=*/false);
 }
 
 Result<Decider> parse_originate(const CommandContext& ctx, const FieldReader& r) {

@@ -24,7 +24,17 @@ std::size_t CommitPipeline::EventIdHash::operator()(const EventId& id) const {
   return static_cast<std::size_t>(a ^ (b * 0x9e3779b97f4a7c15ULL));
 }
 
+Result<bool> stream_has_version(const StoreHandles& h, std::string_view stream, std::int64_t version) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = h.db->Get(rocksdb::ReadOptions(), h.streams, stream_key(stream, version), &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return Status::unavailable("reading stream index: " + s.ToString());
+  return true;
+}
+
 Result<std::int64_t> read_stream_last_version(const StoreHandles& h, std::string_view stream) {
+  NEXUM_ASSIGN_OR_RETURN(bool exists, stream_has_version(h, stream, 0));
+  if (!exists) return std::int64_t{-1};
   rocksdb::ReadOptions ro;
   std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.streams));
   std::string end = stream_end_key(stream);

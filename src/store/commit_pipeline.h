@@ -49,6 +49,13 @@ struct StoreHandles {
 // Looks up the last version of `stream` on disk (-1 when absent).
 Result<std::int64_t> read_stream_last_version(const StoreHandles& h, std::string_view stream);
 
+// Whether `stream` has `version` on disk. Versions are dense from 0 and never
+// removed, so false also means it has no later version. One point lookup,
+// which the memtable and SST bloom filters answer for an absent key without
+// an iterator or a skip-list search (what every new stream and every
+// up-to-date aggregate asks).
+Result<bool> stream_has_version(const StoreHandles& h, std::string_view stream, std::int64_t version);
+
 // ids CF value: big-endian position, then big-endian stream version.
 std::string encode_id_value(std::int64_t position, std::int64_t version);
 bool decode_id_value(std::string_view value, std::int64_t* position, std::int64_t* version);

@@ -206,6 +206,10 @@ Status RocksEventStore::open_db(const OpenHooks& hooks) {
   // within a stream: one hint per stream.
   rocksdb::ColumnFamilyOptions streams = cf_options;
   streams.memtable_insert_with_hint_prefix_extractor = new_stream_insert_hint();
+  // Point lookups of absent versions (stream_has_version: new streams,
+  // aggregates folded to their end) are answered by a memtable bloom filter.
+  streams.memtable_prefix_bloom_size_ratio = 0.02;
+  streams.memtable_whole_key_filtering = true;
   for (std::string_view name : kAllColumnFamilies) {
     const rocksdb::ColumnFamilyOptions& o = name == kCfLog       ? log
                                             : name == kCfIds     ? ids

@@ -220,6 +220,10 @@ Status visit_consecutive(const StoreHandles& h, std::string_view stream, std::in
 Status visit_stream_forward(const StoreHandles& h, std::string_view stream, std::int64_t from_version,
                             std::size_t limit, const std::function<Status(const EventView&)>& visit) {
   if (limit == 0) return Status();
+  // Nothing at `from` means nothing after it either: the usual answer for an
+  // aggregate already folded up to its last version, found without iterators.
+  NEXUM_ASSIGN_OR_RETURN(bool any, stream_has_version(h, stream, std::max<std::int64_t>(from_version, 0)));
+  if (!any) return Status();
   std::size_t visited = 0;
   bool complete = false;
   NEXUM_RETURN_IF_ERROR(visit_consecutive(h, stream, from_version, limit, visit, &visited, &complete));

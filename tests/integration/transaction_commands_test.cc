@@ -172,6 +172,37 @@ TEST_F(TransactionCommandsTest, FrozenAccountRefusesMovements) {
   EXPECT_EQ(balance("acc_1"), "10.00");
 }
 
+TEST_F(TransactionCommandsTest, TheAccountKeptAfterACommandIsWhatItsStreamFolds) {
+  // The handler keeps each account it moved, so the next command reads
+  // nothing; what it keeps must be exactly the stream's fold, and a change
+  // appended by someone else must still be seen.
+  deposit("acc_1", "500.00");
+  accept(kTxn, {{"action", "withdraw"}, {"account_id", "acc_1"}, {"amount", "20.05"}});
+  accept(kTxn, {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_2"},
+                {"amount", "100.00"}});
+  AggregateRepository fresh(*store_, AggregateRepositoryOptions{.cache_entries = 0});
+  for (const std::string id : {"acc_1", "acc_2"}) {
+    Account kept = account(id);
+    Result<Account> folded = fresh.load_account(id);
+    ASSERT_TRUE(folded) << folded.error().to_string();
+    EXPECT_EQ(kept.version, folded->version) << id;
+    EXPECT_EQ(kept.balance.to_string(), folded->balance.to_string()) << id;
+    EXPECT_EQ(kept.state, folded->state) << id;
+    EXPECT_EQ(kept.account_number, folded->account_number) << id;
+    EXPECT_EQ(kept.customer_id, folded->customer_id) << id;
+    EXPECT_EQ(kept.name, folded->name) << id;
+  }
+  EXPECT_EQ(balance("acc_1"), "379.95");
+  // A host sets the balance directly (an account_updated without amount).
+  NexumEventPublisher publisher(*store_);
+  Account corrected = account("acc_1");
+  corrected.balance = *Money::parse("10.00", corrected.currency.code());
+  ASSERT_TRUE(publisher.on_account_updated(corrected));
+  reject(kTxn, {{"action", "withdraw"}, {"account_id", "acc_1"}, {"amount", "10.01"}}, "insufficient_funds");
+  accept(kTxn, {{"action", "withdraw"}, {"account_id", "acc_1"}, {"amount", "10.00"}});
+  EXPECT_EQ(balance("acc_1"), "0.00");
+}
+
 TEST_F(TransactionCommandsTest, MalformedCommandsAreDeadLetteredWithTheFieldAtFault) {
   const object base = {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "10.00"}};
   auto with = [&](std::string_view key, boost::json::value v) {
