@@ -278,7 +278,11 @@ Status RocksEventStore::open_db(const OpenHooks& hooks) {
 
 std::unique_ptr<CommitPipeline> RocksEventStore::make_pipeline(std::int64_t last_position) {
   return std::make_unique<CommitPipeline>(
-      handles_, options_, last_position, [this](std::int64_t last) { on_committed(last); },
+      handles_, options_, last_position,
+      [this](std::int64_t last) {
+        commit_groups_.fetch_add(1, std::memory_order_relaxed);
+        on_committed(last);
+      },
       [this](const Status& s) { note_write_failure(s); });
 }
 

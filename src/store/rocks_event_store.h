@@ -71,6 +71,9 @@ class RocksEventStore final : public EventStore {
   // Wakes every wait_for_position() caller (used to stop subscriptions).
   void wake_waiters();
   const StoreOptions& options() const { return options_; }
+  // Commit groups written since open (one WriteBatch and, under kSync, one
+  // fsync each): events appended / this is the mean group size.
+  std::uint64_t commit_groups() const { return commit_groups_.load(); }
   // A subscription going away before the store.
   void forget_subscription(LogSubscription* subscription);
 
@@ -97,6 +100,7 @@ class RocksEventStore final : public EventStore {
   StoreHandles handles_;
 
   std::atomic<std::int64_t> last_position_{0};
+  std::atomic<std::uint64_t> commit_groups_{0};
   Mutex commit_mu_;
   CondVar commit_cv_;
 
