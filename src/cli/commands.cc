@@ -15,6 +15,7 @@ void register_commands(CLI::App& app) {
   register_demo_command(app);
   register_saga_commands(app);
   register_serve_command(app);
+  register_cluster_commands(app);
   register_projection_commands(app);
 }
 

@@ -2,6 +2,8 @@
 // own `register_*` function in its own file and calls it from commands.cc.
 #pragma once
 
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 namespace nexum::cli {
@@ -19,6 +21,20 @@ void register_bench_command(CLI::App& app);
 
 // `nexum serve`: src/cli/serve_command.cc.
 void register_serve_command(CLI::App& app);
+
+// `nexum serve --cluster ...`: one node of a cluster (src/cli/cluster_commands.cc).
+struct ClusterServeArgs {
+  std::string kafka;
+  std::string data;
+  std::string node_id;
+  std::string topic_prefix;
+  std::string http;  // empty: no HTTP; else host:port of GET /cluster and GET /health
+  int session_timeout_ms = 0;  // 0: the default
+};
+int run_cluster_serve(const ClusterServeArgs& args);
+
+// `nexum cluster create-topics`: src/cli/cluster_commands.cc.
+void register_cluster_commands(CLI::App& app);
 
 // `nexum sagas`: src/cli/saga_commands.cc.
 void register_saga_commands(CLI::App& app);

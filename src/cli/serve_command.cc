@@ -25,6 +25,9 @@ struct ServeArgs {
   std::string client_id;
   bool dev = false;
   bool insecure_no_auth = false;
+  // --cluster: one node of a cluster instead (doc/cluster.md).
+  bool cluster = false;
+  ClusterServeArgs cluster_args;
 };
 
 // Only these addresses keep the HTTP API on this machine.
@@ -33,6 +36,13 @@ bool is_loopback(const std::string& host) {
 }
 
 int run_serve(const ServeArgs& args) {
+  if (args.cluster) {
+    ClusterServeArgs c = args.cluster_args;
+    c.kafka = args.kafka;
+    c.data = args.data;
+    c.http = args.http;
+    return run_cluster_serve(c);
+  }
   // Block the stop signals before any thread starts (threads inherit the
   // mask); this thread waits for one synchronously.
   sigset_t stop_signals;
@@ -133,6 +143,12 @@ void register_serve_command(CLI::App& app) {
   sub->add_flag("--dev", args->dev, "Development mode: POST /kafka/publish-test without a token");
   sub->add_flag("--insecure-no-auth", args->insecure_no_auth,
                 "Listen beyond loopback without a token (every mutating endpoint open; logged as a warning)");
+  sub->add_flag("--cluster", args->cluster,
+                "Run as one node of a cluster on Kafka (--kafka, --data, --node-id; doc/cluster.md)");
+  sub->add_option("--node-id", args->cluster_args.node_id, "With --cluster: this node's id");
+  sub->add_option("--topic-prefix", args->cluster_args.topic_prefix, "With --cluster: prefix of every topic and the group");
+  sub->add_option("--session-timeout-ms", args->cluster_args.session_timeout_ms,
+                  "With --cluster: consumer-group session timeout (default 10000)");
   sub->callback([args] { set_exit_code(run_serve(*args)); });
 }
 

@@ -1,0 +1,707 @@
+// ClusterNode: the consumer thread (polls, dispatches to shards, commits,
+// serves rebalances: takeover on assign, handover on revoke) and one worker
+// thread per owned shard (decide, store, write the outcome to the changelog).
+// The commit point and the handover: doc/cluster.md §3-§4.
+#include "cluster/cluster_node.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include "bus/kafka_config.h"
+#include "cluster/changelog_writer.h"
+#include "cluster/group_generation.h"
+#include "cluster/kafka_handle.h"
+#include "cluster/shard_partitioner.h"
+#include "cluster/shard_replica.h"
+#include "nexum/command_handler.h"
+#include "nexum/json_codec.h"
+#include "nexum/topics.h"
+
+namespace nexum::cluster {
+
+ClusterTopics::ClusterTopics(const std::string& prefix)
+    : changelog(prefix + "nexum.changelog"),
+      dead_letters(prefix + std::string(topics::kCommandsDlq)),
+      group(prefix + "nexum.cluster") {
+  for (std::string_view t : {topics::kCommandsTransactions, topics::kCommandsCustomers, topics::kCommandsAccounts,
+                             topics::kCommandsLoans}) {
+    commands.push_back(prefix + std::string(t));
+  }
+}
+
+namespace cluster_internal {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kPollTimeout{100};
+constexpr std::chrono::seconds kHandoverTimeout{90};
+
+// A command taken from Kafka, copied out of librdkafka's buffers.
+struct Taken {
+  std::string topic;
+  std::int64_t offset = 0;
+  std::string key;
+  std::string value;
+};
+
+}  // namespace
+
+// One owned shard: its replica, worker, queue and the offsets it may commit.
+class ShardRuntime {
+ public:
+  ShardRuntime(int shard, int shard_count, const ClusterTopics& topics, const std::string& prefix,
+               const std::string& node_id, ChangelogWriter& writer, std::function<void(Status)> fail)
+      : shard_(shard),
+        shard_count_(shard_count),
+        topics_(topics),
+        prefix_(prefix),
+        node_id_(node_id),
+        writer_(writer),
+        fail_(std::move(fail)) {}
+  ~ShardRuntime() { stop_worker(); }
+
+  int shard() const { return shard_; }
+
+  // Takeover: open the local copy, write this owner's marker, restore up to it.
+  Status take_over(const std::string& data_dir, const KafkaEventBusOptions& options, std::int32_t generation) {
+    state_ = "restoring";
+    NEXUM_ASSIGN_OR_RETURN(replica_, ShardReplica::open(data_dir, shard_));
+    ChangelogRecord marker;
+    marker.kind = ChangelogKind::kMarker;
+    marker.shard = shard_;
+    marker.node_id = node_id_;
+    marker.epoch.generation = generation;
+    NEXUM_ASSIGN_OR_RETURN(std::int64_t marker_offset,
+                           writer_.write_and_wait(topics_.changelog, shard_, "marker", encode_changelog_record(marker)));
+    epoch_ = OwnerEpoch{generation, marker_offset};
+    NEXUM_ASSIGN_OR_RETURN(RestoreStats restored,
+                           restore_shard(options, topics_.changelog, *replica_, marker_offset, &progress_));
+    {
+      std::lock_guard lock(mu_);
+      restore_ = restored;
+      published_epoch_ = epoch_;
+    }
+    last_position_ = restored.last_position;
+    spdlog::info("cluster node {}: shard {} taken over at epoch {}: {} changelog records read ({} fenced), {} events "
+                 "checked, {} restored in {:.3f} s ({:.0f} events/s){}",
+                 node_id_, shard_, epoch_.to_string(), restored.records_read, restored.records_ignored,
+                 restored.events_verified, restored.events_applied, restored.seconds, restored.events_per_second(),
+                 restored.wiped ? "; the local copy was dropped and rebuilt" : "");
+    return Status();
+  }
+
+  void start_worker() {
+    state_ = "serving";
+    worker_ = std::thread([this] { work(); });
+  }
+
+  // Stops the worker after its current command; queued commands are dropped
+  // (their offsets stay uncommitted).
+  void stop_worker() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      queue_.clear();
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+
+  // Waits until no changelog or dead-letter write of this shard is in flight.
+  bool wait_writes(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return writes_in_flight_ == 0; });
+  }
+
+  std::size_t push(Taken t) {
+    std::lock_guard lock(mu_);
+    if (stopping_) return 0;
+    queue_.push_back(std::move(t));
+    cv_.notify_all();
+    return queue_.size();
+  }
+
+  std::size_t queued() const {
+    std::lock_guard lock(mu_);
+    return queue_.size();
+  }
+
+  // Next offsets that may be committed, per topic, that differ from what was committed.
+  void collect_commits(std::map<std::string, std::int64_t>& out, bool all) {
+    std::lock_guard lock(mu_);
+    for (const auto& [topic, next] : committable_) {
+      auto c = committed_.find(topic);
+      if (all || c == committed_.end() || c->second != next) out[topic] = next;
+    }
+  }
+  void mark_committed(const std::string& topic, std::int64_t next) {
+    std::lock_guard lock(mu_);
+    committed_[topic] = next;
+  }
+  void forget_committed() {
+    std::lock_guard lock(mu_);
+    committed_.clear();
+  }
+
+  ShardStatus status() const {
+    ShardStatus s;
+    s.shard = shard_;
+    s.state = state_.load() == nullptr ? "" : state_.load();
+    s.last_position = last_position_.load();
+    s.restore_offset = progress_.offset.load();
+    s.restore_target = progress_.target.load();
+    s.commands = commands_.load();
+    std::lock_guard lock(mu_);
+    s.epoch = published_epoch_;
+    s.restore = restore_;
+    s.queued = queue_.size();
+    return s;
+  }
+
+ private:
+  struct Pending {
+    std::uint64_t seq;
+    std::string topic;
+    std::int64_t offset;
+    bool ready = false;
+  };
+
+  void work() {
+    while (true) {
+      Taken t;
+      std::uint64_t seq = 0;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (stopping_) return;
+        t = std::move(queue_.front());
+        queue_.pop_front();
+        seq = next_seq_++;
+        pending_.push_back(Pending{seq, t.topic, t.offset});
+      }
+      handle(t, seq);
+    }
+  }
+
+  bool stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  void handle(const Taken& t, std::uint64_t seq) {
+    Result<EventSchema> command = decode_event_json(t.value);
+    if (!command) return dead_letter(t, seq, "invalid envelope: " + command.error().to_string());
+    for (const std::string& key : command_keys(*command)) {
+      const int owner = shard_of(key, shard_count_);
+      if (owner != shard_) {
+        return dead_letter(t, seq,
+                           "cross-shard command: '" + key + "' belongs to shard " + std::to_string(owner) +
+                               ", the command came on shard " + std::to_string(shard_) +
+                               " (commands naming entities of several shards are not built yet: doc/cluster.md §7)");
+      }
+    }
+    const std::string handler_topic = t.topic.substr(prefix_.size());
+    std::chrono::milliseconds backoff{100};
+    while (true) {
+      Result<CommandOutcome> outcome = replica_->handler().handle(handler_topic, *command);
+      if (outcome) return ship(t, seq, *command, *outcome);
+      if (outcome.error().code() != StatusCode::kUnavailable) {
+        return dead_letter(t, seq, outcome.error().to_string());
+      }
+      spdlog::warn("cluster node {}: shard {}: {} [{}] @{} unavailable, retrying: {}", node_id_, shard_, t.topic, shard_,
+                   t.offset, outcome.error().message());
+      if (stopping()) return;  // left unfinished: the next owner handles it
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+    }
+  }
+
+  // The outcome is stored locally; it is done once it is in the changelog.
+  void ship(const Taken& t, std::uint64_t seq, const EventSchema& command, const CommandOutcome& outcome) {
+    commands_.fetch_add(1);
+    if (outcome.duplicate || outcome.positions.empty()) {
+      // Stored before: in the changelog already (restored from it) or on its
+      // way there ahead of this one; done once everything before it is.
+      return finish(seq);
+    }
+    const std::int64_t first = outcome.positions.front();
+    for (std::size_t i = 0; i < outcome.positions.size(); ++i) {
+      if (outcome.positions[i] != first + static_cast<std::int64_t>(i)) {
+        return fail(Status::internal("shard " + std::to_string(shard_) + ": the outcome of command " +
+                                     command.event_id.to_string() + " is not at consecutive positions"));
+      }
+    }
+    ChangelogRecord record;
+    record.kind = ChangelogKind::kOutcome;
+    record.shard = shard_;
+    record.node_id = node_id_;
+    record.epoch = epoch_;
+    record.command_id = command.event_id.to_string();
+    record.command_topic = t.topic.substr(prefix_.size());
+    Status read = replica_->store().scan_log(first, outcome.positions.size(), {}, [&](const EventView& v) {
+      ChangelogEvent e;
+      e.position = v.global_position;
+      e.stream = std::string(v.stream);
+      e.stream_version = v.stream_version;
+      e.topic = std::string(v.topic);
+      encode_event_json(v.envelope, e.envelope_json);
+      record.events.push_back(std::move(e));
+      return Status();
+    });
+    if (!read.ok() || record.events.size() != outcome.positions.size()) {
+      return fail(read.ok() ? Status::internal("shard " + std::to_string(shard_) + ": outcome events not readable")
+                            : read);
+    }
+    last_position_ = record.events.back().position;
+    write(topics_.changelog, shard_, t.key, encode_changelog_record(record), seq, {});
+  }
+
+  void dead_letter(const Taken& t, std::uint64_t seq, const std::string& error) {
+    commands_.fetch_add(1);
+    spdlog::warn("cluster node {}: shard {}: dead-lettering {} @{}: {}", node_id_, shard_, t.topic, t.offset, error);
+    write(topics_.dead_letters, RD_KAFKA_PARTITION_UA, t.key, t.value, seq,
+          {{"nexum_dlq_topic", t.topic},
+           {"nexum_dlq_partition", std::to_string(shard_)},
+           {"nexum_dlq_offset", std::to_string(t.offset)},
+           {"nexum_dlq_group", topics_.group},
+           {"nexum_dlq_error", error},
+           {"nexum_dlq_attempts", "1"}});
+  }
+
+  void write(const std::string& topic, std::int32_t partition, const std::string& key, const std::string& value,
+             std::uint64_t seq, const std::vector<std::pair<std::string, std::string>>& headers) {
+    {
+      std::lock_guard lock(mu_);
+      ++writes_in_flight_;
+    }
+    writer_.write(
+        topic, partition, key, value,
+        [this, seq, topic](Status s, std::int64_t /*offset*/) {
+          if (s.ok()) {
+            finish(seq);
+          } else {
+            fail(Status(s.code(), "shard " + std::to_string(shard_) + ": writing to " + topic + " failed: " +
+                                      s.message()));
+          }
+          std::lock_guard lock(mu_);
+          --writes_in_flight_;
+          cv_.notify_all();
+        },
+        headers);
+  }
+
+  // Marks `seq` done and advances each topic's committable offset over the
+  // done prefix: an offset is committed only past commands whose outcomes
+  // are all in the changelog.
+  void finish(std::uint64_t seq) {
+    std::lock_guard lock(mu_);
+    if (pending_.empty() || seq < pending_.front().seq) return;
+    pending_[seq - pending_.front().seq].ready = true;
+    while (!pending_.empty() && pending_.front().ready && !failed_) {
+      committable_[pending_.front().topic] = pending_.front().offset + 1;
+      pending_.pop_front();
+    }
+  }
+
+  void fail(Status s) {
+    {
+      std::lock_guard lock(mu_);
+      failed_ = true;  // nothing more becomes committable
+      stopping_ = true;
+      queue_.clear();
+    }
+    cv_.notify_all();
+    state_ = "failed";
+    fail_(std::move(s));
+  }
+
+  const int shard_;
+  const int shard_count_;
+  const ClusterTopics& topics_;
+  const std::string prefix_;
+  const std::string node_id_;
+  ChangelogWriter& writer_;
+  const std::function<void(Status)> fail_;
+
+  std::unique_ptr<ShardReplica> replica_;
+  OwnerEpoch epoch_;  // set before the worker starts; the worker reads it
+  RestoreProgress progress_;
+  std::atomic<const char*> state_{"restoring"};
+  std::atomic<std::int64_t> last_position_{0};
+  std::atomic<std::uint64_t> commands_{0};
+  std::thread worker_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Taken> queue_;
+  bool stopping_ = false;
+  bool failed_ = false;
+  std::uint64_t next_seq_ = 0;
+  std::deque<Pending> pending_;
+  std::map<std::string, std::int64_t> committable_;
+  std::map<std::string, std::int64_t> committed_;
+  int writes_in_flight_ = 0;
+  RestoreStats restore_;        // for status()
+  OwnerEpoch published_epoch_;  // for status()
+};
+
+class ClusterNodeCore {
+ public:
+  ClusterNodeCore(ClusterOptions options, KafkaEventBusOptions bus_options, int shard_count,
+                  std::unique_ptr<ChangelogWriter> writer)
+      : options_(std::move(options)),
+        bus_options_(std::move(bus_options)),
+        topics_(options_.topic_prefix),
+        shard_count_(shard_count),
+        writer_(std::move(writer)) {}
+  ~ClusterNodeCore() { stop(); }
+
+  Status start();
+  void stop();
+  ClusterStatus status() const;
+  Status health() const {
+    std::lock_guard lock(failure_mu_);
+    return failure_;
+  }
+
+ private:
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                           void* opaque);
+  static void on_commit(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                        void* opaque);
+  void run();
+  void take(rd_kafka_message_t* m);
+  void assign(rd_kafka_topic_partition_list_t* partitions);
+  void revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
+  void commit(bool sync, bool all);
+  void update_pauses();
+  void set_paused(int shard, bool paused);
+  void fail(Status s) {
+    spdlog::critical("cluster node {}: {}; the node stops so that the group hands its shards on",
+                     options_.node_id, s.to_string());
+    std::lock_guard lock(failure_mu_);
+    if (failure_.ok()) failure_ = std::move(s);
+  }
+
+  const ClusterOptions options_;
+  const KafkaEventBusOptions bus_options_;
+  const ClusterTopics topics_;
+  const int shard_count_;
+  std::unique_ptr<ChangelogWriter> writer_;
+
+  rd_kafka_t* rk_ = nullptr;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::int32_t> generation_{-1};
+  std::atomic<std::uint64_t> commit_failures_{0};
+
+  mutable std::mutex shards_mu_;  // guards the map (the consumer thread changes it; status() reads it)
+  std::map<int, std::unique_ptr<ShardRuntime>> shards_;
+  std::set<int> paused_;  // consumer thread only
+
+  mutable std::mutex failure_mu_;
+  Status failure_;
+};
+
+Status ClusterNodeCore::start() {
+  NEXUM_ASSIGN_OR_RETURN(kafka_internal::ConfPtr conf,
+                         kafka_internal::make_consumer_conf(bus_options_, topics_.group, "earliest"));
+  // Range assignment gives partition p of every command topic to one member:
+  // the shard is owned whole (doc/cluster.md §1).
+  NEXUM_RETURN_IF_ERROR(kafka_internal::set_property(conf.get(), "partition.assignment.strategy", "range"));
+  NEXUM_RETURN_IF_ERROR(kafka_internal::set_property(conf.get(), "session.timeout.ms",
+                                                     std::to_string(options_.session_timeout.count())));
+  NEXUM_RETURN_IF_ERROR(kafka_internal::set_property(
+      conf.get(), "heartbeat.interval.ms", std::to_string(std::max<long>(100, options_.session_timeout.count() / 4))));
+  NEXUM_RETURN_IF_ERROR(kafka_internal::set_property(conf.get(), "isolation.level", "read_committed"));
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &ClusterNodeCore::on_rebalance);
+  rd_kafka_conf_set_offset_commit_cb(conf.get(), &ClusterNodeCore::on_commit);
+  NEXUM_ASSIGN_OR_RETURN(KafkaHandle handle, new_kafka_handle(RD_KAFKA_CONSUMER, std::move(conf), "cluster consumer"));
+  rd_kafka_t* rk = handle.get();
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(4);
+  for (const std::string& t : topics_.commands) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_internal::status_from_kafka_error(err, "subscribe to the command topics");
+  rk_ = handle.release();
+  thread_ = std::thread([this] { run(); });
+  return Status();
+}
+
+void ClusterNodeCore::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (rk_ != nullptr) {
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+}
+
+void ClusterNodeCore::run() {
+  auto next_commit = SteadyClock::now();
+  while (!stopping_.load()) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(kPollTimeout.count()));
+    if (m != nullptr) take(m);
+    if (SteadyClock::now() >= next_commit) {
+      update_pauses();
+      commit(/*sync=*/false, /*all=*/false);
+      next_commit = SteadyClock::now() + options_.commit_interval;
+    }
+  }
+  rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);  // serves the final revoke: handover
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("cluster node {}: close: {}", options_.node_id, rd_kafka_err2str(err));
+  }
+  std::lock_guard lock(shards_mu_);
+  shards_.clear();
+}
+
+void ClusterNodeCore::take(rd_kafka_message_t* m) {
+  std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> message(m, rd_kafka_message_destroy);
+  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      spdlog::warn("cluster node {}: {}", options_.node_id, rd_kafka_message_errstr(m));
+    }
+    return;
+  }
+  ShardRuntime* runtime = nullptr;
+  {
+    std::lock_guard lock(shards_mu_);
+    auto it = shards_.find(m->partition);
+    if (it != shards_.end()) runtime = it->second.get();
+  }
+  if (runtime == nullptr) return;  // not (or no longer) ours: left to the owner
+  Taken t;
+  t.topic = rd_kafka_topic_name(m->rkt);
+  t.offset = m->offset;
+  if (m->key != nullptr) t.key.assign(static_cast<const char*>(m->key), m->key_len);
+  if (m->payload != nullptr) t.value.assign(static_cast<const char*>(m->payload), m->len);
+  const std::size_t queued = runtime->push(std::move(t));
+  if (queued >= options_.max_queued_per_shard && paused_.count(runtime->shard()) == 0) {
+    set_paused(runtime->shard(), true);
+  }
+}
+
+void ClusterNodeCore::update_pauses() {
+  std::vector<int> resume;
+  {
+    std::lock_guard lock(shards_mu_);
+    for (int shard : paused_) {
+      auto it = shards_.find(shard);
+      if (it == shards_.end() || it->second->queued() <= options_.max_queued_per_shard / 2) resume.push_back(shard);
+    }
+  }
+  for (int shard : resume) set_paused(shard, false);
+}
+
+void ClusterNodeCore::set_paused(int shard, bool paused) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(4);
+  for (const std::string& t : topics_.commands) rd_kafka_topic_partition_list_add(list, t.c_str(), shard);
+  if (paused) {
+    rd_kafka_pause_partitions(rk_, list);
+    paused_.insert(shard);
+  } else {
+    rd_kafka_resume_partitions(rk_, list);
+    paused_.erase(shard);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+void ClusterNodeCore::commit(bool sync, bool all) {
+  std::vector<std::pair<ShardRuntime*, std::map<std::string, std::int64_t>>> per_shard;
+  {
+    std::lock_guard lock(shards_mu_);
+    for (auto& [shard, runtime] : shards_) {
+      std::map<std::string, std::int64_t> offsets;
+      runtime->collect_commits(offsets, all);
+      if (!offsets.empty()) per_shard.emplace_back(runtime.get(), std::move(offsets));
+    }
+  }
+  if (per_shard.empty()) return;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(8);
+  for (const auto& [runtime, offsets] : per_shard) {
+    for (const auto& [topic, next] : offsets) {
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), runtime->shard())->offset = next;
+      runtime->mark_committed(topic, next);
+    }
+  }
+  rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, sync ? 0 : 1);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) on_commit(rk_, err, list, this);
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+void ClusterNodeCore::on_commit(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* /*offsets*/,
+                                void* opaque) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+  auto* self = static_cast<ClusterNodeCore*>(opaque);
+  self->commit_failures_.fetch_add(1);
+  spdlog::warn("cluster node {}: offset commit refused: {} (a stale generation: this node no longer owns the "
+               "shards it committed for)",
+               self->options_.node_id, rd_kafka_err2str(err));
+  std::lock_guard lock(self->shards_mu_);
+  for (auto& [shard, runtime] : self->shards_) runtime->forget_committed();  // the next commit carries them again
+}
+
+void ClusterNodeCore::assign(rd_kafka_topic_partition_list_t* partitions) {
+  std::set<int> shards;
+  for (int i = 0; i < partitions->cnt; ++i) shards.insert(partitions->elems[i].partition);
+  Result<std::int32_t> generation = group_generation(rk_);
+  if (!generation) {
+    fail(generation.error());
+    return;
+  }
+  generation_ = *generation;
+  spdlog::info("cluster node {}: generation {}: assigned {} shards", options_.node_id, *generation, shards.size());
+  std::vector<ShardRuntime*> taking;
+  {
+    std::lock_guard lock(shards_mu_);
+    for (int shard : shards) {
+      auto runtime = std::make_unique<ShardRuntime>(shard, shard_count_, topics_, options_.topic_prefix,
+                                                    options_.node_id, *writer_, [this](Status s) { fail(std::move(s)); });
+      taking.push_back(runtime.get());
+      shards_[shard] = std::move(runtime);
+    }
+  }
+  // Shards are taken over in parallel; commands are consumed only after every
+  // assigned shard has been restored (the assignment is applied afterwards).
+  std::vector<std::thread> threads;
+  std::vector<Status> results(taking.size());
+  for (std::size_t i = 0; i < taking.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = taking[i]->take_over(options_.data_dir, bus_options_, *generation); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (std::size_t i = 0; i < taking.size(); ++i) {
+    if (results[i].ok()) {
+      taking[i]->start_worker();
+    } else {
+      fail(Status(results[i].code(),
+                  "taking over shard " + std::to_string(taking[i]->shard()) + ": " + results[i].message()));
+    }
+  }
+}
+
+void ClusterNodeCore::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
+  std::set<int> shards;
+  for (int i = 0; i < partitions->cnt; ++i) shards.insert(partitions->elems[i].partition);
+  std::vector<ShardRuntime*> leaving;
+  {
+    std::lock_guard lock(shards_mu_);
+    for (int shard : shards) {
+      auto it = shards_.find(shard);
+      if (it != shards_.end()) leaving.push_back(it->second.get());
+    }
+  }
+  // Handover: finish the running command, let every outcome reach the
+  // changelog, commit what is done, close the store.
+  for (ShardRuntime* r : leaving) r->stop_worker();
+  for (ShardRuntime* r : leaving) {
+    if (!r->wait_writes(kHandoverTimeout)) {
+      spdlog::error("cluster node {}: shard {}: changelog writes still unacknowledged after {} s at handover",
+                    options_.node_id, r->shard(), kHandoverTimeout.count());
+    }
+  }
+  if (!lost) commit(/*sync=*/true, /*all=*/false);
+  std::lock_guard lock(shards_mu_);
+  for (int shard : shards) {
+    shards_.erase(shard);
+    paused_.erase(shard);
+  }
+  spdlog::info("cluster node {}: handed over {} shards{}", options_.node_id, leaving.size(),
+               lost ? " (lost: nothing committed)" : "");
+}
+
+void ClusterNodeCore::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                                   void* opaque) {
+  auto* self = static_cast<ClusterNodeCore*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->assign(partitions);
+    rd_kafka_assign(rk, partitions);
+  } else {
+    self->revoke(partitions, rd_kafka_assignment_lost(rk) != 0);
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+ClusterStatus ClusterNodeCore::status() const {
+  ClusterStatus s;
+  s.node_id = options_.node_id;
+  s.group = topics_.group;
+  s.shard_count = shard_count_;
+  s.generation = generation_.load();
+  s.commit_failures = commit_failures_.load();
+  {
+    std::lock_guard lock(shards_mu_);
+    for (const auto& [shard, runtime] : shards_) s.shards.push_back(runtime->status());
+  }
+  Status h = health();
+  if (!h.ok()) s.failure = h.to_string();
+  if (rk_ != nullptr) {
+    Result<std::vector<GroupMember>> members = group_members(rk_, topics_.group, std::chrono::seconds(2));
+    if (members) {
+      s.members = std::move(*members);
+    } else {
+      s.members_error = members.error().to_string();
+    }
+  }
+  return s;
+}
+
+}  // namespace cluster_internal
+
+Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& options) {
+  if (options.bootstrap_servers.empty()) return Status::invalid_argument("kafka: the bootstrap servers are required");
+  if (options.data_dir.empty()) return Status::invalid_argument("data: the data directory is required");
+  if (options.node_id.empty()) return Status::invalid_argument("node_id: required");
+  KafkaEventBusOptions bus;
+  bus.bootstrap_servers = options.bootstrap_servers;
+  bus.client_id = "nexum-node-" + options.node_id;
+  const ClusterTopics topics(options.topic_prefix);
+  NEXUM_ASSIGN_OR_RETURN(std::unique_ptr<ChangelogWriter> writer, ChangelogWriter::create(bus));
+  // The shard count is the changelog's partition count; every command topic must match it.
+  int shards = 0;
+  {
+    NEXUM_ASSIGN_OR_RETURN(kafka_internal::ConfPtr conf, kafka_internal::make_producer_conf(bus));
+    NEXUM_ASSIGN_OR_RETURN(KafkaHandle client, new_kafka_handle(RD_KAFKA_PRODUCER, std::move(conf), "metadata client"));
+    std::vector<std::string> all = topics.commands;
+    all.push_back(topics.changelog);
+    all.push_back(topics.dead_letters);
+    for (const std::string& topic : all) {
+      NEXUM_ASSIGN_OR_RETURN(int count, topic_partitions(client.get(), topic));
+      if (count == 0) {
+        return Status::not_found("topic " + topic +
+                                 " does not exist (create the command topics, the dead-letter topic and the changelog "
+                                 "with `nexum cluster create-topics`: doc/cluster.md §5)");
+      }
+      if (topic == topics.dead_letters) continue;
+      if (shards == 0) shards = count;
+      if (count != shards) {
+        return Status::invalid_argument("topic " + topic + " has " + std::to_string(count) + " partitions, " +
+                                        topics.commands.front() + " has " + std::to_string(shards) +
+                                        ": every command topic and the changelog need one partition per shard");
+      }
+    }
+  }
+  auto core = std::make_unique<cluster_internal::ClusterNodeCore>(options, bus, shards, std::move(writer));
+  NEXUM_RETURN_IF_ERROR(core->start());
+  return std::unique_ptr<ClusterNode>(new ClusterNode(std::move(core)));
+}
+
+ClusterNode::ClusterNode(std::unique_ptr<cluster_internal::ClusterNodeCore> core) : core_(std::move(core)) {}
+ClusterNode::~ClusterNode() { stop(); }
+void ClusterNode::stop() { core_->stop(); }
+ClusterStatus ClusterNode::status() const { return core_->status(); }
+Status ClusterNode::health() const { return core_->health(); }
+
+}  // namespace nexum::cluster

@@ -1,0 +1,719 @@
+// Cluster mode on the real 3-broker Kafka (doc/cluster.md): three `nexum serve
+// --cluster` processes on loopback own 12 shards through one consumer group.
+// Customers, accounts, then a stream of deposits, withdrawals and same-shard
+// transfers; mid-stream one node is killed with SIGKILL and restarted, and
+// later another is killed, its data directory wiped, and restarted (its shards
+// come back from the changelog alone). Afterwards, from the changelog read by
+// this test with its own fold (not Nexum's aggregates):
+//  - every command has exactly one outcome in the whole cluster;
+//  - each outcome is the one a single sequential bank gives (commands of a
+//    shard are decided in their partition's order), so rejections too;
+//  - every account_updated states the balance the movements add up to, no
+//    balance is ever negative, and money is conserved: the balances sum to
+//    the accepted deposits minus the accepted withdrawals;
+//  - every shard's store, as its last owner left it, holds exactly the
+//    changelog's events (position, stream, version, topic, event id).
+// NEXUM_CLUSTER_PROFILE=long runs more commands and more kill rounds
+// (`NEXUM_CLUSTER_PROFILE=long ./dev test cluster_kill_test`).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include "cluster/cluster_topics.h"
+#include "cluster/shard_partitioner.h"
+#include "cluster/shard_replica.h"
+#include "integration/banking_test_util.h"
+#include "integration/http_test_util.h"
+#include "integration/kafka_test_util.h"
+#include "integration/real_kafka_cluster.h"
+#include "nexum/json_codec.h"
+#include "nexum/store.h"
+#include "test_util.h"
+
+namespace nexum {
+namespace {
+
+using namespace std::chrono_literals;
+using boost::json::object;
+using testing::RealKafkaCluster;
+
+constexpr int kShards = 12;
+constexpr int kNodes = 3;
+
+struct Profile {
+  int accounts_per_shard;
+  int money_commands;
+  int kill_rounds;  // the last round also wipes the killed node's data
+  int pace_us;      // between two money commands sent
+};
+
+Profile profile() {
+  const char* p = std::getenv("NEXUM_CLUSTER_PROFILE");
+  if (p != nullptr && std::string(p) == "long") return Profile{40, 30000, 6, 2000};
+  return Profile{8, 3000, 2, 5000};
+}
+
+std::int64_t cents(const std::string& amount) {
+  const auto dot = amount.find('.');
+  const std::int64_t whole = std::stoll(amount.substr(0, dot));
+  std::int64_t frac = 0;
+  if (dot != std::string::npos) {
+    std::string f = amount.substr(dot + 1);
+    f.resize(2, '0');
+    frac = std::stoll(f);
+  }
+  return whole * 100 + (amount.rfind('-', 0) == 0 ? -frac : frac);
+}
+
+std::string amount_text(std::int64_t c) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%lld.%02lld", static_cast<long long>(c / 100), static_cast<long long>(c % 100));
+  return buf;
+}
+
+// ---- the nodes (child processes) ----
+
+class NodeProcess {
+ public:
+  NodeProcess(int id, std::string data, std::string log) : id_(id), data_(std::move(data)), log_(std::move(log)) {}
+  ~NodeProcess() { kill9(); }
+
+  void start(const std::string& bootstrap, const std::string& prefix) {
+    std::vector<std::string> args = {NEXUM_CLI_PATH, "serve",        "--cluster",         "--kafka", bootstrap,
+                                     "--data",       data_,          "--node-id",         std::to_string(id_),
+                                     "--topic-prefix", prefix,       "--session-timeout-ms", "6000",
+                                     "--http",       "127.0.0.1:0"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ASSERT_GE(fd, 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::execv(argv[0], argv.data());
+      _exit(127);
+    }
+    ::close(fd);
+    ASSERT_GT(pid_, 0);
+  }
+  void kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  void terminate() {
+    if (pid_ > 0) ::kill(pid_, SIGTERM);
+  }
+  // The exit status after terminate(); -1 when it did not exit within `timeout`.
+  int wait_exit(std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return pid_ > 0 ? -1 : 0;
+  }
+  void wipe() { std::filesystem::remove_all(data_); }
+  // The port of GET /cluster its latest start printed; 0 when none yet.
+  std::uint16_t http_port() const {
+    std::ifstream in(log_);
+    std::string line;
+    std::uint16_t port = 0;
+    const std::string tag = "listening on http://127.0.0.1:";
+    while (std::getline(in, line)) {
+      if (line.rfind(tag, 0) == 0) port = static_cast<std::uint16_t>(std::stoi(line.substr(tag.size())));
+    }
+    return port;
+  }
+  const std::string& data() const { return data_; }
+  const std::string& log() const { return log_; }
+  int id() const { return id_; }
+
+ private:
+  int id_;
+  std::string data_;
+  std::string log_;
+  pid_t pid_ = -1;
+};
+
+// ---- sending commands ----
+
+class CommandSender {
+ public:
+  explicit CommandSender(const std::string& bootstrap) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    std::array<char, 512> err{};
+    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{{"bootstrap.servers", bootstrap},
+                                                                              {"partitioner", "murmur2_random"},
+                                                                              {"enable.idempotence", "true"},
+                                                                              {"linger.ms", "5"},
+                                                                              {"log_level", "3"}}) {
+      EXPECT_EQ(rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err.data(), err.size()), RD_KAFKA_CONF_OK) << k;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, &CommandSender::on_delivery);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err.data(), err.size());
+    EXPECT_NE(rk_, nullptr) << err.data();
+  }
+  ~CommandSender() {
+    if (rk_ != nullptr) {
+      rd_kafka_flush(rk_, 30000);
+      rd_kafka_destroy(rk_);
+    }
+  }
+  // Produces with the routing key; the partition the client picks is checked
+  // against the shard Nexum computes for that key.
+  void send(const std::string& topic, const EventSchema& command) {
+    const std::string key = command_routing_key(command);
+    const std::string value = encode_event_json(command);
+    int32_t* want = new int32_t(cluster::shard_of(key, kShards));
+    rd_kafka_resp_err_t err;
+    do {
+      err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(want), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(rk_, 10);
+    } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+    ASSERT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
+    ++sent_;
+    rd_kafka_poll(rk_, 0);
+  }
+  // Waits for every report; counts partitions that disagree with shard_of.
+  void flush() {
+    ASSERT_EQ(rd_kafka_flush(rk_, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*);
+  int sent() const { return sent_; }
+
+  static inline std::atomic<int> delivered{0}, failed{0}, misplaced{0};
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+  int sent_ = 0;
+};
+
+// ---- reading the changelog, with this test's own rule ----
+
+struct Event {
+  std::int64_t position;
+  std::string stream, topic, event_id, event_type;
+  std::int64_t version;
+  object data;
+};
+struct Outcome {
+  int shard;
+  std::int64_t offset;
+  std::string node;
+  std::string command_id;
+  std::vector<Event> events;
+};
+struct ShardHistory {
+  std::vector<Outcome> outcomes;  // admitted, in order
+  std::string owner;              // node of the newest admitted marker
+  std::int64_t markers = 0, fenced = 0;
+};
+
+// Reads every partition from the start to its end, and applies the fencing
+// rule of doc/cluster.md §4 as written there: a marker (generation, its
+// offset) greater than all before it makes that the epoch; outcomes count
+// when written in the current epoch and continuing its positions (a hole ends
+// the epoch's history).
+std::vector<ShardHistory> read_changelog(const std::string& bootstrap, const std::string& topic) {
+  std::vector<ShardHistory> shards(kShards);
+  rd_kafka_t* rk = testing::new_client(RD_KAFKA_CONSUMER, bootstrap,
+                                       {{"group.id", "cluster-test-reader"}, {"enable.auto.commit", "false"}});
+  std::vector<std::int64_t> high(kShards, 0);
+  for (int p = 0; p < kShards; ++p) {
+    std::int64_t low = 0;
+    EXPECT_EQ(rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high[p], 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(kShards);
+  for (int p = 0; p < kShards; ++p) {
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  std::vector<std::int64_t> next(kShards, 0);
+  struct Epoch {
+    std::int64_t generation = -1, marker = -1;
+    auto operator<=>(const Epoch&) const = default;
+  };
+  std::vector<Epoch> current(kShards);
+  std::vector<std::int64_t> next_position(kShards, 1);
+  std::vector<std::optional<Epoch>> broken(kShards);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  auto done = [&] {
+    for (int p = 0; p < kShards; ++p) {
+      if (next[p] < high[p]) return false;
+    }
+    return true;
+  };
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const int p = m->partition;
+      next[p] = m->offset + 1;
+      const object o = boost::json::parse(std::string_view(static_cast<const char*>(m->payload), m->len)).as_object();
+      ShardHistory& h = shards[p];
+      const Epoch e{o.at("generation").as_int64(),
+                    o.at("type").as_string() == "nexum.changelog.marker" ? m->offset : o.at("marker_offset").as_int64()};
+      if (o.at("type").as_string() == "nexum.changelog.marker") {
+        ++h.markers;
+        if (current[p] < e) {
+          current[p] = e;
+          h.owner = std::string(o.at("node").as_string());
+        }
+      } else if (e != current[p] || (broken[p] && *broken[p] == e)) {
+        ++h.fenced;
+      } else {
+        Outcome out;
+        out.shard = p;
+        out.offset = m->offset;
+        out.node = std::string(o.at("node").as_string());
+        out.command_id = std::string(o.at("command_id").as_string());
+        for (const auto& v : o.at("events").as_array()) {
+          const object& j = v.as_object();
+          const object& env = j.at("event").as_object();
+          out.events.push_back(Event{j.at("position").as_int64(), std::string(j.at("stream").as_string()),
+                                     std::string(j.at("topic").as_string()),
+                                     std::string(env.at("event_id").as_string()),
+                                     std::string(env.at("event_type").as_string()), j.at("version").as_int64(),
+                                     env.at("data").as_object()});
+        }
+        if (out.events.front().position != next_position[p]) {
+          broken[p] = e;
+          ++h.fenced;
+        } else {
+          next_position[p] = out.events.back().position + 1;
+          h.outcomes.push_back(std::move(out));
+        }
+      }
+    }
+    rd_kafka_message_destroy(m);
+  }
+  EXPECT_TRUE(done()) << "the changelog could not be read to its end";
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return shards;
+}
+
+std::set<std::string> outcome_ids(const std::vector<ShardHistory>& shards) {
+  std::set<std::string> ids;
+  for (const ShardHistory& h : shards) {
+    for (const Outcome& o : h.outcomes) ids.insert(o.command_id);
+  }
+  return ids;
+}
+
+// ---- the workload ----
+
+struct MoneyCommand {
+  std::string id;
+  std::string action;  // deposit | withdraw | transfer
+  std::string account, to;
+  std::int64_t amount = 0;
+  bool expect_accepted = false;  // what a sequential bank decides
+};
+
+class ClusterKillTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = RealKafkaCluster::shared();
+    ASSERT_NE(cluster_, nullptr);
+    prefix_ = RealKafkaCluster::unique_name("ck") + ".";
+    cluster::CreateTopicsOptions t;
+    t.bootstrap_servers = cluster_->bootstrap();
+    t.topic_prefix = prefix_;
+    t.shards = kShards;
+    Status s = cluster::create_cluster_topics(t);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    for (int i = 1; i <= kNodes; ++i) {
+      nodes_.push_back(std::make_unique<NodeProcess>(i, dir_.sub("node" + std::to_string(i)),
+                                                     dir_.sub("node" + std::to_string(i) + ".log")));
+    }
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      for (auto& n : nodes_) {
+        std::ifstream in(n->log());
+        std::stringstream ss;
+        ss << in.rdbuf();
+        std::string text = ss.str();
+        if (text.size() > 6000) text = "..." + text.substr(text.size() - 6000);
+        std::printf("---- node %d log (tail) ----\n%s\n", n->id(), text.c_str());
+      }
+    }
+  }
+
+  std::string topic(std::string_view name) const { return prefix_ + std::string(name); }
+
+  // Waits until every id in `ids` has an outcome in the changelog.
+  std::vector<ShardHistory> wait_for_outcomes(const std::set<std::string>& ids, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<ShardHistory> shards;
+    std::size_t have = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      shards = read_changelog(cluster_->bootstrap(), topic("nexum.changelog"));
+      const std::set<std::string> got = outcome_ids(shards);
+      have = 0;
+      for (const std::string& id : ids) have += got.count(id);
+      if (have == ids.size()) return shards;
+      std::this_thread::sleep_for(1s);
+    }
+    ADD_FAILURE() << have << " of " << ids.size() << " commands have an outcome after " << timeout.count() << " s";
+    return shards;
+  }
+
+  RealKafkaCluster* cluster_ = nullptr;
+  testing::TempDir dir_;
+  std::string prefix_;
+  std::vector<std::unique_ptr<NodeProcess>> nodes_;
+};
+
+void CommandSender::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  std::unique_ptr<int32_t> want(static_cast<int32_t*>(m->_private));
+  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    ++failed;
+  } else {
+    ++delivered;
+    if (m->partition != *want) ++misplaced;
+  }
+}
+
+TEST_F(ClusterKillTest, KilledAndWipedNodesLoseNothingAndEveryCommandHasOneOutcome) {
+  const Profile prof = profile();
+  const std::string bootstrap = cluster_->bootstrap();
+  for (auto& n : nodes_) ASSERT_NO_FATAL_FAILURE(n->start(bootstrap, prefix_));
+
+  CommandSender sender(bootstrap);
+
+  // Customers and accounts: accounts_per_shard per shard, each account in
+  // its customer's shard (account opening reads the customer).
+  std::mt19937_64 rng(20261207);
+  std::vector<std::vector<std::string>> accounts(kShards);
+  std::set<std::string> setup_ids;
+  std::vector<std::pair<std::string, std::string>> pairs;  // customer, account
+  for (int shard = 0; shard < kShards; ++shard) {
+    int n = 0;
+    for (int made = 0; made < prof.accounts_per_shard; ++n) {
+      const std::string customer = "cust_" + std::to_string(shard) + "_" + std::to_string(n);
+      if (cluster::shard_of(customer, kShards) != shard) continue;
+      std::string account;
+      for (int k = 0;; ++k) {
+        account = "acc_" + std::to_string(shard) + "_" + std::to_string(n) + "_" + std::to_string(k);
+        if (cluster::shard_of(account, kShards) == shard) break;
+      }
+      pairs.emplace_back(customer, account);
+      accounts[shard].push_back(account);
+      ++made;
+    }
+  }
+  // Customers first, accounts once every customer exists (they come on
+  // another topic, so their order against the customers is not kept).
+  const auto send_and_wait = [&](std::string_view command_topic, const std::vector<EventSchema>& commands) {
+    for (const EventSchema& c : commands) {
+      setup_ids.insert(c.event_id.to_string());
+      sender.send(topic(command_topic), c);
+    }
+    sender.flush();
+    wait_for_outcomes(setup_ids, 120s);
+  };
+  std::vector<EventSchema> customers, opens;
+  for (const auto& [customer, account] : pairs) {
+    customers.push_back(testing::make_command(testing::kCust, object{{"action", "create"},
+                                                                     {"customer_id", customer},
+                                                                     {"first_name", "Ada"},
+                                                                     {"last_name", "Lovelace"},
+                                                                     {"email", customer + "@example.com"},
+                                                                     {"kyc_status", "verified"}}));
+    opens.push_back(testing::make_command(testing::kAcct, object{{"action", "open"},
+                                                                 {"customer_id", customer},
+                                                                 {"account_id", account},
+                                                                 {"product_type", "checking"},
+                                                                 {"currency", "USD"}}));
+  }
+  send_and_wait(topics::kCommandsCustomers, customers);
+  ASSERT_FALSE(HasFailure());
+  send_and_wait(topics::kCommandsAccounts, opens);
+  ASSERT_FALSE(HasFailure());
+
+  // The money stream, modelled by a sequential bank as it is sent (one
+  // topic, so a shard decides its commands in send order).
+  std::map<std::string, std::int64_t> model;
+  std::vector<MoneyCommand> money;
+  std::uniform_int_distribution<int> pick_shard(0, kShards - 1), pct(0, 99);
+  std::uniform_int_distribution<std::int64_t> small(100, 50000);
+  for (int i = 0; i < prof.money_commands; ++i) {
+    const int shard = pick_shard(rng);
+    const auto& accs = accounts[shard];
+    std::uniform_int_distribution<std::size_t> pick(0, accs.size() - 1);
+    MoneyCommand m;
+    m.account = accs[pick(rng)];
+    const int roll = pct(rng);
+    if (roll < 45) {
+      m.action = "deposit";
+      m.amount = small(rng);
+      m.expect_accepted = true;
+      model[m.account] += m.amount;
+    } else if (roll < 75) {
+      m.action = "withdraw";
+      m.amount = roll < 70 ? small(rng) / 4 : small(rng) * 4;  // some overdraw: rejected
+      m.expect_accepted = model[m.account] >= m.amount;
+      if (m.expect_accepted) model[m.account] -= m.amount;
+    } else {
+      m.action = "transfer";
+      do {
+        m.to = accs[pick(rng)];
+      } while (m.to == m.account);
+      m.amount = small(rng) / 2;
+      m.expect_accepted = model[m.account] >= m.amount;
+      if (m.expect_accepted) {
+        model[m.account] -= m.amount;
+        model[m.to] += m.amount;
+      }
+    }
+    money.push_back(std::move(m));
+  }
+
+  // The stream is sent at a steady pace by its own thread; the kills happen
+  // while it runs, each after another share of it has been sent.
+  std::set<std::string> money_ids;
+  std::vector<EventSchema> envelopes;
+  for (MoneyCommand& m : money) {
+    object data{{"action", m.action}, {"amount", amount_text(m.amount)}, {"currency", "USD"}};
+    if (m.action == "transfer") {
+      data["from_account_id"] = m.account;
+      data["to_account_id"] = m.to;
+    } else {
+      data["account_id"] = m.account;
+    }
+    envelopes.push_back(testing::make_command(testing::kTxn, std::move(data)));
+    m.id = envelopes.back().event_id.to_string();
+    money_ids.insert(m.id);
+  }
+  std::atomic<std::size_t> sent{0};
+  std::thread streamer([&] {
+    for (const EventSchema& c : envelopes) {
+      sender.send(topic(topics::kCommandsTransactions), c);
+      sent.fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::microseconds(prof.pace_us));
+    }
+    sender.flush();
+  });
+  int wiped_node = -1;
+  for (int round = 0; round < prof.kill_rounds; ++round) {
+    const std::size_t due = money.size() * static_cast<std::size_t>(round + 1) / (prof.kill_rounds + 1);
+    while (sent.load() < due) std::this_thread::sleep_for(10ms);
+    NodeProcess& victim = *nodes_[(round + 1) % kNodes];  // the victims rotate
+    victim.kill9();
+    const bool wipe = round == prof.kill_rounds - 1;
+    if (wipe) {
+      victim.wipe();
+      wiped_node = victim.id();
+    }
+    const std::size_t at = sent.load();
+    std::printf("round %d: killed node %d%s with %zu of %zu commands sent\n", round, victim.id(),
+                wipe ? " and wiped its data" : "", at, money.size());
+    EXPECT_LT(at, money.size()) << "the kill came after the stream";
+    std::this_thread::sleep_for(wipe ? 0ms : 2000ms);
+    victim.start(bootstrap, prefix_);
+  }
+  streamer.join();
+  ASSERT_EQ(CommandSender::failed.load(), 0);
+  EXPECT_EQ(CommandSender::misplaced.load(), 0)
+      << "librdkafka's murmur2_random put keys on other partitions than cluster::shard_of";
+
+  std::vector<ShardHistory> shards = wait_for_outcomes(money_ids, 300s);
+  ASSERT_FALSE(HasFailure());
+
+  // GET /cluster on every node: the group's members and the shards each
+  // serves agree, and every shard is served by exactly one node.
+  bool agreed = false;
+  std::string last_views;
+  for (int attempt = 0; attempt < 60 && !agreed; ++attempt) {
+    std::map<int, int> served;  // shard → nodes serving it
+    std::set<std::string> member_views;
+    last_views.clear();
+    for (auto& n : nodes_) {
+      const std::uint16_t port = n->http_port();
+      if (port == 0) break;
+      testing::Reply r = testing::http_call(port, "GET", "/cluster");
+      if (r.status != 200) break;
+      last_views += r.body + "\n";
+      const object o = r.json().as_object();
+      for (const auto& sh : o.at("shards").as_array()) {
+        if (sh.at("state").as_string() == "serving") ++served[static_cast<int>(sh.at("shard").as_int64())];
+      }
+      member_views.insert(boost::json::serialize(o.at("members")));
+    }
+    agreed = served.size() == kShards && member_views.size() == 1;
+    for (const auto& [shard, count] : served) agreed = agreed && count == 1;
+    if (agreed) {
+      const auto members = boost::json::parse(*member_views.begin()).as_array();
+      std::set<std::int64_t> shards_of_members;
+      for (const auto& m : members) {
+        for (const auto& sh : m.at("shards").as_array()) shards_of_members.insert(sh.as_int64());
+      }
+      EXPECT_EQ(members.size(), static_cast<std::size_t>(kNodes)) << *member_views.begin();
+      EXPECT_EQ(shards_of_members.size(), static_cast<std::size_t>(kShards)) << *member_views.begin();
+    } else {
+      std::this_thread::sleep_for(500ms);
+    }
+  }
+  EXPECT_TRUE(agreed) << "GET /cluster: the nodes never agreed on one owner per shard:\n" << last_views;
+
+  // Stop every node (their shards' outcomes are all in the changelog by now).
+  for (auto& n : nodes_) n->terminate();
+  for (auto& n : nodes_) EXPECT_EQ(n->wait_exit(120s), 0) << "node " << n->id();
+  shards = read_changelog(bootstrap, topic("nexum.changelog"));
+
+  // 1. Exactly one outcome per command, cluster-wide; nothing else.
+  std::map<std::string, int> count;
+  std::map<std::string, const Outcome*> outcome_of;
+  std::int64_t fenced = 0, markers = 0;
+  for (const ShardHistory& h : shards) {
+    fenced += h.fenced;
+    markers += h.markers;
+    for (const Outcome& o : h.outcomes) {
+      ++count[o.command_id];
+      outcome_of[o.command_id] = &o;
+    }
+  }
+  for (const auto& [id, n] : count) {
+    EXPECT_EQ(n, 1) << "command " << id << " has " << n << " outcomes";
+    EXPECT_TRUE(setup_ids.count(id) + money_ids.count(id) == 1) << "an outcome for a command never sent: " << id;
+  }
+  EXPECT_EQ(count.size(), setup_ids.size() + money_ids.size());
+
+  // 2. The independent fold: balances from account events, in each shard's order.
+  std::map<std::string, std::int64_t> balance;
+  int accepted = 0, rejected = 0, disagreements = 0;
+  for (const ShardHistory& h : shards) {
+    for (const Outcome& o : h.outcomes) {
+      for (const Event& e : o.events) {
+        if (e.event_type == "account_created") {
+          EXPECT_EQ(balance.count(e.stream), 0u) << e.stream << " created twice";
+          balance[e.stream] = 0;
+        } else if (e.event_type == "account_updated") {
+          const std::int64_t amount = cents(std::string(e.data.at("amount").as_string()));
+          const bool credit = e.data.at("direction").as_string() == "credit";
+          std::int64_t& b = balance[e.stream];
+          b += credit ? amount : -amount;
+          EXPECT_GE(b, 0) << e.stream << " went negative at shard " << h.outcomes.front().shard << " position "
+                          << e.position;
+          EXPECT_EQ(b, cents(std::string(e.data.at("balance").as_string())))
+              << e.stream << " states a balance its movements do not add up to";
+        }
+      }
+    }
+  }
+  std::int64_t deposits = 0, withdrawals = 0;
+  for (const MoneyCommand& m : money) {
+    const Outcome* o = outcome_of[m.id];
+    ASSERT_NE(o, nullptr);
+    bool posted = false;
+    for (const Event& e : o->events) posted = posted || e.event_type == "transaction_posted";
+    posted ? ++accepted : ++rejected;
+    if (posted != m.expect_accepted) ++disagreements;
+    if (posted && m.action == "deposit") deposits += m.amount;
+    if (posted && m.action == "withdraw") withdrawals += m.amount;
+  }
+  EXPECT_EQ(disagreements, 0) << "outcomes that differ from a sequential bank's";
+  std::int64_t total = 0;
+  for (const auto& [stream, b] : balance) {
+    total += b;
+    EXPECT_EQ(b, model[stream.substr(std::string("account-").size())])
+        << stream << ": the changelog's balance differs from the sequential model";
+  }
+  EXPECT_EQ(total, deposits - withdrawals) << "money is not conserved";
+  EXPECT_EQ(balance.size(), pairs.size());
+
+  // 3. Every shard's store, as its last owner left it, equals the changelog.
+  std::int64_t events_checked = 0;
+  for (int shard = 0; shard < kShards; ++shard) {
+    const ShardHistory& h = shards[shard];
+    ASSERT_FALSE(h.owner.empty()) << "shard " << shard << " never had an owner";
+    const NodeProcess& owner = *nodes_[std::stoi(h.owner) - 1];
+    StoreOptions so;
+    so.create_if_missing = false;
+    auto store = EventStore::open(cluster::ShardReplica::directory(owner.data(), shard), so);
+    ASSERT_TRUE(store) << "shard " << shard << " on node " << owner.id() << ": " << store.error().to_string();
+    std::vector<const Event*> want;
+    for (const Outcome& o : h.outcomes) {
+      for (const Event& e : o.events) want.push_back(&e);
+    }
+    std::size_t i = 0;
+    Status s = (*store)->scan_log(1, 1u << 30, {}, [&](const EventView& v) {
+      if (i >= want.size()) {
+        ++i;
+        return Status();
+      }
+      const Event& e = *want[i++];
+      EXPECT_EQ(v.global_position, e.position);
+      EXPECT_EQ(v.stream, e.stream);
+      EXPECT_EQ(v.stream_version, e.version);
+      EXPECT_EQ(v.topic, e.topic);
+      EXPECT_EQ(v.envelope.event_id.to_string(), e.event_id) << "shard " << shard << " position " << e.position;
+      return Status();
+    });
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    EXPECT_EQ(i, want.size()) << "shard " << shard << " on node " << owner.id() << " holds " << i
+                              << " events, its changelog " << want.size();
+    events_checked += static_cast<std::int64_t>(i);
+  }
+
+  // The restores the nodes logged (figures for doc/cluster.md).
+  std::regex restored(R"(shard (\d+) taken over .*: (\d+) changelog records read \((\d+) fenced\), (\d+) events checked, (\d+) restored in ([0-9.]+) s \((\d+) events/s\)(; the local copy was dropped and rebuilt)?)");
+  int wiped_restores = 0;
+  for (auto& n : nodes_) {
+    std::ifstream in(n->log());
+    std::string line;
+    while (std::getline(in, line)) {
+      std::smatch m;
+      if (!std::regex_search(line, m, restored)) continue;
+      if (n->id() == wiped_node && std::stoll(m[5]) > 0) ++wiped_restores;
+      if (std::stoll(m[5]) >= 100) {
+        std::printf("node %d shard %s: restored %s events in %s s (%s events/s)%s\n", n->id(), m[1].str().c_str(),
+                    m[5].str().c_str(), m[6].str().c_str(), m[7].str().c_str(), m[8].matched ? ", copy rebuilt" : "");
+      }
+    }
+  }
+  std::printf("%zu commands: %d money accepted, %d rejected; %lld markers, %lld fenced records; %lld events compared "
+              "with the shard stores\n",
+              count.size(), accepted, rejected, static_cast<long long>(markers), static_cast<long long>(fenced),
+              static_cast<long long>(events_checked));
+  EXPECT_GT(rejected, 0) << "the workload is meant to include rejections";
+  EXPECT_GT(wiped_restores, 0) << "the wiped node restored no shard from the changelog";
+}
+
+}  // namespace
+}  // namespace nexum
