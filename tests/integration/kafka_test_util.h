@@ -140,6 +140,20 @@ inline rd_kafka_t* new_client(rd_kafka_type_t type, const std::string& bootstrap
   return rk;
 }
 
+// The headers of a consumed message, in order.
+inline std::vector<MessageHeader> message_headers(rd_kafka_message_t* m) {
+  std::vector<MessageHeader> headers;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return headers;
+  const char* name = nullptr;
+  const void* val = nullptr;
+  std::size_t size = 0;
+  for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    headers.push_back({name, val ? std::string(static_cast<const char*>(val), size) : std::string()});
+  }
+  return headers;
+}
+
 // Reads `topic` (with `partitions` partitions) from the beginning with a
 // plain assign()ed consumer until `count` messages arrived or `timeout`.
 inline std::vector<RawMessage> read_topic(const std::string& bootstrap, const std::string& topic, int partitions,
@@ -167,16 +181,7 @@ inline std::vector<RawMessage> read_topic(const std::string& bootstrap, const st
       r.offset = m->offset;
       if (m->key != nullptr) r.key.emplace(static_cast<const char*>(m->key), m->key_len);
       if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
-      rd_kafka_headers_t* hdrs = nullptr;
-      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name = nullptr;
-        const void* val = nullptr;
-        std::size_t size = 0;
-        for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-             ++i) {
-          r.headers.push_back({name, val ? std::string(static_cast<const char*>(val), size) : std::string()});
-        }
-      }
+      r.headers = message_headers(m);
       out.push_back(std::move(r));
     }
     rd_kafka_message_destroy(m);

@@ -20,26 +20,20 @@
 #include "bus/kafka_mock_cluster.h"
 #include "integration/http_test_util.h"
 #include "integration/kafka_test_util.h"
+#include "integration/serve_process.h"
 #include "nexum/json_codec.h"
 #include "nexum/topics.h"
 #include "test_util.h"
-
-extern char** environ;
 
 namespace nexum {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::http_call;
+using testing::ServeProcess;
+using testing::slurp;
 
 constexpr const char* kKcat = "/usr/bin/kcat";
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Runs a command with `input` on stdin; returns its stdout (and exit code).
 std::string run(const std::string& command, const std::string& input, int* rc) {
@@ -49,63 +43,6 @@ std::string run(const std::string& command, const std::string& input, int* rc) {
   *rc = std::system((command + " < " + in + " > " + out + " 2>" + tmp.sub("err")).c_str());
   return slurp(out);
 }
-
-// A running `nexum serve`, stdout/stderr to a log file.
-class ServeProcess {
- public:
-  ServeProcess(const std::vector<std::string>& args, const std::string& log) : log_(log) {
-    std::vector<std::string> argv = {NEXUM_CLI_PATH, "serve"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    EXPECT_EQ(posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  // The port from "listening on http://127.0.0.1:PORT", 0 on timeout.
-  std::uint16_t port() {
-    const std::regex re("listening on http://[^:]+:([0-9]+)");
-    std::uint16_t port = 0;
-    testing::wait_until([&] {
-      std::smatch m;
-      const std::string text = slurp(log_);
-      if (std::regex_search(text, m, re)) port = static_cast<std::uint16_t>(std::stoi(m[1]));
-      return port != 0 || exited();
-    }, 60s, 50ms);
-    return port;
-  }
-  bool exited() {
-    int status = 0;
-    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      exit_status_ = status;
-      return true;
-    }
-    return pid_ <= 0;
-  }
-  // SIGTERM, then the exit code (-1 if it did not exit within `timeout`).
-  int terminate(std::chrono::seconds timeout = 60s) {
-    if (pid_ > 0) ::kill(pid_, SIGTERM);
-    if (!testing::wait_until([&] { return exited(); }, timeout, 20ms)) return -1;
-    return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : 128 + WTERMSIG(exit_status_);
-  }
-  std::string log() const { return slurp(log_); }
-
- private:
-  std::string log_;
-  pid_t pid_ = -1;
-  int exit_status_ = 0;
-};
 
 std::map<std::string, double> metrics(std::uint16_t port) {
   std::map<std::string, double> samples;
