@@ -66,6 +66,9 @@ Result<ChangelogRecord> decode_changelog_record(std::string_view value);
 // older generation. Thread-compatible.
 class ChangelogFence {
  public:
+  ChangelogFence() = default;
+  // Continuing a read that stopped after the marker of `current`.
+  explicit ChangelogFence(OwnerEpoch current) : current_(current) {}
   // True when the record at `offset` counts.
   bool admit(std::int64_t offset, const ChangelogRecord& record);
   OwnerEpoch current() const { return current_; }

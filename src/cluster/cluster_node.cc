@@ -92,9 +92,9 @@ class ShardRuntime {
       published_epoch_ = epoch_;
     }
     last_position_ = restored.last_position;
-    spdlog::info("cluster node {}: shard {} taken over at epoch {}: {} changelog records read ({} fenced), {} events "
-                 "checked, {} restored in {:.3f} s ({:.0f} events/s){}",
-                 node_id_, shard_, epoch_.to_string(), restored.records_read, restored.records_ignored,
+    spdlog::info("cluster node {}: shard {} taken over at epoch {}: {} changelog records read from @{} ({} fenced), "
+                 "{} events checked, {} restored in {:.3f} s ({:.0f} events/s){}",
+                 node_id_, shard_, epoch_.to_string(), restored.records_read, restored.read_from, restored.records_ignored,
                  restored.events_verified, restored.events_applied, restored.seconds, restored.events_per_second(),
                  restored.wiped ? "; the local copy was dropped and rebuilt" : "");
     return Status();

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
@@ -29,7 +30,8 @@ struct ConsumerDeleter {
 };
 using ConsumerPtr = std::unique_ptr<rd_kafka_t, ConsumerDeleter>;
 
-Result<ConsumerPtr> open_partition(const KafkaEventBusOptions& options, const std::string& topic, int partition) {
+Result<ConsumerPtr> open_partition(const KafkaEventBusOptions& options, const std::string& topic, int partition,
+                                   std::int64_t from_offset) {
   // A group id is only a name here: the reader is assigned its partition and never commits.
   NEXUM_ASSIGN_OR_RETURN(kafka_internal::ConfPtr conf,
                          kafka_internal::make_consumer_conf(options, options.client_id + ".restore", "earliest"));
@@ -39,7 +41,8 @@ Result<ConsumerPtr> open_partition(const KafkaEventBusOptions& options, const st
   ConsumerPtr consumer(handle.release());
   rd_kafka_poll_set_consumer(rk);
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(parts, topic.c_str(), partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_topic_partition_list_add(parts, topic.c_str(), partition)->offset =
+      from_offset == 0 ? RD_KAFKA_OFFSET_BEGINNING : from_offset;
   rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
   rd_kafka_topic_partition_list_destroy(parts);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_internal::status_from_kafka_error(err, "changelog reader assign");
@@ -132,17 +135,53 @@ Result<bool> local_matches(EventStore& store, const ChangelogRecord& record) {
 
 enum class Pass : std::uint8_t { kDone, kMismatch };
 
+// Where the last restore of this copy ended: its marker (epoch) and the
+// position restored to. One snapshot record of a pseudo-stream, so it is
+// written atomically; it lives and dies with the copy.
+constexpr std::string_view kResumeStream = "cluster-changelog";
+struct ResumePoint {
+  OwnerEpoch epoch;
+  std::int64_t position = 0;
+};
+
+std::optional<ResumePoint> load_resume_point(EventStore& store) {
+  Result<Snapshot> snap = store.load_snapshot(kResumeStream);
+  if (!snap) return std::nullopt;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(snap->state, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto* generation = v.as_object().if_contains("generation");
+  const auto* position = v.as_object().if_contains("position");
+  if (generation == nullptr || position == nullptr || !generation->is_int64() || !position->is_int64()) {
+    return std::nullopt;
+  }
+  ResumePoint r;
+  r.epoch = OwnerEpoch{static_cast<std::int32_t>(generation->as_int64()), snap->version};
+  r.position = position->as_int64();
+  if (r.position > store.last_position()) return std::nullopt;  // not this copy's
+  return r;
+}
+
+Status save_resume_point(EventStore& store, const ResumePoint& r) {
+  Snapshot snap;
+  snap.version = r.epoch.marker_offset;
+  snap.state = boost::json::serialize(boost::json::object{{"generation", r.epoch.generation}, {"position", r.position}});
+  return store.save_snapshot(kResumeStream, snap);
+}
+
 Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string& topic, ShardReplica& replica,
                           std::int64_t marker_offset, RestoreProgress* progress, std::chrono::milliseconds read_timeout,
                           RestoreStats& stats) {
   EventStore& store = replica.store();
   const std::int64_t local_last = store.last_position();
-  NEXUM_ASSIGN_OR_RETURN(ConsumerPtr consumer, open_partition(options, topic, replica.shard()));
-  ChangelogFence fence;
+  const std::optional<ResumePoint> resume = load_resume_point(store);
+  ChangelogFence fence = resume ? ChangelogFence(resume->epoch) : ChangelogFence();
+  std::int64_t next_position = resume ? resume->position + 1 : 1;
+  std::int64_t offset = resume ? resume->epoch.marker_offset : -1;
+  stats.read_from = offset + 1;
+  NEXUM_ASSIGN_OR_RETURN(ConsumerPtr consumer, open_partition(options, topic, replica.shard(), offset + 1));
   std::optional<OwnerEpoch> broken;  // an epoch whose history has a hole
   OrderedAppender appender(store);
-  std::int64_t next_position = 1;
-  std::int64_t offset = -1;
   auto last_message = SteadyClock::now();
   const std::string where = topic + " [" + std::to_string(replica.shard()) + "]";
   while (offset < marker_offset) {
@@ -222,6 +261,11 @@ Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string
     return Pass::kMismatch;
   }
   stats.last_position = next_position - 1;
+  if (fence.current().marker_offset != marker_offset) {
+    return Status::internal("restore: " + where + ": the new owner's marker @" + std::to_string(marker_offset) +
+                            " was not admitted (current epoch " + fence.current().to_string() + ")");
+  }
+  NEXUM_RETURN_IF_ERROR(save_resume_point(store, ResumePoint{fence.current(), stats.last_position}));
   return Pass::kDone;
 }
 

@@ -20,6 +20,7 @@ struct RestoreStats {
   std::int64_t events_verified = 0;   // already in the local copy, checked against the changelog
   std::int64_t events_applied = 0;    // appended to the local copy
   std::int64_t last_position = 0;     // the shard's last position after the restore
+  std::int64_t read_from = 0;         // changelog offset the read started at (after the previous restore's marker)
   bool wiped = false;                 // the local copy was dropped (a tail the changelog lacks, or a mismatch)
   double seconds = 0;
   // events_applied per second of the restore (0 when nothing was applied).
@@ -32,8 +33,11 @@ struct RestoreProgress {
   std::atomic<std::int64_t> target{-1};  // the marker's offset
 };
 
-// Reads partition `replica.shard()` of `changelog_topic` from its start up to
-// and including `marker_offset`, keeps the records ChangelogFence admits, and
+// Reads partition `replica.shard()` of `changelog_topic` up to and including
+// `marker_offset` — from its start, or, when the local copy holds the resume
+// point its last restore saved (its marker's offset and epoch, and the
+// position it had restored to), from just after that marker: the fence's
+// state there is known — keeps the records ChangelogFence admits, and
 // makes the local copy equal to them: events the copy has are checked (stream,
 // version, topic, event id), the rest are appended with their original
 // positions. A local copy that disagrees, or holds events past the

@@ -711,21 +711,27 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
   }
 
   // The restores the nodes logged (figures for doc/cluster.md).
-  std::regex restored(R"(shard (\d+) taken over .*: (\d+) changelog records read \((\d+) fenced\), (\d+) events checked, (\d+) restored in ([0-9.]+) s \((\d+) events/s\)(; the local copy was dropped and rebuilt)?)");
-  int wiped_restores = 0;
+  std::regex restored(R"(shard (\d+) taken over .*: (\d+) changelog records read from @(\d+) \((\d+) fenced\), (\d+) events checked, (\d+) restored in ([0-9.]+) s \((\d+) events/s\)(; the local copy was dropped and rebuilt)?)");
+  int wiped_restores = 0, takeovers = 0, resumed = 0;
   for (auto& n : nodes_) {
     std::ifstream in(n->log());
     std::string line;
     while (std::getline(in, line)) {
       std::smatch m;
       if (!std::regex_search(line, m, restored)) continue;
-      if (n->id() == wiped_node && std::stoll(m[5]) > 0) ++wiped_restores;
-      if (std::stoll(m[5]) >= 100) {
-        std::printf("node %d shard %s: restored %s events in %s s (%s events/s)%s\n", n->id(), m[1].str().c_str(),
-                    m[5].str().c_str(), m[6].str().c_str(), m[7].str().c_str(), m[8].matched ? ", copy rebuilt" : "");
+      ++takeovers;
+      if (std::stoll(m[3]) > 0) ++resumed;
+      if (n->id() == wiped_node && std::stoll(m[6]) > 0) ++wiped_restores;
+      if (std::stoll(m[6]) >= 100) {
+        std::printf("node %d shard %s: restored %s events in %s s (%s events/s), %s records read from @%s%s\n", n->id(),
+                    m[1].str().c_str(), m[6].str().c_str(), m[7].str().c_str(), m[8].str().c_str(),
+                    m[2].str().c_str(), m[3].str().c_str(), m[9].matched ? ", copy rebuilt" : "");
       }
     }
   }
+  std::printf("%d takeovers, %d of them resumed after the copy's last marker instead of reading from offset 0\n",
+              takeovers, resumed);
+  EXPECT_GT(resumed, 0) << "no takeover used its copy's resume point";
   std::printf("%zu commands: %d money accepted, %d rejected; %lld markers, %lld fenced records; %lld events compared "
               "with the shard stores\n",
               count.size(), accepted, rejected, static_cast<long long>(markers), static_cast<long long>(fenced),
