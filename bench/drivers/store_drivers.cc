@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <mutex>
 #include <filesystem>
@@ -244,6 +245,7 @@ Result<std::vector<BenchRow>> run_append_bench(const AppendBenchOptions& o) {
 }
 
 Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
+  bool filled_now = false;
   {
     StoreOptions fill_options;
     fill_options.durability = Durability::kBuffered;
@@ -252,6 +254,7 @@ Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
     std::unique_ptr<EventStore> store = std::move(opened).value();
     std::int64_t have = store->last_position();
     if (have < o.events) {
+      filled_now = true;
       std::fprintf(stderr, "filling %s with %lld events...\n", o.dir.c_str(), static_cast<long long>(o.events - have));
       std::vector<std::future<Result<AppendResult>>> inflight;
       for (std::int64_t i = have; i < o.events;) {
@@ -278,6 +281,38 @@ Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
   if (!opened) return opened.error();
   std::unique_ptr<store::RocksEventStore> store = std::move(opened).value();
   const std::int64_t n = store->last_position();
+  // What a user meets after filling: the WAL replayed at open becomes L0
+  // files, and compactions then run for a while. On 2 vCPUs they take a core
+  // from whichever side is measured meanwhile, so by default the replay waits
+  // for them (the state is printed either way).
+  auto property = [&](const char* name) -> std::uint64_t {
+    std::string v;
+    if (!store->db()->GetProperty(store->column_family(store::kCfLog), name, &v)) return 0;
+    return std::strtoull(v.c_str(), nullptr, 10);
+  };
+  auto levels = [&] {
+    std::string out;
+    for (int l = 0; l < 7; ++l) {
+      const std::string name = "rocksdb.num-files-at-level" + std::to_string(l);
+      out += (l > 0 ? "/" : "") + std::to_string(property(name.c_str()));
+    }
+    return out + " (L0..L6), " + std::to_string(property("rocksdb.num-immutable-mem-table") + 1) + " memtables";
+  };
+  const auto settle_start = Clock::now();
+  if (o.settle) {
+    rocksdb::FlushOptions fo;
+    store->db()->Flush(fo, store->column_family(store::kCfLog)).PermitUncheckedError();
+    while (property("rocksdb.compaction-pending") != 0 || property("rocksdb.num-running-compactions") != 0 ||
+           property("rocksdb.num-running-flushes") != 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  const double settled_seconds = seconds_since(settle_start);
+  std::string state = std::string(filled_now ? "fresh (filled in this run)" : "reused (filled by an earlier run)") +
+                      (o.settle ? ", compactions settled (waited " + std::to_string(static_cast<int>(settled_seconds)) +
+                                      " s)"
+                                : ", measured at once (--no-settle)") +
+                      "; log CF files by level: " + levels();
 
   // Baseline: raw iteration over the same column family, touching every value.
   std::uint64_t bytes = 0;
@@ -352,6 +387,7 @@ Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
                   baseline_note});
   rows.push_back({"replay " + std::to_string(n) + " events: decode only", decode_rate, raw_rate, "events/s", ""});
   rows.push_back({"accounts folded", static_cast<double>(balances.size()), 0, "accounts", ""});
+  rows.push_back({"store state", static_cast<double>(n), 0, "events", state});
   return rows;
 }
 

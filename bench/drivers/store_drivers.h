@@ -39,6 +39,8 @@ struct ReplayBenchOptions {
   std::string dir;  // reused across runs: filled up to `events` if shorter
   std::int64_t events = 5000000;
   int accounts = 10000;
+  // Flush and wait for the log CF's compactions before measuring. Default: true.
+  bool settle = true;
 };
 // Replay of the global log decoded and folded into per-account balances,
 // vs raw RocksDB iteration over the same column family.

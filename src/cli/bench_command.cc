@@ -46,6 +46,8 @@ void register_bench_command(CLI::App& app) {
   r->add_option("--data", replay->dir, "Store directory, filled up to --events when shorter")->required();
   r->add_option("--events", replay->events, "Events in the log (default 5000000)");
   r->add_option("--accounts", replay->accounts, "Accounts (default 10000)");
+  r->add_flag("--no-settle{false}", replay->settle,
+              "Measure at once, without waiting for the compactions a fill leaves running");
   r->callback([replay] { report("nexum bench replay", bench::run_replay_bench(*replay)); });
 
   auto relay = std::make_shared<bench::RelayBenchOptions>();

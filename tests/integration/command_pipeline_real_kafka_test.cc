@@ -8,12 +8,12 @@
 #include <map>
 #include <memory>
 #include <random>
-#include <set>
 
 #include <gtest/gtest.h>
 
 #include "banking/kafka_command_consumer.h"
 #include "banking_test_util.h"
+#include "command_outcome_checks.h"
 #include "kafka_test_util.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_bus.h"
@@ -23,8 +23,7 @@ namespace nexum {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::kAcct;
-using testing::kCust;
+using testing::cents_text;
 using testing::kTxn;
 using testing::make_command;
 using testing::RealKafkaCluster;
@@ -32,10 +31,6 @@ using testing::wait_until;
 
 constexpr int kAccounts = 24;
 constexpr int kMovements = 3000;
-
-std::string cents_text(std::int64_t cents) {
-  return std::to_string(cents / 100) + "." + (cents % 100 < 10 ? "0" : "") + std::to_string(cents % 100);
-}
 
 TEST(CommandPipelineRealKafkaTest, MembersJoiningAndLeavingUnderLoadKeepOneOutcomePerCommandAndKeyOrder) {
   RealKafkaCluster* cluster = RealKafkaCluster::shared();
@@ -54,22 +49,8 @@ TEST(CommandPipelineRealKafkaTest, MembersJoiningAndLeavingUnderLoadKeepOneOutco
   auto store = EventStore::open(dir.sub("data"));
   ASSERT_TRUE(store);
   std::map<std::string, std::int64_t> expected;
-  {
-    InMemoryEventBus local;
-    NexumCommandHandler setup(**store, local);
-    for (int i = 0; i < kAccounts; ++i) {
-      const std::string c = "cust_p" + std::to_string(::getpid()) + "_" + std::to_string(i);
-      const std::string a = prefix + std::to_string(i);
-      ASSERT_TRUE(setup.handle(kCust, make_command(kCust, {{"action", "create"}, {"customer_id", c},
-                                                           {"first_name", "A"}, {"last_name", "B"},
-                                                           {"email", "a@b.example"}, {"kyc_status", "verified"}})));
-      ASSERT_TRUE(setup.handle(kAcct, make_command(kAcct, {{"action", "open"}, {"customer_id", c}, {"account_id", a},
-                                                           {"product_type", "checking"}, {"currency", "USD"}})));
-      ASSERT_TRUE(setup.handle(kTxn, make_command(kTxn, {{"action", "deposit"}, {"account_id", a},
-                                                         {"amount", "1000.00"}})));
-      expected[a] = 100000;
-    }
-  }
+  testing::create_funded_accounts(**store, prefix, kAccounts, expected);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
 
   KafkaEventBusOptions options = testing::test_bus_options(bootstrap);
   options.consumer_properties["session.timeout.ms"] = "6000";
@@ -161,22 +142,7 @@ TEST(CommandPipelineRealKafkaTest, MembersJoiningAndLeavingUnderLoadKeepOneOutco
   }
   // One outcome per command, in produce order per account: the causation
   // ids on each account's stream, filtered to the commands keyed by it.
-  std::int64_t transactions = 0;
-  for (const auto& [account, ids] : order) {
-    std::set<std::string> own(ids.begin(), ids.end());
-    std::vector<std::string> seen;
-    Result<std::vector<RecordedEvent>> events = (*store)->read_stream("account-" + account, 0, 100000);
-    ASSERT_TRUE(events);
-    for (const RecordedEvent& e : *events) {
-      const boost::json::value* c = e.event.metadata.if_contains("causation_id");
-      if (c != nullptr && c->is_string() && own.count(std::string(c->get_string())) != 0) {
-        seen.emplace_back(c->get_string());
-      }
-    }
-    EXPECT_EQ(seen, ids) << account << ": every command keyed by it once, in the order produced";
-    transactions += static_cast<std::int64_t>(seen.size());
-  }
-  EXPECT_EQ(transactions, kMovements);
+  testing::expect_one_outcome_per_command_in_order(**store, order, kMovements);
   std::printf("handled by the first member: %llu, by the second: %llu, duplicates answered: %llu\n",
               static_cast<unsigned long long>(by_first),
               static_cast<unsigned long long>((*second)->stats().handled),
