@@ -128,7 +128,12 @@ Status RocksEventStore::open_db(const OpenHooks& hooks) {
   } else if (!fs::is_directory(dir_, ec)) {
     return Status::invalid_argument("data directory '" + dir_ + "' is not a directory");
   } else if (!fs::exists(fs::path(dir_) / "CURRENT", ec)) {
-    if (!fs::is_empty(dir_, ec)) {
+    // A directory this process may not read (mode 000, another owner) is
+    // said to be so, not taken for one without a store.
+    if (ec) return Status::unavailable("data directory '" + dir_ + "' cannot be read: " + ec.message());
+    const bool empty = fs::is_empty(dir_, ec);
+    if (ec) return Status::unavailable("data directory '" + dir_ + "' cannot be read: " + ec.message());
+    if (!empty) {
       return Status::invalid_argument("'" + dir_ + "' holds files but no Nexum store; refusing to write there");
     }
     if (!create) return Status::not_found("no Nexum store in '" + dir_ + "'");

@@ -1,7 +1,11 @@
 // EventStore against real RocksDB directories.
 #include "nexum/store.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <map>
@@ -115,6 +119,42 @@ TEST_F(EventStoreTest, InvalidStreamIdsAndEmptyBatchesAreInvalidArgument) {
   ASSERT_FALSE(no_topic);
   EXPECT_NE(no_topic.error().message().find("event_type"), std::string::npos);
   EXPECT_EQ(store_->last_position(), 0);
+}
+
+// Mode 000 (or another owner's mode 0700): the open says the directory cannot
+// be read, not that it "holds files but no Nexum store". Root reads any
+// directory, so as root the open runs in a child that has become nobody.
+TEST(EventStoreOpenTest, AnUnreadableDataDirectoryIsUnavailableNamingTheCause) {
+  testing::TempDir dir;
+  const std::string data = dir.sub("data");
+  std::filesystem::create_directories(data);
+  std::ofstream(data + "/somefile") << "x";
+  std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+  std::filesystem::permissions(data, std::filesystem::perms::none);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    if (::geteuid() == 0 && ::setuid(65534) != 0) _exit(3);
+    auto store = EventStore::open(data);
+    const std::string text = store ? std::string("opened") : store.error().to_string();
+    const bool written = ::write(fds[1], text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    _exit(written ? 0 : 4);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  std::filesystem::permissions(data, std::filesystem::perms::owner_all);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  EXPECT_NE(text.find("UNAVAILABLE"), std::string::npos) << text;
+  EXPECT_NE(text.find("cannot be read: Permission denied"), std::string::npos) << text;
+  EXPECT_EQ(text.find("holds files"), std::string::npos) << text;
 }
 
 TEST_F(EventStoreTest, AnEventLargerThanTheLimitIsInvalidArgumentNamingItAndWritesNothing) {
