@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <string>
 
+#include "core/json_internal.h"
+
 namespace nexum {
 namespace {
 
@@ -131,18 +133,9 @@ struct Wide {
   }
 };
 
-std::string quoted(std::string_view text) {
-  constexpr std::size_t kMaxShown = 48;
-  std::string out = "'";
-  if (text.size() > kMaxShown) {
-    out.append(text.substr(0, kMaxShown));
-    out += "...";
-  } else {
-    out.append(text);
-  }
-  out += "'";
-  return out;
-}
+// The text in quotes for an error message: untrusted (a command's amount),
+// so at most 64 bytes and non-printable bytes as \xNN (json_internal::printable).
+std::string quoted(std::string_view text) { return "'" + json_internal::printable(text) + "'"; }
 
 Status overflow_error(std::string_view op) {
   std::string m = "decimal overflow in ";
