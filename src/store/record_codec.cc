@@ -6,6 +6,7 @@
 
 #include <kj/exception.h>
 
+#include "core/json_internal.h"
 #include "nexum/json_codec.h"
 #include "store/event_record.capnp.h"
 
@@ -205,8 +206,10 @@ Status RecordDecoder::decode(std::string_view value, std::int64_t position, Even
                 out->envelope.data_json = view(r.getDataJson());
                 out->envelope.metadata_json = view(r.getMetadataJson());
               })) {
+    // Cap'n Proto's description quotes bytes of the damaged record: escaped,
+    // so the message stays printable wherever it goes (logs, verify, HTTP).
     return Status::data_loss("position " + std::to_string(position) +
-                             ": record does not decode: " + std::string(e->getDescription().cStr()));
+                             ": record does not decode: " + json_internal::printable(e->getDescription().cStr()));
   }
   if (!error.empty()) return Status::data_loss("position " + std::to_string(position) + ": " + error);
   if (out->global_position != position) {
