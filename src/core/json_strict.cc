@@ -1,6 +1,7 @@
 #include "core/json_strict.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,13 +26,13 @@ class StrictHandler {
   static constexpr std::size_t max_string_size = json::string::max_size();
 
   json::value_stack st;
-  std::string duplicate;  // the repeated key, when that stopped the parse
+  std::optional<std::string> duplicate;  // the repeated key (possibly ""), when that stopped the parse
 
   bool on_document_begin(json::error_code&) {
     st.reset();
     open_ = 0;
     key_.clear();
-    duplicate.clear();
+    duplicate.reset();
     return true;
   }
   bool on_document_end(json::error_code&) { return true; }
@@ -124,8 +125,8 @@ Result<boost::json::value> parse_json_strict(std::string_view text, std::string_
   std::size_t consumed = parser.write_some(false, text.data(), text.size(), ec);
   if (!ec && consumed != text.size()) ec = json::error::extra_data;
   if (ec) {
-    if (!parser.handler().duplicate.empty()) {
-      return Status::invalid_argument(std::string(what) + ": key '" + printable(parser.handler().duplicate) +
+    if (parser.handler().duplicate.has_value()) {
+      return Status::invalid_argument(std::string(what) + ": key '" + printable(*parser.handler().duplicate) +
                                       "' appears twice in one object");
     }
     return Status::invalid_argument(std::string(what) + ": malformed JSON: " + ec.message());

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/json_strict.h"
@@ -53,7 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   require(!ec, "what the strict parser accepts boost::json accepts");
-  require(*strict == lax, "the strict parser builds the value boost::json builds");
+  // Compared as text: a number like 0e1539872490 is NaN in both, and NaN != NaN.
+  require(boost::json::serialize(*strict) == boost::json::serialize(lax),
+          "the strict parser builds the value boost::json builds");
   if (!strict->is_object()) return 0;
 
   static JsonFieldReader reader({"action", "amount", "account_id", "balance", "data", "metadata", "seq", ""});
