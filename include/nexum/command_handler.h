@@ -3,6 +3,7 @@
 // Command shapes, outcomes and rejection reasons: doc/commands.md.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -66,6 +67,11 @@ struct CommandHandlerOptions {
   DeadLetters dead_letters = DeadLetters::kAuto;  // Default: kAuto.
   // Default: "nexum.commands.dlq".
   std::string dlq_topic = std::string(topics::kCommandsDlq);
+  // kHandler: how long a dead letter may wait for the broker's
+  // acknowledgement. The command is acknowledged to its bus (its offset may
+  // be committed) only once its dead letter is confirmed; past this wait the
+  // command fails with Unavailable and is redelivered. Default: 30 s.
+  std::chrono::milliseconds dead_letter_timeout{30000};
   // Buses without consumer groups (InMemory, Log) call handlers inline on the
   // publishing thread, one at a time, so each command waits for its own
   // fsync. With local_workers > 0 the bus handler instead queues the command

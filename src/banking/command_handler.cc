@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -453,12 +454,23 @@ Status NexumCommandHandler::Impl::publish_dead_letter(std::string_view topic, co
   m.headers.push_back({std::string(kHeaderDlqTopic), std::string(topic)});
   m.headers.push_back({std::string(kHeaderDlqError), error.to_string()});
   m.headers.push_back({std::string(kHeaderDlqAttempts), "1"});
-  Status s = bus_.publish_recorded(m, [](const DeliveryReport&) {});
-  if (s.ok()) {
-    MutexLock lock(mu_);
-    ++stats_.dead_letters_published;
+  // The dead letter must be on the broker before this returns: the caller
+  // then lets the consumer commit the command's offset, and a process killed
+  // between that commit and the delivery would lose the poison message for
+  // good (found by tests/torture). The delivery report comes from the bus's
+  // own delivery thread (synchronously for InMemory/Log).
+  auto delivered = std::make_shared<std::promise<Status>>();
+  std::future<Status> done = delivered->get_future();
+  NEXUM_RETURN_IF_ERROR(
+      bus_.publish_recorded(m, [delivered](const DeliveryReport& r) { delivered->set_value(r.status); }));
+  if (done.wait_for(options_.dead_letter_timeout) != std::future_status::ready) {
+    return Status::unavailable("the dead letter was not confirmed within " +
+                               std::to_string(options_.dead_letter_timeout.count()) + " ms");
   }
-  return s;
+  NEXUM_RETURN_IF_ERROR(done.get());
+  MutexLock lock(mu_);
+  ++stats_.dead_letters_published;
+  return Status();
 }
 
 Status NexumCommandHandler::Impl::on_bus_message(std::string_view topic, const EventSchema& command) {
