@@ -98,8 +98,9 @@ struct ParkedEvent {
   std::int64_t attempts = 1;
 };
 
-// Thread-safe. `store` must be the EventStore returned by EventStore::open
-// and must outlive the engine.
+// Thread-safe. `store` must be the EventStore returned by EventStore::open,
+// or a decorator of it (one that forwards local_state_store()), and must
+// outlive the engine. Read models and checkpoints live in that store.
 class ProjectionEngine {
  public:
   static Result<std::unique_ptr<ProjectionEngine>> create(EventStore& store, ProjectionEngineOptions options = {});

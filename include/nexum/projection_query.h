@@ -24,10 +24,11 @@ struct ReadModelEntry {
 
 // Sees what has been committed (a batch being applied is invisible until
 // it commits, and then all of it at once). Thread-safe. `store` must be
-// the EventStore returned by EventStore::open and must outlive this.
+// the EventStore returned by EventStore::open, or a decorator of it, and
+// the store must outlive this.
 class ReadModelQuery {
  public:
-  // InvalidArgument when `store` is not the RocksDB store.
+  // InvalidArgument when `store` has no RocksDB store underneath.
   static Result<ReadModelQuery> create(EventStore& store);
 
   // The value under `key`, nullopt when absent. InvalidArgument for a bad
@@ -41,8 +42,8 @@ class ReadModelQuery {
                                            std::string_view start_after = {}) const;
 
  private:
-  explicit ReadModelQuery(EventStore* store) : store_(store) {}
-  EventStore* store_;  // not owned
+  explicit ReadModelQuery(store::LocalStateStore* state) : state_(state) {}
+  store::LocalStateStore* state_;  // not owned
 };
 
 // True for 1-128 characters of [A-Za-z0-9_.-].

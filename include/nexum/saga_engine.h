@@ -78,12 +78,13 @@ struct SagaEngineStats {
   std::string last_error;
 };
 
-// Thread-safe. The store (opened with EventStore::open), the bus and the saga
+// Thread-safe. The store (opened with EventStore::open, or a decorator of it
+// that forwards local_state_store()), the bus and the saga
 // must outlive the engine.
 class SagaEngine {
  public:
-  // InvalidArgument when the saga's name is invalid or `store` is not the
-  // RocksDB store EventStore::open returns.
+  // InvalidArgument when the saga's name is invalid or `store` has no
+  // RocksDB store underneath (local_state_store() is null).
   static Result<std::unique_ptr<SagaEngine>> create(EventStore& store, EventBus& bus, const Saga& saga,
                                                     SagaEngineOptions options = {},
                                                     const Clock& clock = SystemClock::instance());
@@ -142,8 +143,8 @@ struct SagaSummary {
   std::size_t sent = 0;       // command ids in the sent ledger
 };
 
-// Every saga with keys in the store. InvalidArgument for a store that is not
-// from EventStore::open.
+// Every saga with keys in the store. InvalidArgument for a store with no
+// RocksDB store underneath.
 Result<std::vector<SagaSummary>> list_sagas(EventStore& store);
 Result<SagaSummary> summarize_saga(EventStore& store, std::string_view saga);
 // Instances of `saga` in id order, at most `limit`.

@@ -162,6 +162,10 @@ class Subscription {
 // thread. A non-OK return stops the subscription with that status.
 using SubscriptionHandler = std::function<Status(const EventView&)>;
 
+namespace store {
+class LocalStateStore;  // internal (src/store/local_state_store.h)
+}  // namespace store
+
 // The event store. Thread-safe: every method may be called concurrently.
 class EventStore {
  public:
@@ -231,6 +235,11 @@ class EventStore {
   // naming the cause; reads go on, and writing resumes by itself once the
   // disk takes writes again (nothing acknowledged is lost).
   virtual Status write_health() const { return Status(); }
+
+  // Internal: the database projections and sagas keep their state in
+  // (src/store/local_state_store.h); nullptr when there is none. A decorator
+  // returns its inner store's, so it can be handed to the engines.
+  virtual store::LocalStateStore* local_state_store() { return nullptr; }
 };
 
 // The id of the process holding the store in `dir` open for writing (this

@@ -1,7 +1,7 @@
 // TimedEventStore: an EventStore that forwards to the real one and times
 // every append (the /metrics append latency histogram). The service hands
-// it to the command handler and uses it for publish-test; projections and
-// sagas keep the real store (they need the RocksDB one).
+// it to the command handler and uses it for publish-test. It forwards
+// local_state_store(), so projections and sagas accept it too.
 #pragma once
 
 #include <atomic>
@@ -49,6 +49,7 @@ class TimedEventStore final : public EventStore {
   Status verify(const std::function<void(std::int64_t checked)>& progress) override { return inner_.verify(progress); }
   const std::string& directory() const override { return inner_.directory(); }
   Status write_health() const override { return inner_.write_health(); }
+  store::LocalStateStore* local_state_store() override { return inner_.local_state_store(); }
 
   const LatencyHistogram& latency() const { return latency_; }
   std::uint64_t appends() const { return appends_.load(); }            // calls that wrote

@@ -9,7 +9,7 @@
 #include "projections/projection_runner.h"
 #include "projections/shared_replay.h"
 #include "core/mutex.h"
-#include "store/rocks_event_store.h"
+#include "store/local_state_store.h"
 
 namespace nexum {
 
@@ -28,8 +28,8 @@ std::string_view projection_state_name(ProjectionState state) {
 // Replays are destroyed (joined) before the runners they feed.
 class ProjectionEngine::Impl {
  public:
-  Impl(store::RocksEventStore& store, ProjectionEngineOptions options, ReadModelQuery query)
-      : store_(store), options_(std::move(options)), query_(query) {}
+  Impl(EventStore& store, store::LocalStateStore& state, ProjectionEngineOptions options, ReadModelQuery query)
+      : store_(store), state_(state), options_(std::move(options)), query_(query) {}
 
   Status add(std::unique_ptr<Projection> projection) {
     if (!projection) return Status::invalid_argument("projection: null");
@@ -39,7 +39,7 @@ class ProjectionEngine::Impl {
     }
     MutexLock lock(mu_);
     if (find_locked(name) != nullptr) return Status::conflict("projection '" + name + "' is already added", -1);
-    auto runner = std::make_unique<projections::ProjectionRunner>(store_, std::move(projection), options_);
+    auto runner = std::make_unique<projections::ProjectionRunner>(store_, state_, std::move(projection), options_);
     NEXUM_RETURN_IF_ERROR(runner->load());
     if (started_) NEXUM_RETURN_IF_ERROR(runner->start());
     runners_.push_back(std::move(runner));
@@ -118,7 +118,7 @@ class ProjectionEngine::Impl {
       groups[next++ % threads].push_back({r, *generation});
     }
     if (std::any_of(groups.begin(), groups.end(), [](const auto& g) { return !g.empty(); })) {
-      replays_.push_back(std::make_unique<projections::SharedReplay>(store_, std::move(groups)));
+      replays_.push_back(std::make_unique<projections::SharedReplay>(store_, state_, std::move(groups)));
     }
     return Status();
   }
@@ -130,7 +130,8 @@ class ProjectionEngine::Impl {
     return nullptr;
   }
 
-  store::RocksEventStore& store_;
+  EventStore& store_;
+  store::LocalStateStore& state_;
   const ProjectionEngineOptions options_;
   const ReadModelQuery query_;
   mutable Mutex mu_;
@@ -141,12 +142,11 @@ class ProjectionEngine::Impl {
 
 Result<std::unique_ptr<ProjectionEngine>> ProjectionEngine::create(EventStore& store,
                                                                    ProjectionEngineOptions options) {
-  auto* rocks = dynamic_cast<store::RocksEventStore*>(&store);
-  if (rocks == nullptr) return Status::invalid_argument("store: not the store returned by EventStore::open");
+  NEXUM_ASSIGN_OR_RETURN(auto state, store::local_state_of(store, "ProjectionEngine"));
   NEXUM_ASSIGN_OR_RETURN(auto query, ReadModelQuery::create(store));
   if (options.max_batch_events == 0) return Status::invalid_argument("max_batch_events: must be > 0");
   return std::unique_ptr<ProjectionEngine>(
-      new ProjectionEngine(std::make_unique<Impl>(*rocks, std::move(options), query)));
+      new ProjectionEngine(std::make_unique<Impl>(store, *state, std::move(options), query)));
 }
 
 ProjectionEngine::ProjectionEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

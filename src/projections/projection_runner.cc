@@ -35,17 +35,18 @@ std::string parked_json(std::int64_t position, std::string_view event_type, std:
 
 }  // namespace
 
-ProjectionRunner::ProjectionRunner(store::RocksEventStore& store, std::unique_ptr<Projection> projection,
+ProjectionRunner::ProjectionRunner(EventStore& store, store::LocalStateStore& state, std::unique_ptr<Projection> projection,
                                    const ProjectionEngineOptions& options)
     : store_(store),
+      state_(state),
       projection_(std::move(projection)),
       name_(projection_->name()),
       filter_(projection_->filter()),
       policy_(projection_->failure_policy()),
       options_(options),
-      readmodels_(store.column_family(store::kCfReadModels)),
-      checkpoints_(store.column_family(store::kCfCheckpoints)),
-      staged_(store.db(), readmodels_, name_, options.cache_entries) {}
+      readmodels_(state.column_family(store::kCfReadModels)),
+      checkpoints_(state.column_family(store::kCfCheckpoints)),
+      staged_(state.db(), readmodels_, name_, options.cache_entries) {}
 
 ProjectionRunner::~ProjectionRunner() { stop(); }
 
@@ -54,7 +55,7 @@ Status ProjectionRunner::load() {
   checkpoint_.store(checkpoint);
 
   std::string value;
-  rocksdb::Status s = store_.db()->Get(rocksdb::ReadOptions(), readmodels_, status_key(name_), &value);
+  rocksdb::Status s = state_.db()->Get(rocksdb::ReadOptions(), readmodels_, status_key(name_), &value);
   if (s.ok()) {
     boost::system::error_code ec;
     boost::json::value v = boost::json::parse(value, ec);
@@ -82,7 +83,7 @@ Status ProjectionRunner::load() {
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, readmodels_));
+  std::unique_ptr<rocksdb::Iterator> it(state_.db()->NewIterator(ro, readmodels_));
   for (it->Seek(prefix); it->Valid(); it->Next()) ++parked;
   NEXUM_RETURN_IF_ERROR(store::to_status(it->status(), "counting parked events of '" + name_ + "'"));
   parked_count_.store(parked);
@@ -175,7 +176,7 @@ Status ProjectionRunner::reset_for_rebuild() {
     if (s.ok()) s = batch.Put(checkpoints_, checkpoint_name(name_), rocksdb::Slice(zero.data(), zero.size()));
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync_commits;
-    if (s.ok()) s = store::write_batch(store_.db(), wo, &batch);
+    if (s.ok()) s = store::write_batch(state_.db(), wo, &batch);
     NEXUM_RETURN_IF_ERROR(store::to_status(s, "resetting projection '" + name_ + "'"));
     durable_error_position_ = 0;
     checkpoint_.store(0);
@@ -392,7 +393,7 @@ Status ProjectionRunner::commit_locked(std::int64_t checkpoint) {
   batch.Put(checkpoints_, checkpoint_name(name_), rocksdb::Slice(cp.data(), cp.size())).PermitUncheckedError();
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_commits;
-  rocksdb::Status s = store::write_batch(store_.db(), wo, &batch);
+  rocksdb::Status s = store::write_batch(state_.db(), wo, &batch);
   if (!s.ok()) {
     Status st = store::to_status(s, "committing projection '" + name_ + "'");
     staged_.clear();  // the cache may hold values that never reached the store
@@ -461,7 +462,7 @@ Result<std::vector<ParkedEvent>> ProjectionRunner::parked(std::size_t limit) con
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, readmodels_));
+  std::unique_ptr<rocksdb::Iterator> it(state_.db()->NewIterator(ro, readmodels_));
   for (it->Seek(prefix); it->Valid() && out.size() < limit; it->Next()) {
     ParkedEvent p;
     p.position = parked_key_position(store::to_view(it->key())).value_or(0);
@@ -491,7 +492,7 @@ Status ProjectionRunner::retry_parked(std::int64_t position) {
   if (batch_events_ > 0) NEXUM_RETURN_IF_ERROR(commit_locked(batch_last_));
   const std::string key = parked_key(name_, position);
   std::string record;
-  rocksdb::Status rs = store_.db()->Get(rocksdb::ReadOptions(), readmodels_, key, &record);
+  rocksdb::Status rs = state_.db()->Get(rocksdb::ReadOptions(), readmodels_, key, &record);
   if (rs.IsNotFound()) {
     return Status::not_found("projection '" + name_ + "' has no parked event at position " + std::to_string(position));
   }
@@ -527,7 +528,7 @@ Status ProjectionRunner::retry_parked(std::int64_t position) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_commits;
-  rocksdb::Status s = store::write_batch(store_.db(), wo, &batch);
+  rocksdb::Status s = store::write_batch(state_.db(), wo, &batch);
   if (!s.ok()) {
     staged_.clear();
     return store::to_status(s, "committing the retry of a parked event");

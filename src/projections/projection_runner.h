@@ -22,7 +22,7 @@
 #include "nexum/projection_engine.h"
 #include "projections/staged_read_model.h"
 #include "core/mutex.h"
-#include "store/rocks_event_store.h"
+#include "store/local_state_store.h"
 
 namespace nexum::projections {
 
@@ -30,7 +30,7 @@ namespace nexum::projections {
 // outlive the runner.
 class ProjectionRunner {
  public:
-  ProjectionRunner(store::RocksEventStore& store, std::unique_ptr<Projection> projection,
+  ProjectionRunner(EventStore& store, store::LocalStateStore& state, std::unique_ptr<Projection> projection,
                    const ProjectionEngineOptions& options);
   ~ProjectionRunner();  // stop()
   ProjectionRunner(const ProjectionRunner&) = delete;
@@ -97,7 +97,8 @@ class ProjectionRunner {
   void stop_locked(bool commit_pending) NEXUM_REQUIRES(control_mu_);
   bool matches(const EventView& e) const { return filter_.empty() || filter_.matches(e); }
 
-  store::RocksEventStore& store_;
+  EventStore& store_;
+  store::LocalStateStore& state_;
   const std::unique_ptr<Projection> projection_;
   const std::string name_;
   const EventFilter filter_;

@@ -5,7 +5,7 @@
 
 #include "projections/read_model_keys.h"
 #include "store/keys.h"
-#include "store/rocks_event_store.h"
+#include "store/local_state_store.h"
 #include "store/rocks_status.h"
 
 namespace nexum {
@@ -28,17 +28,15 @@ Result<boost::json::value> parse_value(std::string_view key, std::string_view by
 }  // namespace
 
 Result<ReadModelQuery> ReadModelQuery::create(EventStore& store) {
-  if (dynamic_cast<store::RocksEventStore*>(&store) == nullptr) {
-    return Status::invalid_argument("store: not the store returned by EventStore::open");
-  }
-  return ReadModelQuery(&store);
+  NEXUM_ASSIGN_OR_RETURN(auto state, store::local_state_of(store, "ReadModelQuery"));
+  return ReadModelQuery(state);
 }
 
 Result<std::optional<boost::json::value>> ReadModelQuery::get(std::string_view projection,
                                                               std::string_view key) const {
   NEXUM_RETURN_IF_ERROR(check_name(projection));
   if (key.empty()) return Status::invalid_argument("key: empty");
-  auto& rocks = static_cast<store::RocksEventStore&>(*store_);
+  auto& rocks = *state_;
   std::string full = projections::model_key(projection, key);
   rocksdb::PinnableSlice value;
   rocksdb::Status s =
@@ -53,7 +51,7 @@ Result<std::optional<boost::json::value>> ReadModelQuery::get(std::string_view p
 Result<std::vector<ReadModelEntry>> ReadModelQuery::scan(std::string_view projection, std::string_view prefix,
                                                          std::size_t limit, std::string_view start_after) const {
   NEXUM_RETURN_IF_ERROR(check_name(projection));
-  auto& rocks = static_cast<store::RocksEventStore&>(*store_);
+  auto& rocks = *state_;
   const std::string model = projections::model_prefix(projection);
   const std::string from = model + std::string(prefix);
   const std::string end = projections::prefix_successor(from);

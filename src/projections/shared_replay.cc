@@ -100,7 +100,8 @@ class SharedReplay::Lane {
   bool finished_ NEXUM_GUARDED_BY(mu_) = false;
 };
 
-SharedReplay::SharedReplay(store::RocksEventStore& store, std::vector<std::vector<Member>> lanes) : store_(store) {
+SharedReplay::SharedReplay(EventStore& store, store::LocalStateStore& state, std::vector<std::vector<Member>> lanes)
+    : store_(store), state_(state) {
   for (auto& members : lanes) {
     if (!members.empty()) lanes_.push_back(std::make_unique<Lane>(std::move(members)));
   }
@@ -172,7 +173,7 @@ Status SharedReplay::read(std::int64_t& from, std::int64_t last, bool& abandoned
   ro.iterate_upper_bound = &upper_slice;
   ro.fill_cache = false;  // a long replay must not evict the hot set
   ro.readahead_size = 2u << 20;
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.column_family(store::kCfLog)));
+  std::unique_ptr<rocksdb::Iterator> it(state_.db()->NewIterator(ro, state_.column_family(store::kCfLog)));
   const auto first = store::encode_u64(static_cast<std::uint64_t>(from));
   auto chunk = std::make_shared<Chunk>();
   auto send_chunk = [&] {

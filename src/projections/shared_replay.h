@@ -13,7 +13,7 @@
 
 #include "nexum/status.h"
 #include "projections/projection_runner.h"
-#include "store/rocks_event_store.h"
+#include "store/local_state_store.h"
 
 namespace nexum::projections {
 
@@ -31,7 +31,7 @@ class SharedReplay {
 
   // `lanes`: the members applied together on one thread each (empty lanes
   // are ignored).
-  SharedReplay(store::RocksEventStore& store, std::vector<std::vector<Member>> lanes);
+  SharedReplay(EventStore& store, store::LocalStateStore& state, std::vector<std::vector<Member>> lanes);
   ~SharedReplay();  // stop()
   SharedReplay(const SharedReplay&) = delete;
   SharedReplay& operator=(const SharedReplay&) = delete;
@@ -56,7 +56,8 @@ class SharedReplay {
   void apply(Lane& lane);
   void thread_done();
 
-  store::RocksEventStore& store_;
+  EventStore& store_;
+  store::LocalStateStore& state_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::int64_t from_ = std::numeric_limits<std::int64_t>::max();  // the scan's first position
   std::atomic<bool> stopping_{false};

@@ -41,25 +41,26 @@ struct CommandRelay::Deliveries {
   std::vector<std::optional<DeliveryReport>> reports NEXUM_GUARDED_BY(mu);  // index = item of the round
 };
 
-std::size_t count_keys(store::RocksEventStore& store, const std::string& prefix, std::string_view from,
+std::size_t count_keys(store::LocalStateStore& state, const std::string& prefix, std::string_view from,
                        std::size_t limit) {
   std::string end = prefix_end(prefix);
   rocksdb::Slice upper = to_slice(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.column_family(store::kCfSagas)));
+  std::unique_ptr<rocksdb::Iterator> it(state.db()->NewIterator(ro, state.column_family(store::kCfSagas)));
   std::size_t n = 0;
   for (it->Seek(to_slice(from.empty() ? std::string_view(prefix) : from)); it->Valid() && n < limit; it->Next()) ++n;
   return n;
 }
 
 std::size_t CommandRelay::pending(std::size_t limit) const {
-  return count_keys(store_, kind_prefix(saga_, KeyKind::kOutbox), outbox_key(saga_, first_pending_seq_.load()), limit);
+  return count_keys(state_, kind_prefix(saga_, KeyKind::kOutbox), outbox_key(saga_, first_pending_seq_.load()), limit);
 }
 
-CommandRelay::CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga,
+CommandRelay::CommandRelay(EventStore& store, store::LocalStateStore& state, EventBus& bus, std::string saga,
                            CommandRelayOptions options, Mutex& write_mu)
     : store_(store),
+      state_(state),
       bus_(bus),
       saga_(std::move(saga)),
       options_(options),
@@ -133,8 +134,8 @@ void CommandRelay::run() {
 
 Status CommandRelay::round(bool& more) {
   more = false;
-  rocksdb::DB* db = store_.db();
-  rocksdb::ColumnFamilyHandle* cf = store_.column_family(store::kCfSagas);
+  rocksdb::DB* db = state_.db();
+  rocksdb::ColumnFamilyHandle* cf = state_.column_family(store::kCfSagas);
   const std::string prefix = kind_prefix(saga_, KeyKind::kOutbox);
   const std::string end = prefix_end(prefix);
 

@@ -17,7 +17,7 @@
 #include "nexum/bus.h"
 #include "core/mutex.h"
 #include "nexum/status.h"
-#include "store/rocks_event_store.h"
+#include "store/local_state_store.h"
 
 namespace nexum::sagas {
 
@@ -47,7 +47,7 @@ class CommandRelay {
  public:
   // `write_mu` serializes this relay's RocksDB writes with its engine's
   // (see SagaProcessor); it must outlive the relay.
-  CommandRelay(store::RocksEventStore& store, EventBus& bus, std::string saga, CommandRelayOptions options,
+  CommandRelay(EventStore& store, store::LocalStateStore& state, EventBus& bus, std::string saga, CommandRelayOptions options,
                Mutex& write_mu);
   ~CommandRelay();  // stop()
   CommandRelay(const CommandRelay&) = delete;
@@ -69,7 +69,8 @@ class CommandRelay {
   // One pass over up to max_in_flight entries. `more`: entries may remain.
   Status round(bool& more);
 
-  store::RocksEventStore& store_;
+  EventStore& store_;
+  store::LocalStateStore& state_;
   EventBus& bus_;
   const std::string saga_;
   const CommandRelayOptions options_;
@@ -90,7 +91,7 @@ class CommandRelay {
 
 // Keys under `prefix` (from `from`, a key under it, when not empty). Costs
 // one step per deleted key in the range too: start past known deletions.
-std::size_t count_keys(store::RocksEventStore& store, const std::string& prefix, std::string_view from = {},
+std::size_t count_keys(store::LocalStateStore& state, const std::string& prefix, std::string_view from = {},
                        std::size_t limit = SIZE_MAX);
 
 }  // namespace nexum::sagas

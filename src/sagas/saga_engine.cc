@@ -42,14 +42,16 @@ constexpr std::chrono::milliseconds kCatchUpWait{10000};
 
 class SagaEngine::Impl {
  public:
-  Impl(store::RocksEventStore& store, EventBus& bus, const Saga& saga, SagaEngineOptions options, const Clock& clock)
+  Impl(EventStore& store, store::LocalStateStore& state, EventBus& bus, const Saga& saga, SagaEngineOptions options,
+       const Clock& clock)
       : store_(store),
+        state_(state),
         name_(saga.name()),
         options_(fill_defaults(std::move(options), name_)),
         clock_(clock),
-        sync_(store.options().durability == Durability::kSync),
-        processor_(store, saga, options_.checkpoint_name, options_.max_history, sync_, db_write_mu_),
-        relay_(store, bus, name_,
+        sync_(state.options().durability == Durability::kSync),
+        processor_(store, state, saga, options_.checkpoint_name, options_.max_history, sync_, db_write_mu_),
+        relay_(store, state, bus, name_,
                sagas::CommandRelayOptions{options_.relay_max_in_flight, options_.relay_delivery_timeout,
                                           options_.retry_backoff_initial, options_.retry_backoff_max, sync_},
                db_write_mu_),
@@ -194,7 +196,7 @@ class SagaEngine::Impl {
   }
 
   std::string_view name() const { return name_; }
-  store::RocksEventStore& store() const { return store_; }
+  EventStore& store() const { return store_; }
 
  private:
   static SagaEngineOptions fill_defaults(SagaEngineOptions o, const std::string& name) {
@@ -348,7 +350,8 @@ class SagaEngine::Impl {
     if (sub_ && sub_->caught_up()) backoff_ = options_.retry_backoff_initial;
   }
 
-  store::RocksEventStore& store_;
+  EventStore& store_;
+  store::LocalStateStore& state_;
   const std::string name_;
   const SagaEngineOptions options_;
   const Clock& clock_;
@@ -387,9 +390,8 @@ class SagaEngine::Impl {
 Result<std::unique_ptr<SagaEngine>> SagaEngine::create(EventStore& store, EventBus& bus, const Saga& saga,
                                                        SagaEngineOptions options, const Clock& clock) {
   NEXUM_RETURN_IF_ERROR(validate_saga_name(saga.name()));
-  auto* rocks = dynamic_cast<store::RocksEventStore*>(&store);
-  if (rocks == nullptr) return Status::invalid_argument("store: SagaEngine needs the store EventStore::open returns");
-  auto impl = std::make_unique<Impl>(*rocks, bus, saga, std::move(options), clock);
+  NEXUM_ASSIGN_OR_RETURN(auto state, store::local_state_of(store, "SagaEngine"));
+  auto impl = std::make_unique<Impl>(store, *state, bus, saga, std::move(options), clock);
   NEXUM_RETURN_IF_ERROR(impl->init());
   return std::unique_ptr<SagaEngine>(new SagaEngine(std::move(impl)));
 }

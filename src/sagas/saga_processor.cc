@@ -43,7 +43,7 @@ class SagaProcessor::Facts final : public SagaFacts {
   explicit Facts(SagaProcessor& p) : p_(p) {}
   Result<std::optional<std::string>> get(std::string_view key) override {
     std::string value;
-    rocksdb::Status s = p_.pending_.GetFromBatchAndDB(p_.store_.db(), rocksdb::ReadOptions(), p_.sagas_cf_,
+    rocksdb::Status s = p_.pending_.GetFromBatchAndDB(p_.state_.db(), rocksdb::ReadOptions(), p_.sagas_cf_,
                                                       to_slice(fact_key(p_.name_, key)), &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) {
@@ -63,17 +63,18 @@ class SagaProcessor::Facts final : public SagaFacts {
   Status error_;
 };
 
-SagaProcessor::SagaProcessor(store::RocksEventStore& store, const Saga& saga, std::string checkpoint_name,
+SagaProcessor::SagaProcessor(EventStore& store, store::LocalStateStore& state, const Saga& saga, std::string checkpoint_name,
                              std::size_t max_history, bool sync, Mutex& write_mu)
     : store_(store),
+      state_(state),
       saga_(saga),
       name_(saga.name()),
       checkpoint_name_(std::move(checkpoint_name)),
       max_history_(std::max<std::size_t>(1, max_history)),
       sync_(sync),
       write_mu_(write_mu),
-      sagas_cf_(store.column_family(store::kCfSagas)),
-      checkpoints_cf_(store.column_family(store::kCfCheckpoints)),
+      sagas_cf_(state.column_family(store::kCfSagas)),
+      checkpoints_cf_(state.column_family(store::kCfCheckpoints)),
       starting_(to_set(saga.starting_event_types())),
       continuing_(to_set(saga.continuing_event_types())),
       observed_(to_set(saga.observed_event_types())),
@@ -93,7 +94,7 @@ Status SagaProcessor::load() {
   // never lower than before a reload, so the relay — which skips everything
   // below the first entry it has not deleted — sees every new entry.
   const std::string prefix = kind_prefix(name_, KeyKind::kOutbox);
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(rocksdb::ReadOptions(), sagas_cf_));
+  std::unique_ptr<rocksdb::Iterator> it(state_.db()->NewIterator(rocksdb::ReadOptions(), sagas_cf_));
   it->SeekForPrev(to_slice(prefix_end(prefix)));
   if (it->Valid() && it->key().starts_with(to_slice(prefix))) {
     auto seq = parse_outbox_seq(to_view(it->key()).substr(prefix.size()));
@@ -114,7 +115,7 @@ Status SagaProcessor::commit(bool& outbox) {
   wo.sync = sync_;
   {
     MutexLock lock(write_mu_);
-    NEXUM_RETURN_IF_ERROR(to_status(store::write_batch(store_.db(), wo, pending_.GetWriteBatch()), "committing saga state"));
+    NEXUM_RETURN_IF_ERROR(to_status(store::write_batch(state_.db(), wo, pending_.GetWriteBatch()), "committing saga state"));
   }
   outbox = pending_outbox_;
   committed_ = position_;
@@ -133,7 +134,7 @@ Status SagaProcessor::reset() {
     rocksdb::Slice upper = to_slice(end);
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, sagas_cf_));
+    std::unique_ptr<rocksdb::Iterator> it(state_.db()->NewIterator(ro, sagas_cf_));
     for (it->Seek(to_slice(prefix)); it->Valid(); it->Next()) batch.Delete(sagas_cf_, it->key());
     NEXUM_RETURN_IF_ERROR(to_status(it->status(), "resetting saga " + name_));
   }
@@ -142,14 +143,14 @@ Status SagaProcessor::reset() {
   wo.sync = sync_;
   {
     MutexLock lock(write_mu_);
-    NEXUM_RETURN_IF_ERROR(to_status(store::write_batch(store_.db(), wo, &batch), "resetting saga " + name_));
+    NEXUM_RETURN_IF_ERROR(to_status(store::write_batch(state_.db(), wo, &batch), "resetting saga " + name_));
   }
   return load();
 }
 
 Result<std::optional<SagaInstance>> SagaProcessor::load_instance(std::string_view id) {
   std::string value;
-  rocksdb::Status s = pending_.GetFromBatchAndDB(store_.db(), rocksdb::ReadOptions(), sagas_cf_,
+  rocksdb::Status s = pending_.GetFromBatchAndDB(state_.db(), rocksdb::ReadOptions(), sagas_cf_,
                                                  to_slice(instance_key(name_, id)), &value);
   if (s.IsNotFound()) return std::optional<SagaInstance>();
   NEXUM_RETURN_IF_ERROR(to_status(s, "loading saga instance"));
@@ -267,7 +268,7 @@ Status SagaProcessor::fire_due(Timestamp now, bool& outbox) {
       rocksdb::Slice upper = to_slice(end);
       rocksdb::ReadOptions ro;
       ro.iterate_upper_bound = &upper;
-      std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, sagas_cf_));
+      std::unique_ptr<rocksdb::Iterator> it(state_.db()->NewIterator(ro, sagas_cf_));
       for (it->Seek(to_slice(prefix)); it->Valid() && due.size() < kMaxDueScan; it->Next()) {
         auto parsed = parse_deadline_key(to_view(it->key()).substr(prefix.size()));
         if (!parsed) return Status::data_loss("saga " + name_ + ": malformed deadline key");

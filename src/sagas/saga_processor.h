@@ -18,7 +18,7 @@
 
 #include "nexum/saga.h"
 #include "nexum/store.h"
-#include "store/rocks_event_store.h"
+#include "store/local_state_store.h"
 #include "core/mutex.h"
 
 namespace nexum::sagas {
@@ -40,7 +40,7 @@ class SagaProcessor {
   // `write_mu` is held around each RocksDB write; the engine shares it with
   // its CommandRelay, so the two never meet in one RocksDB write group (whose
   // shared buffer TSan cannot see synchronized). It must outlive this.
-  SagaProcessor(store::RocksEventStore& store, const Saga& saga, std::string checkpoint_name,
+  SagaProcessor(EventStore& store, store::LocalStateStore& state, const Saga& saga, std::string checkpoint_name,
                 std::size_t max_history, bool sync, Mutex& write_mu);
   ~SagaProcessor();
 
@@ -91,7 +91,8 @@ class SagaProcessor {
   Status check_decision(const SagaInstance& instance, const SagaDecision& d) const;
   void add_history(SagaInstance& instance, const SagaInput& input, std::int64_t position, std::string note);
 
-  store::RocksEventStore& store_;
+  EventStore& store_;
+  store::LocalStateStore& state_;
   const Saga& saga_;
   const std::string name_;
   const std::string checkpoint_name_;

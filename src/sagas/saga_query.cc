@@ -9,7 +9,7 @@
 #include "sagas/command_relay.h"
 #include "sagas/saga_keys.h"
 #include "store/keys.h"
-#include "store/rocks_event_store.h"
+#include "store/local_state_store.h"
 #include "store/rocks_status.h"
 
 namespace nexum {
@@ -19,11 +19,7 @@ using store::to_slice;
 using store::to_status;
 using store::to_view;
 
-Result<store::RocksEventStore*> rocks_of(EventStore& store) {
-  auto* rocks = dynamic_cast<store::RocksEventStore*>(&store);
-  if (rocks == nullptr) return Status::invalid_argument("store: saga queries need the store EventStore::open returns");
-  return rocks;
-}
+Result<store::LocalStateStore*> state_of(EventStore& store) { return store::local_state_of(store, "saga queries"); }
 
 Result<SagaInstance> parse_instance(std::string_view saga, std::string_view id, std::string_view bytes) {
   boost::system::error_code ec;
@@ -41,9 +37,9 @@ Result<SagaInstance> parse_instance(std::string_view saga, std::string_view id, 
 
 Result<SagaInstance> load_saga_instance(EventStore& store, std::string_view saga, std::string_view id) {
   NEXUM_RETURN_IF_ERROR(validate_saga_name(saga));
-  NEXUM_ASSIGN_OR_RETURN(auto rocks, rocks_of(store));
+  NEXUM_ASSIGN_OR_RETURN(auto state, state_of(store));
   std::string value;
-  rocksdb::Status s = rocks->db()->Get(rocksdb::ReadOptions(), rocks->column_family(store::kCfSagas),
+  rocksdb::Status s = state->db()->Get(rocksdb::ReadOptions(), state->column_family(store::kCfSagas),
                                           to_slice(sagas::instance_key(saga, id)), &value);
   if (s.IsNotFound()) {
     return Status::not_found("saga " + std::string(saga) + " has no instance '" + std::string(id) + "'");
@@ -54,13 +50,13 @@ Result<SagaInstance> load_saga_instance(EventStore& store, std::string_view saga
 
 Result<std::vector<SagaInstance>> list_saga_instances(EventStore& store, std::string_view saga, std::size_t limit) {
   NEXUM_RETURN_IF_ERROR(validate_saga_name(saga));
-  NEXUM_ASSIGN_OR_RETURN(auto rocks, rocks_of(store));
+  NEXUM_ASSIGN_OR_RETURN(auto state, state_of(store));
   const std::string prefix = sagas::kind_prefix(saga, sagas::KeyKind::kInstance);
   const std::string end = sagas::prefix_end(prefix);
   rocksdb::Slice upper = to_slice(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(rocks->db()->NewIterator(ro, rocks->column_family(store::kCfSagas)));
+  std::unique_ptr<rocksdb::Iterator> it(state->db()->NewIterator(ro, state->column_family(store::kCfSagas)));
   std::vector<SagaInstance> out;
   for (it->Seek(to_slice(prefix)); it->Valid() && out.size() < limit; it->Next()) {
     auto instance = parse_instance(saga, to_view(it->key()).substr(prefix.size()), to_view(it->value()));
@@ -73,7 +69,7 @@ Result<std::vector<SagaInstance>> list_saga_instances(EventStore& store, std::st
 
 Result<SagaSummary> summarize_saga(EventStore& store, std::string_view saga) {
   NEXUM_RETURN_IF_ERROR(validate_saga_name(saga));
-  NEXUM_ASSIGN_OR_RETURN(auto rocks, rocks_of(store));
+  NEXUM_ASSIGN_OR_RETURN(auto state, state_of(store));
   SagaSummary s;
   s.saga = std::string(saga);
   NEXUM_ASSIGN_OR_RETURN(auto checkpoint, store.load_checkpoint("saga/" + std::string(saga)));
@@ -88,18 +84,18 @@ Result<SagaSummary> summarize_saga(EventStore& store, std::string_view saga) {
       case SagaStatus::kFailed: ++s.failed; break;
     }
   }
-  s.outbox = sagas::count_keys(*rocks, sagas::kind_prefix(saga, sagas::KeyKind::kOutbox));
-  s.deadlines = sagas::count_keys(*rocks, sagas::kind_prefix(saga, sagas::KeyKind::kDeadline));
-  s.sent = sagas::count_keys(*rocks, sagas::kind_prefix(saga, sagas::KeyKind::kSent));
+  s.outbox = sagas::count_keys(*state, sagas::kind_prefix(saga, sagas::KeyKind::kOutbox));
+  s.deadlines = sagas::count_keys(*state, sagas::kind_prefix(saga, sagas::KeyKind::kDeadline));
+  s.sent = sagas::count_keys(*state, sagas::kind_prefix(saga, sagas::KeyKind::kSent));
   return s;
 }
 
 Result<std::vector<SagaSummary>> list_sagas(EventStore& store) {
-  NEXUM_ASSIGN_OR_RETURN(auto rocks, rocks_of(store));
+  NEXUM_ASSIGN_OR_RETURN(auto state, state_of(store));
   // Saga names are the key parts before the first '/'; hop from one to the next.
   std::set<std::string> names;
   std::unique_ptr<rocksdb::Iterator> it(
-      rocks->db()->NewIterator(rocksdb::ReadOptions(), rocks->column_family(store::kCfSagas)));
+      state->db()->NewIterator(rocksdb::ReadOptions(), state->column_family(store::kCfSagas)));
   for (it->SeekToFirst(); it->Valid();) {
     std::string_view key = to_view(it->key());
     auto slash = key.find('/');

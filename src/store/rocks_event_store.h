@@ -1,6 +1,7 @@
 // The RocksDB implementation of EventStore. Internal: modules under src/
-// (projections, sagas) use db() and the column families to commit their own
-// state atomically with their checkpoints. Key layout: doc/key_layout.md.
+// (projections, sagas) reach db() and the column families through the
+// LocalStateStore it implements, to commit their own state atomically with
+// their checkpoints. Key layout: doc/key_layout.md.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@
 
 #include "nexum/store.h"
 #include "store/commit_pipeline.h"
+#include "store/local_state_store.h"
 #include "store/log_subscription.h"
 #include "core/mutex.h"
 
@@ -33,7 +35,7 @@ struct RocksOpenHooks {
 };
 
 // Thread-safe.
-class RocksEventStore final : public EventStore {
+class RocksEventStore final : public EventStore, public LocalStateStore {
  public:
   using OpenHooks = RocksOpenHooks;
   static Result<std::unique_ptr<RocksEventStore>> open_rocks(const std::string& dir, const StoreOptions& options,
@@ -60,17 +62,17 @@ class RocksEventStore final : public EventStore {
   Status verify(const std::function<void(std::int64_t)>& progress) override;
   Status write_health() const override;
   const std::string& directory() const override { return dir_; }
+  LocalStateStore* local_state_store() override { return this; }
 
   // ---- internal API for src/ modules ----
-  rocksdb::DB* db() const { return db_.get(); }
-  // REQUIRES: `name` is one of the column families in store/keys.h.
-  rocksdb::ColumnFamilyHandle* column_family(std::string_view name) const;
+  rocksdb::DB* db() const override { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* column_family(std::string_view name) const override;
   // Waits until last_position() >= position, or `timeout`, or `*cancel`
   // becomes true after a wake_waiters() call. Returns last_position() >= position.
   bool wait_for_position(std::int64_t position, std::chrono::milliseconds timeout, const std::atomic<bool>* cancel);
   // Wakes every wait_for_position() caller (used to stop subscriptions).
   void wake_waiters();
-  const StoreOptions& options() const { return options_; }
+  const StoreOptions& options() const override { return options_; }
   // Commit groups written since open (one WriteBatch and, under kSync, one
   // fsync each): events appended / this is the mean group size.
   std::uint64_t commit_groups() const { return commit_groups_.load(); }

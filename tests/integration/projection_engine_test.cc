@@ -9,6 +9,7 @@
 
 #include "nexum/projection_builtins.h"
 #include "nexum/projection_engine.h"
+#include "http/timed_event_store.h"
 #include "nexum/store.h"
 #include "projection_test_util.h"
 #include "store/keys.h"
@@ -306,6 +307,31 @@ TEST_F(ProjectionEngineTest, QueriesGetByKeyAndScanByPrefixWithLimitAndPaging) {
   ASSERT_TRUE(q);
   EXPECT_EQ(q->get("bad/name", "x").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(q->scan("counting", "p/", 3)->size(), 3u);
+}
+
+// A decorator that forwards local_state_store() (here the service's timing
+// store) is accepted: appends go through it, the engine and queries read the
+// state of the store underneath.
+TEST_F(ProjectionEngineTest, AnEngineAndQueriesOverAStoreDecoratorSeeWhatIsAppendedThroughIt) {
+  http_internal::TimedEventStore timed(*store_);
+  ProjectionEngineOptions o;
+  auto e = ProjectionEngine::create(timed, o);
+  ASSERT_TRUE(e) << e.error().to_string();
+  engine_ = std::move(e).value();
+  ASSERT_TRUE(engine_->add(std::make_unique<CountingProjection>()).ok());
+  ASSERT_TRUE(engine_->start().ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(timed.append("account-acc_" + std::to_string(i), ExpectedVersion::any(),
+                             {make_event("account_updated", "account", "acc_" + std::to_string(i), {})}));
+  }
+  EXPECT_EQ(timed.appends(), 5u);
+  ASSERT_TRUE(engine_->wait_for(5, 10s));
+  auto q = ReadModelQuery::create(timed);
+  ASSERT_TRUE(q) << q.error().to_string();
+  auto all = q->scan("counting", "p/", 100);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ(all->back().value.at("stream").as_string(), "account-acc_4");
 }
 
 TEST_F(ProjectionEngineTest, StatusReportsCheckpointLagAndState) {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "http/timed_event_store.h"
 #include "nexum/json_codec.h"
 #include "saga_test_util.h"
 #include "flaky_bus.h"
@@ -201,6 +202,29 @@ TEST_F(SagaEngineTest, ACommandTheBusRefusesForGoodIsDroppedAndDoesNotBlockTheOt
   SagaEngineStats s = engine_->stats();
   EXPECT_EQ(s.commands_rejected, 1u);
   EXPECT_EQ(s.outbox_pending, 0u);
+}
+
+// The engine accepts a store decorator (one that forwards
+// local_state_store()): it follows the log through it and keeps its
+// instances in the store underneath, where the saga queries find them.
+TEST_F(SagaEngineTest, AnEngineOverAStoreDecoratorKeepsItsInstancesInTheStoreUnderneath) {
+  http_internal::TimedEventStore timed(*store_);
+  SagaEngineOptions options;
+  options.deadline_tick = 1h;
+  auto e = SagaEngine::create(timed, bus_, saga_, options, clock_);
+  ASSERT_TRUE(e) << e.error().to_string();
+  engine_ = std::move(e).value();
+  ASSERT_TRUE(engine_->start().ok());
+  append("ping", "a");
+  append("ping", "a");
+  settle();
+  EXPECT_EQ(count("a"), 2);
+  auto loaded = load_saga_instance(timed, "ping", "a");
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  EXPECT_EQ(loaded->state.at("count").as_int64(), 2);
+  auto summary = summarize_saga(*store_, "ping");
+  ASSERT_TRUE(summary) << summary.error().to_string();
+  EXPECT_EQ(summary->instances, 1u);
 }
 
 TEST_F(SagaEngineTest, ResetRequiresAStoppedEngineAndCreateRefusesABadName) {
