@@ -19,13 +19,14 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/kafka_mock_cluster.h"
-#include "banking/kafka_command_consumer.h"
+#include "nexum/bus_config.h"
 #include "nexum/command_handler.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/outbox_relay.h"
 #include "nexum/store.h"
 #include "nexum/topics.h"
+#include "service/system.h"
 
 namespace nexum::bench {
 namespace {
@@ -538,44 +539,36 @@ std::vector<std::string> command_topic_names() {
   return out;
 }
 
-// The Kafka path: what `nexum serve --bus kafka` runs.
+// The Kafka path: what `nexum serve --bus kafka` runs (the running system
+// the composition root builds, without projections and saga).
 Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run, const CommandBenchOptions& o,
                                  double rate) {
   const std::string dir = o.dir + "/kafka-" + std::to_string(run);
   std::filesystem::remove_all(dir);
   reset_peak_rss();
-  auto store_or = EventStore::open(dir);
-  if (!store_or) return store_or.error();
-  std::unique_ptr<EventStore> store = std::move(store_or).value();
-  KafkaEventBusOptions bus_options;
-  bus_options.bootstrap_servers = bootstrap;
-  bus_options.client_id = "nexum-bench";
-  bus_options.properties = {{"log_level", "3"}};
+  service::SystemOptions options;
+  options.data_dir = dir;
+  options.projections = false;
+  options.loan_saga = false;
+  options.bus.type = BusType::kKafka;
+  options.bus.bootstrap_servers = bootstrap;
+  options.bus.client_id = "nexum-bench";
+  options.bus.kafka_properties = {{"log_level", "3"}};
   // As the outcome reader: a fetch returns after at most 5 ms (the mock
   // broker answers a fetch only when it times out or has data at once).
-  bus_options.consumer_properties = {{"fetch.wait.max.ms", "5"}};
-  auto bus_or = KafkaEventBus::create(bus_options);
-  if (!bus_or) return bus_or.error();
-  std::unique_ptr<KafkaEventBus> bus = std::move(bus_or).value();
-  NEXUM_RETURN_IF_ERROR(bus->start());
-  NexumCommandHandler handler(*store, *bus);
-  OutboxRelayOptions relay_options;
-  relay_options.name = "bench_relay";
-  OutboxRelay relay(*store, *bus, relay_options);
-  NEXUM_RETURN_IF_ERROR(relay.start());
-
-  PipelinedConsumerOptions consumer_options;
-  consumer_options.topics = command_topic_names();
-  consumer_options.group_id = "nexum-bench-commands-" + std::to_string(run);
-  NEXUM_RETURN_IF_ERROR(commit_group_at_end(bootstrap, consumer_options.group_id, consumer_options.topics));
-  auto consumer_or = create_kafka_command_consumer(bus_options, consumer_options, handler, *bus);
-  if (!consumer_or) return consumer_or.error();
-  std::unique_ptr<PipelinedCommandConsumer> consumer = std::move(consumer_or).value();
-  NEXUM_RETURN_IF_ERROR(consumer->start());
-  NEXUM_RETURN_IF_ERROR(consumer->wait_until_assigned(std::chrono::seconds(60)));
+  options.bus.kafka_consumer_properties = {{"fetch.wait.max.ms", "5"}};
+  options.relay.name = "bench_relay";
+  // One pipelined consumer for the command topics, in a group of this run.
+  options.intake.topics = command_topic_names();
+  options.intake.group_id = "nexum-bench-commands-" + std::to_string(run);
+  NEXUM_RETURN_IF_ERROR(commit_group_at_end(bootstrap, options.intake.group_id, options.intake.topics));
+  NEXUM_ASSIGN_OR_RETURN(std::unique_ptr<service::System> system, service::System::start(std::move(options)));
+  NEXUM_RETURN_IF_ERROR(system->wait_until_commands_assigned(std::chrono::seconds(60)));
+  EventStore& store = system->store();
+  service::BusSwitch& buses = system->buses();
 
   NEXUM_RETURN_IF_ERROR(run_setup_kafka(bootstrap, run, o, [&] {
-    PipelinedConsumerStats s = consumer->stats();
+    PipelinedConsumerStats s = buses.intake_stats();
     return s.handled + s.dead_lettered;
   }));
 
@@ -587,23 +580,21 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
   const double cpu_start = process_cpu_seconds();
   NEXUM_RETURN_IF_ERROR(produce_commands(bootstrap, run, o, 0, rate, "", produced));
   const bool all = outcomes.wait_all(std::chrono::minutes(10), [&] {
-    const PipelinedConsumerStats c = consumer->stats();
-    const RelayStats rs = relay.stats();
+    const PipelinedConsumerStats c = buses.intake_stats();
+    const RelayStats rs = system->relay().stats();
     return "consumed " + std::to_string(c.consumed) + ", handled " + std::to_string(c.handled) + ", pauses " +
-           std::to_string(c.pauses) + ", store at " + std::to_string(store->last_position()) + ", relayed " +
+           std::to_string(c.pauses) + ", store at " + std::to_string(store.last_position()) + ", relayed " +
            std::to_string(rs.checkpoint);
   });
   RunResult r = finish_run(produced, outcomes, cpu_start);
-  const CommandHandlerStats hs = handler.stats();
-  const PipelinedConsumerStats cs = consumer->stats();
+  const CommandHandlerStats hs = system->handler().stats();
+  const PipelinedConsumerStats cs = buses.intake_stats();
   r.note = "accepted " + std::to_string(hs.accepted) + ", rejected " + std::to_string(hs.rejected) +
            ", dead-lettered " + std::to_string(cs.dead_lettered) + ", duplicates " + std::to_string(hs.duplicates) +
            ", conflict retries " + std::to_string(hs.conflict_retries) + ", pauses " + std::to_string(cs.pauses) +
            " (setup " + std::to_string(3 * o.accounts) + " included)";
   reader->reset();
-  consumer->stop();
-  NEXUM_RETURN_IF_ERROR(relay.stop());
-  NEXUM_RETURN_IF_ERROR(bus->stop());
+  NEXUM_RETURN_IF_ERROR(system->stop());
   if (!all) {
     return Status::unavailable("Kafka path: " + std::to_string(outcomes.count()) + " of " +
                                std::to_string(o.commands) + " outcomes seen in 10 min; " + r.note);
@@ -630,12 +621,18 @@ Result<RunResult> run_memory_path(std::uint32_t run, const CommandBenchOptions& 
   const std::string dir = o.dir + "/memory-" + std::to_string(run);
   std::filesystem::remove_all(dir);
   reset_peak_rss();
-  auto store_or = EventStore::open(dir);
-  if (!store_or) return store_or.error();
-  std::unique_ptr<EventStore> store = std::move(store_or).value();
-  InMemoryEventBus bus(InMemoryEventBusOptions{.max_events = 0});
-  NEXUM_RETURN_IF_ERROR(bus.start());
+  service::SystemOptions options;
+  options.data_dir = dir;
+  options.projections = false;
+  options.loan_saga = false;
+  options.bus.memory_max_events = 0;
+  options.commands.local_workers = static_cast<std::size_t>(o.memory_workers);
+  // Declared before the system: its bus calls the outcome subscriptions until it stops.
   Outcomes outcomes(run, static_cast<std::size_t>(o.commands));
+  NEXUM_ASSIGN_OR_RETURN(std::unique_ptr<service::System> system, service::System::start(std::move(options)));
+  EventStore* store = &system->store();
+  EventBus& bus = *system->bus();
+  NexumCommandHandler* handler = &system->handler();
   for (std::string_view t : kOutcomeTopics) {
     NEXUM_RETURN_IF_ERROR(bus.subscribe(t, [&outcomes, dlq = t == topics::kCommandsDlq](const EventSchema& e) {
       const Nanos at = now_ns();
@@ -647,12 +644,6 @@ Result<RunResult> run_memory_path(std::uint32_t run, const CommandBenchOptions& 
       return Status();
     }));
   }
-  CommandHandlerOptions handler_options;
-  handler_options.local_workers = static_cast<std::size_t>(o.memory_workers);
-  auto handler = std::make_unique<NexumCommandHandler>(*store, bus, handler_options);
-  NEXUM_RETURN_IF_ERROR(handler->start());
-  OutboxRelay relay(*store, bus);
-  NEXUM_RETURN_IF_ERROR(relay.start());
 
   std::uint64_t seq = 1u << 30;
   for (int phase = 0; phase < 3; ++phase) {
@@ -679,8 +670,7 @@ Result<RunResult> run_memory_path(std::uint32_t run, const CommandBenchOptions& 
   const CommandHandlerStats hs = handler->stats();
   r.note = "accepted " + std::to_string(hs.accepted) + ", rejected " + std::to_string(hs.rejected) +
            ", dead-lettered " + std::to_string(hs.dead_letters_published) + " (setup included)";
-  handler.reset();  // drains its workers
-  NEXUM_RETURN_IF_ERROR(relay.stop());
+  NEXUM_RETURN_IF_ERROR(system->stop());  // the handler's workers drain, the relay stops
   if (!all) return Status::unavailable("memory path: outcomes missing: " + r.note);
   return r;
 }

@@ -8,7 +8,8 @@ Status SwitchableBus::apply(EventBus& bus, const Sub& sub, const std::string& gr
   return bus.subscribe_in_group(sub.topic, sub.handler, group + "_" + sub.topic);
 }
 
-Result<std::shared_ptr<EventBus>> SwitchableBus::install(std::shared_ptr<EventBus> next, std::string consumer_group) {
+Result<std::shared_ptr<EventBus>> SwitchableBus::install(std::shared_ptr<EventBus> next, std::string consumer_group,
+                                                          bool apply_subscriptions) {
   if (!next) return Status::invalid_argument("bus: must not be null");
   MutexLock install_lock(install_mu_);
   std::vector<Sub> subs;
@@ -16,9 +17,12 @@ Result<std::shared_ptr<EventBus>> SwitchableBus::install(std::shared_ptr<EventBu
     MutexLock lock(mu_);
     subs = subs_;
   }
-  for (const Sub& s : subs) NEXUM_RETURN_IF_ERROR(apply(*next, s, consumer_group));
+  if (apply_subscriptions) {
+    for (const Sub& s : subs) NEXUM_RETURN_IF_ERROR(apply(*next, s, consumer_group));
+  }
   MutexLock lock(mu_);
   consumer_group_ = std::move(consumer_group);
+  apply_to_current_ = apply_subscriptions;
   std::shared_ptr<EventBus> old = std::move(current_);
   current_ = std::move(next);
   return old;
@@ -43,7 +47,7 @@ Status SwitchableBus::subscribe(std::string_view topic, EventHandler handler) {
   std::string group;
   {
     MutexLock lock(mu_);
-    bus = current_;
+    if (apply_to_current_) bus = current_;
     group = consumer_group_;
   }
   if (bus) NEXUM_RETURN_IF_ERROR(apply(*bus, sub, group));

@@ -26,9 +26,13 @@ class SwitchableBus final : public EventBus {
 
   // Applies every subscription to `next` (which may already be running: a
   // KafkaEventBus starts the consumer at once) and makes it current.
+  // `apply_subscriptions` false: the subscriptions are kept but not applied
+  // to `next` (nor are later ones), because something else consumes those
+  // topics from it (the service's Kafka command intake).
   // Returns the previous bus, untouched: the caller stops it (after the
   // relay has left it) and lets it go. On a failed subscribe nothing changes.
-  Result<std::shared_ptr<EventBus>> install(std::shared_ptr<EventBus> next, std::string consumer_group);
+  Result<std::shared_ptr<EventBus>> install(std::shared_ptr<EventBus> next, std::string consumer_group,
+                                            bool apply_subscriptions = true);
   // The current bus (nullptr before the first install).
   std::shared_ptr<EventBus> current() const;
   // Subscriptions registered here (one per subscribe() call, ever).
@@ -65,6 +69,7 @@ class SwitchableBus final : public EventBus {
   mutable Mutex mu_;
   std::string consumer_group_ NEXUM_GUARDED_BY(mu_);
   std::shared_ptr<EventBus> current_ NEXUM_GUARDED_BY(mu_);
+  bool apply_to_current_ NEXUM_GUARDED_BY(mu_) = true;
   std::vector<Sub> subs_ NEXUM_GUARDED_BY(mu_);
   Mutex install_mu_;                // serializes install() and subscribe()
 };

@@ -1,7 +1,9 @@
-// `nexum demo`: a small bank run end to end. Command envelopes are published
-// to the command topics of a bus; NexumCommandHandler decides them against
-// the store; the OutboxRelay carries every stored event back to the bus;
-// LoanApplicationSaga follows the log and issues loan commands of its own.
+// `nexum demo`: a small bank run end to end, on the running system the
+// composition root builds (service::System, as `nexum serve` does). Command
+// envelopes are published to the command topics of a bus; NexumCommandHandler
+// decides them against the store; the OutboxRelay carries every stored event
+// back to the bus; LoanApplicationSaga follows the log and issues loan
+// commands of its own.
 // Then a report: outcomes by action and reason, loan applications, events
 // per topic, balances recomputed by replaying account streams, throughput,
 // where the data is.
@@ -19,19 +21,17 @@
 #include <boost/json/object.hpp>
 #include <spdlog/spdlog.h>
 
-#include "banking/kafka_command_consumer.h"
 #include "bus/kafka_mock_cluster.h"
 #include "cli/commands.h"
 #include "cli/demo_workload.h"
 #include "nexum/aggregates.h"
 #include "nexum/bus.h"
+#include "nexum/bus_config.h"
 #include "nexum/command_handler.h"
-#include "nexum/kafka_bus.h"
-#include "nexum/loan_application_saga.h"
-#include "nexum/outbox_relay.h"
 #include "nexum/saga_engine.h"
 #include "nexum/store.h"
 #include "nexum/topics.h"
+#include "service/system.h"
 
 namespace nexum::cli {
 namespace {
@@ -109,22 +109,20 @@ int run_demo(const DemoArgs& args) {
     std::fprintf(stderr, "nexum demo: cannot create a temporary directory\n");
     return 1;
   }
-  auto store_or = EventStore::open(dir);
-  if (!store_or) {
-    std::fprintf(stderr, "nexum demo: cannot open %s: %s\n", dir.c_str(), store_or.error().to_string().c_str());
-    return 1;
-  }
-  std::unique_ptr<EventStore> store = std::move(store_or).value();
-
-  // The bus.
+  // The running system, built by the composition root (what `nexum serve`
+  // runs, without the projections and the HTTP API).
+  service::SystemOptions options;
+  options.data_dir = dir;
+  options.projections = false;
+  options.commands.local_workers = static_cast<std::size_t>(args.workers);
+  // The saga's deadlines run on a clock of their own, so the demo can let
+  // the 7-day account wait pass at the end instead of waiting a week.
+  ManualClock saga_clock(SystemClock::instance().now());
+  options.saga_clock = &saga_clock;
   std::unique_ptr<KafkaMockCluster> cluster;
-  std::unique_ptr<EventBus> bus;
-  KafkaEventBusOptions kafka_options;
   std::string bus_name = args.bus;
-  if (args.bus == "memory") {
-    bus = std::make_unique<InMemoryEventBus>();
-  } else if (args.bus == "log") {
-    bus = std::make_unique<LogEventBus>();
+  if (args.bus == "log") {
+    options.bus.type = BusType::kLog;
   } else if (args.bus == "kafka") {
     std::string bootstrap = args.kafka;
     if (bootstrap.empty()) {
@@ -140,55 +138,25 @@ int run_demo(const DemoArgs& args) {
     } else {
       bus_name = "kafka (" + bootstrap + ")";
     }
-    kafka_options.bootstrap_servers = bootstrap;
-    kafka_options.client_id = "nexum-demo";
-    kafka_options.consumer_properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}, {"fetch.wait.max.ms", "5"}};
-    auto b = KafkaEventBus::create(kafka_options);
-    if (!b) {
-      std::fprintf(stderr, "nexum demo: Kafka bus: %s\n", b.error().to_string().c_str());
-      return 1;
-    }
-    bus = std::move(b).value();
-  } else {
-    std::fprintf(stderr, "nexum demo: --bus must be memory, log or kafka\n");
-    return 2;
+    options.bus.type = BusType::kKafka;
+    options.bus.bootstrap_servers = bootstrap;
+    options.bus.client_id = "nexum-demo";
+    options.bus.kafka_consumer_properties = {
+        {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}, {"fetch.wait.max.ms", "5"}};
+    // One pipelined consumer for the four command topics.
+    options.intake.group_id = "nexum-demo_commands";
   }
-
-  CommandHandlerOptions handler_options;
-  handler_options.local_workers = static_cast<std::size_t>(args.workers);
-  NexumCommandHandler handler(*store, *bus, handler_options);
-  OutboxRelay relay(*store, *bus);
-  // The saga's deadlines run on a clock of their own, so the demo can let
-  // the 7-day account wait pass at the end instead of waiting a week.
-  ManualClock saga_clock(SystemClock::instance().now());
-  Result<LoanApplicationSaga> loan_saga = LoanApplicationSaga::create();
-  if (!loan_saga) {
-    std::fprintf(stderr, "nexum demo: loan saga: %s\n", loan_saga.error().to_string().c_str());
+  auto system_or = service::System::start(std::move(options));
+  if (!system_or) {
+    std::fprintf(stderr, "nexum demo: starting in %s: %s\n", dir.c_str(), system_or.error().to_string().c_str());
     return 1;
   }
-  auto engine_or = SagaEngine::create(*store, *bus, *loan_saga, {}, saga_clock);
-  if (!engine_or) {
-    std::fprintf(stderr, "nexum demo: saga engine: %s\n", engine_or.error().to_string().c_str());
-    return 1;
-  }
-  SagaEngine& sagas = **engine_or;
-  // On Kafka, commands arrive through the pipelined consumer (what `nexum
-  // serve` runs); on local buses, through the handler's subscriptions.
-  std::unique_ptr<PipelinedCommandConsumer> command_consumer;
-  Status s;
-  if (args.bus == "kafka") {
-    auto c = create_kafka_command_consumer(kafka_options, {}, handler, *bus);
-    if (c) command_consumer = std::move(c).value();
-    s = c ? Status() : c.error();
-  } else {
-    s = handler.start();
-  }
-  if (s.ok()) s = bus->start();
-  if (s.ok() && command_consumer) s = command_consumer->start();
-  if (s.ok()) s = relay.start();
-  if (s.ok()) s = bus->wait_until_assigned(std::chrono::seconds(60));
-  if (s.ok() && command_consumer) s = command_consumer->wait_until_assigned(std::chrono::seconds(60));
-  if (s.ok()) s = sagas.start();
+  service::System& system = **system_or;
+  EventStore* store = &system.store();
+  std::shared_ptr<EventBus> bus = system.bus();
+  NexumCommandHandler& handler = system.handler();
+  SagaEngine& sagas = *system.saga_engine();
+  Status s = system.wait_until_commands_assigned(std::chrono::seconds(60));
   if (!s.ok()) {
     std::fprintf(stderr, "nexum demo: starting: %s\n", s.to_string().c_str());
     return 1;
@@ -259,14 +227,9 @@ int run_demo(const DemoArgs& args) {
     return 1;
   }
   const SagaEngineStats saga_stats = sagas.stats();
-  s = sagas.stop();
-  if (!s.ok()) std::fprintf(stderr, "nexum demo: stopping the saga engine: %s\n", s.to_string().c_str());
   const std::int64_t last = store->last_position();
-  const bool relayed = relay.wait_until_relayed(last, std::chrono::seconds(60));
-  const RelayStats relay_stats = relay.stats();
-  if (command_consumer) command_consumer->stop();
-  relay.stop().ignore_error();
-  bus->stop().ignore_error();
+  const bool relayed = system.relay().wait_until_relayed(last, std::chrono::seconds(60));
+  const RelayStats relay_stats = system.relay().stats();
 
   // ---- Report ----
   const CommandHandlerStats st = handler.stats();
@@ -347,7 +310,10 @@ int run_demo(const DemoArgs& args) {
   std::printf("  %d accounts checked: %d mismatches, %d negative\n", checked, mismatches, negatives);
   std::printf("data: %s  (inspect: nexum log --data %s)\n", dir.c_str(), dir.c_str());
 
-  const bool healthy = scanned.ok() && relayed && st.failed == 0 && mismatches == 0 && negatives == 0 &&
+  s = system.stop();
+  if (!s.ok()) std::fprintf(stderr, "nexum demo: stopping: %s\n", s.to_string().c_str());
+
+  const bool healthy = s.ok() && scanned.ok() && relayed && st.failed == 0 && mismatches == 0 && negatives == 0 &&
                        st.handled() == issued && applications.has_value() && by_status["active"] == 0 &&
                        by_status["failed"] == 0 && saga_stats.outbox_pending == 0;
   if (!healthy) std::fprintf(stderr, "nexum demo: the run was not consistent (see above)\n");

@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
-#include "nexum/server.h"
+#include "nexum/service.h"
 
 namespace nexum::cli {
 namespace {

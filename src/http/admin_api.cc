@@ -5,8 +5,9 @@
 
 #include <boost/json/object.hpp>
 
+#include "http/admin_api.h"
+
 #include "http/http_util.h"
-#include "http/service_core.h"
 #include "nexum/kafka_bus.h"
 
 namespace nexum::http_internal {
@@ -20,8 +21,8 @@ HttpResponse method_not_allowed(std::string_view allow) {
 }
 
 // nullopt when the request may proceed; otherwise the 401/403 to send.
-std::optional<HttpResponse> check_token(const ServiceCore& core, const HttpRequest& request) {
-  if (core.options.token.empty()) return std::nullopt;
+std::optional<HttpResponse> check_token(const AdminAccess& access, const HttpRequest& request) {
+  if (access.token.empty()) return std::nullopt;
   const std::string* auth = request.header("authorization");
   if (auth == nullptr || auth->empty()) {
     HttpResponse r = HttpResponse::error(401, "missing Authorization: Bearer <token>");
@@ -34,7 +35,7 @@ std::optional<HttpResponse> check_token(const ServiceCore& core, const HttpReque
                       std::equal(kBearer.begin(), kBearer.end(), value.begin(), [](char a, char b) {
                         return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
                       });
-  if (!bearer || !constant_time_equals(value.substr(kBearer.size()), core.options.token)) {
+  if (!bearer || !constant_time_equals(value.substr(kBearer.size()), access.token)) {
     return HttpResponse::error(403, "invalid token");
   }
   return std::nullopt;
@@ -44,13 +45,13 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 }  // namespace
 
-HttpResponse handle_health(ServiceCore&) {
+HttpResponse handle_health() {
   boost::json::object o;
   o["status"] = "ok";
   return json_response(o);
 }
 
-HttpResponse handle_ready(ServiceCore& core) {
+HttpResponse handle_ready(EventStore& store, OutboxRelay& relay_part, service::BusSwitch& buses) {
   boost::json::object checks;
   bool ready = true;
   auto check = [&](std::string_view name, bool ok, std::string detail) {
@@ -60,25 +61,22 @@ HttpResponse handle_ready(ServiceCore& core) {
     checks[name] = std::move(c);
     ready = ready && ok;
   };
-  const Status writable = core.store ? core.store->write_health() : Status();
-  check("store", core.store != nullptr && writable.ok(),
-        core.store == nullptr ? "not open" : writable.ok() ? "" : "read-only: " + writable.message());
-  const RelayStats relay = core.relay ? core.relay->stats() : RelayStats{};
+  const Status writable = store.write_health();
+  check("store", writable.ok(), writable.ok() ? "" : "read-only: " + writable.message());
+  const RelayStats relay = relay_part.stats();
   check("relay", relay.running && !relay.parked,
         relay.parked    ? "parked: " + relay.parked_reason
         : relay.running ? ""
         : relay.last_error.empty() ? "not running"
                                    : relay.last_error);
-  auto bus = core.current_bus();
+  auto bus = buses.current();
   check("bus", bus && bus->is_running(), bus && bus->is_running() ? "" : "not running");
-  if (auto probe = core.current_probe()) {
+  if (auto probe = buses.probe()) {
     Status s = probe->ping();
     check("kafka", s.ok(), s.ok() ? "" : s.message());
-    // Commands are consumed only once every consumer has its partitions.
-    if (bus && bus->capabilities().consumer_groups) {
-      Status assigned = bus->wait_until_assigned(std::chrono::milliseconds(0));
-      check("consumers", assigned.ok(), assigned.ok() ? "" : "command consumers not yet assigned their partitions");
-    }
+    // Commands are consumed only once every command consumer has its partitions.
+    Status assigned = buses.commands_assigned(std::chrono::milliseconds(0));
+    check("consumers", assigned.ok(), assigned.ok() ? "" : "command consumers not yet assigned their partitions");
   }
   boost::json::object o;
   o["status"] = ready ? "ready" : "not_ready";
@@ -86,18 +84,24 @@ HttpResponse handle_ready(ServiceCore& core) {
   return json_response(o, ready ? 200 : 503);
 }
 
-HttpResponse route(ServiceCore& core, const HttpRequest& request,
-                   const std::function<Status(const BusConfig&)>& configure_bus) {
+HttpResponse route(service::System& system, const AdminAccess& access, AdminCounters& counters,
+                   const HttpRequest& request) {
   const std::string_view path = request.path;
   const std::string_view method = request.method;
   const bool get = method == "GET";
   const bool post = method == "POST";
-  if (core.store == nullptr) return HttpResponse::error(503, "the service is not running");
+  if (!system.running()) return HttpResponse::error(503, "the service is not running");
+  EventStore& store = system.store();
+  auto with_projections = [&](auto&& handler) -> HttpResponse {
+    ProjectionEngine* projections = system.projections();
+    if (projections == nullptr) return HttpResponse::error(503, "projections are not running");
+    return handler(*projections);
+  };
 
   // Mutating endpoints: POST only, token-checked after the path matched.
   auto mutating = [&](auto&& handler) -> HttpResponse {
     if (!post) return method_not_allowed("POST");
-    if (auto denied = check_token(core, request)) return *denied;
+    if (auto denied = check_token(access, request)) return *denied;
     return handler();
   };
   auto reading = [&](auto&& handler) -> HttpResponse {
@@ -105,46 +109,72 @@ HttpResponse route(ServiceCore& core, const HttpRequest& request,
     return handler();
   };
 
-  if (path == "/health") return reading([&] { return handle_health(core); });
-  if (path == "/ready") return reading([&] { return handle_ready(core); });
-  if (path == "/metrics") return reading([&] { return handle_metrics(core); });
-  if (path == "/kafka/status") return reading([&] { return handle_kafka_status(core, request); });
-  if (path == "/kafka/events") return reading([&] { return handle_kafka_events(core, request); });
+  if (path == "/health") return reading([&] { return handle_health(); });
+  if (path == "/ready") return reading([&] { return handle_ready(store, system.relay(), system.buses()); });
+  if (path == "/metrics") {
+    return reading([&] {
+      return handle_metrics(MetricsSources{store, system.timed_store(), counters.publish_tests.load(), system.relay(),
+                                           system.buses(), system.handler(), system.projections(),
+                                           system.saga_engine()});
+    });
+  }
+  if (path == "/kafka/status") {
+    return reading([&] { return handle_kafka_status(system.buses(), system.relay(), system.projections()); });
+  }
+  if (path == "/kafka/events") return reading([&] { return handle_kafka_events(store, system.projections(), request); });
   if (path == "/kafka/publish-test") {
+    auto publish = [&] { return handle_publish_test(system.timed_store(), counters.publish_tests, request); };
     if (!post) return method_not_allowed("POST");
-    if (core.options.token.empty()) {
-      if (!core.options.dev_mode) {
+    if (access.token.empty()) {
+      if (!access.dev_mode) {
         return HttpResponse::error(403, "publish-test is disabled: run with --dev or configure a token");
       }
-      return handle_publish_test(core, request);
+      return publish();
     }
-    return mutating([&] { return handle_publish_test(core, request); });
+    return mutating(publish);
   }
-  if (path == "/kafka/config") return mutating([&] { return handle_kafka_config(core, request, configure_bus); });
-  if (path == "/projections" || path == "/projections/") return reading([&] { return handle_projections(core); });
+  if (path == "/kafka/config") {
+    return mutating([&] {
+      return handle_kafka_config(
+          system.buses().config(), [&](const BusConfig& c) { return system.configure_bus(c); }, request);
+    });
+  }
+  if (path == "/projections" || path == "/projections/") {
+    return reading([&] { return with_projections([](ProjectionEngine& p) { return handle_projections(p); }); });
+  }
   if (path == "/ui" || starts_with(path, "/ui/")) return reading([&] { return handle_ui(path); });
-  if (path == "/log") return reading([&] { return handle_log(core, request); });
-  if (path == "/sagas" || path == "/sagas/") return reading([&] { return handle_sagas(core, request); });
+  if (path == "/log") return reading([&] { return handle_log(store, request); });
+  if (path == "/sagas" || path == "/sagas/") return reading([&] { return handle_sagas(store, request); });
   if (starts_with(path, "/projections/")) {
     std::string_view rest = path.substr(std::string_view("/projections/").size());
     const auto slash = rest.find('/');
     std::string_view name = rest.substr(0, slash);
     std::string_view key = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-    if (key == "rebuild" && post) return mutating([&] { return handle_projection_rebuild(core, name); });
-    return reading([&] { return handle_projection_query(core, request, name, key); });
+    if (key == "rebuild" && post) {
+      return mutating([&] {
+        return with_projections(
+            [&](ProjectionEngine& p) { return handle_projection_rebuild(p, store, name); });
+      });
+    }
+    return reading(
+        [&] { return with_projections([&](ProjectionEngine& p) { return handle_projection_query(p, request, name, key); }); });
   }
   if (starts_with(path, "/streams/") && path.size() > std::string_view("/streams/").size()) {
-    return reading([&] { return handle_stream(core, request, path.substr(std::string_view("/streams/").size())); });
+    return reading([&] { return handle_stream(store, request, path.substr(std::string_view("/streams/").size())); });
   }
   if (starts_with(path, "/sagas/")) {
     std::string_view rest = path.substr(std::string_view("/sagas/").size());
     const auto slash = rest.find('/');
     if (slash != std::string_view::npos && slash > 0 && slash + 1 < rest.size()) {
-      return reading([&] { return handle_saga(core, rest.substr(0, slash), rest.substr(slash + 1)); });
+      return reading(
+          [&] { return handle_saga(store, system.saga_engine(), rest.substr(0, slash), rest.substr(slash + 1)); });
     }
   }
   if (starts_with(path, "/commands/") && path.size() > std::string_view("/commands/").size()) {
-    return mutating([&] { return handle_command(core, request, path.substr(std::string_view("/commands/").size())); });
+    return mutating([&] {
+      return handle_command(system.handler(), counters.http_commands, request,
+                            path.substr(std::string_view("/commands/").size()));
+    });
   }
   return HttpResponse::error(404, "no such endpoint: " + std::string(path.substr(0, 200)));
 }

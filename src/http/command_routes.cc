@@ -7,7 +7,7 @@
 #include <boost/json/parse.hpp>
 
 #include "http/http_util.h"
-#include "http/service_core.h"
+#include "http/admin_api.h"
 #include "nexum/json_codec.h"
 #include "nexum/topics.h"
 
@@ -56,7 +56,8 @@ Result<EventSchema> command_from_body(std::string_view topic, const boost::json:
 
 }  // namespace
 
-HttpResponse handle_command(ServiceCore& core, const HttpRequest& request, std::string_view topic) {
+HttpResponse handle_command(NexumCommandHandler& handler, std::atomic<std::uint64_t>& received,
+                            const HttpRequest& request, std::string_view topic) {
   if (!is_handled_command_topic(topic)) {
     return HttpResponse::error(404, "'" + std::string(topic.substr(0, 100)) +
                                         "' is not a command topic (nexum.commands.{transactions,customers,loans,accounts})");
@@ -67,8 +68,8 @@ HttpResponse handle_command(ServiceCore& core, const HttpRequest& request, std::
   if (!(*body)->is_object()) return HttpResponse::error(400, "body: must be a JSON object");
   Result<EventSchema> command = command_from_body(topic, (*body)->as_object());
   if (!command) return status_response(command.error());
-  core.http_commands.fetch_add(1);
-  Result<CommandOutcome> outcome = core.handler->handle(topic, *command);
+  received.fetch_add(1);
+  Result<CommandOutcome> outcome = handler.handle(topic, *command);
   if (!outcome) return status_response(outcome.error());
   boost::json::object o;
   o["outcome"] = outcome->accepted() ? "accepted" : "rejected";

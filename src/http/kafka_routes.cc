@@ -11,7 +11,7 @@
 #include <boost/json/parse.hpp>
 
 #include "http/http_util.h"
-#include "http/service_core.h"
+#include "http/admin_api.h"
 #include "nexum/json_codec.h"
 #include "nexum/projection_builtins.h"
 
@@ -44,20 +44,20 @@ boost::json::object listing_json(const EventView& e) {
   return o;
 }
 
-std::int64_t stat_events(ServiceCore& core, std::string_view key) {
-  if (!core.projections) return 0;
-  auto v = core.projections->get(kTopicStats, key);
+std::int64_t stat_events(ProjectionEngine* projections, std::string_view key) {
+  if (projections == nullptr) return 0;
+  auto v = projections->get(kTopicStats, key);
   if (!v || !*v || !(*v)->is_object()) return 0;
   const boost::json::value* n = (*v)->as_object().if_contains("events");
   return n != nullptr && n->is_int64() ? n->get_int64() : 0;
 }
 
-Result<boost::json::object> events_by_topic(ServiceCore& core) {
+Result<boost::json::object> events_by_topic(ProjectionEngine* projections) {
   boost::json::object out;
-  if (!core.projections) return out;
+  if (projections == nullptr) return out;
   std::string after;
   for (;;) {
-    auto page = core.projections->scan(kTopicStats, "topic/", 1000, after);
+    auto page = projections->scan(kTopicStats, "topic/", 1000, after);
     if (!page) return page.error();
     for (const ReadModelEntry& e : *page) {
       const boost::json::value* n = e.value.is_object() ? e.value.as_object().if_contains("events") : nullptr;
@@ -71,25 +71,25 @@ Result<boost::json::object> events_by_topic(ServiceCore& core) {
 
 }  // namespace
 
-Result<std::vector<ConsumerLag>> consumer_lag(ServiceCore& core) {
-  auto probe = core.current_probe();
+Result<std::vector<ConsumerLag>> consumer_lag(const service::BusSwitch& buses) {
+  auto probe = buses.probe();
   if (!probe) return std::vector<ConsumerLag>();
   return probe->lag();
 }
 
-HttpResponse handle_kafka_status(ServiceCore& core, const HttpRequest&) {
-  auto bus = core.current_bus();
-  const BusConfig config = core.current_bus_config();
+HttpResponse handle_kafka_status(service::BusSwitch& buses, OutboxRelay& relay_part, ProjectionEngine* projections) {
+  auto bus = buses.current();
+  const BusConfig config = buses.config();
   boost::json::object o;
   o["status"] = bus && bus->is_running() ? "running" : "stopped";
   o["type"] = bus_class_name(bus.get());
   o["bus_type"] = bus_type_name(config.type);
-  o["total_events"] = stat_events(core, "total");
-  Result<boost::json::object> by_topic = events_by_topic(core);
+  o["total_events"] = stat_events(projections, "total");
+  Result<boost::json::object> by_topic = events_by_topic(projections);
   if (!by_topic) return status_response(by_topic.error());
   o["events_by_topic"] = std::move(*by_topic);
 
-  const RelayStats r = core.relay->stats();
+  const RelayStats r = relay_part.stats();
   boost::json::object relay;
   relay["running"] = r.running;
   relay["checkpoint"] = r.checkpoint;
@@ -110,7 +110,7 @@ HttpResponse handle_kafka_status(ServiceCore& core, const HttpRequest&) {
 
   if (config.type == BusType::kKafka) {
     boost::json::object lag;
-    Result<std::vector<ConsumerLag>> lags = consumer_lag(core);
+    Result<std::vector<ConsumerLag>> lags = consumer_lag(buses);
     if (lags) {
       std::int64_t total = 0;
       boost::json::object topics;
@@ -135,7 +135,7 @@ HttpResponse handle_kafka_status(ServiceCore& core, const HttpRequest&) {
   return json_response(o);
 }
 
-HttpResponse handle_kafka_events(ServiceCore& core, const HttpRequest& request) {
+HttpResponse handle_kafka_events(EventStore& store, ProjectionEngine* projections, const HttpRequest& request) {
   Result<std::optional<boost::json::value>> body = parse_json_body(request);
   if (!body) return status_response(body.error());
   const boost::json::object* obj = *body && (*body)->is_object() ? &(*body)->as_object() : nullptr;
@@ -153,7 +153,7 @@ HttpResponse handle_kafka_events(ServiceCore& core, const HttpRequest& request) 
 
   // Walk the log backwards in growing windows until `limit` matches are
   // found (or the scan bound), keeping only the newest `limit`.
-  const std::int64_t last = core.store->last_position();
+  const std::int64_t last = store.last_position();
   std::vector<std::deque<boost::json::object>> windows;  // newest window first
   std::size_t found = 0;
   std::int64_t hi = last;
@@ -163,7 +163,7 @@ HttpResponse handle_kafka_events(ServiceCore& core, const HttpRequest& request) 
     const std::int64_t lo = std::max<std::int64_t>(1, hi - window + 1);
     const std::size_t need = limit - found;
     std::deque<boost::json::object> batch;
-    Status s = core.store->scan_log(lo, static_cast<std::size_t>(hi - lo + 1), {}, [&](const EventView& e) {
+    Status s = store.scan_log(lo, static_cast<std::size_t>(hi - lo + 1), {}, [&](const EventView& e) {
       if (!wanted.empty() && e.topic != wanted) return Status();
       batch.push_back(listing_json(e));
       if (batch.size() > need) batch.pop_front();
@@ -181,7 +181,7 @@ HttpResponse handle_kafka_events(ServiceCore& core, const HttpRequest& request) 
   for (auto it = windows.rbegin(); it != windows.rend(); ++it) {
     for (auto& e : *it) events.push_back(std::move(e));
   }
-  std::int64_t total = wanted.empty() ? last : stat_events(core, "topic/" + wanted);
+  std::int64_t total = wanted.empty() ? last : stat_events(projections, "topic/" + wanted);
   total = std::max<std::int64_t>(total, static_cast<std::int64_t>(events.size()));
   const std::size_t showing = events.size();
   boost::json::object o;  // the seed's keys, in its order
@@ -191,7 +191,8 @@ HttpResponse handle_kafka_events(ServiceCore& core, const HttpRequest& request) 
   return json_response(o);
 }
 
-HttpResponse handle_publish_test(ServiceCore& core, const HttpRequest& request) {
+HttpResponse handle_publish_test(EventStore& appends_to, std::atomic<std::uint64_t>& published,
+                                 const HttpRequest& request) {
   Result<std::optional<boost::json::value>> body = parse_json_body(request);
   if (!body) return status_response(body.error());
   if (*body && !(*body)->is_object()) return HttpResponse::error(400, "body: must be a JSON object");
@@ -236,9 +237,9 @@ HttpResponse handle_publish_test(ServiceCore& core, const HttpRequest& request) 
   appends[0].stream = std::move(stream);
   appends[0].topic = **topic;
   appends[0].events.push_back(event);
-  Result<AppendResult> appended = core.timed_store->append_multi(std::move(appends));
+  Result<AppendResult> appended = appends_to.append_multi(std::move(appends));
   if (!appended) return status_response(appended.error());
-  core.publish_tests.fetch_add(1);
+  published.fetch_add(1);
   boost::json::object o;
   o["message"] = "Test event published successfully";
   o["event_id"] = event.event_id.to_string();
@@ -247,8 +248,9 @@ HttpResponse handle_publish_test(ServiceCore& core, const HttpRequest& request) 
   return json_response(o);
 }
 
-HttpResponse handle_kafka_config(ServiceCore& core, const HttpRequest& request,
-                                 const std::function<Status(const BusConfig&)>& configure_bus) {
+HttpResponse handle_kafka_config(const BusConfig& current,
+                                 const std::function<Status(const BusConfig&)>& configure_bus,
+                                 const HttpRequest& request) {
   Result<std::optional<boost::json::value>> body = parse_json_body(request);
   if (!body) return status_response(body.error());
   if (*body && !(*body)->is_object()) return HttpResponse::error(400, "body: must be a JSON object");
@@ -261,7 +263,7 @@ HttpResponse handle_kafka_config(ServiceCore& core, const HttpRequest& request,
   }
   std::optional<BusType> type = parse_bus_type(bus_type->value_or(""));
   if (!type) return HttpResponse::error(400, "Invalid bus_type. Use 'memory', 'log', or 'kafka'");
-  BusConfig config = core.current_bus_config();  // keeps the consumer group and librdkafka properties
+  BusConfig config = current;  // keeps the consumer group and librdkafka properties
   config.type = *type;
   config.bootstrap_servers = bootstrap->value_or("");
   config.client_id = client_id->value_or("nexum");

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "http/prometheus.h"
-#include "http/service_core.h"
+#include "http/admin_api.h"
 #include "nexum/kafka_bus.h"
 
 namespace nexum::http_internal {
@@ -15,28 +15,28 @@ double d(std::int64_t v) { return static_cast<double>(v); }
 
 }  // namespace
 
-HttpResponse handle_metrics(ServiceCore& core) {
+HttpResponse handle_metrics(const MetricsSources& m) {
   PrometheusWriter w;
   w.family("nexum_up", "gauge", "1 while the service runs.");
   w.sample("nexum_up", 1);
 
   // ---- store and appends ----
   w.family("nexum_store_last_position", "gauge", "Global position of the last committed event.");
-  w.sample("nexum_store_last_position", d(core.store->last_position()));
+  w.sample("nexum_store_last_position", d(m.store.last_position()));
   w.family("nexum_appends_total", "counter",
            "Appends made by the service (command outcomes and publish-test) that wrote events.");
-  w.sample("nexum_appends_total", d(core.timed_store->appends()));
+  w.sample("nexum_appends_total", d(m.appends.appends()));
   w.family("nexum_appended_events_total", "counter", "Events written by those appends.");
-  w.sample("nexum_appended_events_total", d(core.timed_store->appended_events()));
+  w.sample("nexum_appended_events_total", d(m.appends.appended_events()));
   w.family("nexum_append_errors_total", "counter", "Appends by the service that failed (conflicts included).");
-  w.sample("nexum_append_errors_total", d(core.timed_store->append_errors()));
+  w.sample("nexum_append_errors_total", d(m.appends.append_errors()));
   w.family("nexum_append_duration_seconds", "histogram", "Latency of the service's appends, until durable.");
-  core.timed_store->latency().write(w, "nexum_append_duration_seconds");
+  write_histogram(w, "nexum_append_duration_seconds", m.appends.latency());
   w.family("nexum_publish_test_total", "counter", "Events appended through POST /kafka/publish-test.");
-  w.sample("nexum_publish_test_total", d(core.publish_tests.load()));
+  w.sample("nexum_publish_test_total", d(m.publish_tests));
 
   // ---- relay ----
-  const RelayStats r = core.relay->stats();
+  const RelayStats r = m.relay.stats();
   w.family("nexum_relay_running", "gauge", "1 while the outbox relay runs.");
   w.sample("nexum_relay_running", r.running ? 1 : 0);
   w.family("nexum_relay_checkpoint", "gauge", "Last position the bus confirmed contiguously.");
@@ -62,33 +62,26 @@ HttpResponse handle_metrics(ServiceCore& core) {
   w.sample("nexum_relay_parked_position", r.parked ? d(r.parked_position) : 0);
 
   // ---- bus ----
-  auto bus = core.current_bus();
-  BusConfig config;
-  RetiredBusCounters retired;
-  std::uint64_t switches = 0;
-  {
-    std::lock_guard lock(core.bus_mu_);
-    config = core.bus_config;
-    retired = core.retired;
-    switches = core.bus_switches;
-  }
+  auto bus = m.buses.current();
+  const BusConfig config = m.buses.config();
+  const std::uint64_t switches = m.buses.switches();
+  // Over every Kafka bus and command intake since start (never going down).
+  const service::KafkaCounters k = m.buses.kafka_counters();
   w.family("nexum_bus_info", "gauge", "The bus in use (label type), 1.");
   w.sample("nexum_bus_info", {{"type", bus_type_name(config.type)}, {"class", bus_class_name(bus.get())}}, 1);
   w.family("nexum_bus_running", "gauge", "1 while the bus runs.");
   w.sample("nexum_bus_running", bus && bus->is_running() ? 1 : 0);
   w.family("nexum_bus_switches_total", "counter", "Bus reconfigurations (POST /kafka/config).");
   w.sample("nexum_bus_switches_total", d(switches));
-  EventBusStats k;
-  if (bus && bus->kind() == EventBusKind::kKafka) k = bus->stats();
   w.family("nexum_kafka_consumed_total", "counter", "Messages the command consumers received.");
-  w.sample("nexum_kafka_consumed_total", d(retired.consumed + k.consumed));
+  w.sample("nexum_kafka_consumed_total", d(k.consumed));
   w.family("nexum_kafka_produced_total", "counter", "Messages taken by the Kafka producer.");
-  w.sample("nexum_kafka_produced_total", d(retired.produced + k.published));
+  w.sample("nexum_kafka_produced_total", d(k.produced));
   w.family("nexum_kafka_delivery_failures_total", "counter", "Failed Kafka delivery reports.");
-  w.sample("nexum_kafka_delivery_failures_total", d(retired.delivery_failures + k.delivery_failures));
+  w.sample("nexum_kafka_delivery_failures_total", d(k.delivery_failures));
 
   // ---- commands ----
-  const CommandHandlerStats c = core.handler->stats();
+  const CommandHandlerStats c = m.handler.stats();
   w.family("nexum_commands_total", "counter", "Commands handled, by outcome.");
   w.sample("nexum_commands_total", {{"outcome", "accepted"}}, d(c.accepted));
   w.sample("nexum_commands_total", {{"outcome", "rejected"}}, d(c.rejected));
@@ -106,11 +99,11 @@ HttpResponse handle_metrics(ServiceCore& core) {
   w.sample("nexum_commands_conflict_retries_total", d(c.conflict_retries));
   w.family("nexum_dlq_messages_total", "counter",
            "Commands written to the dead-letter topic (by the Kafka consumers or the handler).");
-  w.sample("nexum_dlq_messages_total", d(retired.dead_lettered + k.dead_lettered + c.dead_letters_published));
+  w.sample("nexum_dlq_messages_total", d(k.dead_lettered + c.dead_letters_published));
 
   // ---- consumer lag (Kafka only) ----
   if (config.type == BusType::kKafka) {
-    Result<std::vector<ConsumerLag>> lags = consumer_lag(core);
+    Result<std::vector<ConsumerLag>> lags = consumer_lag(m.buses);
     w.family("nexum_consumer_lag_up", "gauge", "1 when the last consumer lag probe got an answer from Kafka.");
     w.sample("nexum_consumer_lag_up", lags ? 1 : 0);
     if (lags) {
@@ -123,7 +116,8 @@ HttpResponse handle_metrics(ServiceCore& core) {
   }
 
   // ---- projections ----
-  const std::vector<ProjectionStatus> projections = core.projections->status();
+  const std::vector<ProjectionStatus> projections =
+      m.projections != nullptr ? m.projections->status() : std::vector<ProjectionStatus>();
   w.family("nexum_projection_lag_events", "gauge", "Events between the store's last position and the checkpoint.");
   for (const auto& p : projections) w.sample("nexum_projection_lag_events", {{"projection", p.name}}, d(p.lag));
   w.family("nexum_projection_checkpoint", "gauge", "Last committed position of the projection.");
@@ -136,9 +130,9 @@ HttpResponse handle_metrics(ServiceCore& core) {
   }
 
   // ---- sagas ----
-  if (core.saga_engine) {
-    const SagaEngineStats s = core.saga_engine->stats();
-    const std::string name(core.saga_engine->saga_name());
+  if (m.saga_engine != nullptr) {
+    const SagaEngineStats s = m.saga_engine->stats();
+    const std::string name(m.saga_engine->saga_name());
     w.family("nexum_saga_instances_total", "counter", "Saga instances since start, by event (started/completed/...).");
     w.sample("nexum_saga_instances_total", {{"saga", name}, {"event", "started"}}, d(s.instances_started));
     w.sample("nexum_saga_instances_total", {{"saga", name}, {"event", "completed"}}, d(s.instances_completed));

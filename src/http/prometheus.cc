@@ -70,29 +70,18 @@ void PrometheusWriter::sample(std::string_view name, Labels labels, double value
   out_ += '\n';
 }
 
-void LatencyHistogram::observe(double seconds) {
-  std::size_t i = 0;
-  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_micros_.fetch_add(static_cast<std::uint64_t>(std::max(0.0, seconds) * 1e6), std::memory_order_relaxed);
-}
-
-void LatencyHistogram::write(PrometheusWriter& w, std::string_view name) const {
+void write_histogram(PrometheusWriter& w, std::string_view name, const service::LatencyHistogram& histogram) {
+  using service::LatencyHistogram;
+  const LatencyHistogram::Snapshot s = histogram.snapshot();
   const std::string bucket = std::string(name) + "_bucket";
-  std::uint64_t cumulative = 0;
   char le[32];
-  for (std::size_t i = 0; i < kBounds.size(); ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
-    std::snprintf(le, sizeof le, "%g", kBounds[i]);
-    w.sample(bucket, {{"le", le}}, static_cast<double>(cumulative));
+  for (std::size_t i = 0; i < LatencyHistogram::kBounds.size(); ++i) {
+    std::snprintf(le, sizeof le, "%g", LatencyHistogram::kBounds[i]);
+    w.sample(bucket, {{"le", le}}, static_cast<double>(s.cumulative[i]));
   }
-  cumulative += buckets_[kBounds.size()].load(std::memory_order_relaxed);
-  // _count is read after the buckets, so it is never below +Inf.
-  const std::uint64_t count = std::max(cumulative, count_.load(std::memory_order_relaxed));
-  w.sample(bucket, {{"le", "+Inf"}}, static_cast<double>(count));
-  w.sample(std::string(name) + "_sum", static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6);
-  w.sample(std::string(name) + "_count", static_cast<double>(count));
+  w.sample(bucket, {{"le", "+Inf"}}, static_cast<double>(s.count));
+  w.sample(std::string(name) + "_sum", s.sum_seconds);
+  w.sample(std::string(name) + "_count", static_cast<double>(s.count));
 }
 
 }  // namespace nexum::http_internal

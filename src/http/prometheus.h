@@ -1,15 +1,15 @@
 // Prometheus text exposition (format 0.0.4): a writer that keeps each
-// family's HELP/TYPE before its samples and escapes label values, and a
-// lock-free latency histogram. Format: doc/http_api.md, "GET /metrics".
+// family's HELP/TYPE before its samples and escapes label values, and the
+// histogram samples of a service::LatencyHistogram. Format: doc/http_api.md,
+// "GET /metrics".
 #pragma once
 
-#include <array>
-#include <atomic>
-#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "service/latency_histogram.h"
 
 namespace nexum::http_internal {
 
@@ -28,20 +28,7 @@ class PrometheusWriter {
   std::string out_;
 };
 
-// Append latency in seconds, fixed buckets from 100 µs to 10 s. Thread-safe.
-class LatencyHistogram {
- public:
-  static constexpr std::array<double, 14> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                     0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   10.0};
-  void observe(double seconds);
-  // Writes name_bucket{le=…} (cumulative), name_sum, name_count.
-  void write(PrometheusWriter& w, std::string_view name) const;
-  std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
-
- private:
-  std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};  // last: +Inf only
-  std::atomic<std::uint64_t> count_{0};
-  std::atomic<std::uint64_t> sum_micros_{0};
-};
+// Writes name_bucket{le=…} (cumulative), name_sum, name_count.
+void write_histogram(PrometheusWriter& w, std::string_view name, const service::LatencyHistogram& histogram);
 
 }  // namespace nexum::http_internal

@@ -6,7 +6,7 @@
 #include <boost/json/parse.hpp>
 
 #include "http/http_util.h"
-#include "http/service_core.h"
+#include "http/admin_api.h"
 #include "nexum/json_codec.h"
 #include "nexum/projection_query.h"
 #include "nexum/saga.h"
@@ -26,7 +26,7 @@ Params query_params(const HttpRequest& request) { return Params(request, nullptr
 
 }  // namespace
 
-HttpResponse handle_stream(ServiceCore& core, const HttpRequest& request, std::string_view stream) {
+HttpResponse handle_stream(EventStore& store, const HttpRequest& request, std::string_view stream) {
   Status valid = validate_stream_id(stream);
   if (!valid.ok()) return HttpResponse::error(400, "stream: " + valid.message());
   Params params = query_params(request);
@@ -40,14 +40,14 @@ HttpResponse handle_stream(ServiceCore& core, const HttpRequest& request, std::s
   if (dir != "forward" && dir != "backward") {
     return HttpResponse::error(400, "direction: must be 'forward' or 'backward'");
   }
-  Result<StreamInfo> info = core.store->stream_info(stream);
+  Result<StreamInfo> info = store.stream_info(stream);
   if (!info) return status_response(info.error());
   if (!info->exists) return HttpResponse::error(404, "stream '" + std::string(stream) + "' does not exist");
   const bool backward = dir == "backward";
   const std::int64_t start = from->value_or(backward ? -1 : 0);
   if (!backward && start < 0) return HttpResponse::error(400, "from: must be >= 0 when reading forward");
   const auto n = static_cast<std::size_t>(limit->value_or(100));
-  auto events = core.store->read_stream(stream, start, n, backward ? ReadDirection::kBackward : ReadDirection::kForward);
+  auto events = store.read_stream(stream, start, n, backward ? ReadDirection::kBackward : ReadDirection::kForward);
   if (!events) return status_response(events.error());
   boost::json::array list;
   for (const RecordedEvent& r : *events) {
@@ -75,7 +75,7 @@ HttpResponse handle_stream(ServiceCore& core, const HttpRequest& request, std::s
   return json_response(o);
 }
 
-HttpResponse handle_log(ServiceCore& core, const HttpRequest& request) {
+HttpResponse handle_log(EventStore& store, const HttpRequest& request) {
   Params params = query_params(request);
   auto from = params.integer("from", 1, INT64_MAX);
   if (!from) return status_response(from.error());
@@ -88,7 +88,7 @@ HttpResponse handle_log(ServiceCore& core, const HttpRequest& request) {
     if (name == "event_type") filter.event_types.push_back(value);
     if (name == "topic") filter.topics.push_back(value);
   }
-  const std::int64_t last = core.store->last_position();
+  const std::int64_t last = store.last_position();
   boost::json::array list;
   // A filtered page is a scan from `from` (doc/key_layout.md: no secondary
   // index), of at most kMaxScan events per request however rare the match;
@@ -97,7 +97,7 @@ HttpResponse handle_log(ServiceCore& core, const HttpRequest& request) {
   std::int64_t scanned_to = from->value_or(1) - 1;
   const auto want = static_cast<std::size_t>(limit->value_or(100));
   bool full = false;
-  Status s = core.store->scan_log(from->value_or(1), kMaxScan, {}, [&](const EventView& e) {
+  Status s = store.scan_log(from->value_or(1), kMaxScan, {}, [&](const EventView& e) {
     scanned_to = e.global_position;
     if (!filter.empty() && !filter.matches(e)) return Status();
     auto recorded = e.to_recorded();
@@ -122,7 +122,7 @@ HttpResponse handle_log(ServiceCore& core, const HttpRequest& request) {
   return json_response(o);
 }
 
-HttpResponse handle_sagas(ServiceCore& core, const HttpRequest& request) {
+HttpResponse handle_sagas(EventStore& store, const HttpRequest& request) {
   Params params = query_params(request);
   auto type = params.string("type");
   if (!type) return status_response(type.error());
@@ -135,7 +135,7 @@ HttpResponse handle_sagas(ServiceCore& core, const HttpRequest& request) {
     wanted = parse_saga_status(**state);
     if (!wanted) return HttpResponse::error(400, "state: one of active, completed, rejected, failed");
   }
-  auto sagas = list_sagas(*core.store);
+  auto sagas = list_sagas(store);
   if (!sagas) return status_response(sagas.error());
   const auto n = static_cast<std::size_t>(limit->value_or(100));
   boost::json::array summaries, instances;
@@ -153,7 +153,7 @@ HttpResponse handle_sagas(ServiceCore& core, const HttpRequest& request) {
     if (instances.size() >= n) continue;
     // Instances are read in id order and filtered here: a state index would
     // be one more thing to keep in step with every saga write.
-    auto all = list_saga_instances(*core.store, summary.saga);
+    auto all = list_saga_instances(store, summary.saga);
     if (!all) return status_response(all.error());
     for (const SagaInstance& i : *all) {
       if (wanted && i.status != *wanted) continue;
@@ -171,24 +171,24 @@ HttpResponse handle_sagas(ServiceCore& core, const HttpRequest& request) {
   return json_response(o);
 }
 
-HttpResponse handle_projection_rebuild(ServiceCore& core, std::string_view name) {
+HttpResponse handle_projection_rebuild(ProjectionEngine& projections, const EventStore& store, std::string_view name) {
   if (!is_valid_projection_name(name)) return HttpResponse::error(400, "projection: invalid name");
-  if (!core.projections->status(name)) {
+  if (!projections.status(name)) {
     return HttpResponse::error(404, "projection '" + std::string(name) + "' does not exist");
   }
-  Status s = core.projections->rebuild(name);
+  Status s = projections.rebuild(name);
   if (!s.ok()) return status_response(s);
   boost::json::object o;
   o["projection"] = name;
   o["rebuilding"] = true;
-  o["target_position"] = core.store->last_position();
+  o["target_position"] = store.last_position();
   o["progress"] = "GET /projections: checkpoint against last_position";
   return json_response(o, 202);
 }
 
-HttpResponse handle_projections(ServiceCore& core) {
+HttpResponse handle_projections(ProjectionEngine& projections) {
   boost::json::array list;
-  for (const ProjectionStatus& s : core.projections->status()) {
+  for (const ProjectionStatus& s : projections.status()) {
     boost::json::object p;
     p["name"] = s.name;
     p["state"] = projection_state_name(s.state);
@@ -206,10 +206,10 @@ HttpResponse handle_projections(ServiceCore& core) {
   return json_response(o);
 }
 
-HttpResponse handle_projection_query(ServiceCore& core, const HttpRequest& request, std::string_view name,
+HttpResponse handle_projection_query(ProjectionEngine& projections, const HttpRequest& request, std::string_view name,
                                      std::string_view key) {
   if (!is_valid_projection_name(name)) return HttpResponse::error(400, "projection: invalid name");
-  if (!core.projections->status(name)) {
+  if (!projections.status(name)) {
     return HttpResponse::error(404, "projection '" + std::string(name) + "' does not exist");
   }
   if (key.empty()) {
@@ -221,7 +221,7 @@ HttpResponse handle_projection_query(ServiceCore& core, const HttpRequest& reque
     if (!prefix) return status_response(prefix.error());
     if (!after) return status_response(after.error());
     if (!limit) return status_response(limit.error());
-    auto entries = core.projections->scan(name, prefix->value_or(""), static_cast<std::size_t>(limit->value_or(100)),
+    auto entries = projections.scan(name, prefix->value_or(""), static_cast<std::size_t>(limit->value_or(100)),
                                           after->value_or(""));
     if (!entries) return status_response(entries.error());
     boost::json::array list;
@@ -237,7 +237,7 @@ HttpResponse handle_projection_query(ServiceCore& core, const HttpRequest& reque
     o["entries"] = std::move(list);
     return json_response(o);
   }
-  auto value = core.projections->get(name, key);
+  auto value = projections.get(name, key);
   if (!value) return status_response(value.error());
   if (!*value) {
     return HttpResponse::error(404, "no key '" + std::string(key.substr(0, 200)) + "' in projection '" +
@@ -250,12 +250,12 @@ HttpResponse handle_projection_query(ServiceCore& core, const HttpRequest& reque
   return json_response(o);
 }
 
-HttpResponse handle_saga(ServiceCore& core, std::string_view saga, std::string_view id) {
+HttpResponse handle_saga(EventStore& store, SagaEngine* engine, std::string_view saga, std::string_view id) {
   Status valid = validate_saga_name(saga);
   if (!valid.ok()) return HttpResponse::error(400, "saga: " + valid.message());
-  Result<SagaInstance> instance = core.saga_engine && core.saga_engine->saga_name() == saga
-                                      ? core.saga_engine->find_instance(id)
-                                      : load_saga_instance(*core.store, saga, id);
+  Result<SagaInstance> instance = engine != nullptr && engine->saga_name() == saga
+                                      ? engine->find_instance(id)
+                                      : load_saga_instance(store, saga, id);
   if (!instance) {
     if (instance.error().code() == StatusCode::kNotFound) {
       return HttpResponse::error(404, "no instance '" + std::string(id.substr(0, 200)) + "' of saga '" +

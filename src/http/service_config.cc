@@ -7,7 +7,7 @@
 
 #include "core/json_strict.h"
 #include "http/http_util.h"
-#include "nexum/server.h"
+#include "nexum/service.h"
 
 namespace nexum {
 

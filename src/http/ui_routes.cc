@@ -4,7 +4,7 @@
 // other host), so the page works offline and nothing injected runs.
 #include <string>
 
-#include "http/service_core.h"
+#include "http/admin_api.h"
 #include "http/ui_assets.h"
 
 namespace nexum::http_internal {

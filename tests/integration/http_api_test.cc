@@ -11,7 +11,7 @@
 #include "integration/http_test_util.h"
 #include "integration/kafka_test_util.h"
 #include "nexum/kafka_message.h"
-#include "nexum/server.h"
+#include "nexum/service.h"
 #include "test_util.h"
 
 namespace nexum {

@@ -15,7 +15,7 @@
 #include "integration/http_test_util.h"
 #include "integration/kafka_test_util.h"
 #include "nexum/kafka_message.h"
-#include "nexum/server.h"
+#include "nexum/service.h"
 #include "nexum/topics.h"
 #include "test_util.h"
 

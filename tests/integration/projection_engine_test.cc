@@ -9,7 +9,7 @@
 
 #include "nexum/projection_builtins.h"
 #include "nexum/projection_engine.h"
-#include "http/timed_event_store.h"
+#include "service/timed_event_store.h"
 #include "nexum/store.h"
 #include "projection_test_util.h"
 #include "store/keys.h"
@@ -313,7 +313,7 @@ TEST_F(ProjectionEngineTest, QueriesGetByKeyAndScanByPrefixWithLimitAndPaging) {
 // store) is accepted: appends go through it, the engine and queries read the
 // state of the store underneath.
 TEST_F(ProjectionEngineTest, AnEngineAndQueriesOverAStoreDecoratorSeeWhatIsAppendedThroughIt) {
-  http_internal::TimedEventStore timed(*store_);
+  service::TimedEventStore timed(*store_);
   ProjectionEngineOptions o;
   auto e = ProjectionEngine::create(timed, o);
   ASSERT_TRUE(e) << e.error().to_string();

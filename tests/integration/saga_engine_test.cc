@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "http/timed_event_store.h"
+#include "service/timed_event_store.h"
 #include "nexum/json_codec.h"
 #include "saga_test_util.h"
 #include "flaky_bus.h"
@@ -208,7 +208,7 @@ TEST_F(SagaEngineTest, ACommandTheBusRefusesForGoodIsDroppedAndDoesNotBlockTheOt
 // local_state_store()): it follows the log through it and keeps its
 // instances in the store underneath, where the saga queries find them.
 TEST_F(SagaEngineTest, AnEngineOverAStoreDecoratorKeepsItsInstancesInTheStoreUnderneath) {
-  http_internal::TimedEventStore timed(*store_);
+  service::TimedEventStore timed(*store_);
   SagaEngineOptions options;
   options.deadline_tick = 1h;
   auto e = SagaEngine::create(timed, bus_, saga_, options, clock_);

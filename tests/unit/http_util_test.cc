@@ -113,12 +113,12 @@ TEST(PrometheusTest, EscapesLabelsAndWritesCumulativeBuckets) {
   PrometheusWriter w;
   w.family("x_total", "counter", "Help with \\ and\nnewline.");
   w.sample("x_total", {{"reason", "a\"b\\c\nd"}}, 3);
-  LatencyHistogram h;
+  service::LatencyHistogram h;
   h.observe(0.0002);
   h.observe(0.003);
   h.observe(42);
   w.family("lat_seconds", "histogram", "Latency.");
-  h.write(w, "lat_seconds");
+  write_histogram(w, "lat_seconds", h);
   const std::string& t = w.text();
   EXPECT_NE(t.find("# HELP x_total Help with \\\\ and\\nnewline.\n"), std::string::npos) << t;
   EXPECT_NE(t.find(R"(x_total{reason="a\"b\\c\nd"} 3)"), std::string::npos) << t;

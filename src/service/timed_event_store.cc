@@ -1,8 +1,8 @@
-#include "http/timed_event_store.h"
+#include "service/timed_event_store.h"
 
 #include <chrono>
 
-namespace nexum::http_internal {
+namespace nexum::service {
 
 void TimedEventStore::record(const Result<AppendResult>& r, std::chrono::steady_clock::time_point start) {
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
@@ -30,4 +30,4 @@ void TimedEventStore::append_async(std::vector<StreamAppend> appends, std::funct
   });
 }
 
-}  // namespace nexum::http_internal
+}  // namespace nexum::service

@@ -1,16 +1,17 @@
 // TimedEventStore: an EventStore that forwards to the real one and times
-// every append (the /metrics append latency histogram). The service hands
-// it to the command handler and uses it for publish-test. It forwards
+// every append (the /metrics append latency histogram). The running system
+// (service::System) hands it to the command handler; the admin API appends
+// publish-test events through it. It forwards
 // local_state_store(), so projections and sagas accept it too.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
-#include "http/prometheus.h"
 #include "nexum/store.h"
+#include "service/latency_histogram.h"
 
-namespace nexum::http_internal {
+namespace nexum::service {
 
 // Thread-safe, like the store it wraps; `inner` must outlive it.
 class TimedEventStore final : public EventStore {
@@ -64,4 +65,4 @@ class TimedEventStore final : public EventStore {
   std::atomic<std::uint64_t> appends_{0}, events_{0}, errors_{0};
 };
 
-}  // namespace nexum::http_internal
+}  // namespace nexum::service

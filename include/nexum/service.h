@@ -1,13 +1,15 @@
 // NexumService: what `nexum serve` runs, as a library class so tests can
-// run it in-process. One process holds the store, the outbox relay, the
-// command handler, the built-in projections, the LoanApplicationSaga and
-// the HTTP admin API (endpoints: doc/http_api.md).
+// run it in-process: the running system (the store, the outbox relay, the
+// command handler, the built-in projections, the LoanApplicationSaga, built
+// by the composition root service::System in src/service) behind the HTTP
+// admin API (endpoints: doc/http_api.md).
 //
 // Buses: the relay publishes to the *current* bus; the command handler and
 // the saga engine reach it through a stable front that follows every switch.
-// When the bus is Kafka, the handler consumes the command topics (consumer
-// groups "{consumer_group}_{topic}"); with memory/log buses commands come
-// in over HTTP (POST /commands/{topic}) or from the saga, in-process.
+// When the bus is Kafka, pipelined command consumers (one per command topic,
+// consumer groups "{consumer_group}_{topic}") feed the handler; with
+// memory/log buses commands come in over HTTP (POST /commands/{topic}) or
+// from the saga, in-process.
 #pragma once
 
 #include <chrono>
@@ -19,42 +21,13 @@
 #include <string_view>
 
 #include "nexum/bus.h"
+#include "nexum/bus_config.h"
 #include "nexum/command_handler.h"
 #include "nexum/http_server.h"
 #include "nexum/status.h"
 #include "nexum/store.h"
 
 namespace nexum {
-
-enum class BusType : std::uint8_t { kMemory, kLog, kKafka };
-// "memory", "log", "kafka".
-std::string_view bus_type_name(BusType type);
-// nullopt for anything else.
-std::optional<BusType> parse_bus_type(std::string_view name);
-
-// Which bus to build. Value type.
-struct BusConfig {
-  BusType type = BusType::kMemory;
-  // Required for kKafka: "host:port[,host:port…]".
-  std::string bootstrap_servers;
-  // client.id. Default: "nexum".
-  std::string client_id = "nexum";
-  // Prefix of the command consumer groups ("{group}_{topic}"), kept across
-  // bus switches so committed offsets carry over. Default: "nexum-core"
-  // (the seed's kafka_consumer_group).
-  std::string consumer_group = "nexum-core";
-  // This node's stable name in the command consumer groups (Kafka static
-  // membership, KafkaEventBusOptions::instance_id): restarted after kill -9,
-  // it takes its partitions back at once. Default (empty): NexumService
-  // derives "{client_id}-{host name}-{hash of the data directory}", the same
-  // across restarts and different for every store.
-  std::string instance_id;
-  // Extra librdkafka properties for every handle / consumers only / the
-  // producer only (e.g. security.protocol, session.timeout.ms). Default: none.
-  std::map<std::string, std::string> kafka_properties;
-  std::map<std::string, std::string> kafka_consumer_properties;
-  std::map<std::string, std::string> kafka_producer_properties;
-};
 
 struct ServiceOptions {
   // The store directory. Required.
