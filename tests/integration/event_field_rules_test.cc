@@ -16,6 +16,7 @@
 #include "nexum/projection_builtins.h"
 #include "nexum/projection_engine.h"
 #include "nexum/store.h"
+#include "map_saga_facts.h"
 #include "test_util.h"
 
 namespace nexum {
@@ -25,19 +26,6 @@ using namespace std::chrono_literals;
 using boost::json::object;
 using testing::make_event;
 using testing::TempDir;
-
-class MapFacts final : public SagaFacts {
- public:
-  Result<std::optional<std::string>> get(std::string_view key) override {
-    auto it = m_.find(std::string(key));
-    return it == m_.end() ? std::optional<std::string>() : std::optional<std::string>(it->second);
-  }
-  void put(std::string_view key, std::string_view value) override { m_[std::string(key)] = std::string(value); }
-  void erase(std::string_view key) override { m_.erase(std::string(key)); }
-
- private:
-  std::map<std::string, std::string> m_;
-};
 
 // What one reader said about the event: accepted, or the error's message.
 struct Answer {
@@ -116,7 +104,7 @@ class EventFieldRulesTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<ProjectionEngine> engine_;
-  MapFacts facts_;
+  testing::MapSagaFacts facts_;
   LoanApplicationSaga saga_ = *LoanApplicationSaga::create();
 };
 

@@ -8,24 +8,12 @@
 
 #include "nexum/topics.h"
 #include "sagas/saga_keys.h"
+#include "../map_saga_facts.h"
 
 namespace nexum {
 namespace {
 
 using namespace std::chrono_literals;
-
-class MapFacts final : public SagaFacts {
- public:
-  Result<std::optional<std::string>> get(std::string_view key) override {
-    auto it = m_.find(std::string(key));
-    return it == m_.end() ? std::optional<std::string>() : std::optional<std::string>(it->second);
-  }
-  void put(std::string_view key, std::string_view value) override { m_[std::string(key)] = std::string(value); }
-  void erase(std::string_view key) override { m_.erase(std::string(key)); }
-
- private:
-  std::map<std::string, std::string> m_;
-};
 
 std::string str(const boost::json::object& o, std::string_view k) {
   auto it = o.find(k);
@@ -61,7 +49,7 @@ class LoanApplicationSagaTest : public ::testing::Test {
   ManualClock clock_;
   std::int64_t position_ = 0;
   std::string saga_id_, id_;
-  MapFacts facts_;
+  testing::MapSagaFacts facts_;
   LoanApplicationSaga saga_ = *LoanApplicationSaga::create();
 };
 
