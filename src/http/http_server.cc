@@ -4,10 +4,8 @@
 #include "nexum/http_server.h"
 
 #include <atomic>
-#include <condition_variable>
 #include <future>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -21,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/mutex.h"
 #include "http/http_util.h"
 
 namespace nexum {
@@ -45,15 +44,15 @@ struct ServerShared {
   std::atomic<std::uint64_t> accepted{0}, rejected{0}, evicted{0}, requests{0}, timeouts{0}, protocol_errors{0};
   std::atomic<std::size_t> open{0};
 
-  std::mutex mu;
-  std::condition_variable idle_cv;  // signalled when in_flight drops
-  std::size_t in_flight = 0;        // guarded by mu
-  std::uint64_t next_id = 0;        // guarded by mu
-  std::map<std::uint64_t, std::weak_ptr<Session>> sessions;  // guarded by mu; oldest first
-  std::map<std::string, std::size_t> per_client;             // guarded by mu: open connections by address
+  Mutex mu;
+  CondVar idle_cv;  // signalled when in_flight drops
+  std::size_t in_flight NEXUM_GUARDED_BY(mu) = 0;
+  std::uint64_t next_id NEXUM_GUARDED_BY(mu) = 0;
+  std::map<std::uint64_t, std::weak_ptr<Session>> sessions NEXUM_GUARDED_BY(mu);  // oldest first
+  std::map<std::string, std::size_t> per_client NEXUM_GUARDED_BY(mu);             // open connections by address
 
   void request_done() {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     --in_flight;
     idle_cv.notify_all();
   }
@@ -77,8 +76,10 @@ HttpRequest to_request(const bhttp::request<bhttp::string_body>& req, std::strin
 // One connection. Strand-bound: every member runs on the stream's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  // REQUIRES: shared->mu held (the constructor counts the client).
+  // REQUIRES: shared->mu held (the constructor counts the client). Not
+  // checked: the analysis cannot follow the lock into the moved shared_ptr.
   Session(tcp::socket socket, std::shared_ptr<ServerShared> shared, std::uint64_t id, std::string client)
+      NEXUM_NO_THREAD_SAFETY_ANALYSIS
       : stream_(std::move(socket)), shared_(std::move(shared)), id_(id), client_(std::move(client)) {
     beast::error_code ec;
     const tcp::endpoint ep = stream_.socket().remote_endpoint(ec);
@@ -87,7 +88,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   ~Session() {
     shared_->open.fetch_sub(1);
-    std::lock_guard lock(shared_->mu);
+    MutexLock lock(shared_->mu);
     shared_->sessions.erase(id_);
     auto it = shared_->per_client.find(client_);
     if (it != shared_->per_client.end() && --it->second == 0) shared_->per_client.erase(it);
@@ -180,7 +181,7 @@ class Session : public std::enable_shared_from_this<Session> {
       keep_alive_ = false;
       busy_ = true;
       {
-        std::lock_guard lock(shared_->mu);
+        MutexLock lock(shared_->mu);
         ++shared_->in_flight;
       }
       return write(std::move(r), 11);
@@ -196,7 +197,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const unsigned version = req.version();
     busy_ = true;
     {
-      std::lock_guard lock(shared_->mu);
+      MutexLock lock(shared_->mu);
       ++shared_->in_flight;
     }
     stream_.expires_never();  // the handler may take a while; the write sets its own
@@ -310,7 +311,7 @@ class HttpServer::Impl {
     // reference's ~Session takes that mutex.
     std::vector<std::shared_ptr<Session>> looked_at;
     {
-      std::lock_guard lock(shared_->mu);
+      MutexLock lock(shared_->mu);
       const bool full = shared_->open.load() >= shared_->options.max_connections;
       auto count = shared_->per_client.find(client);
       const bool client_full =
@@ -329,10 +330,11 @@ class HttpServer::Impl {
     session->run();
   }
 
-  // REQUIRES: shared_->mu held. Closes the connection (of `client`, when
+  // Closes the connection (of `client`, when
   // given) that has waited longest without a request in progress.
   // Every session it locks goes to `looked_at`, to be released unlocked.
-  bool evict_oldest_waiting_locked(const std::string* client, std::vector<std::shared_ptr<Session>>& looked_at) {
+  bool evict_oldest_waiting_locked(const std::string* client, std::vector<std::shared_ptr<Session>>& looked_at)
+      NEXUM_REQUIRES(shared_->mu) {
     for (auto& [id, weak] : shared_->sessions) {
       std::shared_ptr<Session> s = weak.lock();
       if (!s) continue;
@@ -363,8 +365,9 @@ class HttpServer::Impl {
     }
     std::vector<std::shared_ptr<Session>> open_sessions;
     {
-      std::unique_lock lock(shared_->mu);
-      shared_->idle_cv.wait_for(lock, shared_->options.shutdown_grace, [&] { return shared_->in_flight == 0; });
+      MutexLock lock(shared_->mu);
+      shared_->idle_cv.wait_for(shared_->mu, shared_->options.shutdown_grace,
+                                [&]() NEXUM_REQUIRES(shared_->mu) { return shared_->in_flight == 0; });
       for (auto& [id, weak] : shared_->sessions) {
         if (auto s = weak.lock()) open_sessions.push_back(std::move(s));
       }
@@ -393,7 +396,7 @@ class HttpServer::Impl {
     s.connections_evicted = shared_->evicted.load();
     s.protocol_errors = shared_->protocol_errors.load();
     s.open_connections = shared_->open.load();
-    std::lock_guard lock(shared_->mu);
+    MutexLock lock(shared_->mu);
     s.in_flight = shared_->in_flight;
     return s;
   }
