@@ -82,10 +82,7 @@ class NexumCommandHandler::Impl {
  public:
   Impl(EventStore& store, EventBus& bus, CommandHandlerOptions options, const Clock& clock)
       : store_(store), bus_(bus), options_(std::move(options)), clock_(clock), repo_(store, options_.repository) {
-    using DL = CommandHandlerOptions::DeadLetters;
     const EventBusCapabilities can = bus.capabilities();
-    handler_dead_letters_ =
-        options_.dead_letters == DL::kHandler || (options_.dead_letters == DL::kAuto && !can.dead_letter_topic);
     if (options_.local_workers > 0 && !can.consumer_groups) {
       workers_ = std::make_unique<banking_internal::KeyedWorkers>(options_.local_workers);
     }
@@ -98,13 +95,20 @@ class NexumCommandHandler::Impl {
   Status on_bus_message(std::string_view topic, const EventSchema& command);
   Status process_bus_message(std::string_view topic, const EventSchema& command);
   Status publish_dead_letter(std::string_view topic, const EventSchema& command, const Status& error);
+  // Whether a failed bus message is dead-lettered here or returned to the
+  // bus. kAuto asks the bus each time: a front that switches buses
+  // (SwitchableBus) answers for the bus it forwards to now.
+  bool dead_letters_here() const {
+    using DL = CommandHandlerOptions::DeadLetters;
+    return options_.dead_letters == DL::kHandler ||
+           (options_.dead_letters == DL::kAuto && !bus_.capabilities().dead_letter_topic);
+  }
 
   EventStore& store_;
   EventBus& bus_;
   const CommandHandlerOptions options_;
   const Clock& clock_;
   AggregateRepository repo_;
-  bool handler_dead_letters_ = false;
   std::atomic<bool> started_{false};
 
   mutable Mutex mu_;
@@ -416,34 +420,12 @@ Result<std::optional<CommandOutcome>> NexumCommandHandler::Impl::undecidable(con
 }
 
 Result<std::optional<CommandOutcome>> NexumCommandHandler::Impl::stored_outcome(const CommandContext& ctx) {
-  std::vector<std::int64_t> positions;
-  for (int i = 0; i < kMaxOutcomeEvents; ++i) {
-    Result<std::int64_t> p = store_.find_event(banking_internal::outcome_event_id(ctx.command_id(), i));
-    if (!p) {
-      if (p.error().code() == StatusCode::kNotFound) break;
-      return p.error();
-    }
-    positions.push_back(*p);
+  NEXUM_ASSIGN_OR_RETURN(std::optional<CommandOutcome> o, find_command_outcome(store_, ctx.command_id()));
+  if (o) {
+    o->topic = ctx.topic();
+    o->action = ctx.action();
   }
-  if (positions.empty()) return std::optional<CommandOutcome>();
-  NEXUM_ASSIGN_OR_RETURN(std::vector<RecordedEvent> first, store_.read_all(positions.front(), 1));
-  if (first.empty()) return Status::internal("event at position " + std::to_string(positions.front()) + " not readable");
-  const EventSchema& e = first.front().event;
-  CommandOutcome o;
-  o.topic = ctx.topic();
-  o.action = ctx.action();
-  o.kind = (e.event_type == event_types::kTransactionFailed || e.event_type == event_types::kWorkflowRejected)
-               ? CommandOutcomeKind::kRejected
-               : CommandOutcomeKind::kAccepted;
-  if (!o.accepted()) {
-    o.reason = json_string(e.data, "reason");
-    o.message = json_string(e.data, "error");
-  }
-  o.entity_type = e.entity_type;
-  o.entity_id = e.entity_id;
-  o.positions = std::move(positions);
-  o.duplicate = true;
-  return std::optional<CommandOutcome>(std::move(o));
+  return o;
 }
 
 Status NexumCommandHandler::Impl::publish_dead_letter(std::string_view topic, const EventSchema& command,
@@ -489,12 +471,41 @@ Status NexumCommandHandler::Impl::process_bus_message(std::string_view topic, co
   Result<CommandOutcome> outcome = handle(topic, command);
   if (outcome) return Status();
   const Status& error = outcome.error();
-  if (error.code() == StatusCode::kUnavailable || !handler_dead_letters_) return error;
+  if (error.code() == StatusCode::kUnavailable || !dead_letters_here()) return error;
   spdlog::warn("command handler: dead-lettering command {} from {}: {}", command.event_id.to_string(), topic,
                error.to_string());
   Status s = publish_dead_letter(topic, command, error);
   if (!s.ok()) return Status::unavailable("writing the dead letter failed: " + s.to_string());
   return Status();
+}
+
+Result<std::optional<CommandOutcome>> find_command_outcome(EventStore& store, std::string_view command_id) {
+  std::vector<std::int64_t> positions;
+  for (int i = 0; i < kMaxOutcomeEvents; ++i) {
+    Result<std::int64_t> p = store.find_event(banking_internal::outcome_event_id(command_id, i));
+    if (!p) {
+      if (p.error().code() == StatusCode::kNotFound) break;
+      return p.error();
+    }
+    positions.push_back(*p);
+  }
+  if (positions.empty()) return std::optional<CommandOutcome>();
+  NEXUM_ASSIGN_OR_RETURN(std::vector<RecordedEvent> first, store.read_all(positions.front(), 1));
+  if (first.empty()) return Status::internal("event at position " + std::to_string(positions.front()) + " not readable");
+  const EventSchema& e = first.front().event;
+  CommandOutcome o;
+  o.kind = (e.event_type == event_types::kTransactionFailed || e.event_type == event_types::kWorkflowRejected)
+               ? CommandOutcomeKind::kRejected
+               : CommandOutcomeKind::kAccepted;
+  if (!o.accepted()) {
+    o.reason = json_string(e.data, "reason");
+    o.message = json_string(e.data, "error");
+  }
+  o.entity_type = e.entity_type;
+  o.entity_id = e.entity_id;
+  o.positions = std::move(positions);
+  o.duplicate = true;
+  return std::optional<CommandOutcome>(std::move(o));
 }
 
 NexumCommandHandler::NexumCommandHandler(EventStore& store, EventBus& bus, CommandHandlerOptions options,

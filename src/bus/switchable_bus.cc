@@ -11,16 +11,27 @@ Status SwitchableBus::apply(EventBus& bus, const Sub& sub, const std::string& gr
 Result<std::shared_ptr<EventBus>> SwitchableBus::install(std::shared_ptr<EventBus> next, std::string consumer_group) {
   if (!next) return Status::invalid_argument("bus: must not be null");
   MutexLock install_lock(install_mu_);
+  // Current first, then subscribed: a Kafka bus's consumers start in
+  // apply(), and each message they deliver must find capabilities() already
+  // answering for that bus.
   std::vector<Sub> subs;
+  std::shared_ptr<EventBus> old = next;
+  std::string old_group = consumer_group;
   {
     MutexLock lock(mu_);
     subs = subs_;
+    std::swap(current_, old);
+    std::swap(consumer_group_, old_group);
   }
-  for (const Sub& s : subs) NEXUM_RETURN_IF_ERROR(apply(*next, s, consumer_group));
-  MutexLock lock(mu_);
-  consumer_group_ = std::move(consumer_group);
-  std::shared_ptr<EventBus> old = std::move(current_);
-  current_ = std::move(next);
+  for (const Sub& s : subs) {
+    Status status = apply(*next, s, consumer_group);
+    if (!status.ok()) {
+      MutexLock lock(mu_);
+      current_ = std::move(old);
+      consumer_group_ = std::move(old_group);
+      return status;
+    }
+  }
   return old;
 }
 
@@ -65,6 +76,11 @@ Status SwitchableBus::stop() {
 bool SwitchableBus::is_running() const {
   auto bus = current();
   return bus && bus->is_running();
+}
+
+EventBusCapabilities SwitchableBus::capabilities() const {
+  auto bus = current();
+  return bus ? bus->capabilities() : EventBusCapabilities{};
 }
 
 EventBusStats SwitchableBus::stats() const {

@@ -24,8 +24,8 @@ class SwitchableBus final : public EventBus {
   // `consumer_group`: Kafka subscriptions use group "{consumer_group}_{topic}".
   explicit SwitchableBus(std::string consumer_group) : consumer_group_(std::move(consumer_group)) {}
 
-  // Applies every subscription to `next` (which may already be running: a
-  // KafkaEventBus starts the consumer at once) and makes it current.
+  // Makes `next` current and applies every subscription to it (it may
+  // already be running: a KafkaEventBus starts the consumer at once).
   // Returns the previous bus, untouched: the caller stops it (after the
   // relay has left it) and lets it go. On a failed subscribe nothing changes.
   Result<std::shared_ptr<EventBus>> install(std::shared_ptr<EventBus> next, std::string consumer_group);
@@ -34,9 +34,12 @@ class SwitchableBus final : public EventBus {
   // Subscriptions registered here (one per subscribe() call, ever).
   std::size_t subscription_count() const;
 
-  // A front whose target changes promises nothing beyond the interface: no
-  // capabilities() (callers that need the current bus's ask current()).
   EventBusKind kind() const override { return EventBusKind::kSwitchable; }
+  // The current bus's (none before the first install). They change with a
+  // switch: ask per message, not once (the command handler decides per
+  // message whether the bus dead-letters a failure). install() makes the
+  // new bus current before its consumers start.
+  EventBusCapabilities capabilities() const override;
   // The current bus's counters (zero before the first install).
   EventBusStats stats() const override;
   // The current bus's (Unavailable before the first install).

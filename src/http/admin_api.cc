@@ -53,12 +53,14 @@ HttpResponse handle_health(ServiceCore&) {
 HttpResponse handle_ready(ServiceCore& core) {
   boost::json::object checks;
   bool ready = true;
+  std::string reason;  // what is waited for, check by check
   auto check = [&](std::string_view name, bool ok, std::string detail) {
     boost::json::object c;
     c["ok"] = ok;
     if (!detail.empty()) c["detail"] = detail;
     checks[name] = std::move(c);
     ready = ready && ok;
+    if (!ok) reason += (reason.empty() ? "" : "; ") + std::string(name) + ": " + (detail.empty() ? "not ok" : detail);
   };
   const Status writable = core.store ? core.store->write_health() : Status();
   check("store", core.store != nullptr && writable.ok(),
@@ -77,11 +79,12 @@ HttpResponse handle_ready(ServiceCore& core) {
     // Commands are consumed only once every consumer has its partitions.
     if (bus && bus->capabilities().consumer_groups) {
       Status assigned = bus->wait_until_assigned(std::chrono::milliseconds(0));
-      check("consumers", assigned.ok(), assigned.ok() ? "" : "command consumers not yet assigned their partitions");
+      check("consumers", assigned.ok(), assigned.ok() ? "" : assigned.message());
     }
   }
   boost::json::object o;
   o["status"] = ready ? "ready" : "not_ready";
+  o["reason"] = ready ? boost::json::value(nullptr) : boost::json::value(reason);
   o["checks"] = std::move(checks);
   return json_response(o, ready ? 200 : 503);
 }
@@ -142,6 +145,16 @@ HttpResponse route(ServiceCore& core, const HttpRequest& request,
     if (slash != std::string_view::npos && slash > 0 && slash + 1 < rest.size()) {
       return reading([&] { return handle_saga(core, rest.substr(0, slash), rest.substr(slash + 1)); });
     }
+  }
+  if (path == "/dlq" || path == "/dlq/") return reading([&] { return handle_dlq_list(core, request); });
+  if (path == "/dlq/redrive") return mutating([&] { return handle_dlq_redrive_all(core, request); });
+  if (starts_with(path, "/dlq/")) {
+    std::string_view rest = path.substr(std::string_view("/dlq/").size());
+    constexpr std::string_view kRedrive = "/redrive";
+    if (rest.size() > kRedrive.size() && rest.substr(rest.size() - kRedrive.size()) == kRedrive) {
+      return mutating([&] { return handle_dlq_redrive(core, request, rest.substr(0, rest.size() - kRedrive.size())); });
+    }
+    return reading([&] { return handle_dlq_show(core, rest); });
   }
   if (starts_with(path, "/commands/") && path.size() > std::string_view("/commands/").size()) {
     return mutating([&] { return handle_command(core, request, path.substr(std::string_view("/commands/").size())); });

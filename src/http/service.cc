@@ -50,6 +50,16 @@ KafkaEventBusOptions kafka_bus_options(const BusConfig& config) {
   if (!config.client_id.empty()) options.client_id = config.client_id;
   options.properties = config.kafka_properties;
   options.consumer_properties = config.kafka_consumer_properties;
+  // A restart is ready once its consumers are assigned; a group coordinator
+  // that still lists a member (librdkafka's mock cluster keeps a leaving
+  // one's rebalance open for session.timeout.ms - 1 s) waits up to this.
+  // 6 s is the brokers' default minimum (librdkafka's own default: 45 s).
+  if (config.kafka_properties.count("session.timeout.ms") == 0) {
+    options.consumer_properties.emplace("session.timeout.ms", "6000");
+  }
+  if (config.kafka_properties.count("heartbeat.interval.ms") == 0) {
+    options.consumer_properties.emplace("heartbeat.interval.ms", "2000");
+  }
   options.instance_id = config.instance_id;
   options.producer_properties = config.kafka_producer_properties;
   return options;
@@ -136,9 +146,9 @@ Status NexumService::Impl::start() {
   NEXUM_RETURN_IF_ERROR(core_.relay->start());
 
   CommandHandlerOptions handler_options;
-  // The front is no KafkaEventBus, so the handler writes dead letters itself
-  // (on Kafka, messages that are not envelopes still go to the bus's DLQ).
-  handler_options.dead_letters = CommandHandlerOptions::DeadLetters::kHandler;
+  // Dead letters (kAuto, asked per message): on Kafka the bus writes them
+  // (original key, bytes, headers, partition/offset/group); on a local bus
+  // the handler does.
   handler_options.unknown_fields = core_.options.unknown_fields;
   core_.handler = std::make_unique<NexumCommandHandler>(*core_.timed_store, core_.front, handler_options);
   NEXUM_RETURN_IF_ERROR(core_.handler->start());
@@ -174,6 +184,7 @@ void NexumService::Impl::retire(EventBus& old) {
     const EventBusStats s = old.stats();
     std::lock_guard lock(core_.bus_mu_);
     core_.retired.dead_lettered += s.dead_lettered;
+    core_.retired.undecodable += s.undecodable;
     core_.retired.consumed += s.consumed;
     core_.retired.produced += s.published;
     core_.retired.delivery_failures += s.delivery_failures;

@@ -32,6 +32,7 @@ using kafka_internal::KafkaProbe;
 // go down. Value type.
 struct RetiredBusCounters {
   std::uint64_t dead_lettered = 0;
+  std::uint64_t undecodable = 0;
   std::uint64_t consumed = 0;
   std::uint64_t produced = 0;
   std::uint64_t delivery_failures = 0;
@@ -114,6 +115,10 @@ HttpResponse handle_log(ServiceCore& core, const HttpRequest& request);
 HttpResponse handle_projection_rebuild(ServiceCore& core, std::string_view name);
 HttpResponse handle_ui(std::string_view path);
 HttpResponse handle_command(ServiceCore& core, const HttpRequest& request, std::string_view topic);
+HttpResponse handle_dlq_list(ServiceCore& core, const HttpRequest& request);
+HttpResponse handle_dlq_show(ServiceCore& core, std::string_view id);
+HttpResponse handle_dlq_redrive(ServiceCore& core, const HttpRequest& request, std::string_view id);
+HttpResponse handle_dlq_redrive_all(ServiceCore& core, const HttpRequest& request);
 
 // The consumer lag per command topic, or an error when Kafka does not
 // answer; an empty list when the bus is not Kafka.
