@@ -92,7 +92,6 @@ struct U256 {
     }
     return std::strong_ordering::equal;
   }
-  friend bool operator==(const U256& a, const U256& b) = default;
 };
 
 U256 mul_u128(UInt128 a, UInt128 b) {

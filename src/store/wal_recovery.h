@@ -1,5 +1,6 @@
 // The write-ahead log checks around opening a store: the policy of
-// doc/recovery.md. Internal to the store module.
+// doc/recovery.md. Internal to the store module; implemented in recovery.cc
+// beside the public half (nexum/recovery.h).
 #pragma once
 
 #include <cstdint>
