@@ -84,6 +84,17 @@ Status BusSwitch::switch_locked(const BusConfig& config, OutboxRelay& relay) {
   if (closed_) return Status::unavailable("the service is stopping");
   NEXUM_ASSIGN_OR_RETURN(std::shared_ptr<EventBus> next, make_bus(config));
   NEXUM_ASSIGN_OR_RETURN(std::shared_ptr<KafkaProbe> probe, make_probe(config));
+  if (probe) {
+    // librdkafka connects lazily: a bus on brokers nobody answers starts
+    // "fine" and would take the relay and the command intake with it. Ask
+    // for metadata first; the current bus stays unless a broker answers.
+    Status reachable = probe->ping();
+    if (!reachable.ok()) {
+      return Status::unavailable("bootstrap_servers '" + config.bootstrap_servers + "': no broker answered within " +
+                                 std::to_string(probe_timeout_.count()) + " ms (" + reachable.message() +
+                                 "); the bus was not switched");
+    }
+  }
   Status started = next->start();
   if (!started.ok()) return Status::unavailable("the new bus did not start: " + started.to_string());
 

@@ -237,5 +237,43 @@ TEST(HttpReconfigureTest, ReadyIs503WhileKafkaIsUnreachable) {
   ASSERT_TRUE((*svc)->stop().ok());
 }
 
+// POST /kafka/config naming brokers nobody answers is 503 with the reason,
+// and the bus in use stays: events and commands go on as before.
+TEST(HttpReconfigureTest, KafkaConfigToAnUnreachableBrokerIs503AndKeepsTheCurrentBus) {
+  testing::TempDir dir;
+  ServiceOptions options;
+  options.data_dir = dir.sub("data");
+  options.http.port = 0;
+  options.durability = Durability::kBuffered;
+  options.kafka_probe_timeout = 500ms;
+  auto svc = NexumService::start(options);
+  ASSERT_TRUE(svc) << svc.error().to_string();
+  const std::uint16_t port = (*svc)->http_port();
+
+  // Port 1 on loopback: nothing listens there.
+  testing::Reply r = http_call(port, "POST", "/kafka/config?bus_type=kafka&bootstrap_servers=127.0.0.1:1");
+  ASSERT_EQ(r.status, 503) << r.body;
+  const std::string error(r.json().at("detail").as_string());
+  EXPECT_NE(error.find("bootstrap_servers '127.0.0.1:1': no broker answered within 500 ms"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("the bus was not switched"), std::string::npos) << error;
+
+  EXPECT_EQ(http_call(port, "GET", "/kafka/status").json().at("bus_type").as_string(), "memory");
+  std::map<std::string, double> m;
+  ASSERT_TRUE(testing::check_exposition(http_call(port, "GET", "/metrics").body, &m).empty());
+  EXPECT_EQ(m["nexum_bus_switches_total{}"], 0);
+  // Commands still run on the memory bus.
+  EventSchema cmd = EventSchema::make("customer_command", "", "",
+                                      {{"action", "create"}, {"customer_id", "u1"}, {"first_name", "A"},
+                                       {"last_name", "B"}, {"email", "u1@example.com"}},
+                                      {}, SystemClock::instance());
+  ASSERT_TRUE((*svc)->bus()->publish(topics::kCommandsCustomers, cmd).ok());
+  ASSERT_TRUE(testing::wait_until([&] {
+    testing::check_exposition(http_call(port, "GET", "/metrics").body, &m);
+    return m[R"(nexum_commands_total{outcome="accepted",})"] == 1;
+  }, 30s));
+  ASSERT_TRUE((*svc)->stop().ok());
+}
+
 }  // namespace
 }  // namespace nexum
