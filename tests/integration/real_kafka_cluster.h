@@ -242,6 +242,16 @@ class RealKafkaCluster {
     return true;
   }
 
+  // A controlled shutdown of broker `id` (SIGTERM): the controller moves its
+  // leaderships to in-sync followers before it exits — a leader moved
+  // without a crash, as in a rolling restart. Returns once the process is gone.
+  bool stop_broker(int id) {
+    if (!run_tool("stop-broker " + std::to_string(id) + " --dir '" + dir_ + "'")) return false;
+    std::lock_guard lock(mu_);
+    down_.insert(id);
+    return true;
+  }
+
   // Starts broker `id` again (same ports, same data); returns once it is
   // registered with the controller (it may still be catching up).
   bool start_broker(int id) {

@@ -5,6 +5,7 @@
     kafka_cluster.py stop   [--dir DIR]
     kafka_cluster.py status [--dir DIR] [--bootstrap]
     kafka_cluster.py kill-broker  ID [--dir DIR]      # kill -9 one broker
+    kafka_cluster.py stop-broker  ID [--dir DIR]      # controlled shutdown: its leaderships move first
     kafka_cluster.py start-broker ID [--dir DIR]      # start it again (same ports, same data)
     kafka_cluster.py fetch                            # only fetch the broker's jars
 
@@ -493,18 +494,30 @@ def broker_entry(state, broker):
     return entry
 
 
-def cmd_kill_broker(args):
+def signal_broker(args, sig, timeout, what):
+    """Sends `sig` to a running broker and waits up to `timeout` s for it to exit."""
     state = load_state(os.path.abspath(args.dir)) or die(f"no cluster in {args.dir}")
-    entry = broker_entry(state, args.broker)
-    pid = entry.get("pid")
+    pid = broker_entry(state, args.broker).get("pid")
     if not alive(pid):
         die(f"broker {args.broker} is not running")
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     if alive(pid):
-        die(f"broker {args.broker} (pid {pid}) survived SIGKILL for 10 s")
+        die(f"broker {args.broker} (pid {pid}) {what} within {timeout:.0f} s")
+
+
+def cmd_kill_broker(args):
+    signal_broker(args, signal.SIGKILL, 10, "survived SIGKILL")
+
+
+def cmd_stop_broker(args):
+    """SIGTERM: a controlled shutdown. The broker asks the controller to move
+    every leadership it holds to an in-sync follower before it exits, so its
+    partitions change leader without a session timeout (a rolling restart's
+    step, the "leader moved" of the tests)."""
+    signal_broker(args, signal.SIGTERM, args.timeout, "did not finish its controlled shutdown")
 
 
 def cmd_start_broker(args):
@@ -555,6 +568,10 @@ def main():
     p = with_dir(sub.add_parser("kill-broker"))
     p.add_argument("broker", type=int)
     p.set_defaults(func=cmd_kill_broker)
+    p = with_dir(sub.add_parser("stop-broker"))
+    p.add_argument("broker", type=int)
+    p.add_argument("--timeout", type=float, default=90)
+    p.set_defaults(func=cmd_stop_broker)
     p = with_dir(sub.add_parser("start-broker"))
     p.add_argument("broker", type=int)
     p.add_argument("--timeout", type=float, default=90)

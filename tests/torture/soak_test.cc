@@ -8,6 +8,12 @@
 // backlog drains and the bank is checked whole (check_final_store): every
 // acknowledged command stored, `nexum verify` clean, balances equal to the
 // ledger computed from what was sent, every event on Kafka.
+//
+// On the real cluster (NEXUM_TORTURE_KAFKA=real, as `./dev torture` runs it)
+// a broker fault is injected every NEXUM_TORTURE_SOAK_FAULT_SECONDS (default
+// 60), the four kinds of broker_fault.h in turn, two-of-three and all-down
+// lasting NEXUM_TORTURE_OUTAGE_SECONDS (default 10): memory and descriptors
+// must stay flat through them too.
 #include <dirent.h>
 
 #include <algorithm>
@@ -15,6 +21,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "torture/broker_fault.h"
 #include "torture/torture_bank.h"
 
 namespace nexum::testing {
@@ -60,6 +67,7 @@ TEST_F(SoakTest, SustainedLoadKeepsMemoryAndDescriptorsFlatAndLosesNothing) {
   HttpLoad http(*this);
   http.start(port);
   std::atomic<bool> stop{false};
+  const auto t_start = std::chrono::steady_clock::now();
   std::thread kafka([&] {
     // Batches every 100 ms; the ledger and ids_ belong to this thread until it is joined.
     const long batch = std::max(1L, rate / 10);
@@ -71,18 +79,57 @@ TEST_F(SoakTest, SustainedLoadKeepsMemoryAndDescriptorsFlatAndLosesNothing) {
       std::this_thread::sleep_until(next);
     }
   });
+  // Broker faults, on the real cluster only.
+  const long fault_every = real_ != nullptr ? env_number("NEXUM_TORTURE_SOAK_FAULT_SECONDS", 60) : 0;
+  const long outage = env_number("NEXUM_TORTURE_OUTAGE_SECONDS", 10);
+  std::vector<std::string> fault_log;
+  std::thread faulter;
+  if (fault_every > 0) {
+    faulter = std::thread([&] {
+      BrokerFaultInjector faults(*real_);
+      const std::vector<std::string> replicated = {std::string(kTxn), std::string(topics::kTransactionsCreated),
+                                                   "__consumer_offsets"};
+      auto next = std::chrono::steady_clock::now() + std::chrono::seconds(fault_every);
+      for (std::size_t i = 0;; ++i) {
+        while (!stop && std::chrono::steady_clock::now() < next) std::this_thread::sleep_for(100ms);
+        if (stop) return;
+        const BrokerFault fault = kBrokerFaults[i % std::size(kBrokerFaults)];
+        const auto at = std::chrono::steady_clock::now();
+        faults.begin(fault, fault == BrokerFault::kLeaderMoved ? std::string(topics::kTransactionsCreated)
+                                                               : std::string(kTxn), 0);
+        if (HasFatalFailure()) return;
+        const bool long_outage = fault == BrokerFault::kTwoOfThreeDown || fault == BrokerFault::kAllDown;
+        std::this_thread::sleep_for(std::chrono::seconds(long_outage ? outage : 2));
+        faults.end();
+        if (HasFatalFailure()) return;
+        EXPECT_TRUE(real_->heal(replicated, std::chrono::seconds(180)));
+        fault_log.push_back(std::string(broker_fault_name(fault)) + " at " +
+                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(at - t_start).count()) +
+                            " s, healed in " +
+                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::steady_clock::now() - at).count()) + " s");
+        next += std::chrono::seconds(fault_every);
+      }
+    });
+  }
   std::vector<Sample> samples;
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = t_start;
   const auto end = t0 + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < end) {
     std::this_thread::sleep_for(1s);
     std::optional<Sample> s = sample_process(server->pid());
-    ASSERT_TRUE(s) << "nexum serve is gone\n" << server->log();
+    if (!s) {
+      stop = true;
+      kafka.join();
+      if (faulter.joinable()) faulter.join();
+      FAIL() << "nexum serve is gone\n" << server->log();
+    }
     s->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     samples.push_back(*s);
   }
   stop = true;
   kafka.join();
+  if (faulter.joinable()) faulter.join();
   http.stop();
   if (HasFatalFailure()) return;
   const std::int64_t committed_at_end = total(committed());
@@ -109,6 +156,7 @@ TEST_F(SoakTest, SustainedLoadKeepsMemoryAndDescriptorsFlatAndLosesNothing) {
   drain_and_stop(*server, port);
   if (HasFatalFailure()) return;
   check_final_store();
+  for (const std::string& line : fault_log) std::printf("fault: %s\n", line.c_str());
   std::printf("soak: %ld s at %ld Kafka commands/s offered; %lld Kafka commands handled during it, %zu over HTTP; "
               "RSS first %lld KiB, middle-third max %lld KiB, last-third max %lld KiB; fds first %d, middle %d, last %d\n",
               seconds, rate, static_cast<long long>(committed_at_end), http_acks(),

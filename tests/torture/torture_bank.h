@@ -1,6 +1,12 @@
 // The bank the torture tests run: `nexum serve` (the built binary, a child
-// process) on librdkafka's mock cluster, which lives in the test process and
-// so outlives every kill of the server. Commands arrive two ways:
+// process) on a Kafka cluster that outlives every kill of the server —
+// librdkafka's mock cluster, living in the test process (the default, the
+// short profile of `./dev test`), or the real 3-broker Apache Kafka cluster
+// of real_kafka_cluster.h (NEXUM_TORTURE_KAFKA=real, which `./dev torture`
+// sets; the broker-fault test always). On the real cluster the topics may
+// hold other tests' messages: the bank uses a consumer group of its own
+// whose offsets start at each topic's end, counts its commands from there,
+// and takes only its group's dead letters. Commands arrive two ways:
 //   - on Kafka: deposits, withdrawals and transfers that cannot be refused
 //     (every account starts with 100 000.00), with poison mixed in — bytes
 //     that are no envelope, a repeated key, an unknown action, an oversized
@@ -38,6 +44,7 @@
 #include "integration/banking_test_util.h"
 #include "integration/http_test_util.h"
 #include "integration/kafka_test_util.h"
+#include "integration/real_kafka_cluster.h"
 #include "integration/serve_process.h"
 #include "nexum/aggregates.h"
 #include "nexum/json_codec.h"
@@ -65,29 +72,60 @@ inline std::string cents_text(std::int64_t cents) {
 class TortureBank : public ::testing::Test {
  protected:
   static constexpr int kAccounts = 24;
-  static constexpr int kPartitions = 4;  // of nexum.commands.transactions
+  static constexpr int kPartitions = 4;  // of nexum.commands.transactions, when the test creates it
   static constexpr std::int64_t kOpeningCents = 10'000'000;  // 100 000.00 each
   static constexpr const char* kToken = "torture-token";
-  const std::string kGroup = "nexum-core_" + std::string(topics::kCommandsTransactions);
+
+  // True when the test runs on the real cluster: NEXUM_TORTURE_KAFKA=real.
+  virtual bool on_real_cluster() const {
+    const char* v = std::getenv("NEXUM_TORTURE_KAFKA");
+    return v != nullptr && std::string_view(v) == "real";
+  }
 
   void SetUp() override {
-    auto cluster = KafkaMockCluster::create(1);
-    ASSERT_TRUE(cluster) << cluster.error().to_string();
-    cluster_ = std::move(cluster).value();
-    bootstrap_ = cluster_->bootstrap_servers();
-    for (std::string_view t : topics::command_topics()) {
-      ASSERT_TRUE(cluster_->create_topic(t, t == kTxn ? kPartitions : 1).ok());
+    std::vector<std::pair<std::string, int>> tailed;
+    if (on_real_cluster()) {
+      real_ = RealKafkaCluster::shared();
+      ASSERT_NE(real_, nullptr);
+      bootstrap_ = real_->bootstrap();
+      group_ = RealKafkaCluster::unique_name("torture");
+      for (std::string_view t : topics::command_topics()) {
+        ASSERT_TRUE(real_->create_topic(std::string(t), t == kTxn ? kPartitions : 1)) << t;
+        ASSERT_TRUE(real_->commit_end_offsets(group_ + "_" + std::string(t), std::string(t))) << t;
+      }
+      partitions_ = static_cast<int>(real_->partitions_of(std::string(kTxn)).size());
+      ASSERT_GT(partitions_, 0);
+      for (int p = 0; p < partitions_; ++p) {
+        base_[p] = std::max<std::int64_t>(0, committed_offset(bootstrap_, group_ + "_" + std::string(kTxn),
+                                                              std::string(kTxn), p));
+      }
+      for (std::string_view t : topics::outbound_topics()) ASSERT_TRUE(real_->create_topic(std::string(t), 2)) << t;
+      for (std::string_view t : topics::outbound_topics()) tailed.emplace_back(std::string(t), 0);
+      tailed.emplace_back(std::string(topics::kCommandsDlq), 0);
+      for (auto& [t, n] : tailed) n = static_cast<int>(real_->partitions_of(t).size());
+    } else {
+      auto cluster = KafkaMockCluster::create(1);
+      ASSERT_TRUE(cluster) << cluster.error().to_string();
+      cluster_ = std::move(cluster).value();
+      bootstrap_ = cluster_->bootstrap_servers();
+      for (std::string_view t : topics::command_topics()) {
+        ASSERT_TRUE(cluster_->create_topic(t, t == kTxn ? kPartitions : 1).ok());
+      }
+      // Every outbound topic made here (2 partitions) so the tail can read it from its first message.
+      tailed = {{std::string(topics::kCommandsDlq), 1}};
+      for (std::string_view t : topics::outbound_topics()) {
+        ASSERT_TRUE(cluster_->create_topic(t, 2).ok()) << t;
+        tailed.emplace_back(std::string(t), 2);
+      }
     }
-    // Every outbound topic made here (2 partitions) so the tail can read it from its first message.
-    std::vector<std::pair<std::string, int>> tailed = {{std::string(topics::kCommandsDlq), 1}};
-    for (std::string_view t : topics::outbound_topics()) {
-      ASSERT_TRUE(cluster_->create_topic(t, 2).ok()) << t;
-      tailed.emplace_back(std::string(t), 2);
-    }
+    txn_group_ = group_ + "_" + std::string(kTxn);
     tail_ = std::make_unique<TopicTail>(bootstrap_, tailed, [this](const std::string& topic,
                                                                    const std::vector<MessageHeader>& headers) {
       std::lock_guard lock(tail_mu_);
       if (topic == topics::kCommandsDlq) {
+        // Only this bank's: other tests on a shared cluster dead-letter too.
+        auto group = find_header(headers, kHeaderDlqGroup);
+        if (group && group->rfind(group_, 0) != 0) return;
         dead_letters_.insert(dead_letter_key(headers));
       } else if (topic.rfind("nexum.commands.", 0) != 0) {
         if (auto id = find_header(headers, kHeaderId)) ++on_kafka_[std::string(*id)];
@@ -98,7 +136,7 @@ class TortureBank : public ::testing::Test {
     // Durability sync (the default): an HTTP 200 means fsynced. Quick group
     // joins and reconnects on the mock cluster.
     std::ofstream(dir_.sub("config.json")) << R"({
-      "durability": "sync",
+      "durability": "sync", "consumer_group": ")" << group_ << R"(",
       "kafka_properties": {"reconnect.backoff.max.ms": "500", "retry.backoff.ms": "50"},
       "kafka_consumer_properties": {"session.timeout.ms": "3000", "heartbeat.interval.ms": "300",
                                     "fetch.wait.max.ms": "10"}
@@ -107,6 +145,12 @@ class TortureBank : public ::testing::Test {
 
   void TearDown() override {
     if (producer_ != nullptr) rd_kafka_destroy(producer_);
+    producer_ = nullptr;
+    // Brokers a fault took down come back, in sync, for the next test.
+    if (real_ != nullptr) {
+      EXPECT_TRUE(real_->heal({std::string(kTxn), std::string(topics::kTransactionsCreated), "__consumer_offsets"},
+                              std::chrono::seconds(180)));
+    }
   }
 
   std::unique_ptr<ServeProcess> serve(const std::string& log) {
@@ -142,21 +186,22 @@ class TortureBank : public ::testing::Test {
   static std::string account(int i) { return "acc_" + std::to_string(i); }
 
   // `n` commands onto nexum.commands.transactions, each to an explicit
-  // partition (its first account's), so ids_[p][offset] is known. About one
-  // in 25 is poison.
-  void produce_commands(int n) {
+  // partition (its first account's), so ids_[p][offset - base_[p]] is known.
+  // About one in 25 is poison. Without `flush` it returns at once (the
+  // client buffers what the brokers cannot take yet): flush_commands() later.
+  void produce_commands(int n, bool flush = true) {
     if (producer_ == nullptr) producer_ = new_client(RD_KAFKA_PRODUCER, bootstrap_, {{"enable.idempotence", "true"}});
     rd_kafka_t* rk = producer_;
     ASSERT_NE(rk, nullptr);
     for (int i = 0; i < n; ++i) {
       const int ai = static_cast<int>(rng_() % kAccounts);
       const int bi = (ai + 1 + static_cast<int>(rng_() % (kAccounts - 1))) % kAccounts;
-      const int partition = ai % kPartitions;
+      const int partition = ai % partitions_;
       std::string value;
       std::string id;  // empty for poison that is dead-lettered
       if (rng_() % 25 == 0) {
-        const std::string origin =
-            std::to_string(partition) + "/" + std::to_string(static_cast<std::int64_t>(ids_[partition].size()));
+        const std::string origin = std::to_string(partition) + "/" +
+                                   std::to_string(base_[partition] + static_cast<std::int64_t>(ids_[partition].size()));
         std::string dead_letter;
         value = poison(ai, origin, &id, &dead_letter);
         if (!dead_letter.empty()) poison_.insert(dead_letter);
@@ -175,8 +220,11 @@ class TortureBank : public ::testing::Test {
       rd_kafka_poll(rk, 0);
       ++produced_;
     }
-    ASSERT_EQ(rd_kafka_flush(rk, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    if (flush) flush_commands();
   }
+  // Waits until the brokers have taken every command produced (a whole
+  // cluster outage and the brokers' restart fit in the 5 minutes).
+  void flush_commands() { ASSERT_EQ(rd_kafka_flush(producer_, 300000), RD_KAFKA_RESP_ERR_NO_ERROR); }
 
   // A deposit, withdrawal or transfer of 0.01-2.00; the ledger moves with it.
   boost::json::object movement(const std::string& a, const std::string& b) {
@@ -307,8 +355,8 @@ class TortureBank : public ::testing::Test {
 
   std::map<int, std::int64_t> committed() {
     std::map<int, std::int64_t> out;
-    for (int p = 0; p < kPartitions; ++p) {
-      out[p] = std::max<std::int64_t>(0, committed_offset(bootstrap_, kGroup, std::string(kTxn), p));
+    for (int p = 0; p < partitions_; ++p) {
+      out[p] = std::max<std::int64_t>(0, committed_offset(bootstrap_, txn_group_, std::string(kTxn), p) - base_[p]);
     }
     return out;
   }
@@ -473,8 +521,13 @@ class TortureBank : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<KafkaMockCluster> cluster_;
+  std::unique_ptr<KafkaMockCluster> cluster_;  // on the mock cluster
+  RealKafkaCluster* real_ = nullptr;           // on the real cluster
   std::string bootstrap_;
+  std::string group_ = "nexum-core";  // serve's consumer group prefix: {group_}_{topic}
+  std::string txn_group_;             // the group consuming nexum.commands.transactions
+  int partitions_ = kPartitions;      // of nexum.commands.transactions
+  std::map<int, std::int64_t> base_;  // partition -> its end offset before the test produced
   std::mutex tail_mu_;
   std::map<std::string, int> on_kafka_;    // event_id -> times seen on an event topic
   std::set<std::string> dead_letters_;     // dead_letter_key of each DLQ message
@@ -482,7 +535,7 @@ class TortureBank : public ::testing::Test {
   std::string data_;
   std::minstd_rand rng_{static_cast<std::minstd_rand::result_type>(env_number("NEXUM_TORTURE_SEED", 17))};
 
-  // Kafka commands: ids_[partition][offset] ("" for dead-lettered poison).
+  // Kafka commands: ids_[partition][offset - base_[partition]] ("" for dead-lettered poison).
   rd_kafka_t* producer_ = nullptr;  // idempotent, kept for the whole test
   std::map<int, std::vector<std::string>> ids_;
   std::set<std::string> poison_;  // dead_letter_key of each dead-lettered poison message
