@@ -21,6 +21,7 @@
 
 #include "core/mutex.h"
 #include "http/http_util.h"
+#include "http/request_parser.h"
 
 namespace nexum {
 
@@ -58,20 +59,6 @@ struct ServerShared {
   }
 };
 
-HttpRequest to_request(const bhttp::request<bhttp::string_body>& req, std::string remote) {
-  HttpRequest out;
-  out.method = std::string(req.method_string());
-  out.target = std::string(req.target());
-  http_internal::split_target(out.target, out.path, out.query);
-  for (const auto& field : req) {
-    std::string name(field.name_string());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers.emplace_back(std::move(name), std::string(field.value()));
-  }
-  out.body = req.body();
-  out.remote = std::move(remote);
-  return out;
-}
 
 // One connection. Strand-bound: every member runs on the stream's strand.
 class Session : public std::enable_shared_from_this<Session> {
@@ -125,8 +112,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (shared_->stopping.load()) return close();
     waiting_.store(true);
     parser_.emplace();
-    parser_->body_limit(shared_->options.max_body_bytes);
-    parser_->header_limit(static_cast<std::uint32_t>(shared_->options.max_header_bytes));
+    http_internal::configure_parser(*parser_, shared_->options);
     stream_.expires_after(requests_ == 0 ? shared_->options.request_timeout : shared_->options.idle_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -166,18 +152,9 @@ class Session : public std::enable_shared_from_this<Session> {
       shared_->timeouts.fetch_add(1);
       return close();
     }
-    if (ec.category() == beast::error_code(bhttp::error::body_limit).category()) {
+    if (std::optional<HttpResponse> answer = http_internal::answer_to_parse_error(ec, shared_->options)) {
       shared_->protocol_errors.fetch_add(1);
-      HttpResponse r;
-      if (ec == bhttp::error::body_limit) {
-        r = HttpResponse::error(413, "request body larger than " + std::to_string(shared_->options.max_body_bytes) +
-                                         " bytes");
-      } else if (ec == bhttp::error::header_limit) {
-        r = HttpResponse::error(431, "request header larger than " +
-                                         std::to_string(shared_->options.max_header_bytes) + " bytes");
-      } else {
-        r = HttpResponse::error(400, "malformed HTTP request: " + ec.message());
-      }
+      HttpResponse r = std::move(*answer);
       keep_alive_ = false;
       busy_ = true;
       {
@@ -201,7 +178,7 @@ class Session : public std::enable_shared_from_this<Session> {
       ++shared_->in_flight;
     }
     stream_.expires_never();  // the handler may take a while; the write sets its own
-    net::post(*shared_->workers, [self = shared_from_this(), req = to_request(req, remote_), version]() mutable {
+    net::post(*shared_->workers, [self = shared_from_this(), req = http_internal::to_request(req, remote_), version]() mutable {
       HttpResponse response;
       try {
         response = self->shared_->handler(req);

@@ -7,6 +7,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
+
+#include <boost/json/parse.hpp>
 
 #include "nexum/status.h"
 
@@ -28,6 +31,13 @@ inline void require_clean_refusal(const Status& s, StatusCode expected) {
     if (c < 0x20 || c > 0x7e) std::fprintf(stderr, "message: %s\n", s.to_string().c_str());
     require(c >= 0x20 && c <= 0x7e, "error message is printable ASCII");
   }
+}
+
+// Aborts unless `text` (an HTTP answer's body) is valid JSON, so valid UTF-8.
+inline void require_valid_json(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::parse(text, ec);
+  require(!ec, "an answer is valid JSON");
 }
 
 }  // namespace nexum::fuzz
