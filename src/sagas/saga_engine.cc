@@ -45,7 +45,6 @@ class SagaEngine::Impl {
   Impl(EventStore& store, store::LocalStateStore& state, EventBus& bus, const Saga& saga, SagaEngineOptions options,
        const Clock& clock)
       : store_(store),
-        state_(state),
         name_(saga.name()),
         options_(fill_defaults(std::move(options), name_)),
         clock_(clock),
@@ -351,7 +350,6 @@ class SagaEngine::Impl {
   }
 
   EventStore& store_;
-  store::LocalStateStore& state_;
   const std::string name_;
   const SagaEngineOptions options_;
   const Clock& clock_;
