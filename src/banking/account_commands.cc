@@ -4,6 +4,7 @@
 
 #include "banking/command_decision.h"
 #include "banking/event_payloads.h"
+#include "core/json_internal.h"
 #include "nexum/banking_events.h"
 #include "nexum/event_types.h"
 
@@ -126,7 +127,7 @@ Result<Decider> parse_account_command(const CommandContext& ctx, const FieldRead
   const std::string& action = ctx.action();
   if (action == "open") return parse_open(ctx, r);
   if (action == "close") return parse_close(r);
-  return r.error("action", "unknown action '" + action.substr(0, 64) + "' for " + ctx.topic() +
+  return r.error("action", "unknown action '" + json_internal::printable(action) + "' for " + ctx.topic() +
                                " (expected open or close)");
 }
 

@@ -3,6 +3,8 @@
 #include <array>
 #include <string>
 
+#include "core/json_internal.h"
+
 namespace nexum {
 namespace {
 
@@ -83,7 +85,7 @@ Result<E> parse_enum(std::string_view text, std::string_view field) {
   m += ": unknown ";
   m.append(EnumTable<E>::kWhat);
   m += ": '";
-  m.append(text.substr(0, 64));
+  m.append(json_internal::printable(text));
   m += "'";
   return Status::invalid_argument(std::move(m));
 }

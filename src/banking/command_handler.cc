@@ -21,6 +21,7 @@
 #include "banking/keyed_workers.h"
 #include "nexum/event_types.h"
 #include "nexum/kafka_message.h"
+#include "core/json_internal.h"
 #include "core/mutex.h"
 
 namespace nexum {
@@ -170,7 +171,7 @@ Result<Decider> NexumCommandHandler::Impl::parse(std::string_view topic, const E
   if (topic == topics::kCommandsAccounts) parse = banking_internal::parse_account_command;
   if (topic == topics::kCommandsLoans) parse = banking_internal::parse_loan_command;
   if (parse == nullptr) {
-    return malformed(Status::invalid_argument("topic: '" + std::string(topic.substr(0, 64)) +
+    return malformed(Status::invalid_argument("topic: '" + json_internal::printable(topic) +
                                               "' is not a command topic"));
   }
   if (command.event_id.is_nil()) return malformed(Status::invalid_argument("event_id: the nil UUID is not a command id"));
@@ -205,7 +206,7 @@ Status NexumCommandHandler::Impl::check_vocabulary(std::string_view topic, std::
   for (const auto& kv : data) {
     const std::string_view field = kv.key();
     if (banking_internal::in_vocabulary(vocabulary, field)) continue;
-    const std::string name(field.substr(0, 64));
+    const std::string name = json_internal::printable(field);
     if (options_.unknown_fields == CommandHandlerOptions::UnknownFields::kReject) {
       return malformed(Status::invalid_argument(name + ": unknown field"));
     }

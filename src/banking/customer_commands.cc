@@ -4,6 +4,7 @@
 
 #include "banking/command_decision.h"
 #include "banking/event_payloads.h"
+#include "core/json_internal.h"
 #include "nexum/banking_events.h"
 #include "nexum/event_types.h"
 
@@ -149,7 +150,7 @@ Result<Decider> parse_customer_command(const CommandContext& ctx, const FieldRea
   if (action == "create") return parse_create(ctx, r);
   if (action == "update") return parse_update(r);
   if (action == "change_kyc") return parse_change_kyc(r);
-  return r.error("action", "unknown action '" + action.substr(0, 64) + "' for " + ctx.topic() +
+  return r.error("action", "unknown action '" + json_internal::printable(action) + "' for " + ctx.topic() +
                                " (expected create, update or change_kyc)");
 }
 

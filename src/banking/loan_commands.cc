@@ -3,6 +3,7 @@
 
 #include "banking/command_decision.h"
 #include "banking/event_payloads.h"
+#include "core/json_internal.h"
 #include "nexum/banking_events.h"
 #include "nexum/event_types.h"
 
@@ -251,7 +252,7 @@ Result<Decider> parse_loan_command(const CommandContext& ctx, const FieldReader&
       return decide_payment(p, c, repo);
     });
   }
-  return r.error("action", "unknown action '" + action.substr(0, 64) + "' for " + ctx.topic() +
+  return r.error("action", "unknown action '" + json_internal::printable(action) + "' for " + ctx.topic() +
                                " (expected originate, disburse or payment)");
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "banking/event_payloads.h"
+#include "core/json_internal.h"
 #include "nexum/event_types.h"
 
 namespace nexum {
@@ -131,7 +132,7 @@ Result<AppendResult> NexumEventPublisher::on_workflow_completed(const WorkflowIn
 
 Result<AppendResult> NexumEventPublisher::on_audit_event(const AuditRecord& r, const EventContext& ctx) {
   if (!is_audit_event_type(r.event_type)) {
-    return Status::invalid_argument("event_type: unknown audit event type: '" + r.event_type.substr(0, 64) + "'");
+    return Status::invalid_argument("event_type: unknown audit event type: '" + json_internal::printable(r.event_type) + "'");
   }
   return append(event_types::kAuditEvent, "audit", r.id, bi::audit_event_data(r), ctx);
 }

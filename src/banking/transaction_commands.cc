@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "banking/command_decision.h"
+#include "core/json_internal.h"
 #include "nexum/banking_events.h"
 
 namespace nexum::banking_internal {
@@ -103,7 +104,7 @@ Result<Decider> parse_transaction_command(const CommandContext& ctx, const Field
     m.to_account_id = to;
     default_description = "Kafka transfer command";
   } else {
-    return r.error("action", "unknown action '" + action.substr(0, 64) + "' for " + ctx.topic() +
+    return r.error("action", "unknown action '" + json_internal::printable(action) + "' for " + ctx.topic() +
                                  " (expected deposit, withdraw or transfer)");
   }
   // The seed defaulted the currency to USD.
