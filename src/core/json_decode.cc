@@ -13,6 +13,7 @@
 #include "nexum/json_codec.h"
 
 #include <algorithm>
+#include <charconv>
 #include <exception>
 #include <string>
 #include <utility>
@@ -196,9 +197,14 @@ class EnvelopeHandler {
     return true;
   }
 
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  // A number's text, when the parser delivers it in parts.
+  bool on_number_part(json::string_view s, json::error_code&) {
+    num_buf_.append(s.data(), s.size());
+    return true;
+  }
 
   bool on_int64(std::int64_t i, json::string_view, json::error_code& ec) {
+    num_buf_.clear();
     if (capture_depth_ > 0) {
       st_.push_int64(i);
       return true;
@@ -207,6 +213,7 @@ class EnvelopeHandler {
   }
 
   bool on_uint64(std::uint64_t u, json::string_view, json::error_code& ec) {
+    num_buf_.clear();
     if (capture_depth_ > 0) {
       st_.push_uint64(u);
       return true;
@@ -214,9 +221,18 @@ class EnvelopeHandler {
     return scalar_error(ec, "a number");
   }
 
-  bool on_double(double d, json::string_view, json::error_code& ec) {
+  // Boost.JSON 1.81 reads doubles fast but not always correctly rounded:
+  // 111111111311110e27 and 1.1111111131111E41, one number, became two
+  // doubles, so an event changed each time it was decoded and re-encoded
+  // (found by the json_decode fuzz target). The text is read again with
+  // std::from_chars, which rounds correctly; out of range keeps Boost's value.
+  bool on_double(double d, json::string_view s, json::error_code& ec) {
+    num_buf_.append(s.data(), s.size());
+    double exact = d;
+    std::from_chars(num_buf_.data(), num_buf_.data() + num_buf_.size(), exact);
+    num_buf_.clear();
     if (capture_depth_ > 0) {
-      st_.push_double(d);
+      st_.push_double(exact);
       return true;
     }
     return scalar_error(ec, "a number");
@@ -297,6 +313,7 @@ class EnvelopeHandler {
   std::size_t open_objects_ = 0;
   std::string key_buf_;           // a top-level key delivered in parts
   std::string str_buf_;           // a top-level string delivered in parts
+  std::string num_buf_;           // a number delivered in parts
 };
 
 using EnvelopeParser = json::basic_parser<EnvelopeHandler>;
