@@ -71,7 +71,7 @@ Result<std::pair<std::string, std::uint16_t>> parse_http_address(std::string_vie
   unsigned value = 0;
   const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
-    return Status::invalid_argument("http: '" + std::string(address) + "' is not host:port");
+    return Status::invalid_argument("http: '" + json_internal::printable(address) + "' is not host:port");
   }
   return std::make_pair(host, static_cast<std::uint16_t>(value));
 }
@@ -176,7 +176,7 @@ Result<std::optional<std::int64_t>> Params::integer(std::string_view name, std::
     std::int64_t parsed = 0;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
     if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-      return Status::invalid_argument(std::string(name) + ": '" + text.substr(0, 32) + "' is not an integer" + range);
+      return Status::invalid_argument(std::string(name) + ": '" + json_internal::printable(text) + "' is not an integer" + range);
     }
     value = parsed;
   }

@@ -53,7 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
   }
-  if (!ec && !parser.is_done()) parser.put_eof(ec);  // the peer closed the connection here
+  if (!ec && !parser.is_done()) {
+    if (!parser.got_some()) return 0;  // closed before a byte: the server closes too, no answer
+    parser.put_eof(ec);                // the peer closed the connection here
+  }
   if (ec) {
     std::optional<HttpResponse> answer = answer_to_parse_error(ec, options);
     if (answer) {
