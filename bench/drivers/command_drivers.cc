@@ -503,6 +503,15 @@ Status run_setup_kafka(const std::string& bootstrap, std::uint32_t run, const Co
   return Status();
 }
 
+// Waits until the relay has carried every stored event to the bus.
+Status wait_relayed(service::System& system) {
+  const std::int64_t last = system.store().last_position();
+  if (!system.relay().wait_until_relayed(last, std::chrono::minutes(2))) {
+    return Status::unavailable("setup: the relay did not reach position " + std::to_string(last) + " in 2 min");
+  }
+  return Status();
+}
+
 // CPU time of the whole process (every thread: ours, librdkafka's, the mock
 // brokers', the bench's producer and reader), in seconds. On a machine shared
 // with other work, CPU per command moves far less than commands/s.
@@ -512,20 +521,51 @@ double process_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+// Time the process's threads spent runnable but waiting for a CPU
+// (/proc/self/task/*/schedstat, second field), in seconds, summed over the
+// threads alive now. On a shared machine this is the part of a latency tail
+// that is the machine's, not the pipeline's.
+double run_queue_wait_seconds() {
+  double total = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream f(task.path() / "schedstat");
+    double on_cpu = 0, waiting = 0;
+    if (f >> on_cpu >> waiting) total += waiting / 1e9;
+  }
+  return total;
+}
+
 struct RunResult {
   double rate = 0;  // commands/s, first produce to last outcome
   Latency latency;
   double peak_rss_mib = 0;
   double cpu_us_per_command = 0;  // process CPU from the first produce to the last outcome, per command
+  double cpu_wait_ms_per_s = 0;    // run-queue wait of the process's threads per second of the run
   std::string note;
 };
 
-RunResult finish_run(const std::vector<Nanos>& produced, const Outcomes& outcomes, double cpu_start) {
+// One line per command: seconds since the first produce, latency in ms (-1: no outcome).
+void write_latency_log(const std::string& path, const std::vector<Nanos>& produced, const std::vector<Nanos>& outcome) {
+  std::ofstream f(path);
+  const Nanos first = produced.empty() ? 0 : produced.front();
+  f << std::fixed << "# first produce at steady_clock " << static_cast<double>(first) / 1e9 << " s\n";
+  for (std::size_t i = 0; i < produced.size(); ++i) {
+    const double at = static_cast<double>(produced[i] - first) / 1e9;
+    const double ms = outcome[i] != 0 ? static_cast<double>(outcome[i] - produced[i]) / 1e6 : -1;
+    f << at << ' ' << ms << '\n';
+  }
+}
+
+RunResult finish_run(const std::vector<Nanos>& produced, const Outcomes& outcomes, double cpu_start,
+                     double wait_start, const std::string& latency_log = "") {
   RunResult r;
+  if (!latency_log.empty()) write_latency_log(latency_log, produced, outcomes.times());
   if (!produced.empty()) r.cpu_us_per_command = (process_cpu_seconds() - cpu_start) * 1e6 / static_cast<double>(produced.size());
   const Nanos first = produced.empty() ? 0 : produced.front();
   const double seconds = static_cast<double>(outcomes.last() - first) / 1e9;
   r.rate = seconds > 0 ? static_cast<double>(produced.size()) / seconds : 0;
+  if (seconds > 0) r.cpu_wait_ms_per_s = (run_queue_wait_seconds() - wait_start) * 1e3 / seconds;
   r.latency = latency(produced, outcomes.times());
   r.peak_rss_mib = peak_rss_mib();
   return r;
@@ -542,7 +582,7 @@ std::vector<std::string> command_topic_names() {
 // The Kafka path: what `nexum serve --bus kafka` runs (the running system
 // the composition root builds, without projections and saga).
 Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run, const CommandBenchOptions& o,
-                                 double rate) {
+                                 double rate, const std::string& latency_log) {
   const std::string dir = o.dir + "/kafka-" + std::to_string(run);
   std::filesystem::remove_all(dir);
   reset_peak_rss();
@@ -557,6 +597,11 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
   // As the outcome reader: a fetch returns after at most 5 ms (the mock
   // broker answers a fetch only when it times out or has data at once).
   options.bus.kafka_consumer_properties = {{"fetch.wait.max.ms", "5"}};
+  // Every topic the relay and the dead letters go to is looked up at start:
+  // the setup only produces to some of them, and the first message to a topic
+  // the producer has not seen waits for its metadata (~0.85 s on the mock).
+  for (std::string_view t : topics::outbound_topics()) options.bus.kafka_warm_topics.emplace_back(t);
+  options.bus.kafka_warm_topics.emplace_back(topics::kCommandsDlq);
   options.relay.name = "bench_relay";
   // One pipelined consumer for the command topics, in a group of this run.
   options.intake.topics = command_topic_names();
@@ -571,6 +616,10 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
     PipelinedConsumerStats s = buses.intake_stats();
     return s.handled + s.dead_lettered;
   }));
+  // The setup's outcome events are relayed before the first measured command:
+  // the relay goes in log order, so a backlog left here would delay the first
+  // measured outcomes by however long it takes to drain (~1 s for 3 k accounts).
+  NEXUM_RETURN_IF_ERROR(wait_relayed(*system));
 
   Outcomes outcomes(run, static_cast<std::size_t>(o.commands));
   std::vector<std::string> outcome_topics(kOutcomeTopics.begin(), kOutcomeTopics.end());
@@ -578,6 +627,7 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
   if (!reader) return reader.error();
   std::vector<Nanos> produced(static_cast<std::size_t>(o.commands));
   const double cpu_start = process_cpu_seconds();
+  const double wait_start = run_queue_wait_seconds();
   NEXUM_RETURN_IF_ERROR(produce_commands(bootstrap, run, o, 0, rate, "", produced));
   const bool all = outcomes.wait_all(std::chrono::minutes(10), [&] {
     const PipelinedConsumerStats c = buses.intake_stats();
@@ -586,7 +636,7 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
            std::to_string(c.pauses) + ", store at " + std::to_string(store.last_position()) + ", relayed " +
            std::to_string(rs.checkpoint);
   });
-  RunResult r = finish_run(produced, outcomes, cpu_start);
+  RunResult r = finish_run(produced, outcomes, cpu_start, wait_start, latency_log);
   const CommandHandlerStats hs = system->handler().stats();
   const PipelinedConsumerStats cs = buses.intake_stats();
   r.note = "accepted " + std::to_string(hs.accepted) + ", rejected " + std::to_string(hs.rejected) +
@@ -610,9 +660,10 @@ Result<RunResult> run_raw_baseline(const std::string& bootstrap, std::uint32_t r
   if (!reader) return reader.error();
   std::vector<Nanos> produced(static_cast<std::size_t>(o.commands));
   const double cpu_start = process_cpu_seconds();
+  const double wait_start = run_queue_wait_seconds();
   NEXUM_RETURN_IF_ERROR(produce_commands(bootstrap, run, o, 0, 0, kRawTopic, produced));
   if (!outcomes.wait_all(std::chrono::minutes(5))) return Status::unavailable("raw baseline: messages missing");
-  return finish_run(produced, outcomes, cpu_start);
+  return finish_run(produced, outcomes, cpu_start, wait_start);
 }
 
 // The in-memory bus path (`nexum demo`'s): commands published to the bus,
@@ -654,8 +705,10 @@ Result<RunResult> run_memory_path(std::uint32_t run, const CommandBenchOptions& 
     const std::uint64_t want = static_cast<std::uint64_t>(o.accounts) * static_cast<std::uint64_t>(phase + 1);
     while (handler->stats().handled() < want) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  NEXUM_RETURN_IF_ERROR(wait_relayed(*system));
   std::vector<Nanos> produced(static_cast<std::size_t>(o.commands));
   const double cpu_start = process_cpu_seconds();
+  const double wait_start = run_queue_wait_seconds();
   for (std::int64_t i = 0; i < o.commands; ++i) {
     BenchCommand c = measured_command(run, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(i), o.accounts,
                                       false);
@@ -666,7 +719,7 @@ Result<RunResult> run_memory_path(std::uint32_t run, const CommandBenchOptions& 
     return "handled " + std::to_string(handler->stats().handled()) + ", store at " +
            std::to_string(store->last_position());
   });
-  RunResult r = finish_run(produced, outcomes, cpu_start);
+  RunResult r = finish_run(produced, outcomes, cpu_start, wait_start);
   const CommandHandlerStats hs = handler->stats();
   r.note = "accepted " + std::to_string(hs.accepted) + ", rejected " + std::to_string(hs.rejected) +
            ", dead-lettered " + std::to_string(hs.dead_letters_published) + " (setup included)";
@@ -735,9 +788,10 @@ Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& o) {
 
   auto raw = run_raw_baseline(bootstrap, run_base + 2, o);
   if (!raw) return raw.error();
-  auto full = run_kafka_path(bootstrap, run_base + 3, o, o.rate);
+  auto full = run_kafka_path(bootstrap, run_base + 3, o, o.rate, o.latency_log.empty() ? "" : o.latency_log + ".max");
   if (!full) return full.error();
-  auto half = run_kafka_path(bootstrap, run_base + 4, o, full->rate / 2);
+  auto half = run_kafka_path(bootstrap, run_base + 4, o, full->rate / 2,
+                             o.latency_log.empty() ? "" : o.latency_log + ".half");
   if (!half) return half.error();
 
   rows.push_back({"commands, Kafka (" + where + "), " + n + " commands", full->rate, raw->rate, "commands/s",
@@ -748,6 +802,9 @@ Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& o) {
                    "baseline: raw produce -> consume");
   rows.push_back({"  half rate: offered", full->rate / 2, 0, "commands/s", "achieved " + std::to_string(static_cast<long>(half->rate))});
   add_latency_rows(rows, "  produce -> outcome consumed, half rate", half->latency, nullptr, "");
+  rows.push_back({"  half rate: threads waiting for a CPU", half->cpu_wait_ms_per_s, full->cpu_wait_ms_per_s, "ms/s",
+                  "run-queue wait summed over the process's threads per second of the run (baseline: the max-rate "
+                  "run's); what a loaded machine adds to the latency"});
   rows.push_back({"  CPU per command, max rate", full->cpu_us_per_command, raw->cpu_us_per_command, "us",
                   "process CPU (all threads, mock brokers included) / commands; baseline: the raw run's"});
   rows.push_back({"  CPU per command vs the memory-bus path", full->cpu_us_per_command, memory->cpu_us_per_command,

@@ -24,6 +24,10 @@ struct CommandBenchOptions {
   double rate = 0;            // commands/s, open loop; 0: as fast as possible
   int partitions = 12;        // per topic created (mock cluster; missing topics on a real one)
   int memory_workers = 8;     // command threads of the memory path (as `nexum demo`)
+  // When set, each Kafka run writes one line per command to FILE.max / FILE.half:
+  // seconds since the run's first produce, and produce -> outcome latency in ms
+  // (where in the run a latency tail sits: a stall, or a queue building up).
+  std::string latency_log;
 };
 Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& options);
 

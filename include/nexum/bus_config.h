@@ -47,6 +47,9 @@ struct BusConfig {
   std::map<std::string, std::string> kafka_properties;
   std::map<std::string, std::string> kafka_consumer_properties;
   std::map<std::string, std::string> kafka_producer_properties;
+  // KafkaEventBusOptions::warm_topics: topics whose metadata the producer
+  // asks for at start. Default: none.
+  std::vector<std::string> kafka_warm_topics;
   // kMemory: events the bus keeps for get_events() (0: none). Default: 10000.
   std::size_t memory_max_events = InMemoryEventBusOptions{}.max_events;
 };

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nexum/bus.h"
 #include "nexum/status.h"
@@ -46,6 +47,12 @@ struct KafkaEventBusOptions {
   // How long stop() waits for outstanding deliveries before purging them
   // (each purged message's callback reports Unavailable). Default: 10 s.
   std::chrono::milliseconds stop_drain_timeout{10000};
+  // Topics the producer looks up at start(), without waiting for the answer,
+  // so the first message to each does not wait for its metadata (on the mock
+  // cluster that first message waited ~0.85 s). On a cluster that creates
+  // topics on first use (auto.create.topics.enable) this creates them.
+  // Default: none.
+  std::vector<std::string> warm_topics;
 
   // --- Consumers (one per subscriber) ---
   // This process's stable name in its consumer groups: group.instance.id

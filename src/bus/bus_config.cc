@@ -31,6 +31,7 @@ KafkaEventBusOptions kafka_bus_options(const BusConfig& config) {
   options.consumer_properties = config.kafka_consumer_properties;
   options.instance_id = config.instance_id;
   options.producer_properties = config.kafka_producer_properties;
+  options.warm_topics = config.kafka_warm_topics;
   return options;
 }
 

@@ -53,6 +53,10 @@ Status KafkaProducer::start() {
   if (rk == nullptr) return Status::invalid_argument(std::string("kafka producer: ") + errstr.data());
   (void)conf.release();  // rd_kafka_new took ownership.
   rk_ = rk;
+  for (const std::string& topic : options_.warm_topics) {
+    // A new topic handle makes librdkafka ask the cluster for its leaders now.
+    if (rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr)) warm_.push_back(t);
+  }
   fatal_ = false;
   poll_stop_ = false;
   accepting_ = true;
@@ -267,6 +271,8 @@ void KafkaProducer::stop() {
   poll_thread_.join();
   WriterLock lock(handle_mu_);
   purge_and_serve_locked();
+  for (rd_kafka_topic_t* t : warm_) rd_kafka_topic_destroy(t);
+  warm_.clear();
   rd_kafka_destroy(rk_);
   rk_ = nullptr;
 }

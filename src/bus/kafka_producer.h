@@ -70,6 +70,8 @@ class KafkaProducer {
   // Shared while producing, exclusive while creating or destroying rk_.
   mutable SharedMutex handle_mu_;
   rd_kafka_t* rk_ NEXUM_GUARDED_BY(handle_mu_) = nullptr;
+  // Handles of options_.warm_topics, held so librdkafka keeps their metadata.
+  std::vector<rd_kafka_topic_t*> warm_ NEXUM_GUARDED_BY(handle_mu_);
   std::atomic<bool> accepting_{false};  // produce() takes messages.
   std::atomic<bool> fatal_{false};      // The producer hit a fatal error; restart the bus.
   std::atomic<bool> poll_stop_{false};

@@ -81,6 +81,8 @@ void register_bench_command(CLI::App& app) {
   c->add_option("--accounts", commands->accounts, "Accounts (default 10000)");
   c->add_option("--rate", commands->rate, "Commands/s offered, open loop; 0 = as fast as possible (default 0)");
   c->add_option("--partitions", commands->partitions, "Partitions per topic it creates (default 12)");
+  c->add_option("--latency-log", commands->latency_log,
+                "Write each command's produce time and latency of the Kafka runs to FILE.max and FILE.half");
   c->callback([commands] { report("nexum bench commands", bench::run_command_bench(*commands)); });
 
   auto projections = std::make_shared<bench::ProjectionBenchOptions>();
