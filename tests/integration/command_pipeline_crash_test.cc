@@ -1,14 +1,21 @@
 // kill -9 of the process consuming commands, mid-stream, many times: the
 // mock Kafka cluster lives in this (parent) process; each child is this
-// binary re-executed (testing::spawn_self) running the store, the handler
-// and the pipelined consumer until it is killed. After every kill, no
-// committed offset is ahead of a command without a durable outcome; at the
-// end every command has exactly one outcome and every balance is exact.
+// binary re-executed (testing::spawn_self) running the store, the handler,
+// the pipelined consumer and the outbox relay until it is killed. After
+// every kill, no committed offset is ahead of a command without a durable
+// outcome; at the end every command has exactly one outcome, every balance
+// is exact, and every stored event (each outcome's) is on its event topic
+// at least once (read back by ce_id).
+//
+// NEXUM_PIPELINE_CRASH_ROUNDS (default 20), NEXUM_PIPELINE_CRASH_COMMANDS
+// (default 150 per round + 500; #10 item 7's profile: 20000).
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -20,6 +27,10 @@
 #include "kafka_test_util.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_bus.h"
+#include "nexum/kafka_message.h"
+#include "nexum/outbox_relay.h"
+#include "nexum/topics.h"
+#include "torture/topic_tail.h"
 
 namespace nexum {
 namespace {
@@ -40,6 +51,11 @@ constexpr const char* kEnvBootstrap = "NEXUM_PIPELINE_CRASH_BOOTSTRAP";
 int rounds() {
   const char* r = std::getenv("NEXUM_PIPELINE_CRASH_ROUNDS");
   return r != nullptr ? std::atoi(r) : 20;
+}
+
+int commands() {
+  const char* n = std::getenv("NEXUM_PIPELINE_CRASH_COMMANDS");
+  return n != nullptr ? std::atoi(n) : 150 * rounds() + 500;
 }
 
 KafkaEventBusOptions bus_options(const std::string& bootstrap) {
@@ -66,6 +82,9 @@ TEST(CommandPipelineCrashChild, RunsUntilKilled) {
   o.commit_interval = 10ms;
   auto consumer = create_kafka_command_consumer(options, o, handler, **bus);
   ASSERT_TRUE(consumer);
+  // The outcomes go on to their event topics, from the relay's checkpoint.
+  OutboxRelay relay(**store, **bus);
+  ASSERT_TRUE(relay.start().ok());
   ASSERT_TRUE((*consumer)->start().ok());
   while (true) std::this_thread::sleep_for(1s);
 }
@@ -83,7 +102,29 @@ class CommandPipelineCrashTest : public ::testing::Test {
     bootstrap_ = cluster_->bootstrap_servers();
     ASSERT_TRUE(cluster_->create_topic(kTxn, kPartitions).ok());
     ASSERT_TRUE(cluster_->create_topic(topics::kCommandsDlq, 1).ok());
+    // Every event topic, read from its beginning for the whole test.
+    std::vector<std::pair<std::string, int>> tailed;
+    for (std::string_view t : topics::outbound_topics()) {
+      ASSERT_TRUE(cluster_->create_topic(t, 2).ok()) << t;
+      tailed.emplace_back(std::string(t), 2);
+    }
+    tail_ = std::make_unique<testing::TopicTail>(
+        bootstrap_, tailed, [this](const std::string&, const std::vector<MessageHeader>& headers) {
+          if (std::optional<std::string_view> id = find_header(headers, kHeaderId)) {
+            std::lock_guard<std::mutex> lock(on_kafka_mu_);
+            ++on_kafka_[std::string(*id)];
+          }
+        });
     data_ = dir_.sub("data");
+  }
+  void TearDown() override { tail_.reset(); }
+
+  // Stored events whose id has not been read from an event topic yet.
+  std::size_t events_not_on_kafka(const std::vector<std::string>& stored) {
+    std::lock_guard<std::mutex> lock(on_kafka_mu_);
+    std::size_t missing = 0;
+    for (const std::string& id : stored) missing += on_kafka_.count(id) == 0 ? 1 : 0;
+    return missing;
   }
 
   // Customers and funded accounts, decided in this process before any child runs.
@@ -190,11 +231,14 @@ class CommandPipelineCrashTest : public ::testing::Test {
   std::string data_;
   std::map<std::string, std::int64_t> expected_;  // cents
   std::map<int, std::vector<std::string>> ids_;  // partition -> command id by offset
+  std::unique_ptr<testing::TopicTail> tail_;
+  std::mutex on_kafka_mu_;
+  std::map<std::string, int> on_kafka_;  // ce_id -> times read from an event topic
 };
 
 TEST_F(CommandPipelineCrashTest, KilledMidStreamEveryCommandEndsWithExactlyOneOutcome) {
   set_up_accounts();
-  const int movements = 150 * rounds() + 500;
+  const int movements = commands();
   produce_movements(movements);
   std::minstd_rand rng(9);
   int kills_mid_stream = 0;
@@ -220,6 +264,23 @@ TEST_F(CommandPipelineCrashTest, KilledMidStreamEveryCommandEndsWithExactlyOneOu
   kill_child(pid);
   expect_committed_commands_have_outcomes(committed());
 
+  std::vector<std::string> stored;
+  {
+    auto store = EventStore::open(data_);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE((*store)->scan_log(1, SIZE_MAX, {}, [&](const EventView& e) {
+                          stored.push_back(e.envelope.event_id.to_string());
+                          return Status();
+                        })
+                    .ok());
+  }
+  // The relay of one more child resends what its predecessors stored but had
+  // not seen confirmed; then every stored event is on its topic.
+  const pid_t relayer = spawn_child();
+  const bool all_on_kafka = wait_until([&] { return events_not_on_kafka(stored) == 0; }, 120s, 50ms);
+  kill_child(relayer);
+  EXPECT_TRUE(all_on_kafka) << events_not_on_kafka(stored) << " of " << stored.size()
+                            << " stored events never reached their event topic";
   auto store = EventStore::open(data_);
   ASSERT_TRUE(store);
   InMemoryEventBus bus;
@@ -239,7 +300,13 @@ TEST_F(CommandPipelineCrashTest, KilledMidStreamEveryCommandEndsWithExactlyOneOu
                       })
                   .ok());
   EXPECT_EQ(transactions, movements + kAccounts);
-  std::printf("commands: %d, kills mid-stream: %d\n", movements, kills_mid_stream);
+  std::int64_t duplicates = 0;
+  {
+    std::lock_guard<std::mutex> lock(on_kafka_mu_);
+    for (const auto& [id, n] : on_kafka_) duplicates += n - 1;
+  }
+  std::printf("commands: %d, kills mid-stream: %d, events stored: %zu, relayed more than once: %lld\n", movements,
+              kills_mid_stream, stored.size(), static_cast<long long>(duplicates));
 }
 
 }  // namespace
