@@ -102,6 +102,7 @@ struct EventBusStats {
   std::uint64_t handled = 0;            // Kafka: handler returned OK.
   std::uint64_t handler_retries = 0;    // Kafka: retries after Unavailable.
   std::uint64_t dead_lettered = 0;      // Kafka: sent to the DLQ (and committed).
+  std::uint64_t undecodable = 0;        // Kafka: of those, messages that were no envelope (no handler saw them).
   std::uint64_t commits = 0;            // Kafka: successful offset commits.
   std::uint64_t commit_failures = 0;    // Kafka: failed commits (retried later).
 };

@@ -54,7 +54,11 @@ struct BusConfig {
   std::size_t memory_max_events = InMemoryEventBusOptions{}.max_events;
 };
 
-// The Kafka bus options `config` describes.
+// The Kafka bus options `config` describes. Consumers get session.timeout.ms
+// 6000 and heartbeat.interval.ms 2000 unless `config` sets them: a restart
+// is ready once its consumers are assigned, and a group coordinator that
+// still lists a member waits up to its session timeout (librdkafka's
+// default, 45 s, was what a restart on the mock cluster waited).
 KafkaEventBusOptions kafka_bus_options(const BusConfig& config);
 
 // Builds (does not start) the bus `config` describes. InvalidArgument with

@@ -170,6 +170,11 @@ class NexumCommandHandler {
   std::shared_ptr<Impl> impl_;
 };
 
+// The stored outcome of command `command_id` (its envelope's event_id), with
+// duplicate = true and topic/action left empty; nullopt when the command has
+// no outcome in `store` (never handled, or malformed: nothing appended).
+Result<std::optional<CommandOutcome>> find_command_outcome(EventStore& store, std::string_view command_id);
+
 // The entity a command is ordered by: data.account_id, else
 // data.from_account_id, else data.customer_id, else data.loan_id (the first
 // that is a non-empty string), else the command's event_id. Commands with the

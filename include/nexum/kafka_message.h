@@ -32,6 +32,9 @@ inline constexpr std::string_view kHeaderDlqOffset = "nexum_dlq_offset";
 inline constexpr std::string_view kHeaderDlqGroup = "nexum_dlq_group";
 inline constexpr std::string_view kHeaderDlqError = "nexum_dlq_error";
 inline constexpr std::string_view kHeaderDlqAttempts = "nexum_dlq_attempts";
+// On a command re-driven from the DLQ: the dead letter it came from,
+// "{dlq_topic}/{partition}-{offset}" (doc/dead_letters.md).
+inline constexpr std::string_view kHeaderRedriveOf = "nexum_redrive_of";
 
 inline constexpr std::string_view kCloudEventsSpecVersion = "1.0";
 inline constexpr std::string_view kJsonContentType = "application/json";

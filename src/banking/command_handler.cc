@@ -417,34 +417,12 @@ Result<std::optional<CommandOutcome>> NexumCommandHandler::Impl::undecidable(con
 }
 
 Result<std::optional<CommandOutcome>> NexumCommandHandler::Impl::stored_outcome(const CommandContext& ctx) {
-  std::vector<std::int64_t> positions;
-  for (int i = 0; i < kMaxOutcomeEvents; ++i) {
-    Result<std::int64_t> p = store_.find_event(banking_internal::outcome_event_id(ctx.command_id(), i));
-    if (!p) {
-      if (p.error().code() == StatusCode::kNotFound) break;
-      return p.error();
-    }
-    positions.push_back(*p);
+  NEXUM_ASSIGN_OR_RETURN(std::optional<CommandOutcome> o, find_command_outcome(store_, ctx.command_id()));
+  if (o) {
+    o->topic = ctx.topic();
+    o->action = ctx.action();
   }
-  if (positions.empty()) return std::optional<CommandOutcome>();
-  NEXUM_ASSIGN_OR_RETURN(std::vector<RecordedEvent> first, store_.read_all(positions.front(), 1));
-  if (first.empty()) return Status::internal("event at position " + std::to_string(positions.front()) + " not readable");
-  const EventSchema& e = first.front().event;
-  CommandOutcome o;
-  o.topic = ctx.topic();
-  o.action = ctx.action();
-  o.kind = (e.event_type == event_types::kTransactionFailed || e.event_type == event_types::kWorkflowRejected)
-               ? CommandOutcomeKind::kRejected
-               : CommandOutcomeKind::kAccepted;
-  if (!o.accepted()) {
-    o.reason = json_string(e.data, "reason");
-    o.message = json_string(e.data, "error");
-  }
-  o.entity_type = e.entity_type;
-  o.entity_id = e.entity_id;
-  o.positions = std::move(positions);
-  o.duplicate = true;
-  return std::optional<CommandOutcome>(std::move(o));
+  return o;
 }
 
 Status NexumCommandHandler::Impl::publish_dead_letter(std::string_view topic, const EventSchema& command,
@@ -496,6 +474,35 @@ Status NexumCommandHandler::Impl::process_bus_message(std::string_view topic, co
   Status s = publish_dead_letter(topic, command, error);
   if (!s.ok()) return Status::unavailable("writing the dead letter failed: " + s.to_string());
   return Status();
+}
+
+Result<std::optional<CommandOutcome>> find_command_outcome(EventStore& store, std::string_view command_id) {
+  std::vector<std::int64_t> positions;
+  for (int i = 0; i < kMaxOutcomeEvents; ++i) {
+    Result<std::int64_t> p = store.find_event(banking_internal::outcome_event_id(command_id, i));
+    if (!p) {
+      if (p.error().code() == StatusCode::kNotFound) break;
+      return p.error();
+    }
+    positions.push_back(*p);
+  }
+  if (positions.empty()) return std::optional<CommandOutcome>();
+  NEXUM_ASSIGN_OR_RETURN(std::vector<RecordedEvent> first, store.read_all(positions.front(), 1));
+  if (first.empty()) return Status::internal("event at position " + std::to_string(positions.front()) + " not readable");
+  const EventSchema& e = first.front().event;
+  CommandOutcome o;
+  o.kind = (e.event_type == event_types::kTransactionFailed || e.event_type == event_types::kWorkflowRejected)
+               ? CommandOutcomeKind::kRejected
+               : CommandOutcomeKind::kAccepted;
+  if (!o.accepted()) {
+    o.reason = json_string(e.data, "reason");
+    o.message = json_string(e.data, "error");
+  }
+  o.entity_type = e.entity_type;
+  o.entity_id = e.entity_id;
+  o.positions = std::move(positions);
+  o.duplicate = true;
+  return std::optional<CommandOutcome>(std::move(o));
 }
 
 NexumCommandHandler::NexumCommandHandler(EventStore& store, EventBus& bus, CommandHandlerOptions options,

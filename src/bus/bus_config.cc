@@ -1,5 +1,7 @@
 #include "nexum/bus_config.h"
 
+#include <utility>
+
 #include "nexum/topics.h"
 
 namespace nexum {
@@ -29,6 +31,12 @@ KafkaEventBusOptions kafka_bus_options(const BusConfig& config) {
   if (!config.client_id.empty()) options.client_id = config.client_id;
   options.properties = config.kafka_properties;
   options.consumer_properties = config.kafka_consumer_properties;
+  // librdkafka's mock cluster keeps a leaving member's rebalance open for
+  // session.timeout.ms - 1 s; 6 s is the brokers' default minimum.
+  for (const auto& [name, value] : {std::pair<const char*, const char*>{"session.timeout.ms", "6000"},
+                                    std::pair<const char*, const char*>{"heartbeat.interval.ms", "2000"}}) {
+    if (config.kafka_properties.count(name) == 0) options.consumer_properties.emplace(name, value);
+  }
   options.instance_id = config.instance_id;
   options.producer_properties = config.kafka_producer_properties;
   options.warm_topics = config.kafka_warm_topics;

@@ -91,12 +91,24 @@ class KafkaBusCore {
     return running_;
   }
 
-  bool all_assigned() const {
+  // "" when every consumer has its assignment; else what is waited for.
+  std::string unassigned() const {
     MutexLock lock(mu_);
+    std::string groups;
+    std::int64_t longest_ms = 0;
+    int waiting = 0;
     for (const Subscription& s : subscriptions_) {
-      if (!s.consumer || !s.consumer->assigned()) return false;
+      if (s.consumer && s.consumer->assigned()) continue;
+      ++waiting;
+      if (!groups.empty()) groups += ", ";
+      groups += s.group_id;
+      if (s.consumer) longest_ms = std::max<std::int64_t>(longest_ms, s.consumer->waiting_for_assignment().count());
     }
-    return true;
+    if (waiting == 0) return "";
+    return std::to_string(waiting) + " of " + std::to_string(subscriptions_.size()) +
+           " consumer(s) wait for the group coordinator to assign their partitions (for " +
+           std::to_string(longest_ms / 1000) + "." + std::to_string(longest_ms % 1000 / 100) +
+           " s; a rebalance waits for every member the group still lists, up to its session.timeout.ms): " + groups;
   }
 
  private:
@@ -202,13 +214,12 @@ Status KafkaEventBus::do_publish_batch(std::string_view topic, const std::vector
 
 Status KafkaEventBus::wait_until_assigned(std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!core_->all_assigned()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status::unavailable("consumers not assigned within " + std::to_string(timeout.count()) + " ms");
-    }
+  for (;;) {
+    std::string waiting = core_->unassigned();
+    if (waiting.empty()) return Status();
+    if (std::chrono::steady_clock::now() >= deadline) return Status::unavailable(waiting);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return Status();
 }
 
 std::uint64_t KafkaEventBus::pending_deliveries() const { return core_->producer().pending(); }

@@ -18,12 +18,29 @@ namespace {
 
 constexpr std::chrono::milliseconds kPollTimeout{100};
 constexpr std::chrono::milliseconds kCommitRetryInterval{1000};
+// While a member waits for its assignment, it says so this often.
+constexpr std::chrono::milliseconds kWaitLogEvery{5000};
+// How long stopping waits for the revoke before closing anyway.
+constexpr std::chrono::milliseconds kLeaveTimeout{2000};
 
 std::chrono::milliseconds next_backoff(std::chrono::milliseconds current, std::chrono::milliseconds max) {
   return std::min(current * 2, max);
 }
 
 }  // namespace
+
+std::vector<MessageHeader> message_headers(const rd_kafka_message_t* message) {
+  std::vector<MessageHeader> out;
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+  const char* name = nullptr;
+  const void* val = nullptr;
+  std::size_t size = 0;
+  for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    out.push_back(MessageHeader{name, val != nullptr ? std::string(static_cast<const char*>(val), size) : std::string()});
+  }
+  return out;
+}
 
 OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_view dlq_topic,
                                  std::string_view topic, std::string_view group_id, const std::string& error,
@@ -32,16 +49,10 @@ OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_
   dlq.topic = std::string(dlq_topic);
   if (message->key != nullptr) dlq.key.emplace(static_cast<const char*>(message->key), message->key_len);
   if (message->payload != nullptr) dlq.value.assign(static_cast<const char*>(message->payload), message->len);
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* name = nullptr;
-    const void* val = nullptr;
-    std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      dlq.headers.push_back(MessageHeader{name, val != nullptr ? std::string(static_cast<const char*>(val), size)
-                                                               : std::string()});
-    }
+  // The original's headers, less dead-letter headers of an earlier trip
+  // through a DLQ (readers take the first of a name).
+  for (MessageHeader& h : message_headers(message)) {
+    if (h.name.rfind("nexum_dlq_", 0) != 0) dlq.headers.push_back(std::move(h));
   }
   dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqTopic), std::string(topic)});
   dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqPartition), std::to_string(message->partition)});
@@ -49,7 +60,6 @@ OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_
   dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqGroup), std::string(group_id)});
   dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqError), error});
   dlq.headers.push_back(MessageHeader{std::string(kHeaderDlqAttempts), std::to_string(attempts)});
-
   return dlq;
 }
 
@@ -87,6 +97,7 @@ Status KafkaConsumer::start() {
   }
   rk_ = rk;
   stopping_ = false;
+  waiting_since_ = std::chrono::steady_clock::now().time_since_epoch().count();
   thread_ = std::thread([this] { run(); });
   return Status();
 }
@@ -110,8 +121,22 @@ bool KafkaConsumer::sleep_unless_stopping(std::chrono::milliseconds delay) {
   return !stop_cv_.wait_for(stop_mu_, delay, [this]() NEXUM_REQUIRES(stop_mu_) { return stopping_.load(); });
 }
 
+std::chrono::milliseconds KafkaConsumer::waiting_for_assignment() const {
+  const std::int64_t since = waiting_since_.load();
+  if (since == 0 || assigned_.load()) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(since)));
+}
+
 void KafkaConsumer::run() {
+  auto next_wait_log = std::chrono::steady_clock::now() + kWaitLogEvery;
   while (!stopping_.load()) {
+    if (!assigned_.load() && std::chrono::steady_clock::now() >= next_wait_log) {
+      next_wait_log = std::chrono::steady_clock::now() + kWaitLogEvery;
+      spdlog::info("kafka consumer {} of {}: still waiting for the group coordinator to assign partitions ({} s); "
+                   "a rebalance waits for every member the group still lists, up to its session.timeout.ms",
+                   group_id_, topic_, waiting_for_assignment().count() / 1000);
+    }
     rd_kafka_message_t* message = rd_kafka_consumer_poll(rk_, static_cast<int>(kPollTimeout.count()));
     if (message == nullptr) {
       if (!done_offsets_.empty() && std::chrono::steady_clock::now() >= commit_not_before_) commit_done();
@@ -128,7 +153,26 @@ void KafkaConsumer::run() {
     rd_kafka_message_destroy(message);
   }
   commit_done();
-  rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);  // Serves the final revoke.
+  // Leave the group. A static member (group.instance.id) does not leave on
+  // close (KIP-345), so the group would list it until its session timed out
+  // and a restart would wait that long for its assignment; unsubscribing
+  // first sends the LeaveGroup. close() then serves the final revoke.
+  rd_kafka_resp_err_t err = rd_kafka_unsubscribe(rk_);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("kafka consumer {}: unsubscribe: {}", group_id_, rd_kafka_err2str(err));
+  }
+  // Serve the revoke here, before close(): a member already closing is
+  // "terminating", and librdkafka then skips the static member's leave.
+  // Messages still arriving are dropped unhandled (not committed:
+  // redelivered to the next owner).
+  const auto revoke_deadline = std::chrono::steady_clock::now() + kLeaveTimeout;
+  int after_revoke = 3;  // polls once revoked, while the unassign completes and the LeaveGroup goes out
+  while (after_revoke > 0 && std::chrono::steady_clock::now() < revoke_deadline) {
+    if (!assigned_.load()) --after_revoke;
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(rk_, 20);
+    if (message != nullptr) rd_kafka_message_destroy(message);
+  }
+  err = rd_kafka_consumer_close(rk_);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     spdlog::warn("kafka consumer {}: close: {}", group_id_, rd_kafka_err2str(err));
   }
@@ -138,7 +182,10 @@ void KafkaConsumer::handle(const rd_kafka_message_t* message) {
   std::string_view value(static_cast<const char*>(message->payload), message->payload ? message->len : 0);
   Result<EventSchema> event = decode_event_json(value);
   if (!event) {
-    if (dead_letter(message, "invalid envelope: " + event.error().to_string(), 0)) mark_done(message);
+    if (dead_letter(message, "invalid envelope: " + event.error().to_string(), 0)) {
+      if (topic_ != options_.dlq_topic) counters_.undecodable.fetch_add(1);
+      mark_done(message);
+    }
     return;
   }
   std::chrono::milliseconds backoff = options_.retry_backoff;
@@ -297,6 +344,9 @@ void KafkaConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
         }
       },
       self->assigned_);
+  if (!self->assigned_.load()) {
+    self->waiting_since_ = std::chrono::steady_clock::now().time_since_epoch().count();
+  }
 }
 
 void KafkaConsumer::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {

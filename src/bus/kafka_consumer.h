@@ -22,6 +22,9 @@
 
 namespace nexum::kafka_internal {
 
+// The headers of `message`, in order (a null value as "").
+std::vector<MessageHeader> message_headers(const rd_kafka_message_t* message);
+
 // The dead letter of `message` (consumed from `topic` by `group_id`): its
 // key, value and headers, plus the nexum_dlq_* headers (doc/wire_format.md).
 OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_view dlq_topic,
@@ -54,11 +57,16 @@ class KafkaConsumer {
   // Creates the handle, subscribes, starts the thread. InvalidArgument on
   // bad configuration.
   Status start();
-  // Stops polling, commits handled offsets, leaves the group, joins.
+  // Stops polling, commits handled offsets, leaves the group (also as a
+  // static member, so a restart finds the group empty instead of waiting
+  // for this member's session to time out), joins.
   // REQUIRES: not called from this consumer's handler.
   void stop();
   // True once the group has given this member an assignment (possibly empty).
   bool assigned() const { return assigned_.load(); }
+  // How long this member has been waiting for its assignment since it
+  // (re)joined; zero while it holds one.
+  std::chrono::milliseconds waiting_for_assignment() const;
   const std::string& group_id() const { return group_id_; }
 
  private:
@@ -92,6 +100,8 @@ class KafkaConsumer {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> assigned_{false};
+  // steady_clock ticks since when the member waits for an assignment (0: it has one).
+  std::atomic<std::int64_t> waiting_since_{0};
   Mutex stop_mu_;  // Pairs with stop_cv_.
   CondVar stop_cv_;
 

@@ -22,6 +22,7 @@ EventBusStats KafkaCounters::snapshot() const {
   s.handled = handled.load();
   s.handler_retries = handler_retries.load();
   s.dead_lettered = dead_lettered.load();
+  s.undecodable = undecodable.load();
   s.commits = commits.load();
   s.commit_failures = commit_failures.load();
   return s;

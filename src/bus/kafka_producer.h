@@ -23,7 +23,8 @@ namespace nexum::kafka_internal {
 // Thread-safe.
 struct KafkaCounters {
   std::atomic<std::uint64_t> produced{0}, delivered{0}, delivery_failures{0}, queue_full_waits{0},
-      consumed{0}, handled{0}, handler_retries{0}, dead_lettered{0}, commits{0}, commit_failures{0};
+      consumed{0}, handled{0}, handler_retries{0}, dead_lettered{0}, undecodable{0}, commits{0},
+      commit_failures{0};
   EventBusStats snapshot() const;
 };
 

@@ -33,6 +33,10 @@ using TopicPartition = std::pair<std::string, std::int32_t>;
 
 constexpr std::chrono::milliseconds kPollTimeout{100};
 constexpr std::chrono::seconds kDrainLogInterval{10};
+// While the member waits for its assignment, it says so this often.
+constexpr std::chrono::seconds kWaitLogInterval{5};
+// How long stopping waits for the final revoke before closing anyway.
+constexpr std::chrono::milliseconds kLeaveTimeout{2000};
 
 void erase_seq(std::deque<std::uint64_t>& queue, std::uint64_t seq) {
   auto pos = std::find(queue.begin(), queue.end(), seq);
@@ -59,6 +63,8 @@ class PipelinedConsumerCore {
   Status start();
   void stop();
   bool assigned() const { return assigned_.load(); }
+  std::chrono::milliseconds waiting_for_assignment() const;
+  const std::string& group_id() const { return options_.group_id; }
   PipelinedConsumerStats stats() const;
 
  private:
@@ -125,6 +131,8 @@ class PipelinedConsumerCore {
   template <typename Busy>
   void drain(const char* what, Busy busy);
   void revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
+  // Unsubscribes and serves the final revoke (see run()), then closes.
+  void leave_group();
 
   const KafkaEventBusOptions bus_options_;
   const PipelinedConsumerOptions options_;
@@ -136,6 +144,9 @@ class PipelinedConsumerCore {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> assigned_{false};
+  // steady_clock ticks since the member waits for an assignment (0: it has
+  // one, or it is not started).
+  std::atomic<std::int64_t> waiting_since_{0};
 
   // Completions from handler and delivery threads. `queue_` is yielded to
   // wake a blocking poll when the first one arrives.
@@ -158,8 +169,8 @@ class PipelinedConsumerCore {
   SteadyClock::time_point next_commit_{};
 
   struct Counters {
-    std::atomic<std::uint64_t> consumed{0}, handled{0}, retries{0}, dead_lettered{0}, dropped{0}, commits{0},
-        commit_failures{0}, pauses{0}, max_in_flight{0};
+    std::atomic<std::uint64_t> consumed{0}, handled{0}, retries{0}, dead_lettered{0}, undecodable{0}, dropped{0},
+        commits{0}, commit_failures{0}, pauses{0}, max_in_flight{0};
   } counters_;
 };
 
@@ -195,6 +206,7 @@ Status PipelinedConsumerCore::start() {
   }
   stopping_ = false;
   draining_ = false;
+  waiting_since_ = SteadyClock::now().time_since_epoch().count();
   thread_ = std::thread([this] { run(); });
   return Status();
 }
@@ -216,6 +228,14 @@ void PipelinedConsumerCore::stop() {
     rk_ = nullptr;
   }
   assigned_ = false;
+  waiting_since_ = 0;
+}
+
+std::chrono::milliseconds PipelinedConsumerCore::waiting_for_assignment() const {
+  const std::int64_t since = waiting_since_.load();
+  if (since == 0 || assigned_.load()) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+      SteadyClock::now() - SteadyClock::time_point(SteadyClock::duration(since)));
 }
 
 PipelinedConsumerStats PipelinedConsumerCore::stats() const {
@@ -224,6 +244,7 @@ PipelinedConsumerStats PipelinedConsumerCore::stats() const {
   s.handled = counters_.handled.load();
   s.retries = counters_.retries.load();
   s.dead_lettered = counters_.dead_lettered.load();
+  s.undecodable = counters_.undecodable.load();
   s.dropped_on_revoke = counters_.dropped.load();
   s.commits = counters_.commits.load();
   s.commit_failures = counters_.commit_failures.load();
@@ -233,7 +254,14 @@ PipelinedConsumerStats PipelinedConsumerCore::stats() const {
 }
 
 void PipelinedConsumerCore::run() {
+  auto next_wait_log = SteadyClock::now() + kWaitLogInterval;
   while (!stopping_.load()) {
+    if (!assigned_.load() && SteadyClock::now() >= next_wait_log) {
+      next_wait_log = SteadyClock::now() + kWaitLogInterval;
+      spdlog::info("command consumer {}: still waiting for the group coordinator to assign partitions ({} s); a "
+                   "rebalance waits for every member the group still lists, up to its session.timeout.ms",
+                   options_.group_id, waiting_for_assignment().count() / 1000);
+    }
     const bool progressed = process_completions();
     run_due_retries();
     update_pause();
@@ -272,14 +300,37 @@ void PipelinedConsumerCore::run() {
     return false;
   });
   commit(/*sync=*/true);
-  rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);  // Serves the final revoke.
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::warn("command consumer {}: close: {}", options_.group_id, rd_kafka_err2str(err));
-  }
+  leave_group();
   counters_.dropped.fetch_add(live_.size());
   live_.clear();  // Messages must be destroyed before their handle.
   keys_.clear();
   partitions_.clear();
+}
+
+void PipelinedConsumerCore::leave_group() {
+  // A static member (group.instance.id, which nexum serve sets) does not
+  // leave its group on close (KIP-345): the coordinator would list it until
+  // its session timed out, and a restart would wait that long for its
+  // assignment. Unsubscribing first sends the LeaveGroup.
+  rd_kafka_resp_err_t err = rd_kafka_unsubscribe(rk_);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("command consumer {}: unsubscribe: {}", options_.group_id, rd_kafka_err2str(err));
+  }
+  // Serve the revoke here, before close(): a member already closing is
+  // "terminating", and librdkafka then skips the static member's leave.
+  // Nothing new starts (draining_); messages still arriving are dropped
+  // unhandled and uncommitted (redelivered to the next owner).
+  const auto deadline = SteadyClock::now() + kLeaveTimeout;
+  int after_revoke = 3;  // polls once revoked, while the unassign completes and the LeaveGroup goes out
+  while (after_revoke > 0 && SteadyClock::now() < deadline) {
+    if (!assigned_.load() || partitions_.empty()) --after_revoke;
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(rk_, 20);
+    if (message != nullptr) rd_kafka_message_destroy(message);
+  }
+  err = rd_kafka_consumer_close(rk_);  // Serves a revoke still pending.
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("command consumer {}: close: {}", options_.group_id, rd_kafka_err2str(err));
+  }
 }
 
 void PipelinedConsumerCore::take(rd_kafka_message_t* raw) {
@@ -424,6 +475,7 @@ bool PipelinedConsumerCore::process_completions() {
     if (d.dead_letter) {
       if (d.status.ok()) {
         counters_.dead_lettered.fetch_add(1);
+        if (!c.event) counters_.undecodable.fetch_add(1);
         spdlog::warn("command consumer {}: dead-lettered {} [{}] @{} to {}: {}", options_.group_id,
                      c.partition.first, c.partition.second, c.offset, bus_options_.dlq_topic, c.dlq_error);
         finish(c);
@@ -636,6 +688,7 @@ void PipelinedConsumerCore::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err
         if (self->paused_) rd_kafka_pause_partitions(rk, partitions);
       },
       [&](bool lost) { self->revoke(partitions, lost); }, self->assigned_);
+  if (!self->assigned_.load()) self->waiting_since_ = SteadyClock::now().time_since_epoch().count();
 }
 
 void PipelinedConsumerCore::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
@@ -669,10 +722,20 @@ Status PipelinedCommandConsumer::start() { return core_->start(); }
 void PipelinedCommandConsumer::stop() { core_->stop(); }
 bool PipelinedCommandConsumer::assigned() const { return core_->assigned(); }
 
+std::chrono::milliseconds PipelinedCommandConsumer::waiting_for_assignment() const {
+  return core_->waiting_for_assignment();
+}
+const std::string& PipelinedCommandConsumer::group_id() const { return core_->group_id(); }
+
 Status PipelinedCommandConsumer::wait_until_assigned(std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!core_->assigned()) {
-    if (std::chrono::steady_clock::now() >= deadline) return Status::unavailable("command consumer: no assignment yet");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      const std::int64_t ms = core_->waiting_for_assignment().count();
+      return Status::unavailable("command consumer " + core_->group_id() +
+                                 " waits for the group coordinator to assign its partitions (for " +
+                                 std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100) + " s)");
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return Status();

@@ -55,6 +55,7 @@ struct PipelinedConsumerStats {
   std::uint64_t handled = 0;         // outcomes durable (handler OK)
   std::uint64_t retries = 0;         // handler Unavailable, dispatched again
   std::uint64_t dead_lettered = 0;   // written to the DLQ (acknowledged)
+  std::uint64_t undecodable = 0;     // of those, messages that were no envelope (no handler saw them)
   std::uint64_t dropped_on_revoke = 0;  // taken but not started when their partition was revoked
   std::uint64_t commits = 0;         // offset commits requested
   std::uint64_t commit_failures = 0;
@@ -93,11 +94,20 @@ class PipelinedCommandConsumer {
   // property.
   Status start();
   // Stops taking messages, waits for every started command's outcome (up to
-  // 30 s), commits, leaves the group. Commands taken but not started are
-  // left uncommitted (redelivered later).
+  // 30 s), commits, leaves the group — also as a static member
+  // (group.instance.id), so a restart finds the group empty instead of
+  // waiting for this member's session to time out. Commands taken but not
+  // started are left uncommitted (redelivered later).
   void stop();
   // True once the group gave this member an assignment.
   bool assigned() const;
+  // How long this member has been waiting for its assignment since it
+  // (re)joined; zero while it holds one (and before start()).
+  std::chrono::milliseconds waiting_for_assignment() const;
+  const std::string& group_id() const;
+  // Unavailable naming the group and how long it has waited, when no
+  // assignment came within `timeout`. While it waits, the consumer logs
+  // that every 5 s.
   Status wait_until_assigned(std::chrono::milliseconds timeout) const;
   PipelinedConsumerStats stats() const;
 

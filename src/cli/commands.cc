@@ -17,6 +17,7 @@ void register_commands(CLI::App& app) {
   register_serve_command(app);
   register_cluster_commands(app);
   register_projection_commands(app);
+  register_dlq_command(app);
 }
 
 }  // namespace nexum::cli

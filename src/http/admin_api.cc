@@ -54,12 +54,14 @@ HttpResponse handle_health() {
 HttpResponse handle_ready(EventStore& store, OutboxRelay& relay_part, service::BusSwitch& buses) {
   boost::json::object checks;
   bool ready = true;
+  std::string reason;  // what is waited for, check by check
   auto check = [&](std::string_view name, bool ok, std::string detail) {
     boost::json::object c;
     c["ok"] = ok;
     if (!detail.empty()) c["detail"] = detail;
     checks[name] = std::move(c);
     ready = ready && ok;
+    if (!ok) reason += (reason.empty() ? "" : "; ") + std::string(name) + ": " + (detail.empty() ? "not ok" : detail);
   };
   const Status writable = store.write_health();
   check("store", writable.ok(), writable.ok() ? "" : "read-only: " + writable.message());
@@ -76,10 +78,11 @@ HttpResponse handle_ready(EventStore& store, OutboxRelay& relay_part, service::B
     check("kafka", s.ok(), s.ok() ? "" : s.message());
     // Commands are consumed only once every command consumer has its partitions.
     Status assigned = buses.commands_assigned(std::chrono::milliseconds(0));
-    check("consumers", assigned.ok(), assigned.ok() ? "" : "command consumers not yet assigned their partitions");
+    check("consumers", assigned.ok(), assigned.ok() ? "" : assigned.message());
   }
   boost::json::object o;
   o["status"] = ready ? "ready" : "not_ready";
+  o["reason"] = ready ? boost::json::value(nullptr) : boost::json::value(reason);
   o["checks"] = std::move(checks);
   return json_response(o, ready ? 200 : 503);
 }
@@ -169,6 +172,17 @@ HttpResponse route(service::System& system, const AdminAccess& access, AdminCoun
       return reading(
           [&] { return handle_saga(store, system.saga_engine(), rest.substr(0, slash), rest.substr(slash + 1)); });
     }
+  }
+  if (path == "/dlq" || starts_with(path, "/dlq/")) {
+    DeadLetterSources dlq{system.buses().config(), store, system.buses().front()};
+    if (path == "/dlq" || path == "/dlq/") return reading([&] { return handle_dlq_list(dlq, request); });
+    if (path == "/dlq/redrive") return mutating([&] { return handle_dlq_redrive_all(dlq, request); });
+    std::string_view rest = path.substr(std::string_view("/dlq/").size());
+    constexpr std::string_view kRedrive = "/redrive";
+    if (rest.size() > kRedrive.size() && rest.substr(rest.size() - kRedrive.size()) == kRedrive) {
+      return mutating([&] { return handle_dlq_redrive(dlq, request, rest.substr(0, rest.size() - kRedrive.size())); });
+    }
+    return reading([&] { return handle_dlq_show(dlq, rest); });
   }
   if (starts_with(path, "/commands/") && path.size() > std::string_view("/commands/").size()) {
     return mutating([&] {

@@ -89,6 +89,18 @@ HttpResponse handle_projection_rebuild(ProjectionEngine& projections, const Even
 HttpResponse handle_saga(EventStore& store, SagaEngine* engine, std::string_view saga, std::string_view id);
 HttpResponse handle_sagas(EventStore& store, const HttpRequest& request);
 
+// ---- dead letters (dlq_routes.cc; doc/dead_letters.md) ----
+// What the dead-letter endpoints read and act on.
+struct DeadLetterSources {
+  BusConfig bus;           // the bus now: the dead letters are read from its Kafka cluster
+  EventStore& store;       // each command's outcome
+  EventBus& publisher;     // re-drives are published through it (the bus front)
+};
+HttpResponse handle_dlq_list(const DeadLetterSources& dlq, const HttpRequest& request);
+HttpResponse handle_dlq_show(const DeadLetterSources& dlq, std::string_view id);
+HttpResponse handle_dlq_redrive(const DeadLetterSources& dlq, const HttpRequest& request, std::string_view id);
+HttpResponse handle_dlq_redrive_all(const DeadLetterSources& dlq, const HttpRequest& request);
+
 // ---- commands (command_routes.cc) ----
 // Counts into `received`.
 HttpResponse handle_command(NexumCommandHandler& handler, std::atomic<std::uint64_t>& received,

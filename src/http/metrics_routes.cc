@@ -86,7 +86,9 @@ HttpResponse handle_metrics(const MetricsSources& m) {
   w.sample("nexum_commands_total", {{"outcome", "accepted"}}, d(c.accepted));
   w.sample("nexum_commands_total", {{"outcome", "rejected"}}, d(c.rejected));
   w.sample("nexum_commands_total", {{"outcome", "duplicate"}}, d(c.duplicates));
-  w.sample("nexum_commands_total", {{"outcome", "malformed"}}, d(c.malformed));
+  // Malformed: refused by the handler, or no envelope at all (the Kafka
+  // consumers dead-letter those before any handler sees them).
+  w.sample("nexum_commands_total", {{"outcome", "malformed"}}, d(c.malformed + k.undecodable));
   w.sample("nexum_commands_total", {{"outcome", "failed"}}, d(c.failed));
   w.family("nexum_commands_accepted_total", "counter", "Accepted commands, by domain.action.");
   for (const auto& [action, n] : c.accepted_by_action) w.sample("nexum_commands_accepted_total", {{"action", action}}, d(n));

@@ -82,8 +82,10 @@ HttpResponse handle_log(EventStore& store, const HttpRequest& request) {
   auto limit = params.integer("limit", 1, 1000);
   if (!limit) return status_response(limit.error());
   EventFilter filter;
+  std::string stream_prefix;  // streams whose id starts with it (e.g. "account-acc_1")
   for (const auto& [name, value] : request.query) {
     if (value.empty()) continue;
+    if (name == "stream_prefix") stream_prefix = value;
     if (name == "category") filter.categories.push_back(value);
     if (name == "event_type") filter.event_types.push_back(value);
     if (name == "topic") filter.topics.push_back(value);
@@ -100,6 +102,9 @@ HttpResponse handle_log(EventStore& store, const HttpRequest& request) {
   Status s = store.scan_log(from->value_or(1), kMaxScan, {}, [&](const EventView& e) {
     scanned_to = e.global_position;
     if (!filter.empty() && !filter.matches(e)) return Status();
+    if (!stream_prefix.empty() && std::string_view(e.stream).substr(0, stream_prefix.size()) != stream_prefix) {
+      return Status();
+    }
     auto recorded = e.to_recorded();
     if (!recorded) return recorded.error();
     boost::json::object item;

@@ -60,17 +60,20 @@ void BusSwitch::retire(EventBus& old, const CommandIntake* intake) {
     add.produced = s.published;
     add.delivery_failures = s.delivery_failures;
     add.dead_lettered = s.dead_lettered;
+    add.undecodable = s.undecodable;
   }
   if (intake != nullptr) {
     const PipelinedConsumerStats s = intake->stats();
     add.consumed += s.consumed;
     add.dead_lettered += s.dead_lettered;
+    add.undecodable += s.undecodable;
   }
   MutexLock lock(mu_);
   retired_.consumed += add.consumed;
   retired_.produced += add.produced;
   retired_.delivery_failures += add.delivery_failures;
   retired_.dead_lettered += add.dead_lettered;
+  retired_.undecodable += add.undecodable;
 }
 
 Status BusSwitch::switch_to(const BusConfig& config, OutboxRelay& relay) {
@@ -206,11 +209,13 @@ KafkaCounters BusSwitch::kafka_counters() const {
     c.produced += s.published;
     c.delivery_failures += s.delivery_failures;
     c.dead_lettered += s.dead_lettered;
+    c.undecodable += s.undecodable;
   }
   if (intake) {
     const PipelinedConsumerStats s = intake->stats();
     c.consumed += s.consumed;
     c.dead_lettered += s.dead_lettered;
+    c.undecodable += s.undecodable;
   }
   return c;
 }

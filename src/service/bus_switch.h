@@ -28,6 +28,7 @@ struct KafkaCounters {
   std::uint64_t produced = 0;           // messages taken by the producer
   std::uint64_t delivery_failures = 0;  // failed delivery reports
   std::uint64_t dead_lettered = 0;      // commands written to the dead-letter topic by the consumers
+  std::uint64_t undecodable = 0;        // of those, messages that were no envelope (no handler saw them)
 };
 
 // Thread-safe. A switch holds the switch lock for its whole length; reads
@@ -73,7 +74,8 @@ class BusSwitch {
   // The current command intake's counters (zero when the bus is not Kafka).
   PipelinedConsumerStats intake_stats() const;
   // On Kafka: whether the command consumers have their partitions yet
-  // (waiting up to `timeout`). On other buses: OK.
+  // (waiting up to `timeout`; Unavailable names the groups still waiting
+  // and for how long). On other buses: OK.
   Status commands_assigned(std::chrono::milliseconds timeout) const;
 
  private:

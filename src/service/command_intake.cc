@@ -1,6 +1,8 @@
 #include "service/command_intake.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <string>
 #include <utility>
 
 #include "banking/kafka_command_consumer.h"
@@ -48,9 +50,24 @@ Status CommandIntake::wait_until_assigned(std::chrono::milliseconds timeout) con
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (const auto& c : consumers_) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    NEXUM_RETURN_IF_ERROR(c->wait_until_assigned(std::max(left, std::chrono::milliseconds(0))));
+    if (!c->wait_until_assigned(std::max(left, std::chrono::milliseconds(0))).ok()) break;
   }
-  return Status();
+  // Name every consumer still waiting, and the longest wait.
+  std::string groups;
+  std::int64_t longest_ms = 0;
+  std::size_t waiting = 0;
+  for (const auto& c : consumers_) {
+    if (c->assigned()) continue;
+    ++waiting;
+    groups += (groups.empty() ? "" : ", ") + c->group_id();
+    longest_ms = std::max<std::int64_t>(longest_ms, c->waiting_for_assignment().count());
+  }
+  if (waiting == 0) return Status();
+  return Status::unavailable(std::to_string(waiting) + " of " + std::to_string(consumers_.size()) +
+                             " command consumer(s) wait for the group coordinator to assign their partitions (for " +
+                             std::to_string(longest_ms / 1000) + "." + std::to_string(longest_ms % 1000 / 100) +
+                             " s; a rebalance waits for every member the group still lists, up to its "
+                             "session.timeout.ms): " + groups);
 }
 
 PipelinedConsumerStats CommandIntake::stats() const {
@@ -61,6 +78,7 @@ PipelinedConsumerStats CommandIntake::stats() const {
     sum.handled += s.handled;
     sum.retries += s.retries;
     sum.dead_lettered += s.dead_lettered;
+    sum.undecodable += s.undecodable;
     sum.dropped_on_revoke += s.dropped_on_revoke;
     sum.commits += s.commits;
     sum.commit_failures += s.commit_failures;

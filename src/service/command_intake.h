@@ -49,7 +49,8 @@ class CommandIntake {
   // Stops taking commands, waits for the started ones' outcomes, commits
   // and leaves the groups. Idempotent.
   void stop();
-  // OK once every consumer has been assigned its partitions.
+  // OK once every consumer has been assigned its partitions; else
+  // Unavailable naming the groups still waiting and for how long.
   Status wait_until_assigned(std::chrono::milliseconds timeout) const;
   // Summed over the consumers.
   PipelinedConsumerStats stats() const;

@@ -47,10 +47,7 @@ TEST(HttpReconfigureTest, MemoryKafkaMemoryUnderLoadLosesNothingAndStacksNothing
   options.token = "tok";
   // Quick group joins and reconnects on the mock cluster; carried into the
   // Kafka bus that /kafka/config builds.
-  const KafkaEventBusOptions tuned = testing::test_bus_options(bootstrap);
-  options.bus.kafka_properties = KafkaProperties(tuned.properties.begin(), tuned.properties.end());
-  options.bus.kafka_consumer_properties =
-      KafkaProperties(tuned.consumer_properties.begin(), tuned.consumer_properties.end());
+  testing::tune_for_mock_cluster(options.bus.kafka_properties, options.bus.kafka_consumer_properties);
   auto svc = NexumService::start(options);
   ASSERT_TRUE(svc) << svc.error().to_string();
   const std::uint16_t port = (*svc)->http_port();
@@ -214,10 +211,7 @@ TEST(HttpReconfigureTest, ReadyIs503WhileKafkaIsUnreachable) {
   options.bus.type = BusType::kKafka;
   options.bus.bootstrap_servers = (*cluster)->bootstrap_servers();
   options.kafka_probe_timeout = 500ms;
-  const KafkaEventBusOptions tuned = testing::test_bus_options(options.bus.bootstrap_servers);
-  options.bus.kafka_properties = KafkaProperties(tuned.properties.begin(), tuned.properties.end());
-  options.bus.kafka_consumer_properties =
-      KafkaProperties(tuned.consumer_properties.begin(), tuned.consumer_properties.end());
+  testing::tune_for_mock_cluster(options.bus.kafka_properties, options.bus.kafka_consumer_properties);
   auto svc = NexumService::start(options);
   ASSERT_TRUE(svc) << svc.error().to_string();
   const std::uint16_t port = (*svc)->http_port();

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
+#include "bus/kafka_consumer.h"
 #include "nexum/bus.h"
 #include "nexum/kafka_bus.h"
 
@@ -48,6 +49,14 @@ inline KafkaEventBusOptions test_bus_options(const std::string& bootstrap) {
   options.retry_backoff = std::chrono::milliseconds(10);
   options.retry_backoff_max = std::chrono::milliseconds(100);
   return options;
+}
+
+// test_bus_options()'s quick group joins and reconnects, as a service's
+// bus config (carried into every Kafka bus the service builds).
+inline void tune_for_mock_cluster(KafkaProperties& properties, KafkaProperties& consumer_properties) {
+  const KafkaEventBusOptions tuned = test_bus_options("");
+  properties = KafkaProperties(tuned.properties.begin(), tuned.properties.end());
+  consumer_properties = KafkaProperties(tuned.consumer_properties.begin(), tuned.consumer_properties.end());
 }
 
 // The entity ids a handler saw, in order. Thread-safe.
@@ -141,18 +150,7 @@ inline rd_kafka_t* new_client(rd_kafka_type_t type, const std::string& bootstrap
 }
 
 // The headers of a consumed message, in order.
-inline std::vector<MessageHeader> message_headers(rd_kafka_message_t* m) {
-  std::vector<MessageHeader> headers;
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return headers;
-  const char* name = nullptr;
-  const void* val = nullptr;
-  std::size_t size = 0;
-  for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-    headers.push_back({name, val ? std::string(static_cast<const char*>(val), size) : std::string()});
-  }
-  return headers;
-}
+using kafka_internal::message_headers;
 
 // Reads `topic` (with `partitions` partitions) from the beginning with a
 // plain assign()ed consumer until `count` messages arrived or `timeout`.
@@ -193,16 +191,23 @@ inline std::vector<RawMessage> read_topic(const std::string& bootstrap, const st
 
 // Produces one message with a plain producer and waits for it.
 inline void produce_raw(const std::string& bootstrap, const std::string& topic, std::optional<std::string> key,
-                        const std::string& value, int32_t partition = RD_KAFKA_PARTITION_UA) {
+                        const std::string& value, int32_t partition = RD_KAFKA_PARTITION_UA,
+                        const std::vector<MessageHeader>& headers = {}) {
   rd_kafka_t* rk = new_client(RD_KAFKA_PRODUCER, bootstrap);
   ASSERT_NE(rk, nullptr);
   const void* key_ptr = key ? key->data() : nullptr;
   const std::size_t key_len = key ? key->size() : 0;
+  rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
+  for (const MessageHeader& h : headers) {
+    rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
+                        static_cast<ssize_t>(h.value.size()));
+  }
   rd_kafka_resp_err_t err = rd_kafka_producev(
       rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
       RD_KAFKA_V_KEY(key_ptr, key_len),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_END);
+      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(hdrs);  // taken only on success
   EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
   EXPECT_EQ(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
   rd_kafka_destroy(rk);

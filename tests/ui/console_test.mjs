@@ -25,9 +25,9 @@ const shots = path.join(buildDir, 'ui-screenshots');
 const work = mkdtempSync(path.join(tmpdir(), 'nexum-ui-'));
 let serve, base, context;
 
-function startServe(data, tokenFile) {
+function startServe(data, tokenFile, extra = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(nexum, ['serve', '--data', data, '--http', '127.0.0.1:0', '--token-file', tokenFile],
+    const child = spawn(nexum, ['serve', '--data', data, '--http', '127.0.0.1:0', '--token-file', tokenFile, ...extra],
                         { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`nexum serve did not listen: ${out}`)), 30000);
@@ -95,13 +95,14 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-for (const name of ['overview', 'streams', 'projections', 'sagas']) {
+for (const name of ['overview', 'streams', 'projections', 'sagas', 'dlq']) {
   test(`${name} page loads without console errors and passes axe`, async () => {
     const { page, problems } = await open(name);
     if (name === 'overview') await page.waitForFunction(() => document.querySelectorAll('#outcomes tbody tr').length > 0);
     if (name === 'streams') await page.waitForSelector('#log-table tbody tr');
     if (name === 'projections') await page.waitForSelector('#projections-table tbody tr');
     if (name === 'sagas') await page.waitForSelector('#sagas-table tbody tr');
+    if (name === 'dlq') await page.waitForFunction(() => /kept on Kafka only/.test(document.querySelector('#dlq-summary').textContent));
     await page.waitForTimeout(1200);  // a second refresh, so charts have two samples
     await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
     assert.deepEqual(await seriousViolations(page), []);
@@ -159,4 +160,106 @@ test('an action without the token is refused and says so on the page', async () 
   await page.waitForSelector('#error:not([hidden])');
   assert.match(await page.locator('#error').textContent(), /401/);
   await page.close();
+});
+
+test('streams search by prefix pages on the server', async () => {
+  const { page, problems } = await open('streams');
+  await page.waitForSelector('#log-table tbody tr');
+  await page.fill('#log-prefix', 'account-acc_0001');
+  await page.fill('#log-from', '1');
+  const answered = page.waitForResponse((r) => r.url().includes('stream_prefix=account-acc_0001'));
+  await page.click('#log-form button[type=submit]');
+  assert.equal((await answered).status(), 200);
+  await page.waitForFunction(() => document.querySelectorAll('#log-table tbody tr').length > 0);
+  const streams = await page.locator('#log-table tbody tr td:nth-child(2)').allTextContents();
+  assert.ok(streams.length > 0);
+  for (const s of streams) assert.ok(s.startsWith('account-acc_0001'), s);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+// Dead letters need Kafka: a second service on `nexum kafka-mock`, first
+// refusing unknown fields (a deposit with one is dead-lettered), then
+// restarted with the default (warn), when a re-drive from the page produces
+// the command's outcome.
+test('a re-drive from the dead-letters page produces the command\'s outcome', async (t) => {
+  const mock = spawn(nexum, ['kafka-mock', '--brokers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => mock.kill('SIGTERM'));
+  const bootstrap = await new Promise((resolve, reject) => {
+    let out = '';
+    mock.stdout.on('data', (d) => {
+      out += d;
+      const m = /(127\.0\.0\.1:[0-9]+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    mock.on('exit', (code) => reject(new Error(`kafka-mock exited ${code}: ${out}`)));
+  });
+  const data = path.join(work, 'kafka-data');
+  const tokenFile = path.join(work, 'token');
+  const strict = path.join(work, 'strict.json');
+  writeFileSync(strict, JSON.stringify({ 'commands.unknown_fields': 'reject' }));
+  const kafka = ['--bus', 'kafka', '--kafka', bootstrap];
+  const waitReady = async (url) => {
+    for (let i = 0; i < 600; i++) {
+      const r = await fetch(`${url}/ready`).catch(() => null);
+      if (r && r.status === 200) return;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    throw new Error('not ready within 60 s');
+  };
+  const stop = async (child) => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); };
+
+  let svc = await startServe(data, tokenFile, [...kafka, '--config', strict]);
+  let id;
+  try {
+    await waitReady(svc.url);
+    const command = JSON.stringify({
+      event_id: '0190f5c4-0000-7000-8000-00000000dead', event_type: 'transaction_command',
+      timestamp: '2026-12-07T12:00:00+00:00', source: 'ui-test', version: '1.0', entity_type: null, entity_id: null,
+      data: { action: 'deposit', account_id: 'acc_ui', amount: '5.00', currency: 'USD', terminal: 'T-1' },
+      metadata: {},
+    });
+    execFileSync('kcat', ['-P', '-b', bootstrap, '-t', 'nexum.commands.transactions', '-k', 'acc_ui'], { input: command });
+    let listed;
+    for (let i = 0; i < 300; i++) {
+      listed = await (await fetch(`${svc.url}/dlq`)).json();
+      if (listed.total === 1) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(listed.total, 1, JSON.stringify(listed));
+    id = listed.dead_letters[0].id;
+    assert.equal(listed.dead_letters[0].key, 'acc_ui');
+  } finally {
+    await stop(svc.child);
+  }
+
+  svc = await startServe(data, tokenFile, kafka);
+  try {
+    await waitReady(svc.url);
+    const page = await context.newPage();
+    const problems = [];
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await page.goto(`${svc.url}/ui#dlq`);
+    await page.fill('#token', TOKEN);
+    await page.click('#token-form button[type=submit]');
+    const rowOf = `#dlq-table tbody tr[data-id="${id}"]`;
+    await page.waitForSelector(rowOf);
+    assert.match(await page.locator(rowOf).textContent(), /pending/);
+    await page.click(rowOf);
+    await page.waitForFunction(() => /terminal: unknown field/.test(document.querySelector('#dlq-json').textContent));
+    await page.screenshot({ path: path.join(shots, 'dlq.png'), fullPage: true });
+    assert.deepEqual(await seriousViolations(page), []);
+    await page.click(`button[data-redrive="${id}"]`);
+    await page.waitForFunction(() => /rejected \(deposit/.test(document.querySelector('#dlq-result').textContent),
+                               null, { timeout: 20000 });
+    assert.match(await page.locator('#dlq-result').textContent(),
+                 new RegExp(`re-drove ${id} to nexum\\.commands\\.transactions \\[\\d+\\] @\\d+: rejected \\(deposit on .*: account_not_found`));
+    await page.waitForFunction((sel) => /resolved/.test(document.querySelector(sel)?.textContent || ''), rowOf);
+    await page.screenshot({ path: path.join(shots, 'dlq-redriven.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+    await page.close();
+  } finally {
+    await stop(svc.child);
+  }
 });

@@ -133,6 +133,8 @@ const PAGE = 50;
 
 function logQuery(from, limit) {
   const q = new URLSearchParams({ from: String(from), limit: String(limit) });
+  const prefix = $('#log-prefix').value.trim();
+  if (prefix) q.set('stream_prefix', prefix);
   const category = $('#log-category').value.trim();
   const type = $('#log-type').value.trim();
   if (category) q.set('category', category);
@@ -242,6 +244,71 @@ async function refreshSagas() {
   }));
 }
 
+// ---- dead letters ----
+
+function dlqFrom(d) {
+  const s = d.source || {};
+  if (!s.topic) return '?';
+  return s.partition === null || s.partition === undefined ? s.topic : `${s.topic} [${s.partition}] @${s.offset}`;
+}
+
+function describeRedrive(r) {
+  const to = r.republished;
+  const where = `re-drove ${r.dead_letter} to ${to.topic} [${to.partition}] @${to.offset}`;
+  if (r.state === 'accepted' || r.state === 'rejected') {
+    const o = r.outcome;
+    return `${where}: ${r.state} (${o.action} on ${o.entity_type} ${o.entity_id}, positions ${o.positions.join(', ')})` +
+           (o.reason ? `: ${o.reason}` : '');
+  }
+  if (r.state === 'failed_again') return `${where}: dead-lettered again as ${r.dead_lettered_as}: ${r.error}`;
+  return `${where}: sent, no outcome yet`;
+}
+
+async function redrive(id) {
+  const r = await postJson(`/dlq/${encodeURIComponent(id)}/redrive`);
+  showError('');
+  $('#dlq-result').textContent = describeRedrive(r);
+  await refreshDlq();
+}
+
+async function redriveAll() {
+  const r = await postJson('/dlq/redrive');
+  showError('');
+  $('#dlq-result').textContent = `re-drove ${r.redriven} pending dead letter(s): ` +
+    (Object.entries(r.counts).map(([k, n]) => `${k} ${n}`).join(', ') || 'none');
+  await refreshDlq();
+}
+
+async function refreshDlq() {
+  const status = await getJson('/kafka/status');
+  if (status.bus_type !== 'kafka') {  // GET /dlq would answer 409: nothing is kept
+    $('#dlq-summary').textContent = `The bus is ${status.bus_type}: dead letters are kept on Kafka only ` +
+      '(run nexum serve --bus kafka to list and re-drive them).';
+    $('#dlq-table tbody').replaceChildren();
+    return;
+  }
+  const state = $('#dlq-state').value;
+  const q = new URLSearchParams({ limit: '200' });
+  if (state) q.set('state', state);
+  const answer = await getJson(`/dlq?${q}`);
+  const c = answer.counts;
+  $('#dlq-summary').textContent = `${answer.topic}: ${answer.total} dead letters; of the newest ${answer.read}: ` +
+    `pending ${c.pending}, resolved ${c.resolved}, failed again ${c.failed_again}`;
+  $('#dlq-table tbody').replaceChildren(...answer.dead_letters.map((d) => {
+    const button = el('button', 'Re-drive', { type: 'button', 'data-redrive': d.id, 'aria-label': `re-drive ${d.id}` });
+    button.addEventListener('click', (ev) => { ev.stopPropagation(); redrive(d.id).catch((e) => showError(e.message)); });
+    const tr = row([d.id, d.state, dlqFrom(d), d.action || '', d.error, button]);
+    tr.tabIndex = 0;
+    tr.dataset.id = d.id;
+    const inspect = () => getJson(`/dlq/${encodeURIComponent(d.id)}`)
+      .then((full) => { $('#dlq-json').textContent = JSON.stringify(full, null, 2); })
+      .catch((e) => showError(e.message));
+    tr.addEventListener('click', inspect);
+    tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') inspect(); });
+    return tr;
+  }));
+}
+
 // ---- pages ----
 
 const pages = {
@@ -249,6 +316,7 @@ const pages = {
   streams: { refresh: () => (log.tail ? tailLog() : Promise.resolve()), every: 200, enter: loadNewestPage },
   projections: { refresh: refreshProjections, every: 500 },
   sagas: { refresh: refreshSagas, every: 5000 },
+  dlq: { refresh: refreshDlq, every: 5000 },
 };
 
 function guarded(fn) {
@@ -301,6 +369,8 @@ document.addEventListener('DOMContentLoaded', () => {
       .catch((e) => { $('#lookup-result').textContent = e.message; });
   });
   $('#sagas-form').addEventListener('submit', (ev) => { ev.preventDefault(); guarded(refreshSagas)(); });
+  $('#dlq-form').addEventListener('submit', (ev) => { ev.preventDefault(); guarded(refreshDlq)(); });
+  $('#dlq-redrive-all').addEventListener('click', guarded(redriveAll));
   window.addEventListener('hashchange', () => show(location.hash.slice(1)));
   showTokenState();
   show(location.hash.slice(1));
