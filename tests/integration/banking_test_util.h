@@ -24,6 +24,7 @@ namespace nexum::testing {
 
 using boost::json::object;
 
+// A literal, so kTxn.data() is NUL-terminated (librdkafka takes topic names as C strings).
 inline constexpr std::string_view kTxn = topics::kCommandsTransactions;
 inline constexpr std::string_view kCust = topics::kCommandsCustomers;
 inline constexpr std::string_view kAcct = topics::kCommandsAccounts;

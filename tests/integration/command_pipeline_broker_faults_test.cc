@@ -111,7 +111,7 @@ class CommandPipelineBrokerFaultsTest : public ::testing::Test {
       const EventSchema command = make_command(kTxn, std::move(data));
       order_[a].push_back(command.event_id.to_string());
       const std::string value = encode_event_json(command);
-      ASSERT_EQ(rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(std::string(kTxn).c_str()),
+      ASSERT_EQ(rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(kTxn.data()),
                                   RD_KAFKA_V_KEY(a.data(), a.size()),
                                   RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),

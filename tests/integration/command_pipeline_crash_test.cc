@@ -178,7 +178,7 @@ class CommandPipelineCrashTest : public ::testing::Test {
       const std::string value = encode_event_json(command);
       const int partition = ai % kPartitions;
       ids_[partition].push_back(command.event_id.to_string());
-      ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(std::string(kTxn).c_str()), RD_KAFKA_V_PARTITION(partition),
+      ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(kTxn.data()), RD_KAFKA_V_PARTITION(partition),
                                   RD_KAFKA_V_KEY(a.data(), a.size()),
                                   RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),

@@ -91,7 +91,7 @@ TEST(CommandPipelineRealKafkaTest, MembersJoiningAndLeavingUnderLoadKeepOneOutco
     const EventSchema command = make_command(kTxn, std::move(data));
     order[a].push_back(command.event_id.to_string());
     const std::string value = encode_event_json(command);
-    ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(std::string(kTxn).c_str()), RD_KAFKA_V_KEY(a.data(), a.size()),
+    ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(kTxn.data()), RD_KAFKA_V_KEY(a.data(), a.size()),
                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
               RD_KAFKA_RESP_ERR_NO_ERROR);

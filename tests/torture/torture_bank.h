@@ -212,7 +212,7 @@ class TortureBank : public ::testing::Test {
       }
       ids_[partition].push_back(id);
       const std::string key = account(ai);
-      ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(std::string(kTxn).c_str()), RD_KAFKA_V_PARTITION(partition),
+      ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(kTxn.data()), RD_KAFKA_V_PARTITION(partition),
                                   RD_KAFKA_V_KEY(key.data(), key.size()),
                                   RD_KAFKA_V_VALUE(value.data(), value.size()),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
@@ -417,7 +417,9 @@ class TortureBank : public ::testing::Test {
         << "committed " << total(committed()) << " of " << produced_ << "\n" << server.log();
     ASSERT_TRUE(wait_until([&] { return metric(port, "nexum_relay_lag_events{}") == 0; }, 120s, 100ms))
         << lenient_http(port, "GET", "/metrics").body;
-    for (const auto& [a, cents] : ledger()) {
+    for (const auto& entry : ledger()) {
+      const std::string& a = entry.first;  // named, not bound: clang 14 lambdas cannot capture bindings
+      const auto cents = entry.second;
       std::string last;
       ASSERT_TRUE(wait_until([&] {
         LenientReply r = lenient_http(port, "GET", "/projections/account_balances/" + a);
