@@ -101,7 +101,17 @@ for (const name of ['overview', 'streams', 'projections', 'sagas', 'dlq']) {
     if (name === 'overview') await page.waitForFunction(() => document.querySelectorAll('#outcomes tbody tr').length > 0);
     if (name === 'streams') await page.waitForSelector('#log-table tbody tr');
     if (name === 'projections') await page.waitForSelector('#projections-table tbody tr');
-    if (name === 'sagas') await page.waitForSelector('#sagas-table tbody tr');
+    if (name === 'sagas') {
+      // An instance's steps and pending deadlines, as the API has them.
+      await page.waitForSelector('#sagas-table tbody tr');
+      const first = (await api('GET', '/sagas?limit=100')).json.instances[0];
+      await page.click('#sagas-table tbody tr:first-child');
+      await page.waitForSelector('#saga-detail:not([hidden])');
+      assert.equal(await page.locator('#saga-steps li').count(), first.history.length);
+      assert.ok(first.history.length > 0);
+      assert.match(await page.locator('#saga-steps li').first().textContent(), new RegExp(first.history[0].input));
+      assert.equal(await page.locator('#saga-deadlines tbody tr').count(), Math.max(1, Object.keys(first.deadlines).length));
+    }
     if (name === 'dlq') await page.waitForFunction(() => /kept on Kafka only/.test(document.querySelector('#dlq-summary').textContent));
     await page.waitForTimeout(1200);  // a second refresh, so charts have two samples
     await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });

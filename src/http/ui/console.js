@@ -224,6 +224,19 @@ async function rebuild(name) {
 
 // ---- sagas ----
 
+// One instance: its steps in order and its pending deadlines, then the whole record.
+function showSaga(i) {
+  $('#saga-title').textContent = `${i.saga} ${i.id}: ${i.status}`;
+  $('#saga-steps').replaceChildren(...(i.history || []).map((h) =>
+    el('li', `${h.time} ${h.input}${h.note ? ` — ${h.note}` : ''}${h.position ? ` @${h.position}` : ''}`)));
+  const deadlines = Object.entries(i.deadlines || {});
+  $('#saga-deadlines tbody').replaceChildren(...(deadlines.length
+    ? deadlines.map(([name, d]) => row([name, d.due, d.caused_by]))
+    : [row(['(none pending)', '', ''])]));
+  $('#saga-detail').hidden = false;
+  $('#saga-json').textContent = JSON.stringify(i, null, 2);
+}
+
 async function refreshSagas() {
   const state = $('#sagas-state').value;
   const q = new URLSearchParams({ limit: '100' });
@@ -237,7 +250,7 @@ async function refreshSagas() {
     const tr = row([i.saga, i.id, i.status, history.length ? history[history.length - 1].note || history[history.length - 1].input : '',
                     Object.entries(i.deadlines || {}).map(([n, d]) => `${n} ${d.due}`).join(', '), i.updated_at]);
     tr.tabIndex = 0;
-    const show = () => { $('#saga-json').textContent = JSON.stringify(i, null, 2); };
+    const show = () => { showSaga(i); };
     tr.addEventListener('click', show);
     tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') show(); });
     return tr;
