@@ -115,12 +115,19 @@ TEST_F(DeadLettersTest, EveryPathKeepsKeyBytesAndHeadersAndARedriveShowsTheOutco
   const std::string tenth_of_cent =
       command_json({{"action", "deposit"}, {"account_id", "a1"}, {"amount", "10.001"}, {"currency", "USD"}});
   const std::string junk = "this is not an envelope";
+  // Dead letters of different keys reach the DLQ in no promised order (an
+  // envelope failure is written at once, a handler's refusal after the
+  // handler ran), so each is produced once the one before is dead-lettered:
+  // DLQ offsets 0, 1, 2 are then source offsets 0, 1, 2.
+  auto dead_lettered = [&](double n) {
+    return testing::wait_until([&] { return metrics(port)["nexum_dlq_messages_total{}"] == n; }, 30s);
+  };
   testing::produce_raw(bootstrap_, tx, "a1", unknown_field, 0, {{"x-trace", "t-1"}});
+  ASSERT_TRUE(dead_lettered(1)) << http_call(port, "GET", "/metrics").body;
   testing::produce_raw(bootstrap_, tx, "a1", tenth_of_cent, 0);
+  ASSERT_TRUE(dead_lettered(2)) << http_call(port, "GET", "/metrics").body;
   testing::produce_raw(bootstrap_, tx, "junk-key", junk, 0);
-
-  ASSERT_TRUE(testing::wait_until([&] { return metrics(port)["nexum_dlq_messages_total{}"] == 3; }, 30s))
-      << http_call(port, "GET", "/metrics").body;
+  ASSERT_TRUE(dead_lettered(3)) << http_call(port, "GET", "/metrics").body;
   auto m = metrics(port);
   EXPECT_EQ(m[R"(nexum_commands_total{outcome="malformed",})"], 3) << "the counters disagree with the DLQ";
 
