@@ -37,9 +37,9 @@ using Nanos = std::int64_t;
 constexpr const char* kSeqHeader = "nexum_bench_seq";
 constexpr const char* kRawTopic = "nexum.bench.raw_commands";
 // Topics on which a measured command's outcome shows up first.
-constexpr std::array<std::string_view, 5> kOutcomeTopics = {
-    topics::kTransactionsPosted, "nexum.transactions.failed", "nexum.accounts.created", "nexum.workflows.rejected",
-    topics::kCommandsDlq};
+constexpr std::array<std::string_view, 5> kOutcomeTopics = {topics::kTransactionsPosted, "nexum.transactions.failed",
+                                                            "nexum.accounts.created", "nexum.workflows.rejected",
+                                                            topics::kCommandsDlq};
 
 Nanos now_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
 
@@ -54,7 +54,8 @@ std::uint64_t mix(std::uint64_t x) {  // splitmix64
 // outcome (whose causation_id is the command id) names its command.
 std::string command_id(std::uint32_t run, std::uint64_t seq) {
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-%012" PRIx64, run, static_cast<std::uint64_t>(seq & 0xffffffffffffULL));
+  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-%012" PRIx64, run,
+                static_cast<std::uint64_t>(seq & 0xffffffffffffULL));
   return buf;
 }
 // The sequence number in `id` when it belongs to `run`, else -1.
@@ -81,8 +82,8 @@ BenchCommand envelope(std::string_view topic, std::string key, const std::string
   BenchCommand c;
   c.topic = std::string(topic);
   c.key = std::move(key);
-  c.event = EventSchema::make("command", "", "", std::move(data), {{"correlation_id", "bench"}},
-                              SystemClock::instance());
+  c.event =
+      EventSchema::make("command", "", "", std::move(data), {{"correlation_id", "bench"}}, SystemClock::instance());
   c.event->event_id = *EventId::parse(id);
   return c;
 }
@@ -95,14 +96,21 @@ BenchCommand setup_command(std::uint32_t run, int phase, std::uint64_t i, std::u
   const std::string id = command_id(run, seq);
   if (phase == 0) {
     return envelope(topics::kCommandsCustomers, customer(i), id,
-                    {{"action", "create"}, {"customer_id", customer(i)}, {"first_name", "Bench"},
-                     {"last_name", "Customer"}, {"email", "c" + std::to_string(i) + "@bank.example"},
-                     {"kyc_status", "verified"}, {"kyc_tier", "tier_2"}});
+                    {{"action", "create"},
+                     {"customer_id", customer(i)},
+                     {"first_name", "Bench"},
+                     {"last_name", "Customer"},
+                     {"email", "c" + std::to_string(i) + "@bank.example"},
+                     {"kyc_status", "verified"},
+                     {"kyc_tier", "tier_2"}});
   }
   if (phase == 1) {
     return envelope(topics::kCommandsAccounts, account(i), id,
-                    {{"action", "open"}, {"customer_id", customer(i)}, {"account_id", account(i)},
-                     {"product_type", "checking"}, {"currency", "USD"}});
+                    {{"action", "open"},
+                     {"customer_id", customer(i)},
+                     {"account_id", account(i)},
+                     {"product_type", "checking"},
+                     {"currency", "USD"}});
   }
   return envelope(topics::kCommandsTransactions, account(i), id,
                   {{"action", "deposit"}, {"account_id", account(i)}, {"amount", "1000000.00"}});
@@ -138,8 +146,11 @@ BenchCommand measured_command(std::uint32_t run, std::uint64_t i, std::uint64_t 
   if (r < 100) {
     const std::string acc = "acc_new_" + std::to_string(i);
     return envelope(topics::kCommandsAccounts, acc, id,
-                    {{"action", "open"}, {"customer_id", customer(a)}, {"account_id", acc},
-                     {"product_type", "savings"}, {"currency", "USD"}});
+                    {{"action", "open"},
+                     {"customer_id", customer(a)},
+                     {"account_id", acc},
+                     {"product_type", "savings"},
+                     {"currency", "USD"}});
   }
   if (r < 450) {
     return envelope(topics::kCommandsTransactions, account(a), id,
@@ -149,10 +160,11 @@ BenchCommand measured_command(std::uint32_t run, std::uint64_t i, std::uint64_t 
     return envelope(topics::kCommandsTransactions, account(a), id,
                     {{"action", "withdraw"}, {"account_id", account(a)}, {"amount", amount}});
   }
-  const std::uint64_t b = (a + 1 + (h >> 24) % static_cast<std::uint64_t>(accounts - 1)) % static_cast<std::uint64_t>(accounts);
-  return envelope(topics::kCommandsTransactions, account(a), id,
-                  {{"action", "transfer"}, {"from_account_id", account(a)}, {"to_account_id", account(b)},
-                   {"amount", amount}});
+  const std::uint64_t b =
+      (a + 1 + (h >> 24) % static_cast<std::uint64_t>(accounts - 1)) % static_cast<std::uint64_t>(accounts);
+  return envelope(
+      topics::kCommandsTransactions, account(a), id,
+      {{"action", "transfer"}, {"from_account_id", account(a)}, {"to_account_id", account(b)}, {"amount", amount}});
 }
 
 // ---- process memory ----
@@ -184,7 +196,8 @@ Latency latency(const std::vector<Nanos>& produced, const std::vector<Nanos>& ou
   if (d.empty()) return {};
   std::sort(d.begin(), d.end());
   auto at = [&](double q) {
-    return static_cast<double>(d[std::min(d.size() - 1, static_cast<std::size_t>(q * static_cast<double>(d.size())))]) / 1e6;
+    return static_cast<double>(d[std::min(d.size() - 1, static_cast<std::size_t>(q * static_cast<double>(d.size())))]) /
+           1e6;
   };
   return {at(0.5), at(0.99), at(0.999)};
 }
@@ -276,7 +289,8 @@ Result<int> partition_count(rd_kafka_t* rk, const std::string& topic) {
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, 10000);
   rd_kafka_topic_destroy(t);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::unavailable("metadata of " + topic + ": " + rd_kafka_err2str(err));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::unavailable("metadata of " + topic + ": " + rd_kafka_err2str(err));
   int n = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : 0;
   rd_kafka_metadata_destroy(md);
   if (n <= 0) return Status::not_found("topic " + topic + " does not exist on the cluster: create it first");
@@ -368,7 +382,8 @@ Status commit_group_at_end(const std::string& bootstrap, const std::string& grou
   if (!offsets) return offsets.error();
   rd_kafka_resp_err_t err = rd_kafka_commit(client.rk, *offsets, 0);
   rd_kafka_topic_partition_list_destroy(*offsets);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::unavailable(std::string("commit group start: ") + rd_kafka_err2str(err));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::unavailable(std::string("commit group start: ") + rd_kafka_err2str(err));
   return Status();
 }
 
@@ -378,9 +393,9 @@ class KafkaOutcomeReader {
  public:
   static Result<std::unique_ptr<KafkaOutcomeReader>> start(const std::string& bootstrap,
                                                            const std::vector<std::string>& topics, Outcomes& out) {
-    Result<rd_kafka_t*> rk = new_client(RD_KAFKA_CONSUMER, bootstrap,
-                                        {{"group.id", "nexum-bench-reader"}, {"enable.auto.commit", "false"},
-                                         {"fetch.wait.max.ms", "5"}});
+    Result<rd_kafka_t*> rk =
+        new_client(RD_KAFKA_CONSUMER, bootstrap,
+                   {{"group.id", "nexum-bench-reader"}, {"enable.auto.commit", "false"}, {"fetch.wait.max.ms", "5"}});
     if (!rk) return rk.error();
     auto reader = std::unique_ptr<KafkaOutcomeReader>(new KafkaOutcomeReader(*rk, out));
     rd_kafka_poll_set_consumer(reader->client_.rk);
@@ -431,7 +446,9 @@ Status produce_commands(const std::string& bootstrap, std::uint32_t run, const C
                         std::uint64_t first_seq, double rate, const std::string& raw_topic,
                         std::vector<Nanos>& produced) {
   Result<rd_kafka_t*> rk = new_client(RD_KAFKA_PRODUCER, bootstrap,
-                                      {{"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "2"},
+                                      {{"enable.idempotence", "true"},
+                                       {"acks", "all"},
+                                       {"linger.ms", "2"},
                                        {"queue.buffering.max.messages", "1000000"}});
   if (!rk) return rk.error();
   RdKafka p{*rk};
@@ -450,28 +467,31 @@ Status produce_commands(const std::string& bootstrap, std::uint32_t run, const C
     for (;;) {
       rd_kafka_headers_t* h = rd_kafka_headers_new(1);
       rd_kafka_header_add(h, kSeqHeader, -1, id.data(), static_cast<ssize_t>(id.size()));
-      rd_kafka_resp_err_t e = rd_kafka_producev(
-          p.rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(c.key.data(), c.key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+      rd_kafka_resp_err_t e =
+          rd_kafka_producev(p.rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(c.key.data(), c.key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       rd_kafka_headers_destroy(h);
-      if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) return Status::unavailable(std::string("produce: ") + rd_kafka_err2str(e));
+      if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return Status::unavailable(std::string("produce: ") + rd_kafka_err2str(e));
       rd_kafka_poll(p.rk, 5);
     }
     rd_kafka_poll(p.rk, 0);
   }
-  if (rd_kafka_flush(p.rk, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::unavailable("producer flush timed out");
+  if (rd_kafka_flush(p.rk, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::unavailable("producer flush timed out");
   return Status();
 }
 
 // Produces setup commands (no header, keyed) and waits for `handled()` to
 // count them all.
 template <typename Handled>
-Status run_setup_kafka(const std::string& bootstrap, std::uint32_t run, const CommandBenchOptions& o,
-                       Handled handled) {
+Status run_setup_kafka(const std::string& bootstrap, std::uint32_t run, const CommandBenchOptions& o, Handled handled) {
   Result<rd_kafka_t*> rk = new_client(RD_KAFKA_PRODUCER, bootstrap,
-                                      {{"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "5"},
+                                      {{"enable.idempotence", "true"},
+                                       {"acks", "all"},
+                                       {"linger.ms", "5"},
                                        {"queue.buffering.max.messages", "1000000"}});
   if (!rk) return rk.error();
   RdKafka p{*rk};
@@ -482,12 +502,13 @@ Status run_setup_kafka(const std::string& bootstrap, std::uint32_t run, const Co
       BenchCommand c = setup_command(run, phase, static_cast<std::uint64_t>(i), seq++);
       const std::string value = encode_event_json(*c.event);
       while (true) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            p.rk, RD_KAFKA_V_TOPIC(c.topic.c_str()), RD_KAFKA_V_KEY(c.key.data(), c.key.size()),
-            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(p.rk, RD_KAFKA_V_TOPIC(c.topic.c_str()), RD_KAFKA_V_KEY(c.key.data(), c.key.size()),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) return Status::unavailable(std::string("produce: ") + rd_kafka_err2str(e));
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+          return Status::unavailable(std::string("produce: ") + rd_kafka_err2str(e));
         rd_kafka_poll(p.rk, 5);
       }
       rd_kafka_poll(p.rk, 0);
@@ -541,7 +562,7 @@ struct RunResult {
   Latency latency;
   double peak_rss_mib = 0;
   double cpu_us_per_command = 0;  // process CPU from the first produce to the last outcome, per command
-  double cpu_wait_ms_per_s = 0;    // run-queue wait of the process's threads per second of the run
+  double cpu_wait_ms_per_s = 0;   // run-queue wait of the process's threads per second of the run
   std::string note;
 };
 
@@ -557,11 +578,12 @@ void write_latency_log(const std::string& path, const std::vector<Nanos>& produc
   }
 }
 
-RunResult finish_run(const std::vector<Nanos>& produced, const Outcomes& outcomes, double cpu_start,
-                     double wait_start, const std::string& latency_log = "") {
+RunResult finish_run(const std::vector<Nanos>& produced, const Outcomes& outcomes, double cpu_start, double wait_start,
+                     const std::string& latency_log = "") {
   RunResult r;
   if (!latency_log.empty()) write_latency_log(latency_log, produced, outcomes.times());
-  if (!produced.empty()) r.cpu_us_per_command = (process_cpu_seconds() - cpu_start) * 1e6 / static_cast<double>(produced.size());
+  if (!produced.empty())
+    r.cpu_us_per_command = (process_cpu_seconds() - cpu_start) * 1e6 / static_cast<double>(produced.size());
   const Nanos first = produced.empty() ? 0 : produced.front();
   const double seconds = static_cast<double>(outcomes.last() - first) / 1e9;
   r.rate = seconds > 0 ? static_cast<double>(produced.size()) / seconds : 0;
@@ -646,8 +668,8 @@ Result<RunResult> run_kafka_path(const std::string& bootstrap, std::uint32_t run
   reader->reset();
   NEXUM_RETURN_IF_ERROR(system->stop());
   if (!all) {
-    return Status::unavailable("Kafka path: " + std::to_string(outcomes.count()) + " of " +
-                               std::to_string(o.commands) + " outcomes seen in 10 min; " + r.note);
+    return Status::unavailable("Kafka path: " + std::to_string(outcomes.count()) + " of " + std::to_string(o.commands) +
+                               " outcomes seen in 10 min; " + r.note);
   }
   return r;
 }
@@ -710,8 +732,8 @@ Result<RunResult> run_memory_path(std::uint32_t run, const CommandBenchOptions& 
   const double cpu_start = process_cpu_seconds();
   const double wait_start = run_queue_wait_seconds();
   for (std::int64_t i = 0; i < o.commands; ++i) {
-    BenchCommand c = measured_command(run, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(i), o.accounts,
-                                      false);
+    BenchCommand c =
+        measured_command(run, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(i), o.accounts, false);
     produced[static_cast<std::size_t>(i)] = now_ns();
     NEXUM_RETURN_IF_ERROR(bus.publish(c.topic, *c.event, c.key));
   }
@@ -749,8 +771,8 @@ Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& o) {
     spdlog::level::level_enum level;
     ~RestoreLevel() { spdlog::set_level(level); }
   } restore{log_level};
-  const auto run_base = static_cast<std::uint32_t>(
-      std::chrono::system_clock::now().time_since_epoch().count() / 1000 & 0x0fffffff);
+  const auto run_base =
+      static_cast<std::uint32_t>(std::chrono::system_clock::now().time_since_epoch().count() / 1000 & 0x0fffffff);
   std::vector<BenchRow> rows;
   const std::string n = std::to_string(o.commands);
 
@@ -790,8 +812,8 @@ Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& o) {
   if (!raw) return raw.error();
   auto full = run_kafka_path(bootstrap, run_base + 3, o, o.rate, o.latency_log.empty() ? "" : o.latency_log + ".max");
   if (!full) return full.error();
-  auto half = run_kafka_path(bootstrap, run_base + 4, o, full->rate / 2,
-                             o.latency_log.empty() ? "" : o.latency_log + ".half");
+  auto half =
+      run_kafka_path(bootstrap, run_base + 4, o, full->rate / 2, o.latency_log.empty() ? "" : o.latency_log + ".half");
   if (!half) return half.error();
 
   rows.push_back({"commands, Kafka (" + where + "), " + n + " commands", full->rate, raw->rate, "commands/s",
@@ -800,7 +822,8 @@ Result<std::vector<BenchRow>> run_command_bench(const CommandBenchOptions& o) {
                   "baseline: " + std::to_string(o.memory_workers) + " keyed workers, in-memory bus"});
   add_latency_rows(rows, "  produce -> outcome consumed, max rate", full->latency, &raw->latency,
                    "baseline: raw produce -> consume");
-  rows.push_back({"  half rate: offered", full->rate / 2, 0, "commands/s", "achieved " + std::to_string(static_cast<long>(half->rate))});
+  rows.push_back({"  half rate: offered", full->rate / 2, 0, "commands/s",
+                  "achieved " + std::to_string(static_cast<long>(half->rate))});
   add_latency_rows(rows, "  produce -> outcome consumed, half rate", half->latency, nullptr, "");
   rows.push_back({"  half rate: threads waiting for a CPU", half->cpu_wait_ms_per_s, full->cpu_wait_ms_per_s, "ms/s",
                   "run-queue wait summed over the process's threads per second of the run (baseline: the max-rate "

@@ -21,9 +21,9 @@ struct CommandBenchOptions {
   std::string kafka;          // bootstrap servers; empty: librdkafka's mock cluster in process
   std::int64_t commands = 200000;
   int accounts = 10000;
-  double rate = 0;            // commands/s, open loop; 0: as fast as possible
-  int partitions = 12;        // per topic created (mock cluster; missing topics on a real one)
-  int memory_workers = 8;     // command threads of the memory path (as `nexum demo`)
+  double rate = 0;         // commands/s, open loop; 0: as fast as possible
+  int partitions = 12;     // per topic created (mock cluster; missing topics on a real one)
+  int memory_workers = 8;  // command threads of the memory path (as `nexum demo`)
   // When set, each Kafka run writes one line per command to FILE.max / FILE.half:
   // seconds since the run's first produce, and produce -> outcome latency in ms
   // (where in the run a latency tail sits: a stall, or a queue building up).

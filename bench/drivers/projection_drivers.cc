@@ -12,8 +12,8 @@
 #include <mutex>
 #include <thread>
 
-#include <boost/json/object.hpp>
 #include <rocksdb/db.h>
+#include <boost/json/object.hpp>
 
 #include "nexum/projection_builtins.h"
 #include "nexum/projection_engine.h"
@@ -94,29 +94,38 @@ class BankingWorkload {
       std::string c = "cus_" + std::to_string(balances_.size());
       std::string a = "acc_" + std::to_string(balances_.size());
       add("customer-" + c, make("customer_created", "customer", c,
-                                {{"first_name", "Ada"}, {"last_name", "Lovelace " + c},
-                                 {"email", c + "@example.com"}, {"phone", nullptr},
-                                 {"kyc_status", "pending"}, {"kyc_tier", "tier_0"}}));
+                                {{"first_name", "Ada"},
+                                 {"last_name", "Lovelace " + c},
+                                 {"email", c + "@example.com"},
+                                 {"phone", nullptr},
+                                 {"kyc_status", "pending"},
+                                 {"kyc_tier", "tier_0"}}));
       add("account-" + a, make("account_created", "account", a,
                                {{"account_number", "CHK" + std::to_string(1000000 + balances_.size())},
-                                {"product_type", "checking"}, {"customer_id", c}, {"currency", "USD"},
-                                {"name", "Everyday checking"}, {"balance", "0.00"}}));
+                                {"product_type", "checking"},
+                                {"customer_id", c},
+                                {"currency", "USD"},
+                                {"name", "Everyday checking"},
+                                {"balance", "0.00"}}));
       balances_.push_back(0);
       return out;
     }
     const auto accounts = static_cast<std::int64_t>(balances_.size());
     if (op % 400 == 7) {
       std::string c = "cus_" + std::to_string((op * 31) % accounts);
-      add("customer-" + c, make("kyc_status_changed", "customer", c,
-                                {{"old_status", "pending"}, {"new_status", "verified"},
-                                 {"old_tier", "tier_0"}, {"new_tier", "tier_2"}}));
+      add("customer-" + c,
+          make(
+              "kyc_status_changed", "customer", c,
+              {{"old_status", "pending"}, {"new_status", "verified"}, {"old_tier", "tier_0"}, {"new_tier", "tier_2"}}));
       return out;
     }
     if (op % 250 == 13) {
       std::string c = "cus_" + std::to_string((op * 17) % accounts);
       add("customer-" + c, make("customer_updated", "customer", c,
-                                {{"first_name", "Ada"}, {"last_name", "King " + c},
-                                 {"email", c + "@example.org"}, {"phone", "+44 20 7946 0000"}}));
+                                {{"first_name", "Ada"},
+                                 {"last_name", "King " + c},
+                                 {"email", c + "@example.org"},
+                                 {"phone", "+44 20 7946 0000"}}));
       return out;
     }
     if (op % 100 == 21) {
@@ -145,14 +154,21 @@ class BankingWorkload {
       return boost::json::value("acc_" + std::to_string(*i));
     };
     add("transaction-" + t, make("transaction_created", "transaction", t,
-                                 {{"transaction_type", type}, {"amount", cents_text(amount)}, {"currency", "USD"},
-                                  {"from_account_id", acc(from)}, {"to_account_id", acc(to)},
+                                 {{"transaction_type", type},
+                                  {"amount", cents_text(amount)},
+                                  {"currency", "USD"},
+                                  {"from_account_id", acc(from)},
+                                  {"to_account_id", acc(to)},
                                   {"description", "Card purchase at a coffee shop"},
                                   {"reference", "TXN-" + std::to_string(op)}}));
     add("transaction-" + t, make("transaction_posted", "transaction", t,
-                                 {{"transaction_type", type}, {"amount", cents_text(amount)}, {"currency", "USD"},
-                                  {"from_account_id", acc(from)}, {"to_account_id", acc(to)},
-                                  {"final_balance", "0"}, {"journal_entry_id", "je_" + std::to_string(op)}}));
+                                 {{"transaction_type", type},
+                                  {"amount", cents_text(amount)},
+                                  {"currency", "USD"},
+                                  {"from_account_id", acc(from)},
+                                  {"to_account_id", acc(to)},
+                                  {"final_balance", "0"},
+                                  {"journal_entry_id", "je_" + std::to_string(op)}}));
     for (auto [i, sign] : {std::pair{from, -1}, std::pair{to, +1}}) {
       if (!i) continue;
       auto& bal = balances_[static_cast<std::size_t>(*i)];
@@ -160,9 +176,12 @@ class BankingWorkload {
       std::string id = "acc_" + std::to_string(*i);
       add("account-" + id, make("account_updated", "account", id,
                                 {{"account_number", "CHK" + std::to_string(1000000 + *i)},
-                                 {"balance", cents_text(bal)}, {"state", "active"},
-                                 {"amount", cents_text(amount)}, {"currency", "USD"},
-                                 {"direction", sign > 0 ? "credit" : "debit"}, {"transaction_id", t}}));
+                                 {"balance", cents_text(bal)},
+                                 {"state", "active"},
+                                 {"amount", cents_text(amount)},
+                                 {"currency", "USD"},
+                                 {"direction", sign > 0 ? "credit" : "debit"},
+                                 {"transaction_id", t}}));
     }
     return out;
   }
@@ -176,8 +195,11 @@ class BankingWorkload {
       std::int64_t principal = 500000 + (op % 20) * 100000;
       add("loan-" + l, make("loan_originated", "loan", l,
                             {{"customer_id", "cus_" + std::to_string(op % static_cast<std::int64_t>(balances_.size()))},
-                             {"principal", cents_text(principal)}, {"currency", "USD"}, {"interest_rate", "0.075"},
-                             {"term_months", 36}, {"payment_frequency", "monthly"}}));
+                             {"principal", cents_text(principal)},
+                             {"currency", "USD"},
+                             {"interest_rate", "0.075"},
+                             {"term_months", 36},
+                             {"payment_frequency", "monthly"}}));
       loans_.push_back({principal, principal, 0});
       return;
     }
@@ -185,9 +207,9 @@ class BankingWorkload {
       std::size_t i = loans_.size() - 1;
       if (loans_[i].state == 0) {
         std::string l = "loan_" + std::to_string(i);
-        add("loan-" + l, make("loan_disbursed", "loan", l,
-                              {{"customer_id", "cus_0"}, {"principal", cents_text(loans_[i].principal)},
-                               {"account_id", "acc_0"}}));
+        add("loan-" + l,
+            make("loan_disbursed", "loan", l,
+                 {{"customer_id", "cus_0"}, {"principal", cents_text(loans_[i].principal)}, {"account_id", "acc_0"}}));
         loans_[i].state = 1;
         return;
       }
@@ -199,7 +221,8 @@ class BankingWorkload {
     std::int64_t pay = std::min<std::int64_t>(loan.outstanding, 25000);
     loan.outstanding -= pay;
     add("loan-" + l, make("loan_payment", "loan", l,
-                          {{"payment_amount", cents_text(pay)}, {"currency", "USD"},
+                          {{"payment_amount", cents_text(pay)},
+                           {"currency", "USD"},
                            {"outstanding_balance", cents_text(loan.outstanding)}}));
     if (loan.outstanding == 0) {
       add("loan-" + l, make("loan_paid_off", "loan", l, {{"outstanding_balance", "0.00"}}));
@@ -287,9 +310,13 @@ class LiveWorkload {
       std::string id = "acc_" + std::to_string((n * 7) % kHotAccounts);
       a.stream = "account-" + id;
       a.events.push_back(make("account_updated", "account", id,
-                              {{"account_number", "CHK" + id}, {"balance", cents_text(100000 + n % 9000)},
-                               {"state", "active"}, {"amount", "10.00"}, {"currency", "USD"},
-                               {"direction", "credit"}, {"transaction_id", "live_" + std::to_string(n)}}));
+                              {{"account_number", "CHK" + id},
+                               {"balance", cents_text(100000 + n % 9000)},
+                               {"state", "active"},
+                               {"amount", "10.00"},
+                               {"currency", "USD"},
+                               {"direction", "credit"},
+                               {"transaction_id", "live_" + std::to_string(n)}}));
     }
     return out;
   }
@@ -431,10 +458,10 @@ Result<std::vector<BenchRow>> run_projection_bench(const ProjectionBenchOptions&
   const double rebuild_cpu_us = (cpu_seconds() - cpu0) * 1e6 / static_cast<double>(n);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the last on_commit calls land
   std::vector<BenchRow> rows;
-  rows.push_back({"rebuild " + (o.only.empty() ? std::string("4 built-ins") : o.only) + " over " + std::to_string(n) + " events", static_cast<double>(n) / rebuild_seconds,
-                  raw, "events/s",
-                  "target >= 500000; baseline: raw RocksDB iteration of the log CF (" + std::to_string(bytes >> 20) +
-                      " MiB)"});
+  rows.push_back(
+      {"rebuild " + (o.only.empty() ? std::string("4 built-ins") : o.only) + " over " + std::to_string(n) + " events",
+       static_cast<double>(n) / rebuild_seconds, raw, "events/s",
+       "target >= 500000; baseline: raw RocksDB iteration of the log CF (" + std::to_string(bytes >> 20) + " MiB)"});
   rows.push_back({"rebuild CPU per event (all threads)", rebuild_cpu_us, raw_cpu_us, "us",
                   "baseline: CPU per event of the raw scan; robust to a loaded machine"});
   {

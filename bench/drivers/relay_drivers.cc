@@ -27,14 +27,13 @@ Status fill(EventStore& store, std::int64_t events) {
     std::vector<StreamAppend> a(1);
     a[0].stream = "account-" + account;
     for (int j = 0; j < 50 && i < events; ++j, ++i) {
-      a[0].events.push_back(EventSchema::make(
-          "account_updated", "account", account,
-          {{"account_number", "CHK" + std::to_string(1000000 + i % 10000)},
-           {"balance", std::to_string(i % 100000) + ".25"},
-           {"state", "active"},
-           {"transaction_id", "txn_" + std::to_string(i)},
-           {"description", std::string(120, 'x')}},
-          {{"correlation_id", "bench"}}, SystemClock::instance()));
+      a[0].events.push_back(EventSchema::make("account_updated", "account", account,
+                                              {{"account_number", "CHK" + std::to_string(1000000 + i % 10000)},
+                                               {"balance", std::to_string(i % 100000) + ".25"},
+                                               {"state", "active"},
+                                               {"transaction_id", "txn_" + std::to_string(i)},
+                                               {"description", std::string(120, 'x')}},
+                                              {{"correlation_id", "bench"}}, SystemClock::instance()));
     }
     inflight.push_back(store.append_future(std::move(a)));
     if (inflight.size() >= 64) {
@@ -70,9 +69,13 @@ Result<double> raw_produce(const std::string& bootstrap, const std::vector<Outgo
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   std::int64_t failures = 0;
-  for (auto [k, v] : {std::pair{"bootstrap.servers", bootstrap.c_str()}, {"enable.idempotence", "true"},
-                      {"acks", "all"}, {"linger.ms", "5"}, {"batch.num.messages", "10000"},
-                      {"queue.buffering.max.messages", "1000000"}, {"log_level", "3"}}) {
+  for (auto [k, v] : {std::pair{"bootstrap.servers", bootstrap.c_str()},
+                      {"enable.idempotence", "true"},
+                      {"acks", "all"},
+                      {"linger.ms", "5"},
+                      {"batch.num.messages", "10000"},
+                      {"queue.buffering.max.messages", "1000000"},
+                      {"log_level", "3"}}) {
     if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
       return Status::invalid_argument(std::string(k) + ": " + err);
@@ -93,11 +96,10 @@ Result<double> raw_produce(const std::string& bootstrap, const std::vector<Outgo
     const void* key = m.key ? m.key->data() : nullptr;
     const std::size_t key_len = m.key ? m.key->size() : 0;
     for (;;) {
-      rd_kafka_resp_err_t e = rd_kafka_producev(
-          p.rk, RD_KAFKA_V_TOPIC(m.topic.c_str()),
-          RD_KAFKA_V_KEY(key, key_len),
-          RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+      rd_kafka_resp_err_t e =
+          rd_kafka_producev(p.rk, RD_KAFKA_V_TOPIC(m.topic.c_str()), RD_KAFKA_V_KEY(key, key_len),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_headers_destroy(h);
@@ -184,8 +186,8 @@ Result<std::vector<BenchRow>> run_relay_bench(const RelayBenchOptions& o) {
     bootstrap = mock->bootstrap_servers();
     where = "Kafka mock cluster (" + std::to_string(o.brokers) + " brokers)";
   } else {
-    NEXUM_RETURN_IF_ERROR(create_topics(bootstrap, {"nexum.accounts.updated", "bench.raw.baseline"}, o.partitions,
-                                        o.replication_factor));
+    NEXUM_RETURN_IF_ERROR(
+        create_topics(bootstrap, {"nexum.accounts.updated", "bench.raw.baseline"}, o.partitions, o.replication_factor));
     where = "real Kafka " + bootstrap + " (RF " + std::to_string(o.replication_factor) + ")";
   }
 
@@ -223,7 +225,8 @@ Result<std::vector<BenchRow>> run_relay_bench(const RelayBenchOptions& o) {
   RelayStats s = relay.stats();
   std::vector<BenchRow> rows;
   rows.push_back({"outbox relay to " + where + ", " + std::to_string(n) + " events", ours, *raw, "events/s",
-                  "baseline: raw librdkafka produce of the same " + std::to_string(bytes / std::max<std::int64_t>(n, 1)) +
+                  "baseline: raw librdkafka produce of the same " +
+                      std::to_string(bytes / std::max<std::int64_t>(n, 1)) +
                       "-byte messages with headers, idempotent, acks=all"});
   rows.push_back({"relay resends (duplicates)", static_cast<double>(s.resent), 0, "events", ""});
   return rows;

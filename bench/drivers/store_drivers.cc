@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <condition_variable>
-#include <mutex>
+#include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
-#include <boost/json.hpp>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <boost/json.hpp>
 
 #include "nexum/decimal.h"
 #include "nexum/json_fields.h"
@@ -25,9 +25,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 double percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
@@ -89,8 +87,8 @@ Result<double> raw_batched_sync(const std::string& dir, std::int64_t events, std
 // The same caller shape as ours on raw RocksDB: `callers` threads, each
 // writing one `value_bytes` Put per `DB::Write`, so RocksDB's own write
 // groups (leader and followers) do the batching.
-Result<double> raw_concurrent_writes(const std::string& dir, std::int64_t events, std::size_t value_bytes,
-                                     int callers, bool sync) {
+Result<double> raw_concurrent_writes(const std::string& dir, std::int64_t events, std::size_t value_bytes, int callers,
+                                     bool sync) {
   auto opened = open_empty_raw_db(dir);
   if (!opened) return opened.error();
   std::unique_ptr<rocksdb::DB> db = std::move(opened).value();
@@ -204,8 +202,8 @@ Result<std::vector<BenchRow>> run_append_bench(const AppendBenchOptions& o) {
   double same_groups = 0;
   const int group_values = std::max(1, static_cast<int>(mean_group + 0.5));
   if (o.async_in_flight > 0 && !o.buffered) {
-    auto raw = raw_batched_sync(o.dir + "/raw-same-groups", std::min<std::int64_t>(o.events, 200000),
-                                o.payload_bytes, group_values);
+    auto raw = raw_batched_sync(o.dir + "/raw-same-groups", std::min<std::int64_t>(o.events, 200000), o.payload_bytes,
+                                group_values);
     if (!raw) return raw.error();
     same_groups = *raw;
   }
@@ -308,11 +306,11 @@ Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
     }
   }
   const double settled_seconds = seconds_since(settle_start);
-  std::string state = std::string(filled_now ? "fresh (filled in this run)" : "reused (filled by an earlier run)") +
-                      (o.settle ? ", compactions settled (waited " + std::to_string(static_cast<int>(settled_seconds)) +
-                                      " s)"
-                                : ", measured at once (--no-settle)") +
-                      "; log CF files by level: " + levels();
+  std::string state =
+      std::string(filled_now ? "fresh (filled in this run)" : "reused (filled by an earlier run)") +
+      (o.settle ? ", compactions settled (waited " + std::to_string(static_cast<int>(settled_seconds)) + " s)"
+                : ", measured at once (--no-settle)") +
+      "; log CF files by level: " + levels();
 
   // Baseline: raw iteration over the same column family, touching every value.
   std::uint64_t bytes = 0;
@@ -323,7 +321,8 @@ Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
     ro.fill_cache = false;
     ro.readahead_size = 2u << 20;
     std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(ro, store->column_family(store::kCfLog)));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) bytes += it->value().size() + static_cast<unsigned char>(it->value()[0]);
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      bytes += it->value().size() + static_cast<unsigned char>(it->value()[0]);
     return static_cast<double>(n) / seconds_since(start);
   };
 
@@ -383,8 +382,8 @@ Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
   std::vector<BenchRow> rows;
   std::string baseline_note = "baseline: raw RocksDB iteration of the log CF (" + std::to_string(bytes >> 20) +
                               " MiB); best of 2 alternating rounds";
-  rows.push_back({"replay " + std::to_string(n) + " events: decode + fold balances", ours, raw_rate, "events/s",
-                  baseline_note});
+  rows.push_back(
+      {"replay " + std::to_string(n) + " events: decode + fold balances", ours, raw_rate, "events/s", baseline_note});
   rows.push_back({"replay " + std::to_string(n) + " events: decode only", decode_rate, raw_rate, "events/s", ""});
   rows.push_back({"accounts folded", static_cast<double>(balances.size()), 0, "accounts", ""});
   rows.push_back({"store state", static_cast<double>(n), 0, "events", state});

@@ -21,12 +21,12 @@ struct BenchRow {
 void print_table(const std::string& title, const std::vector<BenchRow>& rows);
 
 struct AppendBenchOptions {
-  std::string dir;             // a scratch directory (created)
-  int callers = 64;            // concurrent appending threads
-  int streams = 10000;         // distinct account streams
+  std::string dir;      // a scratch directory (created)
+  int callers = 64;     // concurrent appending threads
+  int streams = 10000;  // distinct account streams
   std::int64_t events = 200000;
   std::size_t payload_bytes = 300;
-  bool buffered = false;       // Durability::kBuffered instead of kSync (no fsync)
+  bool buffered = false;  // Durability::kBuffered instead of kSync (no fsync)
   // > 0: one thread keeps this many append_async calls in flight instead of
   // `callers` blocking threads (the pipeline's ceiling without thread switches).
   int async_in_flight = 0;

@@ -16,16 +16,16 @@
 namespace nexum {
 
 enum class TransactionType : std::uint8_t {
-  kDeposit,            // "deposit"
-  kWithdrawal,         // "withdrawal"
-  kTransferInternal,   // "transfer_internal"
-  kTransferExternal,   // "transfer_external"
-  kPayment,            // "payment"
-  kFee,                // "fee"
-  kInterestCredit,     // "interest_credit"
-  kInterestDebit,      // "interest_debit"
-  kReversal,           // "reversal"
-  kAdjustment,         // "adjustment"
+  kDeposit,           // "deposit"
+  kWithdrawal,        // "withdrawal"
+  kTransferInternal,  // "transfer_internal"
+  kTransferExternal,  // "transfer_external"
+  kPayment,           // "payment"
+  kFee,               // "fee"
+  kInterestCredit,    // "interest_credit"
+  kInterestDebit,     // "interest_debit"
+  kReversal,          // "reversal"
+  kAdjustment,        // "adjustment"
 };
 
 enum class TransactionState : std::uint8_t { kPending, kProcessing, kCompleted, kFailed, kReversed };
@@ -43,11 +43,22 @@ enum class KycStatus : std::uint8_t { kNone, kPending, kVerified, kExpired, kRej
 enum class KycTier : std::uint8_t { kTier0, kTier1, kTier2, kTier3 };  // "tier_0" … "tier_3"
 
 enum class LoanState : std::uint8_t {
-  kOriginated, kDisbursed, kActive, kPaidOff, kDefaulted, kWrittenOff, kClosed,
+  kOriginated,
+  kDisbursed,
+  kActive,
+  kPaidOff,
+  kDefaulted,
+  kWrittenOff,
+  kClosed,
 };
 
 enum class PaymentFrequency : std::uint8_t {
-  kWeekly, kBiWeekly, kMonthly, kQuarterly, kSemiAnnually, kAnnually,
+  kWeekly,
+  kBiWeekly,
+  kMonthly,
+  kQuarterly,
+  kSemiAnnually,
+  kAnnually,
 };
 
 enum class AmortizationMethod : std::uint8_t { kEqualInstallment, kEqualPrincipal, kBullet, kCustom };
@@ -55,8 +66,16 @@ enum class AmortizationMethod : std::uint8_t { kEqualInstallment, kEqualPrincipa
 enum class DelinquencyStatus : std::uint8_t { kCurrent, kEarly, kLate, kSerious, kDefault, kWrittenOff };
 
 enum class WorkflowType : std::uint8_t {
-  kLoanApproval, kAccountOpening, kKycReview, kCreditLimitChange, kTransactionOverride,
-  kWriteOffApproval, kProductLaunch, kCustomerOnboarding, kDisputeResolution, kCustom,
+  kLoanApproval,
+  kAccountOpening,
+  kKycReview,
+  kCreditLimitChange,
+  kTransactionOverride,
+  kWriteOffApproval,
+  kProductLaunch,
+  kCustomerOnboarding,
+  kDisputeResolution,
+  kCustom,
 };
 
 enum class WorkflowStatus : std::uint8_t { kDraft, kActive, kCompleted, kRejected, kCancelled, kTimedOut };
@@ -64,8 +83,13 @@ enum class WorkflowStatus : std::uint8_t { kDraft, kActive, kCompleted, kRejecte
 enum class ComplianceAction : std::uint8_t { kAllow, kBlock, kReview, kReport, kFreezeAccount };
 
 enum class SuspiciousActivityType : std::uint8_t {
-  kUnusualTransactionSize, kHighVelocity, kRoundDollarAmounts, kRapidMovement,
-  kGeographicAnomaly, kStructuredTransaction, kDormantAccountActivity,
+  kUnusualTransactionSize,
+  kHighVelocity,
+  kRoundDollarAmounts,
+  kRapidMovement,
+  kGeographicAnomaly,
+  kStructuredTransaction,
+  kDormantAccountActivity,
 };
 
 // The seed's `.value` string of `value` ("transfer_internal", "tier_2").

@@ -121,8 +121,7 @@ class EventBus {
   // means is the implementation's: InMemory/Log have stored and dispatched
   // it; Kafka has a broker acknowledgement (the call waits for it).
   // Errors: InvalidArgument (empty topic), Unavailable (bus cannot deliver).
-  Status publish(std::string_view topic, const EventSchema& event,
-                 std::optional<std::string> key = std::nullopt);
+  Status publish(std::string_view topic, const EventSchema& event, std::optional<std::string> key = std::nullopt);
 
   // Publishes `events` in order. `keys` is either empty (no event has a key)
   // or has exactly one key per event; an empty string means "no key" for that
@@ -171,8 +170,7 @@ class EventBus {
 
  protected:
   // REQUIRES: topic non-empty (checked by publish()).
-  virtual Status do_publish(std::string_view topic, const EventSchema& event,
-                            std::optional<std::string> key) = 0;
+  virtual Status do_publish(std::string_view topic, const EventSchema& event, std::optional<std::string> key) = 0;
   // REQUIRES: keys.size() == events.size(); nullopt = no key.
   virtual Status do_publish_batch(std::string_view topic, const std::vector<EventSchema>& events,
                                   const std::vector<std::optional<std::string>>& keys);
@@ -222,8 +220,7 @@ class InMemoryEventBus final : public EventBus {
   void clear_events();  // Does not reset the counters.
 
  protected:
-  Status do_publish(std::string_view topic, const EventSchema& event,
-                    std::optional<std::string> key) override;
+  Status do_publish(std::string_view topic, const EventSchema& event, std::optional<std::string> key) override;
 
  private:
   std::unique_ptr<bus_internal::LocalDispatcher> dispatcher_;
@@ -256,8 +253,7 @@ class LogEventBus final : public EventBus {
   Status flush(std::chrono::milliseconds timeout) override;
 
  protected:
-  Status do_publish(std::string_view topic, const EventSchema& event,
-                    std::optional<std::string> key) override;
+  Status do_publish(std::string_view topic, const EventSchema& event, std::optional<std::string> key) override;
 
  private:
   std::string logger_name_;

@@ -60,9 +60,9 @@ struct CommandHandlerOptions {
   AggregateRepositoryOptions repository;
   // Who writes malformed commands to the dead-letter topic.
   enum class DeadLetters : std::uint8_t {
-    kAuto,       // the bus if it has a dead-letter topic (capabilities(): Kafka), else the handler
-    kBus,        // return the error to the bus; it dead-letters
-    kHandler,    // publish {command, error headers} to dlq_topic on the bus, then return OK
+    kAuto,     // the bus if it has a dead-letter topic (capabilities(): Kafka), else the handler
+    kBus,      // return the error to the bus; it dead-letters
+    kHandler,  // publish {command, error headers} to dlq_topic on the bus, then return OK
   };
   DeadLetters dead_letters = DeadLetters::kAuto;  // Default: kAuto.
   // Default: "nexum.commands.dlq".
@@ -108,10 +108,10 @@ struct CommandHandlerStats {
   std::uint64_t malformed = 0;   // InvalidArgument: unparseable / unknown / invalid field
   std::uint64_t failed = 0;      // other errors (store unavailable, retries exhausted)
   std::uint64_t conflict_retries = 0;
-  std::uint64_t dead_letters_published = 0;  // by the handler itself (DeadLetters::kHandler)
-  std::map<std::string, std::uint64_t> accepted_by_action;    // "transactions.deposit" → n
-  std::map<std::string, std::uint64_t> rejected_by_reason;    // "insufficient_funds" → n
-  std::map<std::string, std::uint64_t> malformed_by_field;    // "amount" → n
+  std::uint64_t dead_letters_published = 0;                 // by the handler itself (DeadLetters::kHandler)
+  std::map<std::string, std::uint64_t> accepted_by_action;  // "transactions.deposit" → n
+  std::map<std::string, std::uint64_t> rejected_by_reason;  // "insufficient_funds" → n
+  std::map<std::string, std::uint64_t> malformed_by_field;  // "amount" → n
   // UnknownFields::kWarn: commands accepted with a field outside the
   // vocabulary, by field name (at most 64 names; the rest under "(other)").
   std::map<std::string, std::uint64_t> unknown_fields;

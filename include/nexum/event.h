@@ -40,10 +40,10 @@ struct EventSchema {
 // An event read back from the store. Thread-compatible.
 struct RecordedEvent {
   EventSchema event;
-  std::string stream;             // e.g. "account-acc_1"
+  std::string stream;                // e.g. "account-acc_1"
   std::int64_t stream_version = 0;   // 0-based position within the stream
   std::int64_t global_position = 0;  // 1-based, dense, commit order
-  std::string topic;              // the bus topic it is relayed to
+  std::string topic;                 // the bus topic it is relayed to
 
   friend bool operator==(const RecordedEvent&, const RecordedEvent&) = default;
 };

@@ -94,10 +94,10 @@ struct HttpServerStats {
   std::uint64_t connections_rejected = 0;  // over max_connections, every open one busy
   std::uint64_t connections_evicted = 0;   // waiting connections closed to admit a new one
   std::uint64_t requests = 0;
-  std::uint64_t timeouts = 0;              // connections closed by a timeout
-  std::uint64_t protocol_errors = 0;       // unparseable requests (400/413/431)
+  std::uint64_t timeouts = 0;         // connections closed by a timeout
+  std::uint64_t protocol_errors = 0;  // unparseable requests (400/413/431)
   std::size_t open_connections = 0;
-  std::size_t in_flight = 0;               // requests being handled now
+  std::size_t in_flight = 0;  // requests being handled now
 };
 
 // Thread-safe.

@@ -148,8 +148,7 @@ class KafkaEventBus final : public EventBus {
   std::uint64_t pending_deliveries() const;
 
  protected:
-  Status do_publish(std::string_view topic, const EventSchema& event,
-                    std::optional<std::string> key) override;
+  Status do_publish(std::string_view topic, const EventSchema& event, std::optional<std::string> key) override;
   Status do_publish_batch(std::string_view topic, const std::vector<EventSchema>& events,
                           const std::vector<std::optional<std::string>>& keys) override;
 

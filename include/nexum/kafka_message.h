@@ -14,13 +14,13 @@
 namespace nexum {
 
 // Header names (CloudEvents Kafka protocol binding, binary mode, plus ours).
-inline constexpr std::string_view kHeaderSpecVersion = "ce_specversion";  // "1.0"
-inline constexpr std::string_view kHeaderId = "ce_id";                    // event_id
-inline constexpr std::string_view kHeaderType = "ce_type";                // event_type
-inline constexpr std::string_view kHeaderSource = "ce_source";            // source ("nexum")
-inline constexpr std::string_view kHeaderTime = "ce_time";                // timestamp, as in the JSON
-inline constexpr std::string_view kHeaderSubject = "ce_subject";          // entity_id, when not null
-inline constexpr std::string_view kHeaderContentType = "content-type";    // "application/json"
+inline constexpr std::string_view kHeaderSpecVersion = "ce_specversion";          // "1.0"
+inline constexpr std::string_view kHeaderId = "ce_id";                            // event_id
+inline constexpr std::string_view kHeaderType = "ce_type";                        // event_type
+inline constexpr std::string_view kHeaderSource = "ce_source";                    // source ("nexum")
+inline constexpr std::string_view kHeaderTime = "ce_time";                        // timestamp, as in the JSON
+inline constexpr std::string_view kHeaderSubject = "ce_subject";                  // entity_id, when not null
+inline constexpr std::string_view kHeaderContentType = "content-type";            // "application/json"
 inline constexpr std::string_view kHeaderStream = "nexum_stream";                 // recorded only
 inline constexpr std::string_view kHeaderStreamVersion = "nexum_stream_version";  // recorded only
 inline constexpr std::string_view kHeaderPosition = "nexum_position";             // recorded only
@@ -41,8 +41,7 @@ inline constexpr std::string_view kJsonContentType = "application/json";
 
 // The message for `event` published to `topic` with `key` (nullopt: no key).
 // Value = encode_event_json(event); headers ce_* and content-type.
-OutgoingMessage make_kafka_message(std::string_view topic, const EventSchema& event,
-                                   std::optional<std::string> key);
+OutgoingMessage make_kafka_message(std::string_view topic, const EventSchema& event, std::optional<std::string> key);
 
 // The message the OutboxRelay sends for a stored event: topic = recorded.topic,
 // key = entity_id (no key when entity_id is null), headers ce_*,
@@ -55,7 +54,6 @@ OutgoingMessage make_kafka_message(const RecordedEvent& recorded);
 OutgoingMessage make_kafka_message(const EventView& event);
 
 // The value of header `name` (the first one), or nullopt.
-std::optional<std::string_view> find_header(const std::vector<MessageHeader>& headers,
-                                            std::string_view name);
+std::optional<std::string_view> find_header(const std::vector<MessageHeader>& headers, std::string_view name);
 
 }  // namespace nexum

@@ -58,8 +58,7 @@ class Money {
   // (currency_field), not a number, out of range, or excess fraction digits
   // (amount_field).
   static Result<Money> parse(std::string_view amount, std::string_view currency_code,
-                             std::string_view amount_field = "amount",
-                             std::string_view currency_field = "currency");
+                             std::string_view amount_field = "amount", std::string_view currency_field = "currency");
 
   // As parse(), and the amount must be > 0: "0" and "-1" are InvalidArgument
   // naming amount_field.
@@ -70,8 +69,7 @@ class Money {
   // `amount` in `currency`. Errors: InvalidArgument naming `field` when the
   // amount has more fraction digits than the currency allows (trailing zeros
   // included). An amount with fewer digits is widened exactly.
-  static Result<Money> from_decimal(const Decimal& amount, Currency currency,
-                                    std::string_view field = "amount");
+  static Result<Money> from_decimal(const Decimal& amount, Currency currency, std::string_view field = "amount");
 
   // minor_units / 10^digits in `currency`: from_minor_units(150, USD) is 1.50.
   static Money from_minor_units(std::int64_t minor_units, Currency currency);

@@ -34,14 +34,14 @@ struct OutboxRelayOptions {
 // What the relay has done. Value type.
 struct RelayStats {
   bool running = false;
-  std::int64_t checkpoint = 0;       // last position confirmed contiguously (and persisted soon after)
-  std::int64_t last_position = 0;    // the store's last position
-  std::int64_t lag_positions = 0;    // last_position - checkpoint
-  double lag_seconds = 0;            // age of the oldest event not yet confirmed (0 when none)
-  std::uint64_t delivered = 0;       // confirmed deliveries, including resends
-  std::uint64_t resent = 0;          // events sent again after a pause (the at-least-once window)
+  std::int64_t checkpoint = 0;     // last position confirmed contiguously (and persisted soon after)
+  std::int64_t last_position = 0;  // the store's last position
+  std::int64_t lag_positions = 0;  // last_position - checkpoint
+  double lag_seconds = 0;          // age of the oldest event not yet confirmed (0 when none)
+  std::uint64_t delivered = 0;     // confirmed deliveries, including resends
+  std::uint64_t resent = 0;        // events sent again after a pause (the at-least-once window)
   std::uint64_t delivery_failures = 0;
-  std::uint64_t restarts = 0;        // pauses caused by failures
+  std::uint64_t restarts = 0;  // pauses caused by failures
   std::string last_error;
   // The bus refused the event at parked_position as undeliverable for good
   // (InvalidArgument: too large, bad topic, not authorized). Retrying it

@@ -53,7 +53,7 @@ class ReadModelValue {
 // the text is not what the projection stores. A decoder also names the type:
 // ReadModelWrites::modify_as<T> uses &T::decode.
 using ReadModelDecoder = Result<std::unique_ptr<ReadModelValue>> (*)(std::string_view key,
-                                                                      std::optional<std::string_view> stored);
+                                                                     std::optional<std::string_view> stored);
 
 // The read model as one projection sees it while applying an event: its
 // own keys only (the engine adds the "{projection name}/" prefix), with the

@@ -77,13 +77,13 @@ struct ProjectionStatus {
   std::string name;
   ProjectionState state = ProjectionState::kStopped;
   FailurePolicy policy = FailurePolicy::kStop;
-  std::int64_t checkpoint = 0;     // last committed position (its effects are in the read model)
-  std::int64_t last_position = 0;  // the store's last position when sampled
-  std::int64_t lag = 0;            // last_position - checkpoint
-  std::int64_t error_position = 0; // kError (or a durable error record): the failing event, 0 otherwise
-  std::string error;               // kError: why
-  std::int64_t parked = 0;         // parked events waiting for a retry
-  std::uint64_t applied = 0;       // events applied since this engine started it
+  std::int64_t checkpoint = 0;      // last committed position (its effects are in the read model)
+  std::int64_t last_position = 0;   // the store's last position when sampled
+  std::int64_t lag = 0;             // last_position - checkpoint
+  std::int64_t error_position = 0;  // kError (or a durable error record): the failing event, 0 otherwise
+  std::string error;                // kError: why
+  std::int64_t parked = 0;          // parked events waiting for a retry
+  std::uint64_t applied = 0;        // events applied since this engine started it
   // While kRebuilding (and after): when the current rebuild started.
   std::optional<std::chrono::steady_clock::time_point> rebuild_started;
 };

@@ -71,8 +71,7 @@ class NexumEventPublisher {
   // ---- Topics the seed defined but never published to ----
   Result<AppendResult> on_loan_paid_off(const Loan& loan, const EventContext& ctx = {});
   Result<AppendResult> on_loan_defaulted(const Loan& loan, int days_past_due, const EventContext& ctx = {});
-  Result<AppendResult> on_credit_statement_generated(const CreditStatement& statement,
-                                                     const EventContext& ctx = {});
+  Result<AppendResult> on_credit_statement_generated(const CreditStatement& statement, const EventContext& ctx = {});
   Result<AppendResult> on_credit_payment(const CreditPayment& payment, const EventContext& ctx = {});
   Result<AppendResult> on_collection_case_escalated(const CollectionCase& c, const EventContext& ctx = {});
   Result<AppendResult> on_collection_case_resolved(const CollectionCase& c, const EventContext& ctx = {});

@@ -25,8 +25,8 @@ struct LostEvent {
 
 // What a damaged write-ahead log holds and what recovering it drops. Value type.
 struct WalDamageReport {
-  bool damaged = false;  // false: the log is intact (or only a final write was cut short)
-  std::string file;      // the damaged log file
+  bool damaged = false;      // false: the log is intact (or only a final write was cut short)
+  std::string file;          // the damaged log file
   std::uint64_t offset = 0;  // byte offset of the first record that does not read
   std::string reason;        // e.g. "checksum mismatch"
   // The store's last position when everything before the damage is kept

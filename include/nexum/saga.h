@@ -171,18 +171,18 @@ Status validate_saga_name(std::string_view name);
 
 // One handled input in an instance's history. Value type.
 struct SagaHistoryEntry {
-  std::string input;           // the event type, or "deadline:{name}"
-  std::string event_id;        // the event's id; empty for a deadline
-  std::int64_t position = 0;   // the event's global position; 0 for a deadline
-  Timestamp time{};            // SagaInput::time
-  std::string note;            // SagaDecision::note
+  std::string input;          // the event type, or "deadline:{name}"
+  std::string event_id;       // the event's id; empty for a deadline
+  std::int64_t position = 0;  // the event's global position; 0 for a deadline
+  Timestamp time{};           // SagaInput::time
+  std::string note;           // SagaDecision::note
   friend bool operator==(const SagaHistoryEntry&, const SagaHistoryEntry&) = default;
 };
 
 // A command or event the instance has issued (by step). Value type.
 struct SagaIssued {
   std::string step;
-  std::string id;          // command / event id
+  std::string id;  // command / event id
   std::string event_type;
   std::string topic;
   friend bool operator==(const SagaIssued&, const SagaIssued&) = default;
@@ -191,7 +191,7 @@ struct SagaIssued {
 // A pending deadline of an instance. Value type.
 struct SagaPendingDeadline {
   Timestamp due{};
-  std::string caused_by;   // id of the event whose handling scheduled it
+  std::string caused_by;  // id of the event whose handling scheduled it
   friend bool operator==(const SagaPendingDeadline&, const SagaPendingDeadline&) = default;
 };
 
@@ -203,16 +203,16 @@ struct SagaInstance {
   std::string saga_id;
   SagaStatus status = SagaStatus::kActive;
   boost::json::object state;
-  std::int64_t version = 0;            // inputs handled
-  std::int64_t started_position = 0;   // global position of the starting event
-  std::int64_t updated_position = 0;   // of the last handled event (deadlines keep it)
-  Timestamp started_at{};              // SagaInput::time of the first input
-  Timestamp updated_at{};              // of the last input
+  std::int64_t version = 0;               // inputs handled
+  std::int64_t started_position = 0;      // global position of the starting event
+  std::int64_t updated_position = 0;      // of the last handled event (deadlines keep it)
+  Timestamp started_at{};                 // SagaInput::time of the first input
+  Timestamp updated_at{};                 // of the last input
   std::vector<SagaHistoryEntry> history;  // oldest first; the newest max_history kept
   std::vector<SagaIssued> commands;
   std::vector<SagaIssued> events;
   std::map<std::string, SagaPendingDeadline> deadlines;
-  std::string error;                   // kFailed: the handler's error
+  std::string error;  // kFailed: the handler's error
 
   boost::json::object to_json() const;
   static Result<SagaInstance> from_json(const boost::json::value& json);

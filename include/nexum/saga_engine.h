@@ -59,9 +59,9 @@ struct SagaEngineOptions {
 // What the engine has done since start(). Value type.
 struct SagaEngineStats {
   bool running = false;
-  std::int64_t checkpoint = 0;         // durable: every input up to here is committed
-  std::int64_t last_position = 0;      // the store's
-  std::uint64_t events_handled = 0;    // inputs the handler accepted (events)
+  std::int64_t checkpoint = 0;       // durable: every input up to here is committed
+  std::int64_t last_position = 0;    // the store's
+  std::uint64_t events_handled = 0;  // inputs the handler accepted (events)
   std::uint64_t deadlines_fired = 0;
   std::uint64_t instances_started = 0;
   std::uint64_t instances_completed = 0;
@@ -73,8 +73,8 @@ struct SagaEngineStats {
   std::uint64_t commands_rejected = 0;      // refused by the bus for good (InvalidArgument): logged, dropped
   std::uint64_t events_emitted = 0;         // appended (or found already stored)
   std::uint64_t delivery_failures = 0;
-  std::uint64_t restarts = 0;               // resubscriptions after a storage error
-  std::size_t outbox_pending = 0;           // entries not yet delivered
+  std::uint64_t restarts = 0;      // resubscriptions after a storage error
+  std::size_t outbox_pending = 0;  // entries not yet delivered
   std::string last_error;
 };
 

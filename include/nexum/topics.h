@@ -33,8 +33,7 @@ inline constexpr std::string_view kCollectionsCaseCreated = "nexum.collections.c
 inline constexpr std::string_view kCollectionsCaseEscalated = "nexum.collections.case_escalated";
 inline constexpr std::string_view kCollectionsCaseResolved = "nexum.collections.case_resolved";
 inline constexpr std::string_view kComplianceAlert = "nexum.compliance.alert";
-inline constexpr std::string_view kComplianceSuspiciousActivity =
-    "nexum.compliance.suspicious_activity";
+inline constexpr std::string_view kComplianceSuspiciousActivity = "nexum.compliance.suspicious_activity";
 inline constexpr std::string_view kAuditEvents = "nexum.audit.events";
 inline constexpr std::string_view kWorkflowsStepCompleted = "nexum.workflows.step_completed";
 inline constexpr std::string_view kWorkflowsCompleted = "nexum.workflows.completed";

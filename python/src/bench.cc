@@ -26,8 +26,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // `calls` appends of `batch` events each, to streams "{prefix}-{call % streams}",
 // each event a copy of `data` with a fresh id and time. Returns seconds.
-double cpp_append(nb::handle py_store, const std::string& prefix, int streams, int calls, int batch,
-                  nb::handle data) {
+double cpp_append(nb::handle py_store, const std::string& prefix, int streams, int calls, int batch, nb::handle data) {
   auto store = store_of(py_store);
   boost::json::object payload = payload_from_python(data.ptr(), "data");
   nb::gil_scoped_release release;

@@ -138,7 +138,9 @@ class PyBus {
     bus_.reset();
   }
 
-  void subscribe(const std::string& topic, nb::callable handler) { check(bus_->subscribe(topic, python_handler(handler))); }
+  void subscribe(const std::string& topic, nb::callable handler) {
+    check(bus_->subscribe(topic, python_handler(handler)));
+  }
   void start() {
     nb::gil_scoped_release release;
     check(bus_->start());
@@ -225,7 +227,6 @@ struct StoreUser final : Closable {
   }
 };
 
-
 template <typename T, typename Make>
 std::shared_ptr<StoreUser<T>> make_store_user(nb::handle py_store, Make&& make) {
   auto u = std::make_shared<StoreUser<T>>();
@@ -241,9 +242,8 @@ class PyRelay {
   PyRelay(nb::handle store, PyBus& bus, const std::string& name) {
     OutboxRelayOptions o;
     o.name = name;
-    core_ = make_store_user<OutboxRelay>(store, [&](EventStore& s) {
-      return std::make_unique<OutboxRelay>(s, bus.bus(), o);
-    });
+    core_ = make_store_user<OutboxRelay>(store,
+                                         [&](EventStore& s) { return std::make_unique<OutboxRelay>(s, bus.bus(), o); });
   }
   ~PyRelay() {
     nb::gil_scoped_release release;
@@ -304,9 +304,8 @@ class PyCommandHandler {
   PyCommandHandler(nb::handle store, PyBus& bus, std::size_t local_workers) {
     CommandHandlerOptions o;
     o.local_workers = local_workers;
-    core_ = make_store_user<NexumCommandHandler>(store, [&](EventStore& s) {
-      return std::make_unique<NexumCommandHandler>(s, bus.bus(), o);
-    });
+    core_ = make_store_user<NexumCommandHandler>(
+        store, [&](EventStore& s) { return std::make_unique<NexumCommandHandler>(s, bus.bus(), o); });
   }
   ~PyCommandHandler() {
     nb::gil_scoped_release release;
@@ -501,8 +500,8 @@ void bind_buses(nb::module_& m) {
       .def("wait_until_relayed", &PyRelay::wait_until_relayed, nb::arg("position"), nb::arg("timeout") = 30.0)
       .def("stats", &PyRelay::stats);
   nb::class_<PyCommandHandler>(m, "CommandHandler", "libnexum's NexumCommandHandler (doc/commands.md).")
-      .def(nb::init<nb::handle, PyBus&, std::size_t>(), nb::arg("store"), nb::arg("bus"),
-           nb::arg("local_workers") = 0, nb::keep_alive<1, 3>())
+      .def(nb::init<nb::handle, PyBus&, std::size_t>(), nb::arg("store"), nb::arg("bus"), nb::arg("local_workers") = 0,
+           nb::keep_alive<1, 3>())
       .def("start", &PyCommandHandler::start)
       .def("handle", &PyCommandHandler::handle, nb::arg("topic"), nb::arg("command"))
       .def("stats", &PyCommandHandler::stats);

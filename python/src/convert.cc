@@ -93,8 +93,9 @@ boost::json::value to_json(PyObject* v, std::string& path, int depth) {
     return a;
   }
   if (PyFloat_Check(v)) {
-    throw_invalid(path, "a float is not stored (money never passes through binary floating point); "
-                        "use decimal.Decimal or str");
+    throw_invalid(path,
+                  "a float is not stored (money never passes through binary floating point); "
+                  "use decimal.Decimal or str");
   }
   const PyRefs& r = refs();
   if (PyObject_IsInstance(v, r.decimal_type) == 1) {
@@ -333,16 +334,16 @@ bool init_refs() {
     PyObject** slot;
     const char* name;
   } names[] = {
-      {&r.k_event_id, "event_id"},       {&r.k_event_type, "event_type"},
-      {&r.k_timestamp, "timestamp"},     {&r.k_source, "source"},
-      {&r.k_version, "version"},         {&r.k_entity_type, "entity_type"},
-      {&r.k_entity_id, "entity_id"},     {&r.k_data, "data"},
-      {&r.k_metadata, "metadata"},       {&r.k_global_position, "global_position"},
-      {&r.k_stream, "stream"},           {&r.k_stream_version, "stream_version"},
-      {&r.k_topic, "topic"},             {&r.k_event, "event"},
-      {&r.k_value, "value"},             {&r.k_code, "code"},
-      {&r.k_amount, "amount"},           {&r.k_currency, "currency"},
-      {&r.k_isoformat, "isoformat"},     {&r.k_is_finite, "is_finite"},
+      {&r.k_event_id, "event_id"},   {&r.k_event_type, "event_type"},
+      {&r.k_timestamp, "timestamp"}, {&r.k_source, "source"},
+      {&r.k_version, "version"},     {&r.k_entity_type, "entity_type"},
+      {&r.k_entity_id, "entity_id"}, {&r.k_data, "data"},
+      {&r.k_metadata, "metadata"},   {&r.k_global_position, "global_position"},
+      {&r.k_stream, "stream"},       {&r.k_stream_version, "stream_version"},
+      {&r.k_topic, "topic"},         {&r.k_event, "event"},
+      {&r.k_value, "value"},         {&r.k_code, "code"},
+      {&r.k_amount, "amount"},       {&r.k_currency, "currency"},
+      {&r.k_isoformat, "isoformat"}, {&r.k_is_finite, "is_finite"},
   };
   for (auto& n : names) {
     if ((*n.slot = PyUnicode_InternFromString(n.name)) == nullptr) return false;
@@ -354,8 +355,7 @@ void raise_status(const Status& s) {
   const PyRefs& r = refs();
   int code = static_cast<int>(s.code());
   PyObject* cls = (code > 0 && code < 8 && r.errors[code] != nullptr) ? r.errors[code] : PyExc_RuntimeError;
-  PyObject* message = PyUnicode_DecodeUTF8(s.message().data(), static_cast<Py_ssize_t>(s.message().size()),
-                                           "replace");
+  PyObject* message = PyUnicode_DecodeUTF8(s.message().data(), static_cast<Py_ssize_t>(s.message().size()), "replace");
   if (message == nullptr) return;
   PyObject* inst = nullptr;
   if (s.code() == StatusCode::kConflict) {
@@ -419,24 +419,24 @@ EventSchema event_from_python(PyObject* obj, const std::string& where) {
         }
         if (!known) {
           std::string k = PyUnicode_Check(key) ? std::string(utf8(key, where)) : type_name(key);
-          throw_invalid(name(k.c_str()), "unknown key (an event has event_id, event_type, timestamp, source, "
-                                         "version, entity_type, entity_id, data, metadata)");
+          throw_invalid(name(k.c_str()),
+                        "unknown key (an event has event_id, event_type, timestamp, source, "
+                        "version, entity_type, entity_id, data, metadata)");
         }
       }
     } else if (!PyObject_HasAttr(obj, r.k_event_type)) {
-      throw_invalid(where.empty() ? "event" : where,
-                    "expected a nexum.EventSchema or a dict, got " + type_name(obj));
+      throw_invalid(where.empty() ? "event" : where, "expected a nexum.EventSchema or a dict, got " + type_name(obj));
     }
     Ref f1 = field(obj, is_dict, r.k_event_id);
     PyObject* v = f1.get();
     if (v == nullptr) {
       e.event_id = EventId::generate();
     } else {
-      std::string text = PyUnicode_Check(v) ? std::string(utf8(v, name("event_id")))
-                         : PyObject_IsInstance(v, r.uuid_type) == 1
-                             ? str_of(v, name("event_id"))
-                             : (throw_invalid(name("event_id"), "expected str or uuid.UUID, got " + type_name(v)),
-                                std::string());
+      std::string text =
+          PyUnicode_Check(v) ? std::string(utf8(v, name("event_id")))
+          : PyObject_IsInstance(v, r.uuid_type) == 1
+              ? str_of(v, name("event_id"))
+              : (throw_invalid(name("event_id"), "expected str or uuid.UUID, got " + type_name(v)), std::string());
       auto id = EventId::parse(text, name("event_id"));
       if (!id) throw_status(id.error());
       e.event_id = *id;
@@ -486,18 +486,12 @@ EventSchema event_from_python(PyObject* obj, const std::string& where) {
 
 PyObject* json_to_python(const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::null:
-      Py_RETURN_NONE;
-    case boost::json::kind::bool_:
-      return PyBool_FromLong(v.get_bool() ? 1 : 0);
-    case boost::json::kind::int64:
-      return check(PyLong_FromLongLong(v.get_int64()));
-    case boost::json::kind::uint64:
-      return check(PyLong_FromUnsignedLongLong(v.get_uint64()));
-    case boost::json::kind::double_:
-      return number_to_decimal(v.get_double());
-    case boost::json::kind::string:
-      return cached_str(v.get_string());
+    case boost::json::kind::null: Py_RETURN_NONE;
+    case boost::json::kind::bool_: return PyBool_FromLong(v.get_bool() ? 1 : 0);
+    case boost::json::kind::int64: return check(PyLong_FromLongLong(v.get_int64()));
+    case boost::json::kind::uint64: return check(PyLong_FromUnsignedLongLong(v.get_uint64()));
+    case boost::json::kind::double_: return number_to_decimal(v.get_double());
+    case boost::json::kind::string: return cached_str(v.get_string());
     case boost::json::kind::array: {
       const auto& a = v.get_array();
       Ref list(check(PyList_New(static_cast<Py_ssize_t>(a.size()))));
@@ -523,8 +517,8 @@ PyObject* json_to_python(const boost::json::value& v) {
 PyObject* event_schema_to_python(const EventSchema& e) {
   Ref data(json_to_python(boost::json::value(e.data)));
   Ref metadata(json_to_python(boost::json::value(e.metadata)));
-  return envelope_to_python(e.event_id, e.event_type, e.timestamp, e.source, e.version, e.entity_type,
-                            e.entity_id, data.release(), metadata.release());
+  return envelope_to_python(e.event_id, e.event_type, e.timestamp, e.source, e.version, e.entity_type, e.entity_id,
+                            data.release(), metadata.release());
 }
 
 void CopiedEvent::assign(const EventView& v) {

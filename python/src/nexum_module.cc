@@ -59,8 +59,8 @@ ExpectedVersion expected_from_python(nb::handle v) {
     if (s == "stream_exists") return ExpectedVersion::stream_exists();
     throw_invalid("expected_version", "'" + s + "' is not any, no_stream, stream_exists or a version number");
   }
-  throw_invalid("expected_version", std::string("expected an int or nexum.ExpectedVersion, got ") +
-                                        Py_TYPE(v.ptr())->tp_name);
+  throw_invalid("expected_version",
+                std::string("expected an int or nexum.ExpectedVersion, got ") + Py_TYPE(v.ptr())->tp_name);
 }
 
 std::vector<EventSchema> events_from_python(nb::handle events, const std::string& where) {
@@ -262,9 +262,9 @@ class PySubscription {
 
 class PyStore {
  public:
-  PyStore(const std::string& path, const std::string& durability, bool create_if_missing,
-          std::size_t max_group_events, std::size_t block_cache_bytes, std::size_t write_buffer_bytes,
-          std::size_t stream_cache_entries, std::size_t subscription_batch) {
+  PyStore(const std::string& path, const std::string& durability, bool create_if_missing, std::size_t max_group_events,
+          std::size_t block_cache_bytes, std::size_t write_buffer_bytes, std::size_t stream_cache_entries,
+          std::size_t subscription_batch) {
     StoreOptions o;
     if (durability == "sync") {
       o.durability = Durability::kSync;
@@ -393,8 +393,9 @@ class PyStore {
       python_edge([&] {
         for (const RecordedEvent& e : *r) {
           Ref ev(event_schema_to_python(e.event));
-          nb::object rec = nb::module_::import_("nexum._types").attr("RecordedEvent")(
-              e.global_position, e.stream, e.stream_version, e.topic, nb::borrow(ev.get()));
+          nb::object rec =
+              nb::module_::import_("nexum._types")
+                  .attr("RecordedEvent")(e.global_position, e.stream, e.stream_version, e.topic, nb::borrow(ev.get()));
           out.append(rec);
         }
         return 0;
@@ -588,8 +589,8 @@ NB_MODULE(_nexum, m) {
       .def("wait_for_position", &PySubscription::wait_for_position, nb::arg("position"), nb::arg("timeout"));
 
   nb::class_<PyStore>(m, "Store", "The event store (see nexum.EventStore).")
-      .def(nb::init<const std::string&, const std::string&, bool, std::size_t, std::size_t, std::size_t,
-                    std::size_t, std::size_t>(),
+      .def(nb::init<const std::string&, const std::string&, bool, std::size_t, std::size_t, std::size_t, std::size_t,
+                    std::size_t>(),
            nb::arg("path"), nb::arg("durability") = "sync", nb::arg("create_if_missing") = true,
            nb::arg("max_group_events") = 4096, nb::arg("block_cache_bytes") = std::size_t{64} << 20,
            nb::arg("write_buffer_bytes") = std::size_t{32} << 20,

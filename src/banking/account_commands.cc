@@ -99,9 +99,8 @@ Result<Decider> parse_close(const FieldReader& r) {
       return reject(banking::kReasonAccountClosed, "account " + id + " is already closed");
     }
     if (!current.balance.is_zero()) {
-      return reject(banking::kReasonNonZeroBalance, "account " + id + " still holds " +
-                                                        current.balance.to_string() + " " +
-                                                        std::string(current.currency.code()));
+      return reject(banking::kReasonNonZeroBalance, "account " + id + " still holds " + current.balance.to_string() +
+                                                        " " + std::string(current.currency.code()));
     }
     Account after = current;
     after.state = AccountState::kClosed;

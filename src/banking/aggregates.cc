@@ -88,12 +88,11 @@ Status Account::apply(const EventSchema& e) {
       NEXUM_ASSIGN_OR_RETURN(std::string direction, r.required_string("direction"));
       Result<Money> moved = direction == "credit"  ? balance.add(amount)
                             : direction == "debit" ? balance.subtract(amount)
-                                                    : Result<Money>(r.error("direction", "must be credit or debit"));
+                                                   : Result<Money>(r.error("direction", "must be credit or debit"));
       if (!moved) return Status::data_loss(moved.error().message());
       if (!(*moved == stated)) {
-        return r.error("balance", "states " + stated.to_string() + " but the previous balance " +
-                                      balance.to_string() + " " + direction + " " + amount.to_string() +
-                                      " is " + moved->to_string());
+        return r.error("balance", "states " + stated.to_string() + " but the previous balance " + balance.to_string() +
+                                      " " + direction + " " + amount.to_string() + " is " + moved->to_string());
       }
     }
     balance = stated;

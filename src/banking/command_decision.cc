@@ -24,8 +24,7 @@ std::string entity_stream(std::string_view entity_type, std::string_view entity_
 
 }  // namespace
 
-CommandContext::CommandContext(const EventSchema& command, std::string topic, std::string action,
-                               const Clock& clock)
+CommandContext::CommandContext(const EventSchema& command, std::string topic, std::string action, const Clock& clock)
     : command_(command),
       command_id_(command.event_id.to_string()),
       topic_(std::move(topic)),
@@ -88,9 +87,9 @@ std::optional<Rejection> check_movement(const Account& account, std::string_view
   if (debit) {
     Result<std::strong_ordering> cmp = account.balance.compare(amount);
     if (cmp && *cmp == std::strong_ordering::less) {
-      return Rejection{std::string(banking::kReasonInsufficientFunds),
-                       who + " has " + account.balance.to_string() + " " + std::string(account.currency.code()) +
-                           ", " + amount.to_string() + " requested"};
+      return Rejection{std::string(banking::kReasonInsufficientFunds), who + " has " + account.balance.to_string() +
+                                                                           " " + std::string(account.currency.code()) +
+                                                                           ", " + amount.to_string() + " requested"};
     }
   }
   return std::nullopt;

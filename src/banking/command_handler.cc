@@ -13,16 +13,16 @@
 #include <thread>
 #include <utility>
 
-#include <boost/json/serializer.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json/serializer.hpp>
 
 #include "banking/command_decision.h"
 #include "banking/command_vocabulary.h"
 #include "banking/keyed_workers.h"
-#include "nexum/event_types.h"
-#include "nexum/kafka_message.h"
 #include "core/json_internal.h"
 #include "core/mutex.h"
+#include "nexum/event_types.h"
+#include "nexum/kafka_message.h"
 
 namespace nexum {
 
@@ -171,15 +171,15 @@ Result<Decider> NexumCommandHandler::Impl::parse(std::string_view topic, const E
   if (topic == topics::kCommandsAccounts) parse = banking_internal::parse_account_command;
   if (topic == topics::kCommandsLoans) parse = banking_internal::parse_loan_command;
   if (parse == nullptr) {
-    return malformed(Status::invalid_argument("topic: '" + json_internal::printable(topic) +
-                                              "' is not a command topic"));
+    return malformed(
+        Status::invalid_argument("topic: '" + json_internal::printable(topic) + "' is not a command topic"));
   }
-  if (command.event_id.is_nil()) return malformed(Status::invalid_argument("event_id: the nil UUID is not a command id"));
+  if (command.event_id.is_nil())
+    return malformed(Status::invalid_argument("event_id: the nil UUID is not a command id"));
   if (std::size_t bytes = json_bytes(command.data) + json_bytes(command.metadata); bytes > options_.max_command_bytes) {
-    return malformed(Status::invalid_argument("data: command of " + std::to_string(bytes) +
-                                              " bytes is larger than the limit of " +
-                                              std::to_string(options_.max_command_bytes) +
-                                              " bytes (CommandHandlerOptions::max_command_bytes)"));
+    return malformed(Status::invalid_argument(
+        "data: command of " + std::to_string(bytes) + " bytes is larger than the limit of " +
+        std::to_string(options_.max_command_bytes) + " bytes (CommandHandlerOptions::max_command_bytes)"));
   }
   const FieldReader meta(command.metadata, StatusCode::kInvalidArgument, "metadata.");
   for (std::string_view key : {"correlation_id", "user_id"}) {
@@ -222,9 +222,10 @@ Status NexumCommandHandler::Impl::check_vocabulary(std::string_view topic, std::
       ++it->second;
     }
     if (first) {
-      spdlog::warn("command field '{}' ({} {}) is not in the command vocabulary: accepted and ignored "
-                   "(commands.unknown_fields = warn; this is logged once per name)",
-                   name, topic, action);
+      spdlog::warn(
+          "command field '{}' ({} {}) is not in the command vocabulary: accepted and ignored "
+          "(commands.unknown_fields = warn; this is logged once per name)",
+          name, topic, action);
     }
   }
   return Status();
@@ -393,7 +394,8 @@ Result<CommandOutcome> NexumCommandHandler::Impl::handle_valid(CommandContext& c
       if (m.remember) m.remember(repo_);
       if (!repo_.snapshot_due(m.previous_version, m.version)) continue;
       Status s = m.snapshot(repo_);
-      if (!s.ok()) spdlog::warn("command handler: snapshot after command {} failed: {}", ctx.command_id(), s.to_string());
+      if (!s.ok())
+        spdlog::warn("command handler: snapshot after command {} failed: {}", ctx.command_id(), s.to_string());
     }
     count_new_outcome(ctx, outcome);
     return outcome;
@@ -488,7 +490,8 @@ Result<std::optional<CommandOutcome>> find_command_outcome(EventStore& store, st
   }
   if (positions.empty()) return std::optional<CommandOutcome>();
   NEXUM_ASSIGN_OR_RETURN(std::vector<RecordedEvent> first, store.read_all(positions.front(), 1));
-  if (first.empty()) return Status::internal("event at position " + std::to_string(positions.front()) + " not readable");
+  if (first.empty())
+    return Status::internal("event at position " + std::to_string(positions.front()) + " not readable");
   const EventSchema& e = first.front().event;
   CommandOutcome o;
   o.kind = (e.event_type == event_types::kTransactionFailed || e.event_type == event_types::kWorkflowRejected)

@@ -11,33 +11,32 @@ namespace {
 using std::string_view_literals::operator""sv;
 
 // What a Transaction of the original system carries beside what a movement reads.
-#define NEXUM_TRANSACTION_EXTRAS \
+#define NEXUM_TRANSACTION_EXTRAS                                                                              \
   "transaction_type"sv, "idempotency_key"sv, "channel"sv, "state"sv, "journal_entry_id"sv, "error_message"sv, \
       "metadata"sv, "id"sv
 
-constexpr std::array kDepositWithdraw = {"action"sv,      "account_id"sv, "amount"sv, "currency"sv,
-                                         "description"sv, "reference"sv,  NEXUM_TRANSACTION_EXTRAS};
+constexpr std::array kDepositWithdraw = {
+    "action"sv, "account_id"sv, "amount"sv, "currency"sv, "description"sv, "reference"sv, NEXUM_TRANSACTION_EXTRAS};
 constexpr std::array kTransfer = {"action"sv,   "from_account_id"sv, "to_account_id"sv, "amount"sv,
                                   "currency"sv, "description"sv,     "reference"sv,     NEXUM_TRANSACTION_EXTRAS};
 #undef NEXUM_TRANSACTION_EXTRAS
 
-constexpr std::array kCustomerCreate = {"action"sv,    "customer_id"sv,   "first_name"sv, "last_name"sv,
-                                        "email"sv,     "phone"sv,         "kyc_status"sv, "kyc_tier"sv,
+constexpr std::array kCustomerCreate = {"action"sv,      "customer_id"sv,   "first_name"sv, "last_name"sv,
+                                        "email"sv,       "phone"sv,         "kyc_status"sv, "kyc_tier"sv,
                                         "external_id"sv, "date_of_birth"sv, "address"sv,    "id"sv};
-constexpr std::array kCustomerUpdate = {"action"sv,      "customer_id"sv, "first_name"sv, "last_name"sv,
-                                        "email"sv,       "phone"sv,       "external_id"sv, "date_of_birth"sv,
-                                        "address"sv};
+constexpr std::array kCustomerUpdate = {"action"sv, "customer_id"sv, "first_name"sv,    "last_name"sv, "email"sv,
+                                        "phone"sv,  "external_id"sv, "date_of_birth"sv, "address"sv};
 constexpr std::array kCustomerKyc = {"action"sv, "customer_id"sv, "new_status"sv, "new_tier"sv};
 
-constexpr std::array kAccountOpen = {"action"sv,        "customer_id"sv,   "product_type"sv, "currency"sv,
-                                     "name"sv,          "account_id"sv,    "account_number"sv, "account_type"sv,
-                                     "interest_rate"sv, "credit_limit"sv,  "state"sv,        "id"sv};
+constexpr std::array kAccountOpen = {"action"sv,        "customer_id"sv,  "product_type"sv,   "currency"sv,
+                                     "name"sv,          "account_id"sv,   "account_number"sv, "account_type"sv,
+                                     "interest_rate"sv, "credit_limit"sv, "state"sv,          "id"sv};
 constexpr std::array kAccountClose = {"action"sv, "account_id"sv};
 
-constexpr std::array kLoanOriginate = {"action"sv,           "customer_id"sv,         "principal"sv,
-                                       "currency"sv,         "interest_rate"sv,       "term_months"sv,
-                                       "payment_frequency"sv, "account_id"sv,         "loan_id"sv,
-                                       "amortization_method"sv, "first_payment_date"sv, "id"sv};
+constexpr std::array kLoanOriginate = {
+    "action"sv,        "customer_id"sv,         "principal"sv,          "currency"sv,
+    "interest_rate"sv, "term_months"sv,         "payment_frequency"sv,  "account_id"sv,
+    "loan_id"sv,       "amortization_method"sv, "first_payment_date"sv, "id"sv};
 constexpr std::array kLoanDisburse = {"action"sv, "loan_id"sv, "account_id"sv};
 constexpr std::array kLoanPayment = {"action"sv, "loan_id"sv, "payment_amount"sv, "currency"sv, "account_id"sv};
 

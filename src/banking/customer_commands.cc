@@ -129,18 +129,18 @@ Result<Decider> parse_change_kyc(const FieldReader& r) {
     NEXUM_ASSIGN_OR_RETURN(KycTier t, read_enum<KycTier>(r, "new_tier"));
     tier = t;
   }
-  return Decider([id = *id, status = *status, tier](CommandContext& ctx,
-                                                    AggregateRepository& repo) -> Result<Decision> {
-    NEXUM_ASSIGN_OR_RETURN(Customer current, repo.load_customer(id));
-    if (!current.exists) {
-      return reject_workflow(ctx, WorkflowType::kKycReview, id, Customer::kEntityType, id, customer_not_found(id));
-    }
-    Customer after = current;
-    after.kyc_status = status;
-    if (tier) after.kyc_tier = *tier;
-    return customer_event(ctx, current, after, event_types::kKycStatusChanged,
-                          kyc_status_changed_data(after, current.kyc_status, current.kyc_tier));
-  });
+  return Decider(
+      [id = *id, status = *status, tier](CommandContext& ctx, AggregateRepository& repo) -> Result<Decision> {
+        NEXUM_ASSIGN_OR_RETURN(Customer current, repo.load_customer(id));
+        if (!current.exists) {
+          return reject_workflow(ctx, WorkflowType::kKycReview, id, Customer::kEntityType, id, customer_not_found(id));
+        }
+        Customer after = current;
+        after.kyc_status = status;
+        if (tier) after.kyc_tier = *tier;
+        return customer_event(ctx, current, after, event_types::kKycStatusChanged,
+                              kyc_status_changed_data(after, current.kyc_status, current.kyc_tier));
+      });
 }
 
 }  // namespace

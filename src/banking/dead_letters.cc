@@ -41,12 +41,9 @@ Result<DeliveryReport> republish(const DeadLetter& letter, const std::string& dl
 
 std::string_view dead_letter_state_name(DeadLetterState state) {
   switch (state) {
-    case DeadLetterState::kPending:
-      return "pending";
-    case DeadLetterState::kResolved:
-      return "resolved";
-    case DeadLetterState::kFailedAgain:
-      return "failed_again";
+    case DeadLetterState::kPending: return "pending";
+    case DeadLetterState::kResolved: return "resolved";
+    case DeadLetterState::kFailedAgain: return "failed_again";
   }
   return "pending";
 }
@@ -74,7 +71,7 @@ Result<std::vector<DeadLetterView>> describe_dead_letters(std::vector<DeadLetter
     }
     auto again = redriven.find(redrive_ref(dlq_topic, d.id));
     if (again != redriven.end()) v.redriven_as = again->second;
-    v.state = v.outcome               ? DeadLetterState::kResolved
+    v.state = v.outcome                ? DeadLetterState::kResolved
               : !v.redriven_as.empty() ? DeadLetterState::kFailedAgain
                                        : DeadLetterState::kPending;
     v.letter = std::move(d);

@@ -25,9 +25,9 @@ using kafka_internal::DeadLetterId;
 using kafka_internal::DeadLetterTopic;
 
 enum class DeadLetterState : std::uint8_t {
-  kPending,        // its command has no outcome, and no re-drive of it failed again
-  kResolved,       // its command has an outcome in the store (accepted or rejected)
-  kFailedAgain,    // re-driven, and dead-lettered again (see redriven_as)
+  kPending,      // its command has no outcome, and no re-drive of it failed again
+  kResolved,     // its command has an outcome in the store (accepted or rejected)
+  kFailedAgain,  // re-driven, and dead-lettered again (see redriven_as)
 };
 // "pending", "resolved", "failed_again".
 std::string_view dead_letter_state_name(DeadLetterState state);
@@ -35,10 +35,10 @@ std::string_view dead_letter_state_name(DeadLetterState state);
 // Value type.
 struct DeadLetterView {
   DeadLetter letter;
-  std::string command_id;  // the envelope's event_id; empty when the bytes are no envelope
-  std::string action;      // data.action of the command, when there is one
+  std::string command_id;                 // the envelope's event_id; empty when the bytes are no envelope
+  std::string action;                     // data.action of the command, when there is one
   std::optional<CommandOutcome> outcome;  // the command's stored outcome, if any
-  std::vector<std::string> redriven_as;  // ids of later dead letters re-driven from this one
+  std::vector<std::string> redriven_as;   // ids of later dead letters re-driven from this one
   DeadLetterState state = DeadLetterState::kPending;
 };
 
@@ -57,10 +57,10 @@ boost::json::object outcome_json(const CommandOutcome& outcome);
 // What a re-drive did. Value type.
 struct RedriveResult {
   DeadLetterId from;
-  DeliveryReport republished;        // topic, partition, offset of the republished command
+  DeliveryReport republished;  // topic, partition, offset of the republished command
   std::string command_id;
-  std::string action;                      // data.action of the command, when there is one
-  std::optional<CommandOutcome> outcome;   // once the service handled it (when waited for)
+  std::string action;                          // data.action of the command, when there is one
+  std::optional<CommandOutcome> outcome;       // once the service handled it (when waited for)
   std::optional<DeadLetterView> failed_again;  // its new dead letter, when it failed again
 };
 boost::json::object redrive_json(const RedriveResult& result, const std::string& dlq_topic);

@@ -4,8 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "nexum/event_types.h"
 #include "core/mutex.h"
+#include "nexum/event_types.h"
 
 namespace nexum {
 

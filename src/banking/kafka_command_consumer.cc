@@ -6,9 +6,10 @@
 
 namespace nexum {
 
-Result<std::unique_ptr<PipelinedCommandConsumer>> create_kafka_command_consumer(
-    const KafkaEventBusOptions& bus_options, PipelinedConsumerOptions options, NexumCommandHandler& handler,
-    EventBus& dlq_bus) {
+Result<std::unique_ptr<PipelinedCommandConsumer>> create_kafka_command_consumer(const KafkaEventBusOptions& bus_options,
+                                                                                PipelinedConsumerOptions options,
+                                                                                NexumCommandHandler& handler,
+                                                                                EventBus& dlq_bus) {
   if (options.topics.empty()) {
     for (std::string_view t : {topics::kCommandsTransactions, topics::kCommandsCustomers, topics::kCommandsAccounts,
                                topics::kCommandsLoans}) {

@@ -16,8 +16,9 @@ namespace nexum {
 // accounts, loans); `options.group_id` empty: "{client_id}_commands".
 // Dead letters go to bus_options.dlq_topic through `dlq_bus`. `handler` and
 // `dlq_bus` must outlive the consumer; stop it before destroying the handler.
-Result<std::unique_ptr<PipelinedCommandConsumer>> create_kafka_command_consumer(
-    const KafkaEventBusOptions& bus_options, PipelinedConsumerOptions options, NexumCommandHandler& handler,
-    EventBus& dlq_bus);
+Result<std::unique_ptr<PipelinedCommandConsumer>> create_kafka_command_consumer(const KafkaEventBusOptions& bus_options,
+                                                                                PipelinedConsumerOptions options,
+                                                                                NexumCommandHandler& handler,
+                                                                                EventBus& dlq_bus);
 
 }  // namespace nexum

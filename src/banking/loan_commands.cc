@@ -106,8 +106,7 @@ Result<Decision> decide_disburse(const std::string& loan_id, const std::string& 
   }
   if (account.customer_id != loan.customer_id) {
     return reject(banking::kReasonAccountOwnerMismatch, "account " + account_id + " belongs to customer " +
-                                                            account.customer_id + ", the loan to " +
-                                                            loan.customer_id);
+                                                            account.customer_id + ", the loan to " + loan.customer_id);
   }
   Account credited = account;
   NEXUM_ASSIGN_OR_RETURN(Money balance, account.balance.add(loan.principal));
@@ -142,37 +141,34 @@ Result<Decision> decide_disburse(const std::string& loan_id, const std::string& 
 
 struct Payment {
   std::string loan_id;
-  std::string amount_text;        // parsed against the loan's currency when deciding
+  std::string amount_text;           // parsed against the loan's currency when deciding
   std::optional<Currency> currency;  // when given: must be the loan's
-  std::string account_id;         // debited when given
+  std::string account_id;            // debited when given
 };
 
 Result<Decision> decide_payment(const Payment& p, CommandContext& ctx, AggregateRepository& repo) {
   NEXUM_ASSIGN_OR_RETURN(Loan loan, repo.load_loan(p.loan_id));
   const Currency currency = p.currency ? *p.currency : loan.currency();
   // InvalidArgument: malformed in this currency
-  NEXUM_ASSIGN_OR_RETURN(Money amount,
-                         Money::parse_positive(p.amount_text, currency.code(), "payment_amount"));
+  NEXUM_ASSIGN_OR_RETURN(Money amount, Money::parse_positive(p.amount_text, currency.code(), "payment_amount"));
   auto reject = [&](std::string_view reason, std::string message) {
     return reject_transaction(ctx, TransactionType::kPayment, p.account_id, {}, amount,
                               {std::string(reason), std::move(message)}, p.loan_id);
   };
   if (!loan.exists) return reject(banking::kReasonLoanNotFound, "loan " + p.loan_id + " does not exist");
   if (loan.state != LoanState::kDisbursed && loan.state != LoanState::kActive) {
-    return reject(banking::kReasonInvalidLoanState, "loan " + p.loan_id + " is " +
-                                                        std::string(enum_name(loan.state)) +
+    return reject(banking::kReasonInvalidLoanState, "loan " + p.loan_id + " is " + std::string(enum_name(loan.state)) +
                                                         ", payments need a disbursed loan");
   }
   if (!(currency == loan.currency())) {
     return reject(banking::kReasonCurrencyMismatch, "loan " + p.loan_id + " is in " +
-                                                        std::string(loan.currency().code()) +
-                                                        ", the payment in " + std::string(currency.code()));
+                                                        std::string(loan.currency().code()) + ", the payment in " +
+                                                        std::string(currency.code()));
   }
   NEXUM_ASSIGN_OR_RETURN(Money outstanding, loan.outstanding_balance.subtract(amount));
   if (outstanding.is_negative()) {
-    return reject(banking::kReasonOverpayment, "loan " + p.loan_id + " has " +
-                                                   loan.outstanding_balance.to_string() + " " +
-                                                   std::string(currency.code()) + " outstanding, " +
+    return reject(banking::kReasonOverpayment, "loan " + p.loan_id + " has " + loan.outstanding_balance.to_string() +
+                                                   " " + std::string(currency.code()) + " outstanding, " +
                                                    amount.to_string() + " offered");
   }
   Account debited;
@@ -248,9 +244,8 @@ Result<Decider> parse_loan_command(const CommandContext& ctx, const FieldReader&
     }
     NEXUM_ASSIGN_OR_RETURN(p.amount_text, r.required_string("payment_amount"));
     NEXUM_ASSIGN_OR_RETURN(p.account_id, r.optional_string("account_id"));
-    return Decider([p = std::move(p)](CommandContext& c, AggregateRepository& repo) {
-      return decide_payment(p, c, repo);
-    });
+    return Decider(
+        [p = std::move(p)](CommandContext& c, AggregateRepository& repo) { return decide_payment(p, c, repo); });
   }
   return r.error("action", "unknown action '" + json_internal::printable(action) + "' for " + ctx.topic() +
                                " (expected originate, disburse or payment)");

@@ -31,9 +31,9 @@ NexumEventPublisher::NexumEventPublisher(EventStore& store, const Clock& clock) 
 EventSchema NexumEventPublisher::make_event(std::string_view event_type, std::string_view entity_type,
                                             std::string_view entity_id, boost::json::object data,
                                             const EventContext& ctx) const {
-  EventSchema e = EventSchema::make(std::string(event_type), std::string(entity_type), std::string(entity_id),
-                                    std::move(data),
-                                    bi::event_metadata(ctx.correlation_id, ctx.causation_id, ctx.user_id), clock_);
+  EventSchema e =
+      EventSchema::make(std::string(event_type), std::string(entity_type), std::string(entity_id), std::move(data),
+                        bi::event_metadata(ctx.correlation_id, ctx.causation_id, ctx.user_id), clock_);
   if (ctx.event_id) e.event_id = *ctx.event_id;
   return e;
 }
@@ -42,8 +42,7 @@ Result<AppendResult> NexumEventPublisher::append(std::string_view event_type, st
                                                  std::string_view entity_id, boost::json::object data,
                                                  const EventContext& ctx) {
   if (entity_id.empty()) {
-    return Status::invalid_argument(std::string(entity_type) + ".id: required to publish " +
-                                    std::string(event_type));
+    return Status::invalid_argument(std::string(entity_type) + ".id: required to publish " + std::string(event_type));
   }
   std::vector<EventSchema> events;
   events.push_back(make_event(event_type, entity_type, entity_id, std::move(data), ctx));
@@ -121,8 +120,7 @@ Result<AppendResult> NexumEventPublisher::on_compliance_alert(const ComplianceAl
   return append(event_types::kComplianceAlert, "alert", id, bi::compliance_alert_data(a), ctx);
 }
 
-Result<AppendResult> NexumEventPublisher::on_collection_case_created(const CollectionCase& c,
-                                                                     const EventContext& ctx) {
+Result<AppendResult> NexumEventPublisher::on_collection_case_created(const CollectionCase& c, const EventContext& ctx) {
   return append(event_types::kCollectionCaseCreated, "collection_case", c.id, bi::collection_case_created_data(c), ctx);
 }
 
@@ -132,7 +130,8 @@ Result<AppendResult> NexumEventPublisher::on_workflow_completed(const WorkflowIn
 
 Result<AppendResult> NexumEventPublisher::on_audit_event(const AuditRecord& r, const EventContext& ctx) {
   if (!is_audit_event_type(r.event_type)) {
-    return Status::invalid_argument("event_type: unknown audit event type: '" + json_internal::printable(r.event_type) + "'");
+    return Status::invalid_argument("event_type: unknown audit event type: '" + json_internal::printable(r.event_type) +
+                                    "'");
   }
   return append(event_types::kAuditEvent, "audit", r.id, bi::audit_event_data(r), ctx);
 }
@@ -143,8 +142,7 @@ Result<AppendResult> NexumEventPublisher::on_loan_paid_off(const Loan& l, const 
   return append(event_types::kLoanPaidOff, Loan::kEntityType, l.id, bi::loan_paid_off_data(l), ctx);
 }
 
-Result<AppendResult> NexumEventPublisher::on_loan_defaulted(const Loan& l, int days_past_due,
-                                                            const EventContext& ctx) {
+Result<AppendResult> NexumEventPublisher::on_loan_defaulted(const Loan& l, int days_past_due, const EventContext& ctx) {
   if (days_past_due < 0) return Status::invalid_argument("days_past_due: must not be negative");
   return append(event_types::kLoanDefaulted, Loan::kEntityType, l.id, bi::loan_defaulted_data(l, days_past_due), ctx);
 }
@@ -182,14 +180,12 @@ Result<AppendResult> NexumEventPublisher::on_collection_case_resolved(const Coll
                 ctx);
 }
 
-Result<AppendResult> NexumEventPublisher::on_suspicious_activity(const SuspiciousActivity& s,
-                                                                 const EventContext& ctx) {
+Result<AppendResult> NexumEventPublisher::on_suspicious_activity(const SuspiciousActivity& s, const EventContext& ctx) {
   const std::string id = s.id.empty() ? EventId::generate(clock_).to_string() : s.id;
   return append(event_types::kSuspiciousActivity, "alert", id, bi::suspicious_activity_data(s), ctx);
 }
 
-Result<AppendResult> NexumEventPublisher::on_workflow_step_completed(const WorkflowInstance& w,
-                                                                     std::string_view step,
+Result<AppendResult> NexumEventPublisher::on_workflow_step_completed(const WorkflowInstance& w, std::string_view step,
                                                                      const EventContext& ctx) {
   if (step.empty()) return Status::invalid_argument("step: required");
   return append(event_types::kWorkflowStepCompleted, "workflow", w.id, bi::workflow_step_completed_data(w, step), ctx);

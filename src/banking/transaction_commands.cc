@@ -124,9 +124,8 @@ Result<Decider> parse_transaction_command(const CommandContext& ctx, const Field
     }
   }
 
-  return Decider([m = std::move(m)](CommandContext& c, AggregateRepository& repo) {
-    return decide_movement(m, c, repo);
-  });
+  return Decider(
+      [m = std::move(m)](CommandContext& c, AggregateRepository& repo) { return decide_movement(m, c, repo); });
 }
 
 }  // namespace nexum::banking_internal

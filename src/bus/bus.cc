@@ -8,16 +8,11 @@ namespace nexum {
 
 std::string_view event_bus_kind_name(EventBusKind kind) {
   switch (kind) {
-    case EventBusKind::kInMemory:
-      return "InMemoryEventBus";
-    case EventBusKind::kLog:
-      return "LogEventBus";
-    case EventBusKind::kKafka:
-      return "KafkaEventBus";
-    case EventBusKind::kSwitchable:
-      return "SwitchableBus";
-    case EventBusKind::kOther:
-      return "EventBus";
+    case EventBusKind::kInMemory: return "InMemoryEventBus";
+    case EventBusKind::kLog: return "LogEventBus";
+    case EventBusKind::kKafka: return "KafkaEventBus";
+    case EventBusKind::kSwitchable: return "SwitchableBus";
+    case EventBusKind::kOther: return "EventBus";
   }
   return "EventBus";
 }
@@ -38,8 +33,7 @@ Status EventBus::publish_batch(std::string_view topic, const std::vector<EventSc
   if (topic.empty()) return Status::invalid_argument("topic: must not be empty");
   if (!keys.empty() && keys.size() != events.size()) {
     return Status::invalid_argument("keys: " + std::to_string(keys.size()) + " keys for " +
-                                    std::to_string(events.size()) +
-                                    " events; pass one key per event or none");
+                                    std::to_string(events.size()) + " events; pass one key per event or none");
   }
   std::vector<std::optional<std::string>> per_event(events.size());
   for (std::size_t i = 0; i < keys.size(); ++i) {

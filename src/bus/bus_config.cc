@@ -8,12 +8,9 @@ namespace nexum {
 
 std::string_view bus_type_name(BusType type) {
   switch (type) {
-    case BusType::kMemory:
-      return "memory";
-    case BusType::kLog:
-      return "log";
-    case BusType::kKafka:
-      return "kafka";
+    case BusType::kMemory: return "memory";
+    case BusType::kLog: return "log";
+    case BusType::kKafka: return "kafka";
   }
   return "memory";
 }
@@ -48,8 +45,7 @@ Result<std::shared_ptr<EventBus>> make_bus(const BusConfig& config) {
     case BusType::kMemory:
       return std::shared_ptr<EventBus>(
           std::make_shared<InMemoryEventBus>(InMemoryEventBusOptions{.max_events = config.memory_max_events}));
-    case BusType::kLog:
-      return std::shared_ptr<EventBus>(std::make_shared<LogEventBus>());
+    case BusType::kLog: return std::shared_ptr<EventBus>(std::make_shared<LogEventBus>());
     case BusType::kKafka: {
       if (config.bootstrap_servers.empty()) {
         return Status::invalid_argument("bootstrap_servers required for Kafka event bus");
@@ -64,8 +60,8 @@ Result<std::shared_ptr<EventBus>> make_bus(const BusConfig& config) {
 
 std::vector<std::pair<std::string, std::string>> command_groups(const BusConfig& config) {
   std::vector<std::pair<std::string, std::string>> out;
-  for (std::string_view t : {topics::kCommandsTransactions, topics::kCommandsCustomers, topics::kCommandsLoans,
-                             topics::kCommandsAccounts}) {
+  for (std::string_view t :
+       {topics::kCommandsTransactions, topics::kCommandsCustomers, topics::kCommandsLoans, topics::kCommandsAccounts}) {
     out.emplace_back(std::string(t), config.consumer_group + "_" + std::string(t));
   }
   return out;

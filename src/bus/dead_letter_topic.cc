@@ -82,7 +82,8 @@ Result<OutgoingMessage> redrive_message(const DeadLetter& letter, std::string_vi
     if (h.name.rfind("nexum_dlq_", 0) == 0 || h.name == kHeaderRedriveOf) continue;
     m.headers.push_back(h);
   }
-  m.headers.push_back(MessageHeader{std::string(kHeaderRedriveOf), std::string(dlq_topic) + "/" + letter.id.to_string()});
+  m.headers.push_back(
+      MessageHeader{std::string(kHeaderRedriveOf), std::string(dlq_topic) + "/" + letter.id.to_string()});
   return m;
 }
 
@@ -202,14 +203,16 @@ Result<DeadLetterTopic::Page> DeadLetterTopic::read(std::size_t newest_per_parti
     const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, options_.dlq_topic.c_str(), p, &low, &high,
                                                                      static_cast<int>(timeout_.count()));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return Status::unavailable(std::string("kafka watermarks of ") + options_.dlq_topic + ": " + rd_kafka_err2str(err));
+      return Status::unavailable(std::string("kafka watermarks of ") + options_.dlq_topic + ": " +
+                                 rd_kafka_err2str(err));
     }
     page.total += std::max<std::int64_t>(0, high - low);
     ranges.emplace_back(p, std::max(low, high - static_cast<std::int64_t>(newest_per_partition)), high);
   }
   NEXUM_ASSIGN_OR_RETURN(page.letters, read_ranges(ranges));
   std::sort(page.letters.begin(), page.letters.end(), [](const DeadLetter& a, const DeadLetter& b) {
-    return std::tie(a.timestamp_ms, a.id.partition, a.id.offset) < std::tie(b.timestamp_ms, b.id.partition, b.id.offset);
+    return std::tie(a.timestamp_ms, a.id.partition, a.id.offset) <
+           std::tie(b.timestamp_ms, b.id.partition, b.id.offset);
   });
   return page;
 }
@@ -218,9 +221,7 @@ Result<DeadLetter> DeadLetterTopic::read(const DeadLetterId& id) {
   MutexLock lock(mu_);
   NEXUM_ASSIGN_OR_RETURN(int n, partitions());
   NEXUM_ASSIGN_OR_RETURN(rd_kafka_t * rk, handle());
-  auto missing = [&] {
-    return Status::not_found("no dead letter " + id.to_string() + " in " + options_.dlq_topic);
-  };
+  auto missing = [&] { return Status::not_found("no dead letter " + id.to_string() + " in " + options_.dlq_topic); };
   if (id.partition >= n) return missing();
   std::int64_t low = 0, high = 0;
   const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, options_.dlq_topic.c_str(), id.partition, &low,

@@ -38,9 +38,9 @@ struct DeadLetterId {
 // One message of the dead-letter topic. Value type.
 struct DeadLetter {
   DeadLetterId id;
-  std::int64_t timestamp_ms = -1;  // the broker's (or producer's) timestamp; -1 when none
-  std::optional<std::string> key;  // the original message's key
-  std::string value;               // the original message's bytes
+  std::int64_t timestamp_ms = -1;      // the broker's (or producer's) timestamp; -1 when none
+  std::optional<std::string> key;      // the original message's key
+  std::string value;                   // the original message's bytes
   std::vector<MessageHeader> headers;  // the original's, then the nexum_dlq_* ones
 
   // From the nexum_dlq_* headers ("" / -1 / 0 when the header is missing:

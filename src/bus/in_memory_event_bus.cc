@@ -23,8 +23,7 @@ Status InMemoryEventBus::stop() {
 }
 bool InMemoryEventBus::is_running() const { return dispatcher_->running; }
 
-Status InMemoryEventBus::do_publish(std::string_view topic, const EventSchema& event,
-                                    std::optional<std::string> key) {
+Status InMemoryEventBus::do_publish(std::string_view topic, const EventSchema& event, std::optional<std::string> key) {
   dispatcher_->dispatch(PublishedEvent{std::string(topic), event, std::move(key), {}});
   return Status();
 }

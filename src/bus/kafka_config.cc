@@ -65,8 +65,7 @@ Result<ConfPtr> make_producer_conf(const KafkaEventBusOptions& options) {
   NEXUM_RETURN_IF_ERROR(set_property(c, "batch.size", std::to_string(options.batch_size_bytes)));
   NEXUM_RETURN_IF_ERROR(set_property(c, "compression.type", options.compression));
   NEXUM_RETURN_IF_ERROR(set_property(c, "message.timeout.ms", std::to_string(options.message_timeout.count())));
-  NEXUM_RETURN_IF_ERROR(
-      set_property(c, "queue.buffering.max.messages", std::to_string(options.queue_max_messages)));
+  NEXUM_RETURN_IF_ERROR(set_property(c, "queue.buffering.max.messages", std::to_string(options.queue_max_messages)));
   NEXUM_RETURN_IF_ERROR(apply(c, options.properties));
   NEXUM_RETURN_IF_ERROR(apply(c, options.producer_properties));
   // Never overridable: the outbox's guarantees rest on these.
@@ -94,19 +93,15 @@ Result<ConfPtr> make_consumer_conf(const KafkaEventBusOptions& options, std::str
 Status status_from_kafka_error(rd_kafka_resp_err_t err, std::string_view context) {
   std::string message = std::string(context) + ": " + rd_kafka_err2str(err);
   switch (err) {
-    case RD_KAFKA_RESP_ERR_NO_ERROR:
-      return Status();
+    case RD_KAFKA_RESP_ERR_NO_ERROR: return Status();
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
     case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-      return Status::invalid_argument(message);
-    case RD_KAFKA_RESP_ERR__FATAL:
-      return Status::internal(message);
-    default:
-      return Status::unavailable(message);
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED: return Status::invalid_argument(message);
+    case RD_KAFKA_RESP_ERR__FATAL: return Status::internal(message);
+    default: return Status::unavailable(message);
   }
 }
 

@@ -9,9 +9,9 @@
 
 #include "bus/kafka_config.h"
 #include "bus/local_dispatcher.h"
+#include "core/mutex.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_message.h"
-#include "core/mutex.h"
 
 namespace nexum::kafka_internal {
 namespace {
@@ -37,14 +37,14 @@ std::vector<MessageHeader> message_headers(const rd_kafka_message_t* message) {
   const void* val = nullptr;
   std::size_t size = 0;
   for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-    out.push_back(MessageHeader{name, val != nullptr ? std::string(static_cast<const char*>(val), size) : std::string()});
+    out.push_back(
+        MessageHeader{name, val != nullptr ? std::string(static_cast<const char*>(val), size) : std::string()});
   }
   return out;
 }
 
-OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_view dlq_topic,
-                                 std::string_view topic, std::string_view group_id, const std::string& error,
-                                 int attempts) {
+OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_view dlq_topic, std::string_view topic,
+                                 std::string_view group_id, const std::string& error, int attempts) {
   OutgoingMessage dlq;
   dlq.topic = std::string(dlq_topic);
   if (message->key != nullptr) dlq.key.emplace(static_cast<const char*>(message->key), message->key_len);
@@ -125,7 +125,8 @@ std::chrono::milliseconds KafkaConsumer::waiting_for_assignment() const {
   const std::int64_t since = waiting_since_.load();
   if (since == 0 || assigned_.load()) return std::chrono::milliseconds(0);
   return std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(since)));
+      std::chrono::steady_clock::now() -
+      std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(since)));
 }
 
 void KafkaConsumer::run() {
@@ -133,9 +134,10 @@ void KafkaConsumer::run() {
   while (!stopping_.load()) {
     if (!assigned_.load() && std::chrono::steady_clock::now() >= next_wait_log) {
       next_wait_log = std::chrono::steady_clock::now() + kWaitLogEvery;
-      spdlog::info("kafka consumer {} of {}: still waiting for the group coordinator to assign partitions ({} s); "
-                   "a rebalance waits for every member the group still lists, up to its session.timeout.ms",
-                   group_id_, topic_, waiting_for_assignment().count() / 1000);
+      spdlog::info(
+          "kafka consumer {} of {}: still waiting for the group coordinator to assign partitions ({} s); "
+          "a rebalance waits for every member the group still lists, up to its session.timeout.ms",
+          group_id_, topic_, waiting_for_assignment().count() / 1000);
     }
     rd_kafka_message_t* message = rd_kafka_consumer_poll(rk_, static_cast<int>(kPollTimeout.count()));
     if (message == nullptr) {
@@ -199,8 +201,7 @@ void KafkaConsumer::handle(const rd_kafka_message_t* message) {
     if (status.code() == StatusCode::kUnavailable && attempt <= options_.max_handler_retries) {
       counters_.handler_retries.fetch_add(1);
       spdlog::warn("kafka consumer {}: handler unavailable for {} [{}] @{} (attempt {}), retrying in {} ms: {}",
-                   group_id_, topic_, message->partition, message->offset, attempt, backoff.count(),
-                   status.message());
+                   group_id_, topic_, message->partition, message->offset, attempt, backoff.count(), status.message());
       // Stopping mid-retry leaves the offset uncommitted: redelivered later.
       if (!sleep_unless_stopping(backoff)) return;
       backoff = next_backoff(backoff, options_.retry_backoff_max);
@@ -217,8 +218,7 @@ bool KafkaConsumer::dead_letter(const rd_kafka_message_t* message, const std::st
                   topic_, message->partition, message->offset, error);
     return true;
   }
-  std::vector<OutgoingMessage> batch{
-      make_dead_letter(message, options_.dlq_topic, topic_, group_id_, error, attempts)};
+  std::vector<OutgoingMessage> batch{make_dead_letter(message, options_.dlq_topic, topic_, group_id_, error, attempts)};
   std::chrono::milliseconds backoff = options_.retry_backoff;
   while (true) {
     Status status = producer_.produce_and_wait(batch, &stopping_);
@@ -230,8 +230,8 @@ bool KafkaConsumer::dead_letter(const rd_kafka_message_t* message, const std::st
                     group_id_, options_.dlq_topic, topic_, message->partition, message->offset, status.to_string(),
                     batch[0].value.size());
       for (MessageHeader& h : batch[0].headers) {
-        if (h.name == kHeaderDlqError) h.value += "; value of " + std::to_string(batch[0].value.size()) +
-                                                  " bytes dropped: " + status.message();
+        if (h.name == kHeaderDlqError)
+          h.value += "; value of " + std::to_string(batch[0].value.size()) + " bytes dropped: " + status.message();
       }
       batch[0].value.clear();
       continue;
@@ -329,8 +329,8 @@ void serve_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_par
   }
 }
 
-void KafkaConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                                 rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+void KafkaConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                                 void* opaque) {
   // Served inside rd_kafka_consumer_poll/close: on the consumer's own thread.
   auto* self = static_cast<KafkaConsumer*>(opaque);
   serve_rebalance(

@@ -16,9 +16,9 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bus/kafka_producer.h"
+#include "core/mutex.h"
 #include "nexum/bus.h"
 #include "nexum/kafka_bus.h"
-#include "core/mutex.h"
 
 namespace nexum::kafka_internal {
 
@@ -27,9 +27,8 @@ std::vector<MessageHeader> message_headers(const rd_kafka_message_t* message);
 
 // The dead letter of `message` (consumed from `topic` by `group_id`): its
 // key, value and headers, plus the nexum_dlq_* headers (doc/wire_format.md).
-OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_view dlq_topic,
-                                 std::string_view topic, std::string_view group_id, const std::string& error,
-                                 int attempts);
+OutgoingMessage make_dead_letter(const rd_kafka_message_t* message, std::string_view dlq_topic, std::string_view topic,
+                                 std::string_view group_id, const std::string& error, int attempts);
 
 // Serves one rebalance callback under either protocol (eager or
 // cooperative): assigns, then calls `on_assigned`; or calls `on_revoke`
@@ -48,8 +47,7 @@ class KafkaConsumer {
  public:
   // `options`, `producer` (for the DLQ) and `counters` must outlive this.
   KafkaConsumer(const KafkaEventBusOptions& options, std::string topic, std::string group_id,
-                std::string auto_offset_reset, EventHandler handler, KafkaProducer& producer,
-                KafkaCounters& counters);
+                std::string auto_offset_reset, EventHandler handler, KafkaProducer& producer, KafkaCounters& counters);
   ~KafkaConsumer();  // stop()
   KafkaConsumer(const KafkaConsumer&) = delete;
   KafkaConsumer& operator=(const KafkaConsumer&) = delete;

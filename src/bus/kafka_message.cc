@@ -36,8 +36,7 @@ void add_recorded_headers(std::string_view stream, std::int64_t version, std::in
 
 }  // namespace
 
-OutgoingMessage make_kafka_message(std::string_view topic, const EventSchema& event,
-                                   std::optional<std::string> key) {
+OutgoingMessage make_kafka_message(std::string_view topic, const EventSchema& event, std::optional<std::string> key) {
   OutgoingMessage message;
   message.topic = std::string(topic);
   message.key = std::move(key);
@@ -71,8 +70,7 @@ OutgoingMessage make_kafka_message(const EventView& e) {
   return message;
 }
 
-std::optional<std::string_view> find_header(const std::vector<MessageHeader>& headers,
-                                            std::string_view name) {
+std::optional<std::string_view> find_header(const std::vector<MessageHeader>& headers, std::string_view name) {
   for (const MessageHeader& h : headers) {
     if (h.name == name) return std::string_view(h.value);
   }

@@ -67,8 +67,7 @@ Status KafkaProbe::ping() {
   Result<Handle*> h = handle_for(groups_.empty() ? options_.client_id : groups_.front().second);
   if (!h) return h.error();
   const rd_kafka_metadata_t* md = nullptr;
-  const rd_kafka_resp_err_t err =
-      rd_kafka_metadata((*h)->rk, 0, nullptr, &md, static_cast<int>(timeout_.count()));
+  const rd_kafka_resp_err_t err = rd_kafka_metadata((*h)->rk, 0, nullptr, &md, static_cast<int>(timeout_.count()));
   Status s;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     s = Status::unavailable(std::string("kafka: no broker answered: ") + rd_kafka_err2str(err));

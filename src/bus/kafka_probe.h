@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
+#include "core/mutex.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/status.h"
-#include "core/mutex.h"
 
 namespace nexum::kafka_internal {
 

@@ -97,8 +97,7 @@ void KafkaProducer::on_delivery_report(rd_kafka_t* /*rk*/, const rd_kafka_messag
     report.status = status_from_kafka_error(message->err, "delivery to " + report.topic);
     report.possibly_persisted = rd_kafka_message_status(message) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
     self->counters_.delivery_failures.fetch_add(1);
-    spdlog::warn("kafka: delivery to {} [{}] failed: {}", report.topic, report.partition,
-                 report.status.to_string());
+    spdlog::warn("kafka: delivery to {} [{}] failed: {}", report.topic, report.partition, report.status.to_string());
   } else {
     self->counters_.delivered.fetch_add(1);
   }
@@ -128,8 +127,8 @@ void KafkaProducer::on_error(rd_kafka_t* rk, int err, const char* reason, void* 
   // librdkafka has already logged transport failures; only say more once
   // every broker is gone.
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  spdlog::log(code == RD_KAFKA_RESP_ERR__TRANSPORT ? spdlog::level::debug : spdlog::level::warn, "kafka producer: {}: {}",
-              rd_kafka_err2name(code), reason);
+  spdlog::log(code == RD_KAFKA_RESP_ERR__TRANSPORT ? spdlog::level::debug : spdlog::level::warn,
+              "kafka producer: {}: {}", rd_kafka_err2name(code), reason);
 }
 
 Status KafkaProducer::produce(const OutgoingMessage& message, DeliveryCallback on_delivery) {
@@ -210,8 +209,7 @@ struct BatchWaiter {
 
 }  // namespace
 
-Status KafkaProducer::produce_and_wait(const std::vector<OutgoingMessage>& messages,
-                                       const std::atomic<bool>* abort) {
+Status KafkaProducer::produce_and_wait(const std::vector<OutgoingMessage>& messages, const std::atomic<bool>* abort) {
   auto waiter = std::make_shared<BatchWaiter>();
   waiter->remaining = messages.size();
   Status produce_error;

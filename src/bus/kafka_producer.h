@@ -22,9 +22,8 @@ namespace nexum::kafka_internal {
 // EventBusStats as atomics, shared by the producer and the consumers.
 // Thread-safe.
 struct KafkaCounters {
-  std::atomic<std::uint64_t> produced{0}, delivered{0}, delivery_failures{0}, queue_full_waits{0},
-      consumed{0}, handled{0}, handler_retries{0}, dead_lettered{0}, undecodable{0}, commits{0},
-      commit_failures{0};
+  std::atomic<std::uint64_t> produced{0}, delivered{0}, delivery_failures{0}, queue_full_waits{0}, consumed{0},
+      handled{0}, handler_retries{0}, dead_lettered{0}, undecodable{0}, commits{0}, commit_failures{0};
   EventBusStats snapshot() const;
 };
 
@@ -50,8 +49,7 @@ class KafkaProducer {
   // Produces `messages` and waits for all their reports; returns the first
   // failure. Gives up with Unavailable when `abort` becomes true (the
   // messages may still be delivered later).
-  Status produce_and_wait(const std::vector<OutgoingMessage>& messages,
-                          const std::atomic<bool>* abort = nullptr);
+  Status produce_and_wait(const std::vector<OutgoingMessage>& messages, const std::atomic<bool>* abort = nullptr);
 
   // See EventBus::flush.
   Status flush(std::chrono::milliseconds timeout);
@@ -79,8 +77,8 @@ class KafkaProducer {
   std::thread poll_thread_;  // Only start()/stop() touch it (serialized by the bus).
 
   std::atomic<std::uint64_t> pending_{0};  // Taken, not yet reported.
-  Mutex wake_mu_;                     // Pairs with wake_cv_.
-  CondVar wake_cv_;        // Notified after reports are served.
+  Mutex wake_mu_;                          // Pairs with wake_cv_.
+  CondVar wake_cv_;                        // Notified after reports are served.
 };
 
 }  // namespace nexum::kafka_internal

@@ -5,8 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "nexum/json_codec.h"
 #include "core/mutex.h"
+#include "nexum/json_codec.h"
 
 namespace nexum::bus_internal {
 
@@ -92,8 +92,8 @@ Status publish_recorded_locally(LocalDispatcher& dispatcher, const OutgoingMessa
   if (message.topic.empty()) return Status::invalid_argument("topic: must not be empty");
   Result<EventSchema> event = decode_event_json(message.value);
   if (!event) return Status::invalid_argument("value: not an event envelope: " + event.error().message());
-  std::uint64_t index = dispatcher.dispatch(
-      PublishedEvent{message.topic, std::move(event).value(), message.key, message.headers});
+  std::uint64_t index =
+      dispatcher.dispatch(PublishedEvent{message.topic, std::move(event).value(), message.key, message.headers});
   if (on_delivery) {
     DeliveryReport report;
     report.topic = message.topic;

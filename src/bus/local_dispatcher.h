@@ -48,7 +48,7 @@ class LocalDispatcher {
   const std::size_t max_events_;
   const std::optional<std::string> log_to_;
   std::recursive_mutex dispatch_mu_;  // Held across one event's dispatch.
-  mutable Mutex mu_;             // Guards the state below; never held while a handler runs.
+  mutable Mutex mu_;                  // Guards the state below; never held while a handler runs.
   std::map<std::string, std::vector<HandlerPtr>, std::less<>> handlers_ NEXUM_GUARDED_BY(mu_);
   std::deque<PublishedEvent> events_ NEXUM_GUARDED_BY(mu_);
   EventBusStats stats_ NEXUM_GUARDED_BY(mu_);

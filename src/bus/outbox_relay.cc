@@ -17,8 +17,8 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
-#include "nexum/kafka_message.h"
 #include "core/mutex.h"
+#include "nexum/kafka_message.h"
 
 namespace nexum {
 class OutboxRelay::Impl {
@@ -98,10 +98,13 @@ class OutboxRelay::Impl {
     s.lag_positions = std::max<std::int64_t>(0, s.last_position - s.checkpoint);
     if (s.lag_positions > 0 && oldest_micros == 0) {
       // Behind, with nothing in flight: the oldest unrelayed event is the next one.
-      store_.scan_log(s.checkpoint + 1, 1, {}, [&](const EventView& e) {
-        oldest_micros = e.envelope.timestamp.time_since_epoch().count();
-        return Status();
-      }).ignore_error();
+      store_
+          .scan_log(s.checkpoint + 1, 1, {},
+                    [&](const EventView& e) {
+                      oldest_micros = e.envelope.timestamp.time_since_epoch().count();
+                      return Status();
+                    })
+          .ignore_error();
     }
     if (s.lag_positions > 0 && oldest_micros != 0) {
       s.lag_seconds = std::max(0.0, static_cast<double>(clock_.now().time_since_epoch().count() - oldest_micros) / 1e6);
@@ -188,15 +191,15 @@ class OutboxRelay::Impl {
     EventBus* bus;
     {
       MutexLock lock(mu_);
-      window_cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return window_.size() < options_.max_in_flight || pausing(epoch); });
+      window_cv_.wait(mu_,
+                      [&]() NEXUM_REQUIRES(mu_) { return window_.size() < options_.max_in_flight || pausing(epoch); });
       if (pausing(epoch)) return Status::unavailable("outbox relay pausing");
       window_.push_back(InFlight{false, e.envelope.timestamp.time_since_epoch().count()});
       bus = bus_;
     }
     std::int64_t position = e.global_position;
-    Status s = bus->publish_recorded(make_kafka_message(e), [this, epoch, position](const DeliveryReport& r) {
-      on_delivery(epoch, position, r);
-    });
+    Status s = bus->publish_recorded(
+        make_kafka_message(e), [this, epoch, position](const DeliveryReport& r) { on_delivery(epoch, position, r); });
     if (!s.ok()) {
       note_failure(s, position);
       return s;

@@ -85,9 +85,9 @@ class PipelinedConsumerCore {
   // committable.
   struct PartitionState {
     std::deque<std::pair<std::int64_t, bool>> open;  // (offset, finished)
-    std::int64_t committable = -1;  // next offset to commit; -1: nothing finished yet
-    std::int64_t committed = -1;    // last committable handed to a commit
-    int busy = 0;                   // commands running or being dead-lettered
+    std::int64_t committable = -1;                   // next offset to commit; -1: nothing finished yet
+    std::int64_t committed = -1;                     // last committable handed to a commit
+    int busy = 0;                                    // commands running or being dead-lettered
     bool revoking = false;
   };
   struct Completion {
@@ -190,9 +190,9 @@ Status PipelinedConsumerCore::start() {
   if (rk == nullptr) return Status::invalid_argument(std::string("kafka consumer: ") + errstr.data());
   (void)conf->release();  // rd_kafka_new took ownership.
   rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* topics =
-      rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size()));
-  for (const std::string& t : options_.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size()));
+  for (const std::string& t : options_.topics)
+    rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics);
   rd_kafka_topic_partition_list_destroy(topics);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -234,8 +234,8 @@ void PipelinedConsumerCore::stop() {
 std::chrono::milliseconds PipelinedConsumerCore::waiting_for_assignment() const {
   const std::int64_t since = waiting_since_.load();
   if (since == 0 || assigned_.load()) return std::chrono::milliseconds(0);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-      SteadyClock::now() - SteadyClock::time_point(SteadyClock::duration(since)));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() -
+                                                               SteadyClock::time_point(SteadyClock::duration(since)));
 }
 
 PipelinedConsumerStats PipelinedConsumerCore::stats() const {
@@ -258,9 +258,10 @@ void PipelinedConsumerCore::run() {
   while (!stopping_.load()) {
     if (!assigned_.load() && SteadyClock::now() >= next_wait_log) {
       next_wait_log = SteadyClock::now() + kWaitLogInterval;
-      spdlog::info("command consumer {}: still waiting for the group coordinator to assign partitions ({} s); a "
-                   "rebalance waits for every member the group still lists, up to its session.timeout.ms",
-                   options_.group_id, waiting_for_assignment().count() / 1000);
+      spdlog::info(
+          "command consumer {}: still waiting for the group coordinator to assign partitions ({} s); a "
+          "rebalance waits for every member the group still lists, up to its session.timeout.ms",
+          options_.group_id, waiting_for_assignment().count() / 1000);
     }
     const bool progressed = process_completions();
     run_due_retries();
@@ -271,7 +272,8 @@ void PipelinedConsumerCore::run() {
     }
     auto timeout = kPollTimeout;
     if (!timers_.empty()) {
-      timeout = std::min(timeout, std::chrono::ceil<std::chrono::milliseconds>(timers_.begin()->first - SteadyClock::now()));
+      timeout =
+          std::min(timeout, std::chrono::ceil<std::chrono::milliseconds>(timers_.begin()->first - SteadyClock::now()));
     }
     {
       MutexLock lock(done_mu_);
@@ -476,8 +478,8 @@ bool PipelinedConsumerCore::process_completions() {
       if (d.status.ok()) {
         counters_.dead_lettered.fetch_add(1);
         if (!c.event) counters_.undecodable.fetch_add(1);
-        spdlog::warn("command consumer {}: dead-lettered {} [{}] @{} to {}: {}", options_.group_id,
-                     c.partition.first, c.partition.second, c.offset, bus_options_.dlq_topic, c.dlq_error);
+        spdlog::warn("command consumer {}: dead-lettered {} [{}] @{} to {}: {}", options_.group_id, c.partition.first,
+                     c.partition.second, c.offset, bus_options_.dlq_topic, c.dlq_error);
         finish(c);
       } else if (!may_start(c)) {
         drop(c);
@@ -497,8 +499,7 @@ bool PipelinedConsumerCore::process_completions() {
                may_start(c)) {
       counters_.retries.fetch_add(1);
       spdlog::warn("command consumer {}: handler unavailable for {} [{}] @{} (attempt {}), retrying: {}",
-                   options_.group_id, c.partition.first, c.partition.second, c.offset, c.attempts,
-                   d.status.message());
+                   options_.group_id, c.partition.first, c.partition.second, c.offset, c.attempts, d.status.message());
       c.state = Command::State::kRetryWait;  // keeps its key: later commands on it wait
       schedule(c, backoff(c.attempts));
     } else if (d.status.code() == StatusCode::kUnavailable && !may_start(c)) {
@@ -623,8 +624,7 @@ void PipelinedConsumerCore::drain(const char* what, Busy busy) {
     MutexLock lock(done_mu_);
     done_cv_.wait_for(done_mu_, kPollTimeout, [this]() NEXUM_REQUIRES(done_mu_) { return !done_.empty(); });
     if (SteadyClock::now() >= next_log) {
-      spdlog::warn("command consumer {}: {}: still waiting for outcomes of started commands", options_.group_id,
-                   what);
+      spdlog::warn("command consumer {}: {}: still waiting for outcomes of started commands", options_.group_id, what);
       next_log = SteadyClock::now() + kDrainLogInterval;
     }
   }

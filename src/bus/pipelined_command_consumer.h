@@ -51,15 +51,15 @@ struct PipelinedConsumerOptions {
 
 // Counters since construction. Value type.
 struct PipelinedConsumerStats {
-  std::uint64_t consumed = 0;        // messages taken from Kafka
-  std::uint64_t handled = 0;         // outcomes durable (handler OK)
-  std::uint64_t retries = 0;         // handler Unavailable, dispatched again
-  std::uint64_t dead_lettered = 0;   // written to the DLQ (acknowledged)
-  std::uint64_t undecodable = 0;     // of those, messages that were no envelope (no handler saw them)
+  std::uint64_t consumed = 0;           // messages taken from Kafka
+  std::uint64_t handled = 0;            // outcomes durable (handler OK)
+  std::uint64_t retries = 0;            // handler Unavailable, dispatched again
+  std::uint64_t dead_lettered = 0;      // written to the DLQ (acknowledged)
+  std::uint64_t undecodable = 0;        // of those, messages that were no envelope (no handler saw them)
   std::uint64_t dropped_on_revoke = 0;  // taken but not started when their partition was revoked
-  std::uint64_t commits = 0;         // offset commits requested
+  std::uint64_t commits = 0;            // offset commits requested
   std::uint64_t commit_failures = 0;
-  std::uint64_t pauses = 0;          // times the in-flight bound paused the partitions
+  std::uint64_t pauses = 0;  // times the in-flight bound paused the partitions
   std::uint64_t max_in_flight_seen = 0;
 };
 

@@ -9,7 +9,7 @@ Status SwitchableBus::apply(EventBus& bus, const Sub& sub, const std::string& gr
 }
 
 Result<std::shared_ptr<EventBus>> SwitchableBus::install(std::shared_ptr<EventBus> next, std::string consumer_group,
-                                                          bool apply_subscriptions) {
+                                                         bool apply_subscriptions) {
   if (!next) return Status::invalid_argument("bus: must not be null");
   MutexLock install_lock(install_mu_);
   std::vector<Sub> subs;

@@ -71,7 +71,7 @@ class SwitchableBus final : public EventBus {
   std::shared_ptr<EventBus> current_ NEXUM_GUARDED_BY(mu_);
   bool apply_to_current_ NEXUM_GUARDED_BY(mu_) = true;
   std::vector<Sub> subs_ NEXUM_GUARDED_BY(mu_);
-  Mutex install_mu_;                // serializes install() and subscribe()
+  Mutex install_mu_;  // serializes install() and subscribe()
 };
 
 }  // namespace nexum::bus_internal

@@ -31,17 +31,12 @@ void* run_trampoline(void* p) {
 
 int thrd_result(int rc) {
   switch (rc) {
-    case 0:
-      return thrd_success;
-    case ETIMEDOUT:
-      return thrd_timedout;
-    case EBUSY:
-      return thrd_busy;
+    case 0: return thrd_success;
+    case ETIMEDOUT: return thrd_timedout;
+    case EBUSY: return thrd_busy;
     case ENOMEM:
-    case EAGAIN:
-      return thrd_nomem;
-    default:
-      return thrd_error;
+    case EAGAIN: return thrd_nomem;
+    default: return thrd_error;
   }
 }
 
@@ -93,8 +88,6 @@ int cnd_timedwait(cnd_t* cond, mtx_t* mutex, const struct timespec* deadline) {
 }
 void cnd_destroy(cnd_t* cond) { pthread_cond_destroy(native(cond)); }
 
-void call_once(once_flag* flag, void (*func)(void)) {
-  pthread_once(reinterpret_cast<pthread_once_t*>(flag), func);
-}
+void call_once(once_flag* flag, void (*func)(void)) { pthread_once(reinterpret_cast<pthread_once_t*>(flag), func); }
 
 }  // extern "C"

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "cluster/cluster_node.h"
@@ -107,7 +107,8 @@ void register_cluster_commands(CLI::App& app) {
   CLI::App* sub = cluster->add_subcommand(
       "create-topics", "Create the command topics and the changelog with one partition per shard, and the DLQ");
   sub->add_option("--kafka", create->bootstrap_servers, "Kafka bootstrap servers host:port[,host:port]")->required();
-  sub->add_option("--shards", create->shards, "Partitions per command topic and changelog (fixed for the cluster's life)")
+  sub->add_option("--shards", create->shards,
+                  "Partitions per command topic and changelog (fixed for the cluster's life)")
       ->check(CLI::Range(1, 10000));
   sub->add_option("--replication", create->replication, "Replication factor (default 3; min.insync.replicas 2)")
       ->check(CLI::Range(1, 32));

@@ -28,7 +28,7 @@ struct ClusterServeArgs {
   std::string data;
   std::string node_id;
   std::string topic_prefix;
-  std::string http;  // empty: no HTTP; else host:port of GET /cluster and GET /health
+  std::string http;            // empty: no HTTP; else host:port of GET /cluster and GET /health
   int session_timeout_ms = 0;  // 0: the default
 };
 int run_cluster_serve(const ClusterServeArgs& args);

@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <boost/json/object.hpp>
-#include <spdlog/spdlog.h>
 
 #include "bus/kafka_mock_cluster.h"
 #include "cli/commands.h"
@@ -171,9 +171,7 @@ int run_demo(const DemoArgs& args) {
   std::uint64_t sent = 0;
   auto settle = [&]() -> bool {
     const auto deadline = Clock::now() + std::chrono::seconds(120);
-    auto left = [&] {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    };
+    auto left = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()); };
     while (Clock::now() < deadline) {
       const std::int64_t position = store->last_position();
       if (!sagas.wait_until_processed(position, left()) || !sagas.wait_until_relayed(left())) break;
@@ -217,8 +215,7 @@ int run_demo(const DemoArgs& args) {
     }
     if (!settle()) return 1;
   }
-  const auto elapsed_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+  const auto elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
   // A week later: applications still waiting for an account are rejected.
   saga_clock.set(SystemClock::instance().now() + kTimeTravel);
   Status polled = sagas.poll_deadlines();
@@ -236,15 +233,20 @@ int run_demo(const DemoArgs& args) {
   const std::uint64_t issued = sent + saga_stats.commands_sent;
   const long long per_second =
       elapsed_us > 0 ? static_cast<long long>(issued * 1000000ULL / static_cast<std::uint64_t>(elapsed_us)) : 0;
-  std::printf("commands: %llu sent (%llu by the demo, %llu by the loan saga), %llu handled in %lld.%03lld s (%lld commands/s)\n",
-              static_cast<unsigned long long>(issued), static_cast<unsigned long long>(sent),
-              static_cast<unsigned long long>(saga_stats.commands_sent), static_cast<unsigned long long>(st.handled()),
-              static_cast<long long>(elapsed_us / 1000000), static_cast<long long>((elapsed_us / 1000) % 1000),
-              per_second);
-  std::printf("  accepted %llu: %s\n", static_cast<unsigned long long>(st.accepted), join_counts(st.accepted_by_action).c_str());
-  std::printf("  rejected %llu: %s\n", static_cast<unsigned long long>(st.rejected), join_counts(st.rejected_by_reason).c_str());
-  std::printf("  dead-lettered %llu: %s\n", static_cast<unsigned long long>(st.malformed), join_counts(st.malformed_by_field).c_str());
-  std::printf("  duplicates %llu (redelivered, answered from the store)\n", static_cast<unsigned long long>(st.duplicates));
+  std::printf(
+      "commands: %llu sent (%llu by the demo, %llu by the loan saga), %llu handled in %lld.%03lld s (%lld "
+      "commands/s)\n",
+      static_cast<unsigned long long>(issued), static_cast<unsigned long long>(sent),
+      static_cast<unsigned long long>(saga_stats.commands_sent), static_cast<unsigned long long>(st.handled()),
+      static_cast<long long>(elapsed_us / 1000000), static_cast<long long>((elapsed_us / 1000) % 1000), per_second);
+  std::printf("  accepted %llu: %s\n", static_cast<unsigned long long>(st.accepted),
+              join_counts(st.accepted_by_action).c_str());
+  std::printf("  rejected %llu: %s\n", static_cast<unsigned long long>(st.rejected),
+              join_counts(st.rejected_by_reason).c_str());
+  std::printf("  dead-lettered %llu: %s\n", static_cast<unsigned long long>(st.malformed),
+              join_counts(st.malformed_by_field).c_str());
+  std::printf("  duplicates %llu (redelivered, answered from the store)\n",
+              static_cast<unsigned long long>(st.duplicates));
   if (st.failed > 0) std::printf("  FAILED %llu\n", static_cast<unsigned long long>(st.failed));
 
   // Loan applications, as the saga stored them.
@@ -286,7 +288,8 @@ int run_demo(const DemoArgs& args) {
   });
   std::printf("events: %lld stored, relayed to the bus up to position %lld%s\n", static_cast<long long>(last),
               static_cast<long long>(relay_stats.checkpoint), relayed ? "" : " (relay behind!)");
-  for (const auto& [topic, n] : per_topic) std::printf("  %-36s %llu\n", topic.c_str(), static_cast<unsigned long long>(n));
+  for (const auto& [topic, n] : per_topic)
+    std::printf("  %-36s %llu\n", topic.c_str(), static_cast<unsigned long long>(n));
 
   // Balances: the aggregate (snapshot + fold) against an independent replay.
   int mismatches = 0, negatives = 0, checked = 0;
@@ -330,7 +333,8 @@ void register_demo_command(CLI::App& app) {
   sub->add_option("--customers", args->customers, "Number of customers (default 50)")->check(CLI::Range(1, 100000));
   sub->add_option("--bus", args->bus, "memory, log or kafka (default memory)")
       ->check(CLI::IsMember({"memory", "log", "kafka"}));
-  sub->add_option("--kafka", args->kafka, "Kafka bootstrap servers (default with --bus kafka: an in-process mock cluster)");
+  sub->add_option("--kafka", args->kafka,
+                  "Kafka bootstrap servers (default with --bus kafka: an in-process mock cluster)");
   sub->add_option("--workers", args->workers,
                   "memory/log bus: command worker threads, by account (default 8; 0: inline on the publisher)")
       ->check(CLI::Range(0, 256));

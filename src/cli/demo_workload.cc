@@ -61,8 +61,12 @@ std::vector<DemoCommand> DemoWorkload::customers() {
   for (int i = 0; i < n_; ++i) {
     const std::string id = demo_customer_id(i);
     v.push_back(make(topics::kCommandsCustomers, id,
-                     {{"action", "create"}, {"customer_id", id}, {"first_name", first[i % 8]},
-                      {"last_name", last[(i / 8) % 8]}, {"email", id + "@example.com"}, {"kyc_status", "pending"}}));
+                     {{"action", "create"},
+                      {"customer_id", id},
+                      {"first_name", first[i % 8]},
+                      {"last_name", last[(i / 8) % 8]},
+                      {"email", id + "@example.com"},
+                      {"kyc_status", "pending"}}));
   }
   return v;
 }
@@ -73,7 +77,9 @@ std::vector<DemoCommand> DemoWorkload::kyc() {
     if (!verified(i)) continue;
     const std::string id = demo_customer_id(i);
     v.push_back(make(topics::kCommandsCustomers, id,
-                     {{"action", "change_kyc"}, {"customer_id", id}, {"new_status", "verified"},
+                     {{"action", "change_kyc"},
+                      {"customer_id", id},
+                      {"new_status", "verified"},
                       {"new_tier", pre_approved(i) ? "tier_2" : "tier_1"}}));
   }
   return v;
@@ -96,12 +102,20 @@ std::vector<DemoCommand> DemoWorkload::accounts() {
     if (opens_no_account(i)) continue;
     // Customers without verified KYC try too, and are refused.
     v.push_back(make(topics::kCommandsAccounts, demo_checking_id(i),
-                     {{"action", "open"}, {"account_id", demo_checking_id(i)}, {"customer_id", demo_customer_id(i)},
-                      {"product_type", "checking"}, {"currency", "USD"}, {"name", "Everyday"}}));
+                     {{"action", "open"},
+                      {"account_id", demo_checking_id(i)},
+                      {"customer_id", demo_customer_id(i)},
+                      {"product_type", "checking"},
+                      {"currency", "USD"},
+                      {"name", "Everyday"}}));
     if (has_savings(i)) {
       v.push_back(make(topics::kCommandsAccounts, demo_savings_id(i),
-                       {{"action", "open"}, {"account_id", demo_savings_id(i)}, {"customer_id", demo_customer_id(i)},
-                        {"product_type", "savings"}, {"currency", "EUR"}, {"name", "Savings"}}));
+                       {{"action", "open"},
+                        {"account_id", demo_savings_id(i)},
+                        {"customer_id", demo_customer_id(i)},
+                        {"product_type", "savings"},
+                        {"currency", "EUR"},
+                        {"name", "Savings"}}));
     }
   }
   return v;
@@ -112,12 +126,17 @@ std::vector<DemoCommand> DemoWorkload::deposits() {
   for (int i = 0; i < n_; ++i) {
     if (!active(i)) continue;
     v.push_back(make(topics::kCommandsTransactions, demo_checking_id(i),
-                     {{"action", "deposit"}, {"account_id", demo_checking_id(i)},
-                      {"amount", cents(range(100000, 500000))}, {"currency", "USD"}, {"description", "Salary"}}));
+                     {{"action", "deposit"},
+                      {"account_id", demo_checking_id(i)},
+                      {"amount", cents(range(100000, 500000))},
+                      {"currency", "USD"},
+                      {"description", "Salary"}}));
     if (has_savings(i)) {
       v.push_back(make(topics::kCommandsTransactions, demo_savings_id(i),
-                       {{"action", "deposit"}, {"account_id", demo_savings_id(i)},
-                        {"amount", cents(range(10000, 90000))}, {"currency", "EUR"}}));
+                       {{"action", "deposit"},
+                        {"account_id", demo_savings_id(i)},
+                        {"amount", cents(range(10000, 90000))},
+                        {"currency", "EUR"}}));
     }
   }
   return v;
@@ -132,15 +151,18 @@ std::vector<DemoCommand> DemoWorkload::activity() {
   for (int i : movers) {
     const std::string acc = demo_checking_id(i);
     for (int k = 0; k < 3; ++k) {
-      v.push_back(make(topics::kCommandsTransactions, acc,
-                       {{"action", "withdraw"}, {"account_id", acc}, {"amount", cents(range(500, 20000))},
-                        {"description", "ATM"}}));
+      v.push_back(make(
+          topics::kCommandsTransactions, acc,
+          {{"action", "withdraw"}, {"account_id", acc}, {"amount", cents(range(500, 20000))}, {"description", "ATM"}}));
     }
     const int peer = movers[static_cast<std::size_t>(range(0, static_cast<std::int64_t>(movers.size()) - 1))];
     if (peer != i) {
       v.push_back(make(topics::kCommandsTransactions, acc,
-                       {{"action", "transfer"}, {"from_account_id", acc}, {"to_account_id", demo_checking_id(peer)},
-                        {"amount", cents(range(1000, 50000))}, {"description", "Rent share"}}));
+                       {{"action", "transfer"},
+                        {"from_account_id", acc},
+                        {"to_account_id", demo_checking_id(peer)},
+                        {"amount", cents(range(1000, 50000))},
+                        {"description", "Rent share"}}));
     }
     if (i % 5 == 2) {  // overdraft: more than any salary
       v.push_back(make(topics::kCommandsTransactions, acc,
@@ -155,12 +177,12 @@ std::vector<DemoCommand> DemoWorkload::activity() {
                        {{"action", "deposit"}, {"account_id", acc}, {"amount", "50.00"}, {"currency", "EUR"}}));
     }
     if (i % 8 == 3) {  // a tenth of a cent: malformed, dead-lettered
-      v.push_back(make(topics::kCommandsTransactions, acc,
-                       {{"action", "deposit"}, {"account_id", acc}, {"amount", "12.345"}}));
+      v.push_back(
+          make(topics::kCommandsTransactions, acc, {{"action", "deposit"}, {"account_id", acc}, {"amount", "12.345"}}));
     }
     if (i % 9 == 6) {  // a redelivery: the same envelope twice
-      DemoCommand once = make(topics::kCommandsTransactions, acc,
-                              {{"action", "deposit"}, {"account_id", acc}, {"amount", "25.00"}});
+      DemoCommand once =
+          make(topics::kCommandsTransactions, acc, {{"action", "deposit"}, {"account_id", acc}, {"amount", "25.00"}});
       v.push_back(once);
       v.push_back(once);
     }
@@ -173,14 +195,23 @@ std::vector<DemoCommand> DemoWorkload::loans_originate() {
   for (int i = 0; i < n_; ++i) {
     if (!borrower(i)) continue;
     v.push_back(make(topics::kCommandsLoans, loan_id(i),
-                     {{"action", "originate"}, {"loan_id", loan_id(i)}, {"customer_id", demo_customer_id(i)},
-                      {"principal", "5000.00"}, {"currency", "USD"}, {"interest_rate", "6.5"}, {"term_months", 24},
+                     {{"action", "originate"},
+                      {"loan_id", loan_id(i)},
+                      {"customer_id", demo_customer_id(i)},
+                      {"principal", "5000.00"},
+                      {"currency", "USD"},
+                      {"interest_rate", "6.5"},
+                      {"term_months", 24},
                       {"account_id", demo_checking_id(i)}}));
   }
   if (n_ > 9) {  // an unverified customer asks too
     v.push_back(make(topics::kCommandsLoans, "loan_pending",
-                     {{"action", "originate"}, {"customer_id", demo_customer_id(9)}, {"principal", "1000.00"},
-                      {"currency", "USD"}, {"interest_rate", "6.5"}, {"term_months", 12}}));
+                     {{"action", "originate"},
+                      {"customer_id", demo_customer_id(9)},
+                      {"principal", "1000.00"},
+                      {"currency", "USD"},
+                      {"interest_rate", "6.5"},
+                      {"term_months", 12}}));
   }
   return v;
 }
@@ -202,7 +233,9 @@ std::vector<DemoCommand> DemoWorkload::loans_repay() {
     if (!borrower(i)) continue;
     const bool in_full = n++ % 2 == 0;
     v.push_back(make(topics::kCommandsLoans, loan_id(i),
-                     {{"action", "payment"}, {"loan_id", loan_id(i)}, {"payment_amount", in_full ? "5000.00" : "750.00"},
+                     {{"action", "payment"},
+                      {"loan_id", loan_id(i)},
+                      {"payment_amount", in_full ? "5000.00" : "750.00"},
                       {"account_id", demo_checking_id(i)}}));
     if (!in_full) {  // more than is owed
       v.push_back(make(topics::kCommandsLoans, loan_id(i),

@@ -14,8 +14,8 @@
 #include <memory>
 #include <string>
 
-#include <boost/json/serialize.hpp>
 #include <CLI/CLI.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "banking/dead_letters.h"
 #include "cli/commands.h"
@@ -139,7 +139,8 @@ void run_list(const DlqArgs& a) {
     }
     const DeadLetter& d = it->letter;
     std::string from = d.source_topic.empty() ? "?" : d.source_topic;
-    if (d.source_partition >= 0) from += " [" + std::to_string(d.source_partition) + "] @" + std::to_string(d.source_offset);
+    if (d.source_partition >= 0)
+      from += " [" + std::to_string(d.source_partition) + "] @" + std::to_string(d.source_offset);
     std::printf("%-10s %-13s %-40s %-16s %s\n", d.id.to_string().c_str(), std::string(state).c_str(), from.c_str(),
                 it->action.empty() ? "-" : it->action.c_str(), one_line(d.error, 100).c_str());
   }
@@ -189,11 +190,17 @@ void run_redrive(const DlqArgs& a) {
     // not follow the service's writes); `nexum dlq show ID --data DIR` does.
     Result<banking_internal::RedriveResult> r =
         banking_internal::redrive_dead_letter(*o->dlq, **bus, *id, nullptr, std::chrono::milliseconds(0));
-    if (r) results.push_back(std::move(r).value()); else failed = r.error();
+    if (r)
+      results.push_back(std::move(r).value());
+    else
+      failed = r.error();
   } else {
-    Result<std::vector<banking_internal::RedriveResult>> rs = banking_internal::redrive_pending(
-        *o->dlq, **bus, o->store.get(), std::chrono::milliseconds(0), 1000);
-    if (rs) results = std::move(rs).value(); else failed = rs.error();
+    Result<std::vector<banking_internal::RedriveResult>> rs =
+        banking_internal::redrive_pending(*o->dlq, **bus, o->store.get(), std::chrono::milliseconds(0), 1000);
+    if (rs)
+      results = std::move(rs).value();
+    else
+      failed = rs.error();
   }
   (*bus)->stop().ignore_error();
   for (const auto& r : results) {
@@ -237,7 +244,8 @@ void register_dlq_command(CLI::App& app) {
 
   auto redrive_args = std::make_shared<DlqArgs>();
   CLI::App* redrive = dlq->add_subcommand(
-      "redrive", "Republish a dead letter's original command (bytes, key) to its source topic, with a header naming it");
+      "redrive",
+      "Republish a dead letter's original command (bytes, key) to its source topic, with a header naming it");
   common(redrive, redrive_args);
   redrive->add_option("id", redrive_args->id, "Dead letter id {partition}-{offset}");
   redrive->add_flag("--all", redrive_args->all, "Every pending dead letter (with --data: those without an outcome)");

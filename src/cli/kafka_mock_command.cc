@@ -64,7 +64,8 @@ int run_kafka_mock(const KafkaMockArgs& args) {
 void register_kafka_mock_command(CLI::App& app) {
   auto args = std::make_shared<KafkaMockArgs>();
   CLI::App* sub = app.add_subcommand(
-      "kafka-mock", "Run an in-process mock Kafka cluster (librdkafka) until SIGINT/SIGTERM; prints its bootstrap servers");
+      "kafka-mock",
+      "Run an in-process mock Kafka cluster (librdkafka) until SIGINT/SIGTERM; prints its bootstrap servers");
   sub->add_option("--brokers", args->brokers, "Number of brokers (default 3)")->check(CLI::Range(1, 16));
   sub->add_option("--bootstrap-file", args->bootstrap_file, "Also write the bootstrap servers to this file");
   sub->callback([args] { set_exit_code(run_kafka_mock(*args)); });

@@ -47,8 +47,8 @@ std::unique_ptr<EventStore> open_for_writing(const std::string& dir, std::string
   std::fprintf(stderr,
                "nexum %.*s: %s is in use by process %ld (nexum serve?) and this command writes; "
                "instead: %.*s\n",
-               static_cast<int>(command.size()), command.data(), dir.c_str(), *holder,
-               static_cast<int>(instead.size()), instead.data());
+               static_cast<int>(command.size()), command.data(), dir.c_str(), *holder, static_cast<int>(instead.size()),
+               instead.data());
   set_exit_code(2);
   return nullptr;
 }

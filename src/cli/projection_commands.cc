@@ -50,7 +50,7 @@ void fail(const char* command, const Status& s, int code = 1) {
 struct ProjectionsArgs {
   std::string data;
   bool json = false;
-  std::string parked;  // list parked events of this projection
+  std::string parked;      // list parked events of this projection
   std::int64_t retry = 0;  // with --parked: retry the event at this position
 };
 
@@ -68,9 +68,11 @@ boost::json::object status_json(const ProjectionStatus& st) {
 }
 
 void run_projections(const ProjectionsArgs& a) {
-  auto store = a.retry > 0 ? open_for_writing(a.data, "projections --retry",
-                                              "stop the service and run it again (the service has no endpoint that retries a parked event)")
-                           : open_for_reading(a.data);
+  auto store = a.retry > 0
+                   ? open_for_writing(
+                         a.data, "projections --retry",
+                         "stop the service and run it again (the service has no endpoint that retries a parked event)")
+                   : open_for_reading(a.data);
   if (!store) return;
   auto engine = builtin_engine(*store);
   if (!engine) return;
@@ -116,7 +118,8 @@ struct ReplayArgs {
 
 void run_replay(const ReplayArgs& a) {
   auto store = open_for_writing(a.data, "replay",
-                                "ask the running service: POST /projections/" + (a.projection.empty() ? std::string("{name}") : a.projection) +
+                                "ask the running service: POST /projections/" +
+                                    (a.projection.empty() ? std::string("{name}") : a.projection) +
                                     "/rebuild (with the token), progress in GET /projections");
   if (!store) return;
   auto engine = builtin_engine(*store);

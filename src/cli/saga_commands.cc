@@ -12,8 +12,8 @@
 #include <memory>
 #include <string>
 
-#include <boost/json/serialize.hpp>
 #include <CLI/CLI.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "cli/commands.h"
 #include "cli/open_store.h"
@@ -39,15 +39,9 @@ void print_json(const boost::json::object& o) {
 }
 
 boost::json::object summary_json(const SagaSummary& s) {
-  return {{"saga", s.saga},
-          {"checkpoint", s.checkpoint},
-          {"instances", s.instances},
-          {"active", s.active},
-          {"completed", s.completed},
-          {"rejected", s.rejected},
-          {"failed", s.failed},
-          {"outbox", s.outbox},
-          {"deadlines", s.deadlines},
+  return {{"saga", s.saga},     {"checkpoint", s.checkpoint}, {"instances", s.instances},
+          {"active", s.active}, {"completed", s.completed},   {"rejected", s.rejected},
+          {"failed", s.failed}, {"outbox", s.outbox},         {"deadlines", s.deadlines},
           {"sent", s.sent}};
 }
 

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "nexum/service.h"
@@ -93,9 +93,10 @@ int run_serve(const ServeArgs& args) {
                    options.http.host.c_str());
       return 2;
     }
-    spdlog::warn("INSECURE: listening on {} with no token (--insecure-no-auth): every mutating endpoint is open to "
-                 "anyone who reaches this address",
-                 options.http.host);
+    spdlog::warn(
+        "INSECURE: listening on {} with no token (--insecure-no-auth): every mutating endpoint is open to "
+        "anyone who reaches this address",
+        options.http.host);
   }
   if (options.data_dir.empty()) {
     std::fprintf(stderr, "serve: --data (or \"data\" in --config) is required\n");
@@ -146,7 +147,8 @@ void register_serve_command(CLI::App& app) {
   sub->add_flag("--cluster", args->cluster,
                 "Run as one node of a cluster on Kafka (--kafka, --data, --node-id; doc/cluster.md)");
   sub->add_option("--node-id", args->cluster_args.node_id, "With --cluster: this node's id");
-  sub->add_option("--topic-prefix", args->cluster_args.topic_prefix, "With --cluster: prefix of every topic and the group");
+  sub->add_option("--topic-prefix", args->cluster_args.topic_prefix,
+                  "With --cluster: prefix of every topic and the group");
   sub->add_option("--session-timeout-ms", args->cluster_args.session_timeout_ms,
                   "With --cluster: consumer-group session timeout (default 10000)");
   sub->callback([args] { set_exit_code(run_serve(*args)); });

@@ -74,15 +74,17 @@ void run_read(const LogArgs& a) {
 void run_verify(const std::string& dir) {
   auto store = open_for_reading(dir);
   if (!store) return;
-  Status s = store->verify([](std::int64_t n) { std::fprintf(stderr, "\rverified %lld events", static_cast<long long>(n)); });
+  Status s =
+      store->verify([](std::int64_t n) { std::fprintf(stderr, "\rverified %lld events", static_cast<long long>(n)); });
   std::fputc('\n', stderr);
   if (!s.ok()) {
     std::printf("FAILED: %s\n", s.to_string().c_str());
     set_exit_code(1);
     return;
   }
-  std::printf("OK: %lld events, positions dense, every index entry agrees, every record decodes, write-ahead log intact\n",
-              static_cast<long long>(store->last_position()));
+  std::printf(
+      "OK: %lld events, positions dense, every index entry agrees, every record decodes, write-ahead log intact\n",
+      static_cast<long long>(store->last_position()));
 }
 
 struct RecoverArgs {
@@ -112,8 +114,7 @@ void run_recover(const RecoverArgs& a) {
   std::printf("%s\n", report->describe().c_str());
   if (!a.accept_loss) {
     print_lost(*report);
-    std::printf("refusing to drop them without --accept-loss: nexum recover --data %s --accept-loss\n",
-                a.data.c_str());
+    std::printf("refusing to drop them without --accept-loss: nexum recover --data %s --accept-loss\n", a.data.c_str());
     set_exit_code(1);
     return;
   }

@@ -33,8 +33,8 @@ ClusterTopics::ClusterTopics(const std::string& prefix)
     : changelog(prefix + "nexum.changelog"),
       dead_letters(prefix + std::string(topics::kCommandsDlq)),
       group(prefix + "nexum.cluster") {
-  for (std::string_view t : {topics::kCommandsTransactions, topics::kCommandsCustomers, topics::kCommandsAccounts,
-                             topics::kCommandsLoans}) {
+  for (std::string_view t :
+       {topics::kCommandsTransactions, topics::kCommandsCustomers, topics::kCommandsAccounts, topics::kCommandsLoans}) {
     commands.push_back(prefix + std::string(t));
   }
 }
@@ -81,8 +81,8 @@ class ShardRuntime {
     marker.shard = shard_;
     marker.node_id = node_id_;
     marker.epoch.generation = generation;
-    NEXUM_ASSIGN_OR_RETURN(std::int64_t marker_offset,
-                           writer_.write_and_wait(topics_.changelog, shard_, "marker", encode_changelog_record(marker)));
+    NEXUM_ASSIGN_OR_RETURN(std::int64_t marker_offset, writer_.write_and_wait(topics_.changelog, shard_, "marker",
+                                                                              encode_changelog_record(marker)));
     epoch_ = OwnerEpoch{generation, marker_offset};
     NEXUM_ASSIGN_OR_RETURN(RestoreStats restored,
                            restore_shard(options, topics_.changelog, *replica_, marker_offset, &progress_));
@@ -92,11 +92,12 @@ class ShardRuntime {
       published_epoch_ = epoch_;
     }
     last_position_ = restored.last_position;
-    spdlog::info("cluster node {}: shard {} taken over at epoch {}: {} changelog records read from @{} ({} fenced), "
-                 "{} events checked, {} restored in {:.3f} s ({:.0f} events/s){}",
-                 node_id_, shard_, epoch_.to_string(), restored.records_read, restored.read_from, restored.records_ignored,
-                 restored.events_verified, restored.events_applied, restored.seconds, restored.events_per_second(),
-                 restored.wiped ? "; the local copy was dropped and rebuilt" : "");
+    spdlog::info(
+        "cluster node {}: shard {} taken over at epoch {}: {} changelog records read from @{} ({} fenced), "
+        "{} events checked, {} restored in {:.3f} s ({:.0f} events/s){}",
+        node_id_, shard_, epoch_.to_string(), restored.records_read, restored.read_from, restored.records_ignored,
+        restored.events_verified, restored.events_applied, restored.seconds, restored.events_per_second(),
+        restored.wiped ? "; the local copy was dropped and rebuilt" : "");
     return Status();
   }
 
@@ -218,8 +219,8 @@ class ShardRuntime {
       if (outcome.error().code() != StatusCode::kUnavailable) {
         return dead_letter(t, seq, outcome.error().to_string());
       }
-      spdlog::warn("cluster node {}: shard {}: {} [{}] @{} unavailable, retrying: {}", node_id_, shard_, t.topic, shard_,
-                   t.offset, outcome.error().message());
+      spdlog::warn("cluster node {}: shard {}: {} [{}] @{} unavailable, retrying: {}", node_id_, shard_, t.topic,
+                   shard_, t.offset, outcome.error().message());
       if (stopping()) return;  // left unfinished: the next owner handles it
       std::this_thread::sleep_for(backoff);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
@@ -290,8 +291,8 @@ class ShardRuntime {
           if (s.ok()) {
             finish(seq);
           } else {
-            fail(Status(s.code(), "shard " + std::to_string(shard_) + ": writing to " + topic + " failed: " +
-                                      s.message()));
+            fail(Status(s.code(),
+                        "shard " + std::to_string(shard_) + ": writing to " + topic + " failed: " + s.message()));
           }
           std::lock_guard lock(mu_);
           --writes_in_flight_;
@@ -387,8 +388,8 @@ class ClusterNodeCore {
   void update_pauses();
   void set_paused(int shard, bool paused);
   void fail(Status s) {
-    spdlog::critical("cluster node {}: {}; the node stops so that the group hands its shards on",
-                     options_.node_id, s.to_string());
+    spdlog::critical("cluster node {}: {}; the node stops so that the group hands its shards on", options_.node_id,
+                     s.to_string());
     std::lock_guard lock(failure_mu_);
     if (failure_.ok()) failure_ = std::move(s);
   }
@@ -419,8 +420,8 @@ Status ClusterNodeCore::start() {
   // Range assignment gives partition p of every command topic to one member:
   // the shard is owned whole (doc/cluster.md §1).
   NEXUM_RETURN_IF_ERROR(kafka_internal::set_property(conf.get(), "partition.assignment.strategy", "range"));
-  NEXUM_RETURN_IF_ERROR(kafka_internal::set_property(conf.get(), "session.timeout.ms",
-                                                     std::to_string(options_.session_timeout.count())));
+  NEXUM_RETURN_IF_ERROR(
+      kafka_internal::set_property(conf.get(), "session.timeout.ms", std::to_string(options_.session_timeout.count())));
   NEXUM_RETURN_IF_ERROR(kafka_internal::set_property(
       conf.get(), "heartbeat.interval.ms", std::to_string(std::max<long>(100, options_.session_timeout.count() / 4))));
   NEXUM_RETURN_IF_ERROR(kafka_internal::set_property(conf.get(), "isolation.level", "read_committed"));
@@ -431,10 +432,12 @@ Status ClusterNodeCore::start() {
   rd_kafka_t* rk = handle.get();
   rd_kafka_poll_set_consumer(rk);
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(4);
-  for (const std::string& t : topics_.commands) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  for (const std::string& t : topics_.commands)
+    rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, list);
   rd_kafka_topic_partition_list_destroy(list);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka_internal::status_from_kafka_error(err, "subscribe to the command topics");
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafka_internal::status_from_kafka_error(err, "subscribe to the command topics");
   rk_ = handle.release();
   thread_ = std::thread([this] { run(); });
   return Status();
@@ -542,14 +545,15 @@ void ClusterNodeCore::commit(bool sync, bool all) {
   rd_kafka_topic_partition_list_destroy(list);
 }
 
-void ClusterNodeCore::on_commit(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* /*offsets*/,
-                                void* opaque) {
+void ClusterNodeCore::on_commit(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                                rd_kafka_topic_partition_list_t* /*offsets*/, void* opaque) {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
   auto* self = static_cast<ClusterNodeCore*>(opaque);
   self->commit_failures_.fetch_add(1);
-  spdlog::warn("cluster node {}: offset commit refused: {} (a stale generation: this node no longer owns the "
-               "shards it committed for)",
-               self->options_.node_id, rd_kafka_err2str(err));
+  spdlog::warn(
+      "cluster node {}: offset commit refused: {} (a stale generation: this node no longer owns the "
+      "shards it committed for)",
+      self->options_.node_id, rd_kafka_err2str(err));
   std::lock_guard lock(self->shards_mu_);
   for (auto& [shard, runtime] : self->shards_) runtime->forget_committed();  // the next commit carries them again
 }
@@ -568,8 +572,9 @@ void ClusterNodeCore::assign(rd_kafka_topic_partition_list_t* partitions) {
   {
     std::lock_guard lock(shards_mu_);
     for (int shard : shards) {
-      auto runtime = std::make_unique<ShardRuntime>(shard, shard_count_, topics_, options_.topic_prefix,
-                                                    options_.node_id, *writer_, [this](Status s) { fail(std::move(s)); });
+      auto runtime =
+          std::make_unique<ShardRuntime>(shard, shard_count_, topics_, options_.topic_prefix, options_.node_id,
+                                         *writer_, [this](Status s) { fail(std::move(s)); });
       taking.push_back(runtime.get());
       shards_[shard] = std::move(runtime);
     }

@@ -90,7 +90,8 @@ Status create_cluster_topics(const CreateTopicsOptions& options) {
                                             std::to_string(options.shards) + " (created by someone else meanwhile?)");
           }
           ready = true;
-          for (int p = 0; p < md->topics[i].partition_cnt; ++p) ready = ready && md->topics[i].partitions[p].leader >= 0;
+          for (int p = 0; p < md->topics[i].partition_cnt; ++p)
+            ready = ready && md->topics[i].partitions[p].leader >= 0;
         }
         rd_kafka_metadata_destroy(md);
       }

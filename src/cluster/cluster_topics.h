@@ -13,8 +13,8 @@ namespace nexum::cluster {
 struct CreateTopicsOptions {
   std::string bootstrap_servers;  // Required.
   std::string topic_prefix;
-  int shards = 12;       // partitions of every command topic and of the changelog
-  int replication = 3;   // replication factor; min.insync.replicas is 2 when it is 3 or more, else 1
+  int shards = 12;      // partitions of every command topic and of the changelog
+  int replication = 3;  // replication factor; min.insync.replicas is 2 when it is 3 or more, else 1
   std::chrono::milliseconds timeout{60000};
 };
 

@@ -45,8 +45,9 @@ Result<std::int32_t> group_generation(rd_kafka_t* rk) {
   }
   char instance_id[512];
   std::size_t instance_size = sizeof(instance_id);
-  const bool has_instance = rd_kafka_conf_get(conf, "group.instance.id", instance_id, &instance_size) == RD_KAFKA_CONF_OK &&
-                            instance_size > 1;
+  const bool has_instance =
+      rd_kafka_conf_get(conf, "group.instance.id", instance_id, &instance_size) == RD_KAFKA_CONF_OK &&
+      instance_size > 1;
   const auto rebuild = [&](std::int32_t generation) {
     return MetadataPtr(rd_kafka_consumer_group_metadata_new_with_genid(group_id, generation, member_id.c_str(),
                                                                        has_instance ? instance_id : nullptr));

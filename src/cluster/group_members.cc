@@ -81,7 +81,8 @@ Result<std::vector<GroupMember>> group_members(rd_kafka_t* rk, const std::string
     }
   }
   rd_kafka_group_list_destroy(list);
-  std::sort(out.begin(), out.end(), [](const GroupMember& a, const GroupMember& b) { return a.client_id < b.client_id; });
+  std::sort(out.begin(), out.end(),
+            [](const GroupMember& a, const GroupMember& b) { return a.client_id < b.client_id; });
   return out;
 }
 

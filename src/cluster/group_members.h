@@ -13,8 +13,8 @@
 namespace nexum::cluster {
 
 struct GroupMember {
-  std::string client_id;  // "nexum-node-{node id}"
-  std::string host;       // "/127.0.0.1"
+  std::string client_id;    // "nexum-node-{node id}"
+  std::string host;         // "/127.0.0.1"
   std::vector<int> shards;  // partitions assigned to it (of any command topic), ascending
 };
 

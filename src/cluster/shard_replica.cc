@@ -16,7 +16,8 @@ Result<std::unique_ptr<ShardReplica>> ShardReplica::open(const std::string& data
   std::unique_ptr<ShardReplica> replica(new ShardReplica(directory(data_dir, shard), shard));
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(replica->dir_).parent_path(), ec);
-  if (ec) return Status::unavailable("shard " + std::to_string(shard) + ": creating " + replica->dir_ + ": " + ec.message());
+  if (ec)
+    return Status::unavailable("shard " + std::to_string(shard) + ": creating " + replica->dir_ + ": " + ec.message());
   NEXUM_RETURN_IF_ERROR(replica->open_store());
   return replica;
 }

@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
 #include "bus/kafka_config.h"
 #include "cluster/kafka_handle.h"
@@ -63,7 +63,8 @@ class OrderedAppender {
       if (appends.empty() || appends.back().stream != e.stream) {
         StreamAppend a;
         a.stream = e.stream;
-        a.expected = e.stream_version == 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(e.stream_version - 1);
+        a.expected =
+            e.stream_version == 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(e.stream_version - 1);
         a.topic = e.topic;
         appends.push_back(std::move(a));
       } else if (appends.back().topic != e.topic) {
@@ -165,7 +166,8 @@ std::optional<ResumePoint> load_resume_point(EventStore& store) {
 Status save_resume_point(EventStore& store, const ResumePoint& r) {
   Snapshot snap;
   snap.version = r.epoch.marker_offset;
-  snap.state = boost::json::serialize(boost::json::object{{"generation", r.epoch.generation}, {"position", r.position}});
+  snap.state =
+      boost::json::serialize(boost::json::object{{"generation", r.epoch.generation}, {"position", r.position}});
   return store.save_snapshot(kResumeStream, snap);
 }
 
@@ -188,9 +190,9 @@ Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 100);
     if (m == nullptr) {
       if (SteadyClock::now() - last_message > read_timeout) {
-        return Status::unavailable("restore: " + where + ": no message for " +
-                                   std::to_string(read_timeout.count()) + " ms at offset " +
-                                   std::to_string(offset + 1) + " (the marker is at " + std::to_string(marker_offset) + ")");
+        return Status::unavailable("restore: " + where + ": no message for " + std::to_string(read_timeout.count()) +
+                                   " ms at offset " + std::to_string(offset + 1) + " (the marker is at " +
+                                   std::to_string(marker_offset) + ")");
       }
       continue;
     }
@@ -210,7 +212,8 @@ Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string
     ++stats.records_read;
     Result<ChangelogRecord> record =
         decode_changelog_record(std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0));
-    if (!record) return Status::data_loss("restore: " + where + " @" + std::to_string(offset) + ": " + record.error().message());
+    if (!record)
+      return Status::data_loss("restore: " + where + " @" + std::to_string(offset) + ": " + record.error().message());
     if (!fence.admit(offset, *record)) {
       ++stats.records_ignored;
       continue;
@@ -226,17 +229,18 @@ Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string
       // A write of this owner failed and later ones landed: the owner
       // stopped at its failure and committed nothing past it, so the rest of
       // its epoch is redone by the next owner (doc/cluster.md §4).
-      spdlog::warn("restore: {} @{}: the outcome starts at position {}, the history so far ends at {}: the rest of "
-                   "epoch {} is ignored",
-                   where, offset, first, next_position - 1, record->epoch.to_string());
+      spdlog::warn(
+          "restore: {} @{}: the outcome starts at position {}, the history so far ends at {}: the rest of "
+          "epoch {} is ignored",
+          where, offset, first, next_position - 1, record->epoch.to_string());
       broken = record->epoch;
       ++stats.records_ignored;
       continue;
     }
     if (first < next_position) {
-      return Status::data_loss("restore: " + where + " @" + std::to_string(offset) + ": the outcome starts at position " +
-                               std::to_string(first) + ", the history so far ends at " +
-                               std::to_string(next_position - 1));
+      return Status::data_loss("restore: " + where + " @" + std::to_string(offset) +
+                               ": the outcome starts at position " + std::to_string(first) +
+                               ", the history so far ends at " + std::to_string(next_position - 1));
     }
     next_position = last + 1;
     if (last <= local_last) {
@@ -255,9 +259,10 @@ Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string
   }
   NEXUM_RETURN_IF_ERROR(appender.wait_all());
   if (local_last > next_position - 1) {
-    spdlog::warn("restore: {}: the local copy holds positions {}..{} the changelog lacks (a former owner's "
-                 "unreplicated tail); dropping the copy",
-                 where, next_position, local_last);
+    spdlog::warn(
+        "restore: {}: the local copy holds positions {}..{} the changelog lacks (a former owner's "
+        "unreplicated tail); dropping the copy",
+        where, next_position, local_last);
     return Pass::kMismatch;
   }
   stats.last_position = next_position - 1;
@@ -278,8 +283,8 @@ Result<RestoreStats> restore_shard(const KafkaEventBusOptions& options, const st
   if (progress != nullptr) progress->target = marker_offset;
   RestoreStats stats;
   for (int attempt = 0;; ++attempt) {
-    NEXUM_ASSIGN_OR_RETURN(Pass pass,
-                           restore_pass(options, changelog_topic, replica, marker_offset, progress, read_timeout, stats));
+    NEXUM_ASSIGN_OR_RETURN(
+        Pass pass, restore_pass(options, changelog_topic, replica, marker_offset, progress, read_timeout, stats));
     if (pass == Pass::kDone) break;
     if (attempt > 0) {
       return Status::data_loss("restore: shard " + std::to_string(replica.shard()) +

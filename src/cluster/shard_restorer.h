@@ -15,13 +15,13 @@ namespace nexum::cluster {
 
 // What one restore did. Value type.
 struct RestoreStats {
-  std::int64_t records_read = 0;      // changelog messages read (markers included)
-  std::int64_t records_ignored = 0;   // fenced: an older owner's records after a newer marker
-  std::int64_t events_verified = 0;   // already in the local copy, checked against the changelog
-  std::int64_t events_applied = 0;    // appended to the local copy
-  std::int64_t last_position = 0;     // the shard's last position after the restore
-  std::int64_t read_from = 0;         // changelog offset the read started at (after the previous restore's marker)
-  bool wiped = false;                 // the local copy was dropped (a tail the changelog lacks, or a mismatch)
+  std::int64_t records_read = 0;     // changelog messages read (markers included)
+  std::int64_t records_ignored = 0;  // fenced: an older owner's records after a newer marker
+  std::int64_t events_verified = 0;  // already in the local copy, checked against the changelog
+  std::int64_t events_applied = 0;   // appended to the local copy
+  std::int64_t last_position = 0;    // the shard's last position after the restore
+  std::int64_t read_from = 0;        // changelog offset the read started at (after the previous restore's marker)
+  bool wiped = false;                // the local copy was dropped (a tail the changelog lacks, or a mismatch)
   double seconds = 0;
   // events_applied per second of the restore (0 when nothing was applied).
   double events_per_second() const { return seconds > 0 ? static_cast<double>(events_applied) / seconds : 0; }

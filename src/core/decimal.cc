@@ -160,12 +160,8 @@ bool round_off(U256* mag, int drop, RoundingMode mode) {
   }
   bool up = false;
   switch (mode) {
-    case RoundingMode::kDown:
-      up = false;
-      break;
-    case RoundingMode::kHalfUp:
-      up = last >= 5;
-      break;
+    case RoundingMode::kDown: up = false; break;
+    case RoundingMode::kHalfUp: up = last >= 5; break;
     case RoundingMode::kHalfEven:
       if (last > 5 || (last == 5 && sticky)) {
         up = true;
@@ -321,8 +317,7 @@ Result<Decimal> Decimal::from_coefficient(Int128 coefficient, int scale) {
 Result<Decimal> Decimal::add(const Decimal& other) const {
   if (scale_ == other.scale_) {  // fast path: the common case for money
     Int128 sum = 0;
-    if (!__builtin_add_overflow(coefficient_, other.coefficient_, &sum) &&
-        magnitude(sum) <= kMaxMagnitude) {
+    if (!__builtin_add_overflow(coefficient_, other.coefficient_, &sum) && magnitude(sum) <= kMaxMagnitude) {
       return Decimal(sum, scale_);
     }
     return overflow_error("add");

@@ -43,8 +43,7 @@ Field lookup_field(std::string_view key) {
     case 11:
       if (key == "entity_type") return kEntityType;
       break;
-    default:
-      break;
+    default: break;
   }
   return kNoField;
 }
@@ -182,8 +181,8 @@ void append_quoted(std::string_view s, std::string& out) {
 namespace {
 
 namespace json = boost::json;
-using json_internal::printable;
 using json_internal::append_quoted;
+using json_internal::printable;
 using json_internal::utf8_sequence_length;
 
 // ---- Encoding -----------------------------------------------------------------
@@ -198,8 +197,7 @@ void append_nullable(std::string_view s, std::string& out) {
 
 // Everything up to and including `"data":`.
 void append_head(const EventId& id, std::string_view event_type, Timestamp ts, std::string_view source,
-                 std::string_view version, std::string_view entity_type, std::string_view entity_id,
-                 std::string& out) {
+                 std::string_view version, std::string_view entity_type, std::string_view entity_id, std::string& out) {
   static constexpr std::string_view kIdKey = "{\"event_id\":\"";
   out.append(kIdKey);
   id.append_to(out);
@@ -337,8 +335,8 @@ Result<Timestamp> parse_timestamp(std::string_view s, std::string_view field) {
   static constexpr std::string_view kShape = "expected ISO 8601 like 2026-01-02T03:04:05.123456+00:00";
   unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (s.size() < 19 || !read_digits(s, 0, 4, year) || s[4] != '-' || !read_digits(s, 5, 2, month) || s[7] != '-' ||
-      !read_digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't') || !read_digits(s, 11, 2, hour) ||
-      s[13] != ':' || !read_digits(s, 14, 2, minute) || s[16] != ':' || !read_digits(s, 17, 2, second)) {
+      !read_digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't') || !read_digits(s, 11, 2, hour) || s[13] != ':' ||
+      !read_digits(s, 14, 2, minute) || s[16] != ':' || !read_digits(s, 17, 2, second)) {
     return bad(kShape);
   }
   std::size_t pos = 19;

@@ -50,7 +50,6 @@ std::string_view kind_name(json::kind k) {
 
 // ---- Decoding: the SAX handler --------------------------------------------------
 
-
 // Receives boost::json::basic_parser events for one envelope. The first
 // problem it finds is kept in status_ and stops the parse.
 // Thread-compatible; one per thread (see decode_event_json).
@@ -304,16 +303,16 @@ class EnvelopeHandler {
 
   EventSchema* out_ = nullptr;
   Status status_;
-  bool in_envelope_ = false;      // inside the top-level object
-  int capture_depth_ = 0;         // > 0: inside data/metadata, this many containers deep
-  Field field_ = kNoField;        // top-level key whose value comes next
-  std::uint16_t seen_ = 0;        // bit per Field already read
-  json::value_stack st_;          // builds data/metadata
+  bool in_envelope_ = false;         // inside the top-level object
+  int capture_depth_ = 0;            // > 0: inside data/metadata, this many containers deep
+  Field field_ = kNoField;           // top-level key whose value comes next
+  std::uint16_t seen_ = 0;           // bit per Field already read
+  json::value_stack st_;             // builds data/metadata
   std::vector<KeySet> object_keys_;  // [0, open_objects_): keys of each open object in data/metadata
   std::size_t open_objects_ = 0;
-  std::string key_buf_;           // a top-level key delivered in parts
-  std::string str_buf_;           // a top-level string delivered in parts
-  std::string num_buf_;           // a number delivered in parts
+  std::string key_buf_;  // a top-level key delivered in parts
+  std::string str_buf_;  // a top-level string delivered in parts
+  std::string num_buf_;  // a number delivered in parts
 };
 
 using EnvelopeParser = json::basic_parser<EnvelopeHandler>;
@@ -438,8 +437,7 @@ Result<EventSchema> event_from_json(const boost::json::value& value) {
       case json::kind::null:
         if (f != kEntityType && f != kEntityId) return type_error(f, "null");
         break;  // already empty
-      default:
-        return type_error(f, kind_name(v.kind()));
+      default: return type_error(f, kind_name(v.kind()));
     }
   }
   NEXUM_RETURN_IF_ERROR(check_required(seen));

@@ -180,8 +180,8 @@ const char* plain_string_end(const char* p, const char* end) {
   while (end - p >= 16) {
     __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     // Signed compare: control bytes and bytes >= 0x80 are both "< 0x20".
-    __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                _mm_cmplt_epi8(v, space));
+    __m128i stop =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space));
     int mask = _mm_movemask_epi8(stop);
     if (mask != 0) {
       p += __builtin_ctz(static_cast<unsigned>(mask));

@@ -15,7 +15,6 @@ namespace {
 
 namespace json = boost::json;
 
-
 // Builds the value with a value_stack, as boost::json::parser does, and
 // checks each object's keys on the way.
 class StrictHandler {

@@ -73,16 +73,15 @@ Result<Currency> Currency::find(std::string_view code, std::string_view field) {
 
 std::span<const Currency> Currency::all() { return kCurrencies; }
 
-Result<Money> Money::parse(std::string_view amount, std::string_view currency_code,
-                           std::string_view amount_field, std::string_view currency_field) {
+Result<Money> Money::parse(std::string_view amount, std::string_view currency_code, std::string_view amount_field,
+                           std::string_view currency_field) {
   NEXUM_ASSIGN_OR_RETURN(Currency currency, Currency::find(currency_code, currency_field));
   NEXUM_ASSIGN_OR_RETURN(Decimal value, Decimal::parse(amount, amount_field));
   return from_decimal(value, currency, amount_field);
 }
 
 Result<Money> Money::parse_positive(std::string_view amount, std::string_view currency_code,
-                                    std::string_view amount_field,
-                                    std::string_view currency_field) {
+                                    std::string_view amount_field, std::string_view currency_field) {
   Result<Money> money = parse(amount, currency_code, amount_field, currency_field);
   if (!money) return money;
   if (!money->is_positive()) {
@@ -91,8 +90,7 @@ Result<Money> Money::parse_positive(std::string_view amount, std::string_view cu
   return money;
 }
 
-Result<Money> Money::from_decimal(const Decimal& amount, Currency currency,
-                                  std::string_view field) {
+Result<Money> Money::from_decimal(const Decimal& amount, Currency currency, std::string_view field) {
   if (amount.scale() > currency.digits()) {
     std::string what = "'" + amount.to_string() + "' has more fraction digits than ";
     what.append(currency.code());

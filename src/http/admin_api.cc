@@ -31,10 +31,10 @@ std::optional<HttpResponse> check_token(const AdminAccess& access, const HttpReq
   }
   std::string_view value = *auth;
   constexpr std::string_view kBearer = "Bearer ";
-  const bool bearer = value.size() >= kBearer.size() &&
-                      std::equal(kBearer.begin(), kBearer.end(), value.begin(), [](char a, char b) {
-                        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-                      });
+  const bool bearer =
+      value.size() >= kBearer.size() && std::equal(kBearer.begin(), kBearer.end(), value.begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+      });
   if (!bearer || !constant_time_equals(value.substr(kBearer.size()), access.token)) {
     return HttpResponse::error(403, "invalid token");
   }
@@ -67,8 +67,8 @@ HttpResponse handle_ready(EventStore& store, OutboxRelay& relay_part, service::B
   check("store", writable.ok(), writable.ok() ? "" : "read-only: " + writable.message());
   const RelayStats relay = relay_part.stats();
   check("relay", relay.running && !relay.parked,
-        relay.parked    ? "parked: " + relay.parked_reason
-        : relay.running ? ""
+        relay.parked               ? "parked: " + relay.parked_reason
+        : relay.running            ? ""
         : relay.last_error.empty() ? "not running"
                                    : relay.last_error);
   auto bus = buses.current();
@@ -124,7 +124,8 @@ HttpResponse route(service::System& system, const AdminAccess& access, AdminCoun
   if (path == "/kafka/status") {
     return reading([&] { return handle_kafka_status(system.buses(), system.relay(), system.projections()); });
   }
-  if (path == "/kafka/events") return reading([&] { return handle_kafka_events(store, system.projections(), request); });
+  if (path == "/kafka/events")
+    return reading([&] { return handle_kafka_events(store, system.projections(), request); });
   if (path == "/kafka/publish-test") {
     auto publish = [&] { return handle_publish_test(system.timed_store(), counters.publish_tests, request); };
     if (!post) return method_not_allowed("POST");
@@ -155,12 +156,12 @@ HttpResponse route(service::System& system, const AdminAccess& access, AdminCoun
     std::string_view key = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
     if (key == "rebuild" && post) {
       return mutating([&] {
-        return with_projections(
-            [&](ProjectionEngine& p) { return handle_projection_rebuild(p, store, name); });
+        return with_projections([&](ProjectionEngine& p) { return handle_projection_rebuild(p, store, name); });
       });
     }
-    return reading(
-        [&] { return with_projections([&](ProjectionEngine& p) { return handle_projection_query(p, request, name, key); }); });
+    return reading([&] {
+      return with_projections([&](ProjectionEngine& p) { return handle_projection_query(p, request, name, key); });
+    });
   }
   if (starts_with(path, "/streams/") && path.size() > std::string_view("/streams/").size()) {
     return reading([&] { return handle_stream(store, request, path.substr(std::string_view("/streams/").size())); });

@@ -70,8 +70,7 @@ HttpResponse handle_publish_test(EventStore& appends, std::atomic<std::uint64_t>
                                  const HttpRequest& request);
 // `current`: the bus config now (the new one keeps its consumer group and
 // librdkafka properties).
-HttpResponse handle_kafka_config(const BusConfig& current,
-                                 const std::function<Status(const BusConfig&)>& configure_bus,
+HttpResponse handle_kafka_config(const BusConfig& current, const std::function<Status(const BusConfig&)>& configure_bus,
                                  const HttpRequest& request);
 // The consumer lag per command topic, or an error when Kafka does not
 // answer; an empty list when the bus is not Kafka.
@@ -92,9 +91,9 @@ HttpResponse handle_sagas(EventStore& store, const HttpRequest& request);
 // ---- dead letters (dlq_routes.cc; doc/dead_letters.md) ----
 // What the dead-letter endpoints read and act on.
 struct DeadLetterSources {
-  BusConfig bus;           // the bus now: the dead letters are read from its Kafka cluster
-  EventStore& store;       // each command's outcome
-  EventBus& publisher;     // re-drives are published through it (the bus front)
+  BusConfig bus;        // the bus now: the dead letters are read from its Kafka cluster
+  EventStore& store;    // each command's outcome
+  EventBus& publisher;  // re-drives are published through it (the bus front)
 };
 HttpResponse handle_dlq_list(const DeadLetterSources& dlq, const HttpRequest& request);
 HttpResponse handle_dlq_show(const DeadLetterSources& dlq, std::string_view id);

@@ -6,8 +6,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 
-#include "http/http_util.h"
 #include "http/admin_api.h"
+#include "http/http_util.h"
 #include "nexum/json_codec.h"
 #include "nexum/topics.h"
 
@@ -59,8 +59,9 @@ Result<EventSchema> command_from_body(std::string_view topic, const boost::json:
 HttpResponse handle_command(NexumCommandHandler& handler, std::atomic<std::uint64_t>& received,
                             const HttpRequest& request, std::string_view topic) {
   if (!is_handled_command_topic(topic)) {
-    return HttpResponse::error(404, "'" + std::string(topic.substr(0, 100)) +
-                                        "' is not a command topic (nexum.commands.{transactions,customers,loans,accounts})");
+    return HttpResponse::error(404,
+                               "'" + std::string(topic.substr(0, 100)) +
+                                   "' is not a command topic (nexum.commands.{transactions,customers,loans,accounts})");
   }
   Result<std::optional<boost::json::value>> body = parse_json_body(request);
   if (!body) return status_response(body.error());

@@ -8,8 +8,8 @@
 #include <boost/json/object.hpp>
 
 #include "banking/dead_letters.h"
-#include "http/http_util.h"
 #include "http/admin_api.h"
+#include "http/http_util.h"
 #include "nexum/bus_config.h"
 
 namespace nexum::http_internal {
@@ -74,9 +74,9 @@ HttpResponse handle_dlq_list(const DeadLetterSources& sources, const HttpRequest
   }
   boost::json::object o;
   o["topic"] = (*dlq)->topic();
-  o["total"] = total;                  // messages in the topic
-  o["read"] = views->size();           // of those, read back (the newest per partition)
-  o["counts"] = std::move(counts);     // by state, among those read
+  o["total"] = total;               // messages in the topic
+  o["read"] = views->size();        // of those, read back (the newest per partition)
+  o["counts"] = std::move(counts);  // by state, among those read
   o["count"] = letters.size();
   o["dead_letters"] = std::move(letters);
   return json_response(o);
@@ -102,7 +102,8 @@ HttpResponse handle_dlq_show(const DeadLetterSources& sources, std::string_view 
   return json_response(banking_internal::dead_letter_json(views->front(), true));
 }
 
-HttpResponse handle_dlq_redrive(const DeadLetterSources& sources, const HttpRequest& request, std::string_view id_text) {
+HttpResponse handle_dlq_redrive(const DeadLetterSources& sources, const HttpRequest& request,
+                                std::string_view id_text) {
   Result<DeadLetterId> id = DeadLetterId::parse(id_text);
   if (!id) return status_response(id.error());
   Result<std::chrono::milliseconds> wait = wait_param(request);

@@ -11,13 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/mutex.h"
 #include "http/http_util.h"
@@ -59,15 +59,16 @@ struct ServerShared {
   }
 };
 
-
 // One connection. Strand-bound: every member runs on the stream's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   // REQUIRES: shared->mu held (the constructor counts the client). Not
   // checked: the analysis cannot follow the lock into the moved shared_ptr.
-  Session(tcp::socket socket, std::shared_ptr<ServerShared> shared, std::uint64_t id, std::string client)
-      NEXUM_NO_THREAD_SAFETY_ANALYSIS
-      : stream_(std::move(socket)), shared_(std::move(shared)), id_(id), client_(std::move(client)) {
+  Session(tcp::socket socket, std::shared_ptr<ServerShared> shared, std::uint64_t id,
+          std::string client) NEXUM_NO_THREAD_SAFETY_ANALYSIS : stream_(std::move(socket)),
+                                                                shared_(std::move(shared)),
+                                                                id_(id),
+                                                                client_(std::move(client)) {
     beast::error_code ec;
     const tcp::endpoint ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -115,9 +116,7 @@ class Session : public std::enable_shared_from_this<Session> {
     http_internal::configure_parser(*parser_, shared_->options);
     stream_.expires_after(requests_ == 0 ? shared_->options.request_timeout : shared_->options.idle_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                               self->on_header(ec);
-                             });
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -178,20 +177,21 @@ class Session : public std::enable_shared_from_this<Session> {
       ++shared_->in_flight;
     }
     stream_.expires_never();  // the handler may take a while; the write sets its own
-    net::post(*shared_->workers, [self = shared_from_this(), req = http_internal::to_request(req, remote_), version]() mutable {
-      HttpResponse response;
-      try {
-        response = self->shared_->handler(req);
-      } catch (const std::exception& e) {
-        spdlog::error("http: handler threw on {} {}: {}", req.method, req.target, e.what());
-        response = HttpResponse::error(500, std::string("internal error: ") + e.what());
-      } catch (...) {
-        response = HttpResponse::error(500, "internal error");
-      }
-      net::post(self->stream_.get_executor(), [self, response = std::move(response), version]() mutable {
-        self->write(std::move(response), version);
-      });
-    });
+    net::post(*shared_->workers,
+              [self = shared_from_this(), req = http_internal::to_request(req, remote_), version]() mutable {
+                HttpResponse response;
+                try {
+                  response = self->shared_->handler(req);
+                } catch (const std::exception& e) {
+                  spdlog::error("http: handler threw on {} {}: {}", req.method, req.target, e.what());
+                  response = HttpResponse::error(500, std::string("internal error: ") + e.what());
+                } catch (...) {
+                  response = HttpResponse::error(500, "internal error");
+                }
+                net::post(self->stream_.get_executor(), [self, response = std::move(response), version]() mutable {
+                  self->write(std::move(response), version);
+                });
+              });
   }
 
   void write(HttpResponse r, unsigned version) {
@@ -293,7 +293,8 @@ class HttpServer::Impl {
       auto count = shared_->per_client.find(client);
       const bool client_full =
           count != shared_->per_client.end() && count->second >= shared_->options.max_connections_per_client;
-      if (shared_->stopping.load() || ((full || client_full) && !evict_oldest_waiting_locked(full ? nullptr : &client, looked_at))) {
+      if (shared_->stopping.load() ||
+          ((full || client_full) && !evict_oldest_waiting_locked(full ? nullptr : &client, looked_at))) {
         shared_->rejected.fetch_add(1);
         socket.close(ec);
         return;

@@ -106,8 +106,7 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
-void split_target(std::string_view target, std::string& path,
-                  std::vector<std::pair<std::string, std::string>>& query) {
+void split_target(std::string_view target, std::string& path, std::vector<std::pair<std::string, std::string>>& query) {
   const auto q = target.find('?');
   path = percent_decode(target.substr(0, q), false);
   query.clear();
@@ -176,7 +175,8 @@ Result<std::optional<std::int64_t>> Params::integer(std::string_view name, std::
     std::int64_t parsed = 0;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
     if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-      return Status::invalid_argument(std::string(name) + ": '" + json_internal::printable(text) + "' is not an integer" + range);
+      return Status::invalid_argument(std::string(name) + ": '" + json_internal::printable(text) +
+                                      "' is not an integer" + range);
     }
     value = parsed;
   }
@@ -202,18 +202,12 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
 
 int http_status_for(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kOk:
-      return 200;
-    case StatusCode::kInvalidArgument:
-      return 400;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kConflict:
-      return 409;
-    case StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kConflict: return 409;
+    case StatusCode::kUnavailable: return 503;
+    default: return 500;
   }
 }
 
@@ -228,8 +222,8 @@ HttpResponse json_response(const boost::json::value& value, int status) {
 bool is_valid_topic(std::string_view topic) {
   if (topic.empty() || topic.size() > 249 || topic == "." || topic == "..") return false;
   for (char c : topic) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;

@@ -19,8 +19,7 @@
 namespace nexum::http_internal {
 
 // "/a%20b?x=1&y" → path "/a b", query {("x","1"),("y","")}.
-void split_target(std::string_view target, std::string& path,
-                  std::vector<std::pair<std::string, std::string>>& query);
+void split_target(std::string_view target, std::string& path, std::vector<std::pair<std::string, std::string>>& query);
 // Percent-decoding; '+' becomes a space when `plus_is_space`. Invalid escapes are kept verbatim.
 std::string percent_decode(std::string_view s, bool plus_is_space);
 

@@ -8,10 +8,9 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/parse.hpp>
 
-#include "http/http_util.h"
 #include "http/admin_api.h"
+#include "http/http_util.h"
 #include "nexum/json_codec.h"
 #include "nexum/projection_builtins.h"
 
@@ -38,8 +37,8 @@ boost::json::object listing_json(const EventView& e) {
   o["entity_id"] = null_if_empty(e.envelope.entity_id);
   o["key"] = null_if_empty(e.envelope.entity_id);  // the relay's Kafka key
   boost::system::error_code ec;
-  boost::json::value data =
-      e.envelope.data_json.empty() ? boost::json::value(boost::json::object()) : boost::json::parse(e.envelope.data_json, ec);
+  boost::json::value data = e.envelope.data_json.empty() ? boost::json::value(boost::json::object())
+                                                         : boost::json::parse(e.envelope.data_json, ec);
   o["data"] = ec ? boost::json::value(boost::json::object()) : std::move(data);
   return o;
 }
@@ -248,8 +247,7 @@ HttpResponse handle_publish_test(EventStore& appends_to, std::atomic<std::uint64
   return json_response(o);
 }
 
-HttpResponse handle_kafka_config(const BusConfig& current,
-                                 const std::function<Status(const BusConfig&)>& configure_bus,
+HttpResponse handle_kafka_config(const BusConfig& current, const std::function<Status(const BusConfig&)>& configure_bus,
                                  const HttpRequest& request) {
   Result<std::optional<boost::json::value>> body = parse_json_body(request);
   if (!body) return status_response(body.error());

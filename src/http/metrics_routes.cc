@@ -2,8 +2,8 @@
 // meanings: doc/http_api.md, "GET /metrics".
 #include <string>
 
-#include "http/prometheus.h"
 #include "http/admin_api.h"
+#include "http/prometheus.h"
 #include "nexum/kafka_bus.h"
 
 namespace nexum::http_internal {
@@ -91,12 +91,15 @@ HttpResponse handle_metrics(const MetricsSources& m) {
   w.sample("nexum_commands_total", {{"outcome", "malformed"}}, d(c.malformed + k.undecodable));
   w.sample("nexum_commands_total", {{"outcome", "failed"}}, d(c.failed));
   w.family("nexum_commands_accepted_total", "counter", "Accepted commands, by domain.action.");
-  for (const auto& [action, n] : c.accepted_by_action) w.sample("nexum_commands_accepted_total", {{"action", action}}, d(n));
+  for (const auto& [action, n] : c.accepted_by_action)
+    w.sample("nexum_commands_accepted_total", {{"action", action}}, d(n));
   w.family("nexum_commands_rejected_total", "counter", "Business rejections, by reason.");
-  for (const auto& [reason, n] : c.rejected_by_reason) w.sample("nexum_commands_rejected_total", {{"reason", reason}}, d(n));
+  for (const auto& [reason, n] : c.rejected_by_reason)
+    w.sample("nexum_commands_rejected_total", {{"reason", reason}}, d(n));
   w.family("nexum_commands_unknown_fields_total", "counter",
            "Commands accepted with a field outside the vocabulary (commands.unknown_fields = warn), by field.");
-  for (const auto& [field, n] : c.unknown_fields) w.sample("nexum_commands_unknown_fields_total", {{"field", field}}, d(n));
+  for (const auto& [field, n] : c.unknown_fields)
+    w.sample("nexum_commands_unknown_fields_total", {{"field", field}}, d(n));
   w.family("nexum_commands_conflict_retries_total", "counter", "Commands re-decided after a version conflict.");
   w.sample("nexum_commands_conflict_retries_total", d(c.conflict_retries));
   w.family("nexum_dlq_messages_total", "counter",

@@ -5,8 +5,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 
-#include "http/http_util.h"
 #include "http/admin_api.h"
+#include "http/http_util.h"
 #include "nexum/json_codec.h"
 #include "nexum/projection_query.h"
 #include "nexum/saga.h"
@@ -66,8 +66,8 @@ HttpResponse handle_stream(EventStore& store, const HttpRequest& request, std::s
   if (!events->empty()) {
     const std::int64_t edge = events->back().stream_version;
     const std::int64_t next = backward ? edge - 1 : edge + 1;
-    o["next_from"] = (backward ? next >= 0 : next <= info->last_version) ? boost::json::value(next)
-                                                                          : boost::json::value(nullptr);
+    o["next_from"] =
+        (backward ? next >= 0 : next <= info->last_version) ? boost::json::value(next) : boost::json::value(nullptr);
   } else {
     o["next_from"] = nullptr;
   }
@@ -227,7 +227,7 @@ HttpResponse handle_projection_query(ProjectionEngine& projections, const HttpRe
     if (!after) return status_response(after.error());
     if (!limit) return status_response(limit.error());
     auto entries = projections.scan(name, prefix->value_or(""), static_cast<std::size_t>(limit->value_or(100)),
-                                          after->value_or(""));
+                                    after->value_or(""));
     if (!entries) return status_response(entries.error());
     boost::json::array list;
     for (ReadModelEntry& e : *entries) {
@@ -245,8 +245,8 @@ HttpResponse handle_projection_query(ProjectionEngine& projections, const HttpRe
   auto value = projections.get(name, key);
   if (!value) return status_response(value.error());
   if (!*value) {
-    return HttpResponse::error(404, "no key '" + std::string(key.substr(0, 200)) + "' in projection '" +
-                                        std::string(name) + "'");
+    return HttpResponse::error(
+        404, "no key '" + std::string(key.substr(0, 200)) + "' in projection '" + std::string(name) + "'");
   }
   boost::json::object o;
   o["projection"] = name;
@@ -263,8 +263,8 @@ HttpResponse handle_saga(EventStore& store, SagaEngine* engine, std::string_view
                                       : load_saga_instance(store, saga, id);
   if (!instance) {
     if (instance.error().code() == StatusCode::kNotFound) {
-      return HttpResponse::error(404, "no instance '" + std::string(id.substr(0, 200)) + "' of saga '" +
-                                          std::string(saga) + "'");
+      return HttpResponse::error(
+          404, "no instance '" + std::string(id.substr(0, 200)) + "' of saga '" + std::string(saga) + "'");
     }
     return status_response(instance.error());
   }

@@ -39,8 +39,8 @@ std::optional<HttpResponse> answer_to_parse_error(boost::beast::error_code ec, c
     return HttpResponse::error(413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes");
   }
   if (ec == bhttp::error::header_limit) {
-    return HttpResponse::error(431, "request header larger than " + std::to_string(options.max_header_bytes) +
-                                        " bytes");
+    return HttpResponse::error(431,
+                               "request header larger than " + std::to_string(options.max_header_bytes) + " bytes");
   }
   return HttpResponse::error(400, "malformed HTTP request: " + ec.message());
 }

@@ -14,8 +14,18 @@ namespace nexum {
 namespace {
 
 enum Field : std::size_t {
-  kCurrency, kBalance, kState, kCustomerId, kAccountNumber, kProductType, kName,
-  kFromAccount, kToAccount, kTransactionType, kAmount, kTransactionId,
+  kCurrency,
+  kBalance,
+  kState,
+  kCustomerId,
+  kAccountNumber,
+  kProductType,
+  kName,
+  kFromAccount,
+  kToAccount,
+  kTransactionType,
+  kAmount,
+  kTransactionId,
 };
 
 // One account's read-model value, typed (ReadModelValue): the engine keeps
@@ -26,8 +36,7 @@ enum Field : std::size_t {
 // Thread-compatible.
 class Account final : public ReadModelValue {
  public:
-  static Result<std::unique_ptr<ReadModelValue>> decode(std::string_view key,
-                                                        std::optional<std::string_view> stored) {
+  static Result<std::unique_ptr<ReadModelValue>> decode(std::string_view key, std::optional<std::string_view> stored) {
     auto a = std::make_unique<Account>();
     if (!stored) return std::unique_ptr<ReadModelValue>(std::move(a));
     NEXUM_ASSIGN_OR_RETURN(auto o, projections::parse_stored_object(*stored, key));

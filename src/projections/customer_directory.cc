@@ -13,7 +13,14 @@ namespace {
 using projections::as_object;
 
 enum Field : std::size_t {
-  kFirstName, kLastName, kEmail, kPhone, kKycStatus, kKycTier, kNewStatus, kNewTier,
+  kFirstName,
+  kLastName,
+  kEmail,
+  kPhone,
+  kKycStatus,
+  kKycTier,
+  kNewStatus,
+  kNewTier,
 };
 constexpr std::string_view kContactKeys[] = {"first_name", "last_name", "email", "phone", "kyc_status", "kyc_tier"};
 

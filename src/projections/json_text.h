@@ -38,16 +38,28 @@ class JsonObjectWriter {
   void decimal(std::string_view key, const Decimal& d);
   template <class T>
   void nullable_string(std::string_view key, const std::optional<T>& v) {
-    if (v) string(key, *v); else null(key);
+    if (v)
+      string(key, *v);
+    else
+      null(key);
   }
   void nullable_integer(std::string_view key, const std::optional<std::int64_t>& v) {
-    if (v) integer(key, *v); else null(key);
+    if (v)
+      integer(key, *v);
+    else
+      null(key);
   }
   void nullable_timestamp(std::string_view key, const std::optional<Timestamp>& v) {
-    if (v) timestamp(key, *v); else null(key);
+    if (v)
+      timestamp(key, *v);
+    else
+      null(key);
   }
   void nullable_decimal(std::string_view key, const std::optional<Decimal>& v) {
-    if (v) decimal(key, *v); else null(key);
+    if (v)
+      decimal(key, *v);
+    else
+      null(key);
   }
 
  private:

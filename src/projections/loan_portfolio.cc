@@ -14,8 +14,17 @@ using projections::as_object;
 using projections::string_or_empty;
 
 enum Field : std::size_t {
-  kCustomerId, kAccountId, kPrincipal, kCurrency, kInterestRate, kTermMonths, kPaymentFrequency,
-  kPaymentAmount, kOutstanding, kState, kTotalPaid,
+  kCustomerId,
+  kAccountId,
+  kPrincipal,
+  kCurrency,
+  kInterestRate,
+  kTermMonths,
+  kPaymentFrequency,
+  kPaymentAmount,
+  kOutstanding,
+  kState,
+  kTotalPaid,
 };
 
 // A loan's contribution to the totals.
@@ -80,7 +89,8 @@ class LoanPortfolio final : public Projection {
 
     NEXUM_ASSIGN_OR_RETURN(auto principal, fields_.optional_money(kPrincipal, currency));
     if (!existed && !principal.has_value()) {
-      return Status::invalid_argument("data.principal: missing (loan " + std::string(id) + " was not originated before)");
+      return Status::invalid_argument("data.principal: missing (loan " + std::string(id) +
+                                      " was not originated before)");
     }
     NEXUM_ASSIGN_OR_RETURN(auto outstanding_field, fields_.optional_money(kOutstanding, currency));
 
@@ -170,10 +180,9 @@ class LoanPortfolio final : public Projection {
     }
     NEXUM_ASSIGN_OR_RETURN(auto principal, stored_money(t, "principal", share.currency));
     NEXUM_ASSIGN_OR_RETURN(auto outstanding, stored_money(t, "outstanding", share.currency));
-    NEXUM_ASSIGN_OR_RETURN(auto p,
-                           sign > 0 ? principal.add(share.principal) : principal.subtract(share.principal));
-    NEXUM_ASSIGN_OR_RETURN(
-        auto o, sign > 0 ? outstanding.add(share.outstanding) : outstanding.subtract(share.outstanding));
+    NEXUM_ASSIGN_OR_RETURN(auto p, sign > 0 ? principal.add(share.principal) : principal.subtract(share.principal));
+    NEXUM_ASSIGN_OR_RETURN(auto o,
+                           sign > 0 ? outstanding.add(share.outstanding) : outstanding.subtract(share.outstanding));
     std::int64_t loans = projections::int_or(t, "loans", 0) + sign;
     if (loans <= 0) {
       *slot = nullptr;  // no loan left in this state and currency

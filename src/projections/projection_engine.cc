@@ -6,9 +6,9 @@
 #include <mutex>
 #include <utility>
 
+#include "core/mutex.h"
 #include "projections/projection_runner.h"
 #include "projections/shared_replay.h"
-#include "core/mutex.h"
 #include "store/local_state_store.h"
 
 namespace nexum {
@@ -140,8 +140,7 @@ class ProjectionEngine::Impl {
   std::vector<std::unique_ptr<projections::SharedReplay>> replays_ NEXUM_GUARDED_BY(mu_);
 };
 
-Result<std::unique_ptr<ProjectionEngine>> ProjectionEngine::create(EventStore& store,
-                                                                   ProjectionEngineOptions options) {
+Result<std::unique_ptr<ProjectionEngine>> ProjectionEngine::create(EventStore& store, ProjectionEngineOptions options) {
   NEXUM_ASSIGN_OR_RETURN(auto state, store::local_state_of(store, "ProjectionEngine"));
   NEXUM_ASSIGN_OR_RETURN(auto query, ReadModelQuery::create(store));
   if (options.max_batch_events == 0) return Status::invalid_argument("max_batch_events: must be > 0");

@@ -1,7 +1,7 @@
 #include "nexum/projection_query.h"
 
-#include <boost/json/parse.hpp>
 #include <rocksdb/db.h>
+#include <boost/json/parse.hpp>
 
 #include "projections/read_model_keys.h"
 #include "store/keys.h"
@@ -32,8 +32,7 @@ Result<ReadModelQuery> ReadModelQuery::create(EventStore& store) {
   return ReadModelQuery(state);
 }
 
-Result<std::optional<boost::json::value>> ReadModelQuery::get(std::string_view projection,
-                                                              std::string_view key) const {
+Result<std::optional<boost::json::value>> ReadModelQuery::get(std::string_view projection, std::string_view key) const {
   NEXUM_RETURN_IF_ERROR(check_name(projection));
   if (key.empty()) return Status::invalid_argument("key: empty");
   auto& rocks = *state_;

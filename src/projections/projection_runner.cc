@@ -3,18 +3,18 @@
 #include <exception>
 #include <utility>
 
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <rocksdb/write_batch.h>
-#include <spdlog/spdlog.h>
 
+#include "core/mutex.h"
 #include "nexum/json_codec.h"
 #include "projections/read_model_keys.h"
 #include "store/keys.h"
 #include "store/rocks_status.h"
 #include "store/rocks_write.h"
-#include "core/mutex.h"
 
 namespace nexum::projections {
 namespace {
@@ -27,16 +27,15 @@ const Clock& clock_of(const ProjectionEngineOptions& o) {
 
 std::string parked_json(std::int64_t position, std::string_view event_type, std::string_view stream,
                         std::string_view reason, Timestamp at, std::int64_t attempts) {
-  boost::json::object o{{"position", position},     {"event_type", event_type}, {"stream", stream},
-                        {"reason", reason},         {"parked_at", format_timestamp(at)},
-                        {"attempts", attempts}};
+  boost::json::object o{{"position", position}, {"event_type", event_type},          {"stream", stream},
+                        {"reason", reason},     {"parked_at", format_timestamp(at)}, {"attempts", attempts}};
   return boost::json::serialize(o);
 }
 
 }  // namespace
 
-ProjectionRunner::ProjectionRunner(EventStore& store, store::LocalStateStore& state, std::unique_ptr<Projection> projection,
-                                   const ProjectionEngineOptions& options)
+ProjectionRunner::ProjectionRunner(EventStore& store, store::LocalStateStore& state,
+                                   std::unique_ptr<Projection> projection, const ProjectionEngineOptions& options)
     : store_(store),
       state_(state),
       projection_(std::move(projection)),
@@ -371,7 +370,9 @@ Status ProjectionRunner::commit_locked(std::int64_t checkpoint) {
   staged_.write_staged(batch);
   const Timestamp now = clock_of(options_).now();
   for (const FailedEvent& f : batch_failed_) {
-    batch.Put(readmodels_, parked_key(name_, f.position), parked_json(f.position, f.event_type, f.stream, f.reason, now, 1))
+    batch
+        .Put(readmodels_, parked_key(name_, f.position),
+             parked_json(f.position, f.event_type, f.stream, f.reason, now, 1))
         .PermitUncheckedError();
   }
   const std::string skey = status_key(name_);
@@ -451,7 +452,8 @@ ProjectionStatus ProjectionRunner::status() const {
 
 bool ProjectionRunner::wait_for(std::int64_t position, SteadyClock::time_point deadline) {
   MutexLock lock(status_mu_);
-  status_cv_.wait_until(status_mu_, deadline, [&]() NEXUM_REQUIRES(status_mu_) { return checkpoint_.load() >= position || failed_; });
+  status_cv_.wait_until(status_mu_, deadline,
+                        [&]() NEXUM_REQUIRES(status_mu_) { return checkpoint_.load() >= position || failed_; });
   return checkpoint_.load() >= position;
 }
 
@@ -507,13 +509,14 @@ Status ProjectionRunner::retry_parked(std::int64_t position) {
   bool found = false;
   Status applied;
   std::string event_type, stream;
-  NEXUM_RETURN_IF_ERROR(store_.scan_log(position, 1, EventFilter{}, [&](const EventView& e) NEXUM_REQUIRES(mu_) -> Status {
-    found = e.global_position == position;
-    event_type = std::string(e.envelope.event_type);
-    stream = std::string(e.stream);
-    if (found) applied = apply_guarded(e);
-    return Status();
-  }));
+  NEXUM_RETURN_IF_ERROR(
+      store_.scan_log(position, 1, EventFilter{}, [&](const EventView& e) NEXUM_REQUIRES(mu_) -> Status {
+        found = e.global_position == position;
+        event_type = std::string(e.envelope.event_type);
+        stream = std::string(e.stream);
+        if (found) applied = apply_guarded(e);
+        return Status();
+      }));
   if (!found) return Status::not_found("position " + std::to_string(position) + " is not in the log");
 
   rocksdb::WriteBatch batch;
@@ -522,8 +525,9 @@ Status ProjectionRunner::retry_parked(std::int64_t position) {
     batch.Delete(readmodels_, key).PermitUncheckedError();
   } else {
     staged_.discard_staged();
-    batch.Put(readmodels_, key,
-              parked_json(position, event_type, stream, applied.to_string(), clock_of(options_).now(), attempts + 1))
+    batch
+        .Put(readmodels_, key,
+             parked_json(position, event_type, stream, applied.to_string(), clock_of(options_).now(), attempts + 1))
         .PermitUncheckedError();
   }
   rocksdb::WriteOptions wo;

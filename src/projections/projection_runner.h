@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "nexum/projection.h"
 #include "nexum/projection_engine.h"
 #include "projections/staged_read_model.h"
-#include "core/mutex.h"
 #include "store/local_state_store.h"
 
 namespace nexum::projections {
@@ -109,15 +109,15 @@ class ProjectionRunner {
 
   Mutex control_mu_;  // serializes start/stop/rebuild/retry/end_external
 
-  Mutex mu_;                      // the data path
-  Mode mode_ NEXUM_GUARDED_BY(mu_) = Mode::kIdle;  // changed under control_mu_ too
+  Mutex mu_;                                            // the data path
+  Mode mode_ NEXUM_GUARDED_BY(mu_) = Mode::kIdle;       // changed under control_mu_ too
   std::uint64_t generation_ NEXUM_GUARDED_BY(mu_) = 0;  // bumped whenever the mode changes
   StagedReadModel staged_ NEXUM_GUARDED_BY(mu_);
   std::int64_t batch_first_ NEXUM_GUARDED_BY(mu_) = 0;
   std::int64_t batch_last_ NEXUM_GUARDED_BY(mu_) = 0;
   std::size_t batch_events_ NEXUM_GUARDED_BY(mu_) = 0;
   std::chrono::steady_clock::time_point batch_started_ NEXUM_GUARDED_BY(mu_);
-  std::vector<FailedEvent> batch_failed_ NEXUM_GUARDED_BY(mu_);  // parked in this batch
+  std::vector<FailedEvent> batch_failed_ NEXUM_GUARDED_BY(mu_);    // parked in this batch
   std::optional<FailedEvent> error_record_ NEXUM_GUARDED_BY(mu_);  // to write with the next commit
   std::int64_t durable_error_position_ NEXUM_GUARDED_BY(mu_) = 0;  // a stored error record's position
 

@@ -15,13 +15,13 @@
 
 namespace nexum::projections {
 
-std::string model_prefix(std::string_view name);                   // "{name}/"
+std::string model_prefix(std::string_view name);                     // "{name}/"
 std::string model_key(std::string_view name, std::string_view key);  // "{name}/{key}"
-std::string parked_prefix(std::string_view name);                  // "$parked/{name}/"
+std::string parked_prefix(std::string_view name);                    // "$parked/{name}/"
 std::string parked_key(std::string_view name, std::int64_t position);
 // The position in a parked key, nullopt when malformed.
 std::optional<std::int64_t> parked_key_position(std::string_view key);
-std::string status_key(std::string_view name);      // "$status/{name}"
+std::string status_key(std::string_view name);       // "$status/{name}"
 std::string checkpoint_name(std::string_view name);  // "projection/{name}"
 
 // The smallest key greater than every key that starts with `prefix`

@@ -57,7 +57,8 @@ class SharedReplay::Lane {
   // finished (it wants nothing more) or `stopping`.
   bool push(std::shared_ptr<const Chunk> chunk, const std::atomic<bool>& stopping) {
     MutexLock lock(mu_);
-    cv_.wait(mu_, [&]() NEXUM_REQUIRES(mu_) { return finished_ || stopping.load() || queue_.size() < kChunksInFlight; });
+    cv_.wait(mu_,
+             [&]() NEXUM_REQUIRES(mu_) { return finished_ || stopping.load() || queue_.size() < kChunksInFlight; });
     if (finished_ || stopping.load()) return false;
     queue_.push_back(std::move(chunk));
     cv_.notify_all();

@@ -29,7 +29,8 @@ Status StagedReadModel::set_from_text(std::string_view key, std::optional<std::s
   if (decoder != nullptr) {
     auto typed = decoder(key, text);
     if (!typed) return typed.error();
-    if (*typed == nullptr) return Status::internal("read model '" + prefix_ + std::string(key) + "': decoder returned null");
+    if (*typed == nullptr)
+      return Status::internal("read model '" + prefix_ + std::string(key) + "': decoder returned null");
     entry.typed = std::move(typed).value();
     entry.value = nullptr;
   } else {
@@ -37,7 +38,8 @@ Status StagedReadModel::set_from_text(std::string_view key, std::optional<std::s
     if (text) {
       boost::system::error_code ec;
       parsed = boost::json::parse(*text, ec);
-      if (ec) return Status::data_loss("read model '" + prefix_ + std::string(key) + "' does not hold JSON: " + ec.message());
+      if (ec)
+        return Status::data_loss("read model '" + prefix_ + std::string(key) + "' does not hold JSON: " + ec.message());
     }
     entry.value = std::move(parsed);
     entry.typed.reset();

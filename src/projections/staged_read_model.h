@@ -13,10 +13,10 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/json/value.hpp>
-#include <boost/unordered/unordered_flat_map.hpp>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <boost/json/value.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "nexum/projection.h"
 
@@ -84,10 +84,10 @@ class StagedReadModel final : public ReadModelWrites {
   rocksdb::ColumnFamilyHandle* cf_;
   const std::string prefix_;  // "{name}/"
   const std::size_t cache_entries_;
-  Map entries_;                           // staged and cached values; keys view their node's key
-  std::vector<Node*> dirty_;              // staged, in first-touch order
-  std::string key_buf_;                   // prefix_ + key, reused
-  std::string text_buf_;                  // a value's JSON text, reused
+  Map entries_;               // staged and cached values; keys view their node's key
+  std::vector<Node*> dirty_;  // staged, in first-touch order
+  std::string key_buf_;       // prefix_ + key, reused
+  std::string text_buf_;      // a value's JSON text, reused
 };
 
 }  // namespace nexum::projections

@@ -17,8 +17,7 @@ namespace {
 // parsed and writes each once per batch. Thread-compatible.
 class Counter final : public ReadModelValue {
  public:
-  static Result<std::unique_ptr<ReadModelValue>> decode(std::string_view key,
-                                                        std::optional<std::string_view> stored) {
+  static Result<std::unique_ptr<ReadModelValue>> decode(std::string_view key, std::optional<std::string_view> stored) {
     auto c = std::make_unique<Counter>();
     if (key.starts_with("topic/")) c->label_ = "topic";
     if (key.starts_with("event_type/")) c->label_ = "event_type";
@@ -92,8 +91,7 @@ class TopicStats final : public Projection {
   }
 
  private:
-  static Status count(ReadModelWrites& writes, std::string_view key, std::string_view label_value,
-                      const EventView& e) {
+  static Status count(ReadModelWrites& writes, std::string_view key, std::string_view label_value, const EventView& e) {
     NEXUM_ASSIGN_OR_RETURN(auto counter, writes.modify_as<Counter>(key));
     counter->count(label_value, e);
     return Status();

@@ -12,18 +12,18 @@
 
 #include <vector>
 
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
+#include "core/mutex.h"
 #include "nexum/kafka_message.h"
 #include "sagas/saga_keys.h"
 #include "sagas/saga_outbox.h"
 #include "store/keys.h"
 #include "store/rocks_status.h"
 #include "store/rocks_write.h"
-#include "core/mutex.h"
 
 namespace nexum::sagas {
 
@@ -142,10 +142,10 @@ Status CommandRelay::round(bool& more) {
   struct Item {
     std::string key;
     OutboxEntry entry;
-    bool done = false;       // finished without a bus delivery (event, or deduplicated)
-    bool deleted = false;    // its Delete is in this round's batch
-    bool sent = false;       // handed to the bus
-    std::string refused;     // the bus refused it for good (InvalidArgument): why
+    bool done = false;     // finished without a bus delivery (event, or deduplicated)
+    bool deleted = false;  // its Delete is in this round's batch
+    bool sent = false;     // handed to the bus
+    std::string refused;   // the bus refused it for good (InvalidArgument): why
   };
   std::vector<Item> items;
   {
@@ -159,9 +159,10 @@ Status CommandRelay::round(bool& more) {
     for (it->Seek(to_slice(from)); it->Valid() && items.size() < options_.max_in_flight; it->Next()) {
       auto entry = decode_outbox_entry(store::to_view(it->value()));
       if (!entry) {
-        return Status::data_loss("outbox key " + std::to_string(parse_outbox_seq(store::to_view(it->key()).substr(prefix.size()))
-                                                                     .value_or(0)) +
-                                 ": " + entry.error().message());
+        return Status::data_loss(
+            "outbox key " +
+            std::to_string(parse_outbox_seq(store::to_view(it->key()).substr(prefix.size())).value_or(0)) + ": " +
+            entry.error().message());
       }
       items.push_back(Item{std::string(store::to_view(it->key())), std::move(entry).value(), false, false, false, {}});
     }
@@ -197,7 +198,8 @@ Status CommandRelay::round(bool& more) {
       continue;
     }
     std::string ledger;
-    rocksdb::Status g = db->Get(rocksdb::ReadOptions(), cf, to_slice(sent_key(saga_, item.entry.envelope.event_id)), &ledger);
+    rocksdb::Status g =
+        db->Get(rocksdb::ReadOptions(), cf, to_slice(sent_key(saga_, item.entry.envelope.event_id)), &ledger);
     if (g.ok()) {
       item.done = true;
       ++deduplicated;
@@ -212,17 +214,16 @@ Status CommandRelay::round(bool& more) {
       ++deliveries_->outstanding;
     }
     std::shared_ptr<Deliveries> d = deliveries_;
-    Status taken = bus_.publish_recorded(
-        make_kafka_message(item.entry.topic, item.entry.envelope, item.entry.key),
-        [d, epoch, i](const DeliveryReport& report) {
-          {
-            MutexLock lock(d->mu);
-            if (d->epoch != epoch) return;
-            d->reports[i] = report;
-            --d->outstanding;
-          }
-          d->cv.notify_all();
-        });
+    Status taken = bus_.publish_recorded(make_kafka_message(item.entry.topic, item.entry.envelope, item.entry.key),
+                                         [d, epoch, i](const DeliveryReport& report) {
+                                           {
+                                             MutexLock lock(d->mu);
+                                             if (d->epoch != epoch) return;
+                                             d->reports[i] = report;
+                                             --d->outstanding;
+                                           }
+                                           d->cv.notify_all();
+                                         });
     if (!taken.ok()) {
       {
         MutexLock lock(deliveries_->mu);
@@ -241,7 +242,8 @@ Status CommandRelay::round(bool& more) {
   std::vector<std::optional<DeliveryReport>> reports;
   {
     MutexLock lock(deliveries_->mu);
-    deliveries_->cv.wait_for(deliveries_->mu, options_.delivery_timeout, [&]() NEXUM_REQUIRES(deliveries_->mu) { return deliveries_->outstanding == 0; });
+    deliveries_->cv.wait_for(deliveries_->mu, options_.delivery_timeout,
+                             [&]() NEXUM_REQUIRES(deliveries_->mu) { return deliveries_->outstanding == 0; });
     reports = deliveries_->reports;
     ++deliveries_->epoch;  // late callbacks of this round are ignored
   }
@@ -252,10 +254,8 @@ Status CommandRelay::round(bool& more) {
     item.deleted = true;
     spdlog::error("saga {}: command {} of instance '{}' ({}) refused by the bus, dropped: {}", saga_, item.entry.step,
                   item.entry.instance_id, item.entry.envelope.event_id.to_string(), why);
-    boost::json::object ledger{{"instance", item.entry.instance_id},
-                               {"step", item.entry.step},
-                               {"topic", item.entry.topic},
-                               {"error", why}};
+    boost::json::object ledger{
+        {"instance", item.entry.instance_id}, {"step", item.entry.step}, {"topic", item.entry.topic}, {"error", why}};
     batch.Delete(cf, to_slice(item.key));
     batch.Put(cf, to_slice(sent_key(saga_, item.entry.envelope.event_id)), to_slice(boost::json::serialize(ledger)));
     ++rejected;
@@ -274,7 +274,8 @@ Status CommandRelay::round(bool& more) {
     if (!item.sent) continue;
     const auto& report = reports[i];
     if (!report) {
-      if (failure.ok()) failure = Status::unavailable("delivery of command " + item.entry.step + " not confirmed in time");
+      if (failure.ok())
+        failure = Status::unavailable("delivery of command " + item.entry.step + " not confirmed in time");
       continue;
     }
     if (report->status.code() == StatusCode::kInvalidArgument) {

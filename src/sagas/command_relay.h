@@ -5,8 +5,8 @@
 // Guarantees: doc/sagas.md, "Delivery".
 #pragma once
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -14,8 +14,8 @@
 #include <string>
 #include <thread>
 
-#include "nexum/bus.h"
 #include "core/mutex.h"
+#include "nexum/bus.h"
 #include "nexum/status.h"
 #include "store/local_state_store.h"
 
@@ -47,8 +47,8 @@ class CommandRelay {
  public:
   // `write_mu` serializes this relay's RocksDB writes with its engine's
   // (see SagaProcessor); it must outlive the relay.
-  CommandRelay(EventStore& store, store::LocalStateStore& state, EventBus& bus, std::string saga, CommandRelayOptions options,
-               Mutex& write_mu);
+  CommandRelay(EventStore& store, store::LocalStateStore& state, EventBus& bus, std::string saga,
+               CommandRelayOptions options, Mutex& write_mu);
   ~CommandRelay();  // stop()
   CommandRelay(const CommandRelay&) = delete;
   CommandRelay& operator=(const CommandRelay&) = delete;

@@ -31,7 +31,9 @@ constexpr std::string_view kRejected = "rejected";
 
 // Fact keys.
 std::string account_fact(std::string_view account_id) { return "account/" + std::string(account_id); }
-std::string customer_accounts_fact(std::string_view customer_id) { return "customer_accounts/" + std::string(customer_id); }
+std::string customer_accounts_fact(std::string_view customer_id) {
+  return "customer_accounts/" + std::string(customer_id);
+}
 
 std::string str(const boost::json::object& o, std::string_view key) {
   auto it = o.find(key);
@@ -46,7 +48,9 @@ std::string data_text(const RecordedEvent& e, std::string_view key) {
   return FieldReader(e.event.data, StatusCode::kInvalidArgument, "data.").optional_string(key).value_or(std::string());
 }
 
-bool contains(const std::vector<std::string>& v, std::string_view s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 // Whether the event was caused by this instance's command `command_id`:
 // true/false when its metadata says (causation_id, or a correlation_id of
@@ -81,10 +85,8 @@ Result<std::optional<Account>> load_account(SagaFacts& facts, std::string_view a
 }
 
 void store_account(SagaFacts& facts, const Account& a) {
-  boost::json::object o{{"customer_id", a.customer_id},
-                        {"currency", a.currency},
-                        {"product_type", a.product_type},
-                        {"state", a.state}};
+  boost::json::object o{
+      {"customer_id", a.customer_id}, {"currency", a.currency}, {"product_type", a.product_type}, {"state", a.state}};
   facts.put(account_fact(a.id), boost::json::serialize(o));
 }
 
@@ -282,7 +284,8 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
     t.state()["account_id"] = account_id;
     t.command(kStepDisburse, "loan", t.s("loan_id"),
               boost::json::object{{"action", "disburse"}, {"loan_id", t.s("loan_id")}, {"account_id", account_id}});
-    t.step_completed("disbursement_requested", boost::json::object{{"loan_id", t.s("loan_id")}, {"account_id", account_id}});
+    t.step_completed("disbursement_requested",
+                     boost::json::object{{"loan_id", t.s("loan_id")}, {"account_id", account_id}});
     t.decision().cancel_deadlines.emplace_back(kAccountWait);
     t.phase(kDisbursing);
     t.note("disburse to " + account_id);
@@ -291,7 +294,8 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
     const LoanTierPolicy* p = tier_policy(tier);
     std::string code = data_text(*input.event, "currency");
     if (code.empty()) code = policy_.default_currency;
-    t.state() = boost::json::object{{"phase", kOriginating}, {"customer_id", std::string(instance.id)}, {"kyc_tier", tier}};
+    t.state() =
+        boost::json::object{{"phase", kOriginating}, {"customer_id", std::string(instance.id)}, {"kyc_tier", tier}};
     auto currency = Currency::find(code);
     if (!currency) {
       t.state()["currency"] = code;
@@ -389,14 +393,10 @@ Result<SagaDecision> LoanApplicationSaga::handle(const SagaInstanceView& instanc
   if (type == event_types::kLoanDisbursed) {
     if (phase != kDisbursing || e.event.entity_id != t.s("loan_id")) return SagaDecision::ignore();
     t.phase(kCompleted);
-    boost::json::object done{{"workflow_type", kWorkflowType},
-                             {"customer_id", t.s("customer_id")},
-                             {"final_state", "completed"},
-                             {"workflow_id", saga_id},
-                             {"loan_id", t.s("loan_id")},
-                             {"account_id", t.s("account_id")},
-                             {"principal", t.s("principal")},
-                             {"currency", t.s("currency")}};
+    boost::json::object done{{"workflow_type", kWorkflowType}, {"customer_id", t.s("customer_id")},
+                             {"final_state", "completed"},     {"workflow_id", saga_id},
+                             {"loan_id", t.s("loan_id")},      {"account_id", t.s("account_id")},
+                             {"principal", t.s("principal")},  {"currency", t.s("currency")}};
     t.decision().events.push_back(
         SagaEvent{"completed", std::string(event_types::kWorkflowCompleted), std::move(done), {}});
     t.decision().status = SagaStatus::kCompleted;

@@ -30,7 +30,8 @@ Status get_string(const boost::json::object& o, std::string_view key, std::strin
     out.clear();
     return Status();
   }
-  if (!it->value().is_string()) return Status::invalid_argument("saga instance: '" + std::string(key) + "' is not a string");
+  if (!it->value().is_string())
+    return Status::invalid_argument("saga instance: '" + std::string(key) + "' is not a string");
   out = std::string(as_sv(it->value().get_string()));
   return Status();
 }
@@ -41,7 +42,8 @@ Status get_int(const boost::json::object& o, std::string_view key, std::int64_t&
     out = 0;
     return Status();
   }
-  if (!it->value().is_int64()) return Status::invalid_argument("saga instance: '" + std::string(key) + "' is not an integer");
+  if (!it->value().is_int64())
+    return Status::invalid_argument("saga instance: '" + std::string(key) + "' is not an integer");
   out = it->value().get_int64();
   return Status();
 }

@@ -16,11 +16,11 @@
 #include <optional>
 #include <thread>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/mutex.h"
 #include "sagas/command_relay.h"
@@ -112,9 +112,8 @@ class SagaEngine::Impl {
     const std::int64_t target = store_.last_position();
     // A stopped engine reads nothing: waiting could not help.
     if (!wait_until_processed(target, running_.load() ? kCatchUpWait : std::chrono::milliseconds(0))) {
-      return Status::unavailable("saga " + name_ + ": not caught up with the log (at " +
-                                 std::to_string(processed()) + " of " + std::to_string(target) +
-                                 "); deadlines fire once it is");
+      return Status::unavailable("saga " + name_ + ": not caught up with the log (at " + std::to_string(processed()) +
+                                 " of " + std::to_string(target) + "); deadlines fire once it is");
     }
     return fire_deadlines(target);
   }
@@ -362,7 +361,7 @@ class SagaEngine::Impl {
   Mutex process_mu_;
   sagas::SagaProcessor processor_ NEXUM_GUARDED_BY(process_mu_);  // (its counters are atomics)
 
-  Mutex sub_mu_;                  // ordered before process_mu_
+  Mutex sub_mu_;  // ordered before process_mu_
   std::unique_ptr<Subscription> sub_ NEXUM_GUARDED_BY(sub_mu_);
   std::chrono::steady_clock::time_point retry_at_ NEXUM_GUARDED_BY(sub_mu_){};
   std::chrono::milliseconds backoff_ NEXUM_GUARDED_BY(sub_mu_){0};
@@ -402,7 +401,9 @@ Status SagaEngine::poll_deadlines() { return impl_->poll_deadlines(); }
 bool SagaEngine::wait_until_processed(std::int64_t position, std::chrono::milliseconds timeout) const {
   return impl_->wait_until_processed(position, timeout);
 }
-bool SagaEngine::wait_until_relayed(std::chrono::milliseconds timeout) const { return impl_->wait_until_relayed(timeout); }
+bool SagaEngine::wait_until_relayed(std::chrono::milliseconds timeout) const {
+  return impl_->wait_until_relayed(timeout);
+}
 Status SagaEngine::reset() { return impl_->reset(); }
 SagaEngineStats SagaEngine::stats() const { return impl_->stats(); }
 Result<SagaInstance> SagaEngine::find_instance(std::string_view id) const {

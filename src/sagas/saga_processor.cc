@@ -5,17 +5,17 @@
 #include <exception>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
 
+#include "core/mutex.h"
 #include "nexum/topics.h"
 #include "sagas/saga_keys.h"
 #include "sagas/saga_outbox.h"
 #include "store/keys.h"
 #include "store/rocks_status.h"
 #include "store/rocks_write.h"
-#include "core/mutex.h"
 
 namespace nexum::sagas {
 
@@ -63,8 +63,8 @@ class SagaProcessor::Facts final : public SagaFacts {
   Status error_;
 };
 
-SagaProcessor::SagaProcessor(EventStore& store, store::LocalStateStore& state, const Saga& saga, std::string checkpoint_name,
-                             std::size_t max_history, bool sync, Mutex& write_mu)
+SagaProcessor::SagaProcessor(EventStore& store, store::LocalStateStore& state, const Saga& saga,
+                             std::string checkpoint_name, std::size_t max_history, bool sync, Mutex& write_mu)
     : store_(store),
       state_(state),
       saga_(saga),
@@ -115,7 +115,8 @@ Status SagaProcessor::commit(bool& outbox) {
   wo.sync = sync_;
   {
     MutexLock lock(write_mu_);
-    NEXUM_RETURN_IF_ERROR(to_status(store::write_batch(state_.db(), wo, pending_.GetWriteBatch()), "committing saga state"));
+    NEXUM_RETURN_IF_ERROR(
+        to_status(store::write_batch(state_.db(), wo, pending_.GetWriteBatch()), "committing saga state"));
   }
   outbox = pending_outbox_;
   committed_ = position_;
@@ -165,7 +166,8 @@ Result<std::optional<SagaInstance>> SagaProcessor::load_instance(std::string_vie
 }
 
 Status SagaProcessor::put_instance(const SagaInstance& instance) {
-  pending_.Put(sagas_cf_, to_slice(instance_key(name_, instance.id)), to_slice(boost::json::serialize(instance.to_json())));
+  pending_.Put(sagas_cf_, to_slice(instance_key(name_, instance.id)),
+               to_slice(boost::json::serialize(instance.to_json())));
   return Status();
 }
 
@@ -222,7 +224,8 @@ Status SagaProcessor::on_event(const EventView& e) {
             input.kind = SagaInput::Kind::kEvent;
             input.event = &event;
             input.time = event.event.timestamp;
-            NEXUM_RETURN_IF_ERROR(run_handler(instance, exists, input, event.event.event_id.to_string(), e.global_position));
+            NEXUM_RETURN_IF_ERROR(
+                run_handler(instance, exists, input, event.event.event_id.to_string(), e.global_position));
           }
         }
       }
@@ -311,7 +314,8 @@ Status SagaProcessor::check_decision(const SagaInstance& instance, const SagaDec
     }
   }
   for (const SagaEvent& ev : d.events) {
-    if (ev.step.empty() || ev.event_type.empty()) return Status::invalid_argument("event: step and event_type are required");
+    if (ev.step.empty() || ev.event_type.empty())
+      return Status::invalid_argument("event: step and event_type are required");
     if (ev.topic.empty() && !topics::topic_for_event_type(ev.event_type)) {
       return Status::invalid_argument("event '" + ev.event_type + "': no topic in the topic table; give one");
     }
@@ -352,7 +356,8 @@ Status SagaProcessor::run_handler(SagaInstance& instance, bool exists, const Sag
   return apply(instance, exists, input, caused_by, position, std::move(decision).value());
 }
 
-void SagaProcessor::add_history(SagaInstance& instance, const SagaInput& input, std::int64_t position, std::string note) {
+void SagaProcessor::add_history(SagaInstance& instance, const SagaInput& input, std::int64_t position,
+                                std::string note) {
   SagaHistoryEntry h;
   if (input.kind == SagaInput::Kind::kEvent) {
     h.input = input.event->event.event_type;
@@ -365,8 +370,9 @@ void SagaProcessor::add_history(SagaInstance& instance, const SagaInput& input, 
   h.note = std::move(note);
   instance.history.push_back(std::move(h));
   if (instance.history.size() > max_history_) {
-    instance.history.erase(instance.history.begin(),
-                           instance.history.begin() + static_cast<std::ptrdiff_t>(instance.history.size() - max_history_));
+    instance.history.erase(
+        instance.history.begin(),
+        instance.history.begin() + static_cast<std::ptrdiff_t>(instance.history.size() - max_history_));
   }
 }
 
@@ -410,10 +416,8 @@ Status SagaProcessor::apply(SagaInstance& instance, bool exists, const SagaInput
   }
 
   auto metadata = [&](const std::string& step) {
-    return boost::json::object{{"correlation_id", instance.saga_id},
-                               {"causation_id", caused_by},
-                               {"saga", name_},
-                               {"saga_step", step}};
+    return boost::json::object{
+        {"correlation_id", instance.saga_id}, {"causation_id", caused_by}, {"saga", name_}, {"saga_step", step}};
   };
   auto issued = [](const std::vector<SagaIssued>& v, const std::string& step) {
     return std::any_of(v.begin(), v.end(), [&](const SagaIssued& i) { return i.step == step; });

@@ -16,10 +16,10 @@
 
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include "core/mutex.h"
 #include "nexum/saga.h"
 #include "nexum/store.h"
 #include "store/local_state_store.h"
-#include "core/mutex.h"
 
 namespace nexum::sagas {
 

@@ -27,8 +27,8 @@ Result<SagaInstance> parse_instance(std::string_view saga, std::string_view id, 
   if (ec) return Status::data_loss("saga " + std::string(saga) + " instance '" + std::string(id) + "': not JSON");
   auto instance = SagaInstance::from_json(v);
   if (!instance) {
-    return Status::data_loss("saga " + std::string(saga) + " instance '" + std::string(id) + "': " +
-                             instance.error().message());
+    return Status::data_loss("saga " + std::string(saga) + " instance '" + std::string(id) +
+                             "': " + instance.error().message());
   }
   return instance;
 }
@@ -40,7 +40,7 @@ Result<SagaInstance> load_saga_instance(EventStore& store, std::string_view saga
   NEXUM_ASSIGN_OR_RETURN(auto state, state_of(store));
   std::string value;
   rocksdb::Status s = state->db()->Get(rocksdb::ReadOptions(), state->column_family(store::kCfSagas),
-                                          to_slice(sagas::instance_key(saga, id)), &value);
+                                       to_slice(sagas::instance_key(saga, id)), &value);
   if (s.IsNotFound()) {
     return Status::not_found("saga " + std::string(saga) + " has no instance '" + std::string(id) + "'");
   }

@@ -15,7 +15,8 @@ BusSwitch::~BusSwitch() { stop_commands(); }
 
 Result<std::shared_ptr<KafkaProbe>> BusSwitch::make_probe(const BusConfig& config) const {
   if (config.type != BusType::kKafka) return std::shared_ptr<KafkaProbe>();
-  NEXUM_ASSIGN_OR_RETURN(auto probe, KafkaProbe::create(kafka_bus_options(config), command_groups(config), probe_timeout_));
+  NEXUM_ASSIGN_OR_RETURN(auto probe,
+                         KafkaProbe::create(kafka_bus_options(config), command_groups(config), probe_timeout_));
   return std::shared_ptr<KafkaProbe>(std::move(probe));
 }
 

@@ -67,7 +67,8 @@ Status CommandIntake::wait_until_assigned(std::chrono::milliseconds timeout) con
                              " command consumer(s) wait for the group coordinator to assign their partitions (for " +
                              std::to_string(longest_ms / 1000) + "." + std::to_string(longest_ms % 1000 / 100) +
                              " s; a rebalance waits for every member the group still lists, up to its "
-                             "session.timeout.ms): " + groups);
+                             "session.timeout.ms): " +
+                             groups);
 }
 
 PipelinedConsumerStats CommandIntake::stats() const {

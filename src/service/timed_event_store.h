@@ -20,8 +20,8 @@ class TimedEventStore final : public EventStore {
 
   Result<AppendResult> append_multi(std::vector<StreamAppend> appends) override;
   void append_async(std::vector<StreamAppend> appends, std::function<void(Result<AppendResult>)> done) override;
-  Result<std::vector<RecordedEvent>> read_stream(std::string_view stream, std::int64_t from_version,
-                                                 std::size_t limit, ReadDirection direction) override {
+  Result<std::vector<RecordedEvent>> read_stream(std::string_view stream, std::int64_t from_version, std::size_t limit,
+                                                 ReadDirection direction) override {
     return inner_.read_stream(stream, from_version, limit, direction);
   }
   Status scan_stream(std::string_view stream, std::int64_t from_version, std::size_t limit,
@@ -53,9 +53,9 @@ class TimedEventStore final : public EventStore {
   store::LocalStateStore* local_state_store() override { return inner_.local_state_store(); }
 
   const LatencyHistogram& latency() const { return latency_; }
-  std::uint64_t appends() const { return appends_.load(); }            // calls that wrote
-  std::uint64_t appended_events() const { return events_.load(); }     // events written
-  std::uint64_t append_errors() const { return errors_.load(); }      // calls that failed
+  std::uint64_t appends() const { return appends_.load(); }         // calls that wrote
+  std::uint64_t appended_events() const { return events_.load(); }  // events written
+  std::uint64_t append_errors() const { return errors_.load(); }    // calls that failed
 
  private:
   void record(const Result<AppendResult>& r, std::chrono::steady_clock::time_point start);

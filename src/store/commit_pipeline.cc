@@ -2,18 +2,18 @@
 
 #include <pthread.h>
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <future>
 #include <optional>
 #include <utility>
 
 #include <rocksdb/write_batch.h>
 
+#include "core/mutex.h"
 #include "nexum/topics.h"
 #include "store/keys.h"
 #include "store/rocks_write.h"
-#include "core/mutex.h"
 
 namespace nexum::store {
 
@@ -83,7 +83,7 @@ struct CommitPipeline::Request {
 // One commit group: built by whoever holds the group token, written by the writer thread.
 struct CommitPipeline::Group {
   std::int64_t next_position = 0;
-  std::unordered_map<std::string, std::int64_t> versions;     // streams written by this group
+  std::unordered_map<std::string, std::int64_t> versions;    // streams written by this group
   std::unordered_map<EventId, IdLocation, EventIdHash> ids;  // ids written by this group
   std::vector<std::unique_ptr<Request>> requests;
   rocksdb::WriteBatch batch;
@@ -599,11 +599,11 @@ Status CommitPipeline::decide(Request& req, Group& group, const std::vector<IdLo
   }
   if (!found.empty()) {
     if (any_missing) {
-      return Status::invalid_argument(
-          "appends[" + std::to_string(first_found_item) + "].events[" + std::to_string(first_found_event) +
-          "].event_id: " + req.items[first_found_item].ids[first_found_event].to_string() +
-          " is already stored at position " + std::to_string(found.front().position) +
-          " but other events of this append are not: a partly stored batch");
+      return Status::invalid_argument("appends[" + std::to_string(first_found_item) + "].events[" +
+                                      std::to_string(first_found_event) +
+                                      "].event_id: " + req.items[first_found_item].ids[first_found_event].to_string() +
+                                      " is already stored at position " + std::to_string(found.front().position) +
+                                      " but other events of this append are not: a partly stored batch");
     }
     req.result.deduplicated = true;
     std::size_t k = 0;

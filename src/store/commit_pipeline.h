@@ -148,7 +148,7 @@ class CommitPipeline {
   std::size_t open_requests_ NEXUM_GUARDED_BY(mu_) = 0;
   bool group_busy_ NEXUM_GUARDED_BY(mu_) = false;  // the group token is taken
   bool writer_waiting_ NEXUM_GUARDED_BY(mu_) = false;
-  bool caller_writing_ NEXUM_GUARDED_BY(mu_) = false;  // a caller holds the write token
+  bool caller_writing_ NEXUM_GUARDED_BY(mu_) = false;   // a caller holds the write token
   bool stopping_ NEXUM_GUARDED_BY(mu_) = false;         // no new submissions; decider exits
   bool writer_stopping_ NEXUM_GUARDED_BY(mu_) = false;  // writer fails what is left and exits
   Status failed_ NEXUM_GUARDED_BY(mu_);                 // set once a group write fails

@@ -4,14 +4,14 @@
 
 #include <cstring>
 
+#include "core/mutex.h"
 #include "store/keys.h"
 #include "store/rocks_status.h"
-#include "core/mutex.h"
 
 namespace nexum::store {
 
-LogPrefetcher::LogPrefetcher(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log, std::int64_t from,
-                             std::int64_t last, std::size_t chunk_bytes)
+LogPrefetcher::LogPrefetcher(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log, std::int64_t from, std::int64_t last,
+                             std::size_t chunk_bytes)
     : db_(db), log_(log), from_(from), last_(last), chunk_words_(std::max<std::size_t>(chunk_bytes / 8, 1)) {
   reader_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "nexum-readahead");

@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "store/rocks_event_store.h"
 #include "core/mutex.h"
+#include "store/rocks_event_store.h"
 
 namespace nexum::store {
 

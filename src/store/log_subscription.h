@@ -18,8 +18,7 @@ class RocksEventStore;
 // Thread-safe.
 class LogSubscription final : public Subscription {
  public:
-  LogSubscription(RocksEventStore& store, std::int64_t from_position, EventFilter filter,
-                  SubscriptionHandler handler);
+  LogSubscription(RocksEventStore& store, std::int64_t from_position, EventFilter filter, SubscriptionHandler handler);
   ~LogSubscription() override;
 
   void stop() override;

@@ -113,8 +113,8 @@ PendingRecord::PendingRecord(const EventSchema& event, std::string_view stream, 
   // The message: the same strings in JSON (key names and quoting under 512
   // bytes), and again in the key and headers: entity_id (key, ce_subject),
   // event_type, source, stream.
-  message_bytes_ = bytes + 512 + 2 * event.entity_id.size() + event.event_type.size() + event.source.size() +
-                   stream.size();
+  message_bytes_ =
+      bytes + 512 + 2 * event.entity_id.size() + event.event_type.size() + event.source.size() + stream.size();
   message_ = std::make_unique<capnp::MallocMessageBuilder>(static_cast<unsigned>(bytes / 8 + 16));
   auto r = message_->initRoot<schema::EventRecord>();
   r.setTimestampMicros(event.timestamp.time_since_epoch().count());
@@ -162,8 +162,8 @@ void PendingRecord::serialize_to(std::string& out) const {
 
 Status RecordDecoder::decode(std::string_view value, std::int64_t position, EventView* out) {
   if (value.size() % sizeof(capnp::word) != 0 || value.empty()) {
-    return Status::data_loss("position " + std::to_string(position) + ": record size " +
-                             std::to_string(value.size()) + " is not a whole number of words");
+    return Status::data_loss("position " + std::to_string(position) + ": record size " + std::to_string(value.size()) +
+                             " is not a whole number of words");
   }
   if (fast_path_ && decode_single_segment(value, out)) {
     if (out->global_position != position) {
@@ -181,31 +181,31 @@ Status RecordDecoder::decode(std::string_view value, std::int64_t position, Even
     words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(aligned_.data()), aligned_.size());
   }
   std::string error;
-  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
-                reader_.reset();
-                reader_.emplace(words, capnp::ReaderOptions{});
-                auto r = reader_->getRoot<schema::EventRecord>();
-                auto id = r.getEventId();
-                if (id.size() != 16) {
-                  error = "event id is " + std::to_string(id.size()) + " bytes, not 16";
-                  return;
-                }
-                std::array<std::uint8_t, 16> bytes;
-                std::memcpy(bytes.data(), id.begin(), 16);
-                out->global_position = r.getGlobalPosition();
-                out->stream_version = r.getStreamVersion();
-                out->stream = view(r.getStream());
-                out->topic = view(r.getTopic());
-                out->envelope.event_id = EventId(bytes);
-                out->envelope.event_type = view(r.getEventType());
-                out->envelope.timestamp = Timestamp(std::chrono::microseconds(r.getTimestampMicros()));
-                out->envelope.source = view(r.getSource());
-                out->envelope.version = view(r.getVersion());
-                out->envelope.entity_type = view(r.getEntityType());
-                out->envelope.entity_id = view(r.getEntityId());
-                out->envelope.data_json = view(r.getDataJson());
-                out->envelope.metadata_json = view(r.getMetadataJson());
-              })) {
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
+                 reader_.reset();
+                 reader_.emplace(words, capnp::ReaderOptions{});
+                 auto r = reader_->getRoot<schema::EventRecord>();
+                 auto id = r.getEventId();
+                 if (id.size() != 16) {
+                   error = "event id is " + std::to_string(id.size()) + " bytes, not 16";
+                   return;
+                 }
+                 std::array<std::uint8_t, 16> bytes;
+                 std::memcpy(bytes.data(), id.begin(), 16);
+                 out->global_position = r.getGlobalPosition();
+                 out->stream_version = r.getStreamVersion();
+                 out->stream = view(r.getStream());
+                 out->topic = view(r.getTopic());
+                 out->envelope.event_id = EventId(bytes);
+                 out->envelope.event_type = view(r.getEventType());
+                 out->envelope.timestamp = Timestamp(std::chrono::microseconds(r.getTimestampMicros()));
+                 out->envelope.source = view(r.getSource());
+                 out->envelope.version = view(r.getVersion());
+                 out->envelope.entity_type = view(r.getEntityType());
+                 out->envelope.entity_id = view(r.getEntityId());
+                 out->envelope.data_json = view(r.getDataJson());
+                 out->envelope.metadata_json = view(r.getMetadataJson());
+               })) {
     // Cap'n Proto's description quotes bytes of the damaged record: escaped,
     // so the message stays printable wherever it goes (logs, verify, HTTP).
     return Status::data_loss("position " + std::to_string(position) +

@@ -189,8 +189,8 @@ std::string WalDamageReport::describe() const {
       lo = std::min(lo, e.position);
       hi = std::max(hi, e.position);
     }
-    s += "after the damage: " + std::to_string(lost.size()) + " acknowledged events (positions " +
-         std::to_string(lo) + ".." + std::to_string(hi) + ")";
+    s += "after the damage: " + std::to_string(lost.size()) + " acknowledged events (positions " + std::to_string(lo) +
+         ".." + std::to_string(hi) + ")";
   } else {
     s += "after the damage: no readable event";
   }

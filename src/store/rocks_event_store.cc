@@ -5,9 +5,9 @@
 
 #include <cstdio>
 
+#include <pthread.h>
 #include <cstdlib>
 #include <filesystem>
-#include <pthread.h>
 #include <utility>
 
 #include <rocksdb/cache.h>
@@ -16,24 +16,23 @@
 #include <rocksdb/table.h>
 #include <spdlog/spdlog.h>
 
+#include "core/mutex.h"
 #include "store/keys.h"
 #include "store/rocks_status.h"
 #include "store/rocks_write.h"
 #include "store/stream_insert_hint.h"
-#include "core/mutex.h"
 #include "store/wal_recovery.h"
 
 namespace nexum::store {
 namespace {
 
-constexpr std::string_view kAllColumnFamilies[] = {kCfLog,       kCfStreams,    kCfIds,  kCfCheckpoints,
+constexpr std::string_view kAllColumnFamilies[] = {kCfLog,       kCfStreams,    kCfIds,   kCfCheckpoints,
                                                    kCfSnapshots, kCfReadModels, kCfSagas, kCfMeta};
 
 }  // namespace
 
 Result<std::unique_ptr<RocksEventStore>> RocksEventStore::open_rocks(const std::string& dir,
-                                                                     const StoreOptions& options,
-                                                                     OpenHooks hooks) {
+                                                                     const StoreOptions& options, OpenHooks hooks) {
   std::unique_ptr<RocksEventStore> store(new RocksEventStore(dir, options));
   NEXUM_RETURN_IF_ERROR(store->open_db(hooks));
   store->resumer_ = std::thread([raw = store.get()] {
@@ -111,7 +110,8 @@ Status RocksEventStore::check_column_families(const std::vector<std::string>& ex
     empty = empty && !it->Valid();
   }
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-  if (!empty) return Status::invalid_argument("'" + dir_ + "' is a RocksDB but not a Nexum store (it holds other data)");
+  if (!empty)
+    return Status::invalid_argument("'" + dir_ + "' is a RocksDB but not a Nexum store (it holds other data)");
   return Status();
 }
 
@@ -229,7 +229,8 @@ Status RocksEventStore::open_db(const OpenHooks& hooks) {
     // A secondary instance keeps its own info LOG in a directory of its own
     // and reads the primary's MANIFEST and WAL files: no LOCK taken.
     std::string tmpl = (fs::temp_directory_path(ec) / "nexum-secondary-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) return Status::unavailable("creating a directory for a read-only open failed");
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      return Status::unavailable("creating a directory for a read-only open failed");
     secondary_dir_ = tmpl;
     db_options.max_open_files = -1;  // required of a secondary instance
     s = rocksdb::DB::OpenAsSecondary(db_options, dir_, secondary_dir_, descriptors, &handles, &raw);
@@ -237,8 +238,8 @@ Status RocksEventStore::open_db(const OpenHooks& hooks) {
   } else {
     s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles, &raw);
     if (!s.ok() && s.IsCorruption()) {
-      return to_status(s, "opening store '" + dir_ +
-                              "' (RocksDB found damage; `nexum verify` and doc/recovery.md say more)");
+      return to_status(
+          s, "opening store '" + dir_ + "' (RocksDB found damage; `nexum verify` and doc/recovery.md say more)");
     }
     if (!s.ok()) return to_status(s, "opening store '" + dir_ + "'");
   }
@@ -403,8 +404,7 @@ Result<AppendResult> RocksEventStore::append_multi(std::vector<StreamAppend> app
   return pipeline_->append(std::move(appends));
 }
 
-void RocksEventStore::append_async(std::vector<StreamAppend> appends,
-                                   std::function<void(Result<AppendResult>)> done) {
+void RocksEventStore::append_async(std::vector<StreamAppend> appends, std::function<void(Result<AppendResult>)> done) {
   std::shared_lock<std::shared_mutex> lock(pipeline_mu_);
   if (!pipeline_) return done(refuse_write());
   pipeline_->submit(std::move(appends), std::move(done));
@@ -478,7 +478,8 @@ std::optional<long> store_holder_pid(const std::string& dir) {
     long pid = 0;
     unsigned major = 0, minor = 0;
     unsigned long long inode = 0;
-    if (std::sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%llu", kind, mode, access, &pid, &major, &minor, &inode) == 7 &&
+    if (std::sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%llu", kind, mode, access, &pid, &major, &minor, &inode) ==
+            7 &&
         std::string_view(kind) == "POSIX" && inode == st.st_ino && major == major(st.st_dev) &&
         minor == minor(st.st_dev)) {
       holder = pid;

@@ -5,23 +5,23 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <rocksdb/db.h>
 
+#include "core/mutex.h"
 #include "nexum/store.h"
 #include "store/commit_pipeline.h"
 #include "store/local_state_store.h"
 #include "store/log_subscription.h"
-#include "core/mutex.h"
 
 namespace nexum::store {
 

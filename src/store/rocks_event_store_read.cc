@@ -8,8 +8,8 @@
 #include "store/log_prefetcher.h"
 #include "store/record_codec.h"
 #include "store/rocks_event_store.h"
-#include "store/wal_recovery.h"
 #include "store/rocks_status.h"
+#include "store/wal_recovery.h"
 
 namespace nexum::store {
 namespace {
@@ -20,8 +20,8 @@ std::string position_key(std::int64_t position) {
 }
 
 std::string missing_position(std::int64_t expected, std::int64_t found) {
-  return "position " + std::to_string(expected) + " is missing from the log (next stored: " +
-         (found > 0 ? std::to_string(found) : std::string("none")) + ")";
+  return "position " + std::to_string(expected) +
+         " is missing from the log (next stored: " + (found > 0 ? std::to_string(found) : std::string("none")) + ")";
 }
 
 }  // namespace
@@ -164,9 +164,8 @@ std::optional<IndexEntry> index_entry(const rocksdb::Iterator& it, std::string_v
 // caller is done. Otherwise the caller reads the rest through the index,
 // which reports whatever is wrong exactly as before.
 // REQUIRES: limit > 0.
-Status visit_consecutive(const StoreHandles& h, std::string_view stream, std::int64_t from_version,
-                         std::size_t limit, const std::function<Status(const EventView&)>& visit,
-                         std::size_t* visited, bool* complete) {
+Status visit_consecutive(const StoreHandles& h, std::string_view stream, std::int64_t from_version, std::size_t limit,
+                         const std::function<Status(const EventView&)>& visit, std::size_t* visited, bool* complete) {
   *visited = 0;
   *complete = false;
   std::int64_t from = std::max<std::int64_t>(from_version, 0);

@@ -117,7 +117,7 @@ std::future<Result<AppendResult>> EventStore::append_future(std::vector<StreamAp
 }
 
 Result<std::vector<RecordedEvent>> EventStore::read_all(std::int64_t from_position, std::size_t limit,
-                                                       const EventFilter& filter) {
+                                                        const EventFilter& filter) {
   std::vector<RecordedEvent> out;
   Status s = scan_log(from_position, limit, filter, [&](const EventView& e) -> Status {
     auto r = e.to_recorded();

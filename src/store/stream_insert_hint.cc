@@ -20,8 +20,6 @@ class StreamInsertHint final : public rocksdb::SliceTransform {
 
 }  // namespace
 
-std::shared_ptr<const rocksdb::SliceTransform> new_stream_insert_hint() {
-  return std::make_shared<StreamInsertHint>();
-}
+std::shared_ptr<const rocksdb::SliceTransform> new_stream_insert_hint() { return std::make_shared<StreamInsertHint>(); }
 
 }  // namespace nexum::store

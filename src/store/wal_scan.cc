@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <string_view>
 
-#include <boost/crc.hpp>
 #include <rocksdb/write_batch.h>
+#include <boost/crc.hpp>
 
 #include "store/keys.h"
 
@@ -74,7 +74,8 @@ Physical parse_physical(std::string_view block, std::size_t pos, std::uint64_t l
     return r;
   }
   const char* h = block.data() + pos;
-  std::uint32_t length = static_cast<std::uint8_t>(h[4]) | (static_cast<std::uint32_t>(static_cast<std::uint8_t>(h[5])) << 8);
+  std::uint32_t length =
+      static_cast<std::uint8_t>(h[4]) | (static_cast<std::uint32_t>(static_cast<std::uint8_t>(h[5])) << 8);
   r.type = static_cast<std::uint8_t>(h[6]);
   std::size_t header = kHeaderSize;
   if (r.type >= kRecyclableFullType && r.type <= kRecyclableLastType) {
@@ -134,7 +135,8 @@ class PutCollector : public rocksdb::WriteBatch::Handler {
 
 class FileScanner {
  public:
-  FileScanner(WalFileScan* out, int fd, bool keep_intact_puts) : out_(out), fd_(fd), keep_intact_puts_(keep_intact_puts) {}
+  FileScanner(WalFileScan* out, int fd, bool keep_intact_puts)
+      : out_(out), fd_(fd), keep_intact_puts_(keep_intact_puts) {}
 
   Status run() {
     std::string block(kBlockSize, '\0');
@@ -145,8 +147,8 @@ class FileScanner {
         ssize_t n = ::pread(fd_, block.data() + got, want - got, static_cast<off_t>(block_start + got));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-          return Status::unavailable("reading " + out_->path + " at byte " + std::to_string(block_start + got) +
-                                     ": " + (n < 0 ? std::strerror(errno) : "unexpected end of file"));
+          return Status::unavailable("reading " + out_->path + " at byte " + std::to_string(block_start + got) + ": " +
+                                     (n < 0 ? std::strerror(errno) : "unexpected end of file"));
         }
         got += static_cast<std::size_t>(n);
       }
@@ -226,9 +228,7 @@ class FileScanner {
         // Payload: the compression type; Nexum never enables WAL compression.
         if (!r.payload.empty() && r.payload[0] != 0) damaged(offset, "compressed WAL (not written by Nexum)");
         return;
-      default:
-        damaged(offset, "unknown record type " + std::to_string(r.type));
-        return;
+      default: damaged(offset, "unknown record type " + std::to_string(r.type)); return;
     }
   }
 

@@ -51,9 +51,9 @@ struct WalFileScan {
   std::string path;
   std::uint64_t number = 0;  // the file's log number (000004.log: 4)
   std::uint64_t size = 0;
-  std::uint64_t records = 0;       // intact logical records (WriteBatches) before any damage
-  std::uint64_t intact_bytes = 0;  // where the last intact record before the damage ends
-  std::uint64_t last_sequence = 0;  // sequence number of the last intact batch (0: none)
+  std::uint64_t records = 0;                         // intact logical records (WriteBatches) before any damage
+  std::uint64_t intact_bytes = 0;                    // where the last intact record before the damage ends
+  std::uint64_t last_sequence = 0;                   // sequence number of the last intact batch (0: none)
   std::map<std::uint32_t, WalKeyRange> intact_keys;  // by column family id
   std::optional<WalDamage> damage;
   // After non-torn damage: records still readable further on (RocksDB's

@@ -49,8 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const boost::json::value lax = boost::json::parse(input, ec);
   if (!strict.has_value()) {
     nexum::fuzz::require_clean_refusal(strict.error(), nexum::StatusCode::kInvalidArgument);
-    if (!ec) require(strict.error().message().find("appears twice") != std::string::npos,
-                     "strict refuses only a repeated key where boost::json accepts");
+    if (!ec)
+      require(strict.error().message().find("appears twice") != std::string::npos,
+              "strict refuses only a repeated key where boost::json accepts");
     return 0;
   }
   require(!ec, "what the strict parser accepts boost::json accepts");
@@ -70,7 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       continue;
     }
     require(reader.kind(i) == kind_of(*v), "JsonFieldReader captures the field's kind");
-    if (v->is_string()) require(reader.text(i) == std::string_view(v->get_string()), "strings unescaped as the DOM has them");
+    if (v->is_string())
+      require(reader.text(i) == std::string_view(v->get_string()), "strings unescaped as the DOM has them");
     if (v->is_bool()) require(reader.text(i) == (v->get_bool() ? "true" : "false"), "booleans as their literal");
   }
   return 0;

@@ -52,7 +52,7 @@ TEST_F(AggregatesTest, ACorruptSnapshotIsIgnoredAndTheStreamFolded) {
 TEST_F(AggregatesTest, AStatedBalanceThatContradictsTheMovementIsDataLoss) {
   deposit("acc_1", "5.00");
   boost::json::object data = {{"account_number", "X"}, {"balance", "999.00"}, {"state", "active"},
-                              {"amount", "1.00"}, {"currency", "USD"}, {"direction", "credit"}};
+                              {"amount", "1.00"},      {"currency", "USD"},   {"direction", "credit"}};
   ASSERT_TRUE(store_->append("account-acc_1", ExpectedVersion::any(),
                              {testing::make_event("account_updated", "account", "acc_1", data)}));
   Result<Account> a = handler_->repository().load_account("acc_1");
@@ -68,9 +68,10 @@ TEST_F(AggregatesTest, AStatedBalanceThatContradictsTheMovementIsDataLoss) {
 
 TEST_F(AggregatesTest, UnknownEventTypesInAStreamAreSkipped) {
   // A newer version's event type (with its own topic) between known ones.
-  StreamAppend nick{"account-acc_1", ExpectedVersion::any(),
-                 {testing::make_event("account_nickname_set", "account", "acc_1", {{"nick", "x"}})},
-                 "nexum.accounts.updated"};
+  StreamAppend nick{"account-acc_1",
+                    ExpectedVersion::any(),
+                    {testing::make_event("account_nickname_set", "account", "acc_1", {{"nick", "x"}})},
+                    "nexum.accounts.updated"};
   ASSERT_TRUE(store_->append_multi({nick}));
   deposit("acc_1", "2.00");
   Account a = account("acc_1");

@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include "nexum/aggregates.h"
 #include "nexum/bus.h"
@@ -86,16 +86,22 @@ class BankingTest : public ::testing::Test {
   }
 
   void make_customer(const std::string& id, bool verified = true) {
-    accept(kCust, {{"action", "create"}, {"customer_id", id}, {"first_name", "Ada"}, {"last_name", "Lovelace"},
+    accept(kCust, {{"action", "create"},
+                   {"customer_id", id},
+                   {"first_name", "Ada"},
+                   {"last_name", "Lovelace"},
                    {"email", id + "@example.com"}});
     if (verified) {
-      accept(kCust, {{"action", "change_kyc"}, {"customer_id", id}, {"new_status", "verified"},
-                     {"new_tier", "tier_2"}});
+      accept(kCust,
+             {{"action", "change_kyc"}, {"customer_id", id}, {"new_status", "verified"}, {"new_tier", "tier_2"}});
     }
   }
   void open_account(const std::string& id, const std::string& customer, const std::string& currency = "USD",
                     const std::string& product = "checking") {
-    accept(kAcct, {{"action", "open"}, {"account_id", id}, {"customer_id", customer}, {"product_type", product},
+    accept(kAcct, {{"action", "open"},
+                   {"account_id", id},
+                   {"customer_id", customer},
+                   {"product_type", product},
                    {"currency", currency}});
   }
   void deposit(const std::string& account, const std::string& amount, const std::string& currency = "USD") {

@@ -53,7 +53,8 @@ class BuiltinProjectionsTest : public ::testing::Test {
   void catch_up() { ASSERT_TRUE(engine_->wait_for(store_->last_position(), 30s)); }
 
   std::int64_t append(const std::string& entity_type, const std::string& id, const std::string& type, object data) {
-    auto r = store_->append(entity_type + "-" + id, ExpectedVersion::any(), {make_event(type, entity_type, id, std::move(data))});
+    auto r = store_->append(entity_type + "-" + id, ExpectedVersion::any(),
+                            {make_event(type, entity_type, id, std::move(data))});
     EXPECT_TRUE(r) << r.error().to_string();
     return r ? r->positions[0] : 0;
   }
@@ -80,7 +81,7 @@ std::string money_text(std::int64_t minor, std::string_view currency) {
 
 struct Expected {
   std::map<std::string, object> accounts, customers, loans;
-  std::map<std::string, object> totals;      // "state/currency"
+  std::map<std::string, object> totals;  // "state/currency"
   std::map<std::string, std::int64_t> topics, types;
   std::int64_t events = 0;
 };
@@ -122,8 +123,10 @@ Expected fold(EventStore& store) {
       c["kyc_status"] = d.at("new_status");
       if (d.at("new_tier").is_string()) c["kyc_tier"] = d.at("new_tier");
     } else if (e.event_type == "loan_originated") {
-      x.loans[e.entity_id] = {{"principal", str("principal")}, {"outstanding", money_text(0, str("currency"))},
-                              {"currency", str("currency")}, {"state", "originated"}};
+      x.loans[e.entity_id] = {{"principal", str("principal")},
+                              {"outstanding", money_text(0, str("currency"))},
+                              {"currency", str("currency")},
+                              {"state", "originated"}};
     } else if (e.event_type == "loan_disbursed") {
       object& l = x.loans[e.entity_id];
       l["outstanding"] = l["principal"];
@@ -176,67 +179,88 @@ TEST_F(BuiltinProjectionsTest, EachEqualsADirectFoldOfItsStreamsAfterRandomAppen
     if (op < 5 || customers.empty()) {
       std::string id = "cus_" + std::to_string(customers.size());
       append("customer", id, "customer_created",
-             {{"first_name", "Ada"}, {"last_name", "L" + id}, {"email", id + "@example.com"}, {"phone", nullptr},
-              {"kyc_status", "pending"}, {"kyc_tier", "tier_0"}});
+             {{"first_name", "Ada"},
+              {"last_name", "L" + id},
+              {"email", id + "@example.com"},
+              {"phone", nullptr},
+              {"kyc_status", "pending"},
+              {"kyc_tier", "tier_0"}});
       customers.push_back(id);
     } else if (op < 8) {
       std::string id = customers[rng() % customers.size()];
-      append("customer", id, "customer_updated",
-             {{"first_name", "Grace"}, {"last_name", "H" + id}, {"email", id + "@example.org"},
-              {"phone", "+1 555 0100"}});
+      append(
+          "customer", id, "customer_updated",
+          {{"first_name", "Grace"}, {"last_name", "H" + id}, {"email", id + "@example.org"}, {"phone", "+1 555 0100"}});
     } else if (op < 10) {
       std::string id = customers[rng() % customers.size()];
       append("customer", id, "kyc_status_changed",
-             {{"old_status", "pending"}, {"new_status", "verified"}, {"old_tier", nullptr},
+             {{"old_status", "pending"},
+              {"new_status", "verified"},
+              {"old_tier", nullptr},
               {"new_tier", rng() % 2 ? value("tier_2") : value(nullptr)}});
     } else if (op < 18 || accounts.empty()) {
       std::string id = "acc_" + std::to_string(accounts.size());
       std::string cur = currencies[rng() % 3];
       append("account", id, "account_created",
-             {{"account_number", "CHK" + id}, {"product_type", "checking"},
-              {"customer_id", customers[rng() % customers.size()]}, {"currency", cur}, {"name", "Main"},
+             {{"account_number", "CHK" + id},
+              {"product_type", "checking"},
+              {"customer_id", customers[rng() % customers.size()]},
+              {"currency", cur},
+              {"name", "Main"},
               {"balance", "0"}});
       accounts.push_back(id);
       account_currency[id] = cur;
     } else if (op < 60) {
       std::string id = accounts[rng() % accounts.size()];
       append("account", id, "account_updated",
-             {{"account_number", "CHK" + id}, {"balance", money_text(rng() % 1000000, account_currency[id])},
+             {{"account_number", "CHK" + id},
+              {"balance", money_text(rng() % 1000000, account_currency[id])},
               {"state", rng() % 5 ? "active" : "frozen"}});
     } else if (op < 85) {
       std::string from = accounts[rng() % accounts.size()], to = accounts[rng() % accounts.size()];
       unsigned shape = rng() % 3;
       append("transaction", "txn_" + std::to_string(txn++), "transaction_posted",
-             {{"transaction_type", shape == 0 ? "deposit" : shape == 1 ? "withdrawal" : "transfer_internal"},
-              {"amount", "1.00"}, {"currency", "USD"},
+             {{"transaction_type", shape == 0   ? "deposit"
+                                   : shape == 1 ? "withdrawal"
+                                                : "transfer_internal"},
+              {"amount", "1.00"},
+              {"currency", "USD"},
               {"from_account_id", shape == 0 ? value(nullptr) : value(from)},
-              {"to_account_id", shape == 1 ? value(nullptr) : value(to)}, {"final_balance", "0"},
+              {"to_account_id", shape == 1 ? value(nullptr) : value(to)},
+              {"final_balance", "0"},
               {"journal_entry_id", "je"}});
     } else if (op < 89 || loans.empty()) {
       std::string id = "loan_" + std::to_string(loans.size());
       std::string cur = rng() % 2 ? "USD" : "JPY";
       std::int64_t principal = 1000 + rng() % 100000;
       append("loan", id, "loan_originated",
-             {{"customer_id", customers[0]}, {"principal", money_text(principal, cur)}, {"currency", cur},
-              {"interest_rate", "0.075"}, {"term_months", 12}, {"payment_frequency", "monthly"}});
+             {{"customer_id", customers[0]},
+              {"principal", money_text(principal, cur)},
+              {"currency", cur},
+              {"interest_rate", "0.075"},
+              {"term_months", 12},
+              {"payment_frequency", "monthly"}});
       loans[id] = {cur, principal, 0};
     } else {
       auto it = std::next(loans.begin(), static_cast<std::ptrdiff_t>(rng() % loans.size()));
       Loan& l = it->second;
       if (l.stage == 0) {
         append("loan", it->first, "loan_disbursed",
-               {{"customer_id", customers[0]}, {"principal", money_text(l.outstanding, l.currency)},
+               {{"customer_id", customers[0]},
+                {"principal", money_text(l.outstanding, l.currency)},
                 {"account_id", accounts[0]}});
         l.stage = 1;
       } else if (l.stage == 1) {
         std::int64_t pay = std::min<std::int64_t>(l.outstanding, 1 + rng() % 40000);
         l.outstanding -= pay;
         append("loan", it->first, "loan_payment",
-               {{"payment_amount", money_text(pay, l.currency)}, {"currency", l.currency},
+               {{"payment_amount", money_text(pay, l.currency)},
+                {"currency", l.currency},
                 {"outstanding_balance", money_text(l.outstanding, l.currency)}});
         if (l.outstanding == 0) {
           append("loan", it->first, "loan_paid_off",
-                 {{"customer_id", customers[0]}, {"currency", l.currency},
+                 {{"customer_id", customers[0]},
+                  {"currency", l.currency},
                   {"outstanding_balance", money_text(0, l.currency)}});
           l.stage = 2;
         }
@@ -275,19 +299,33 @@ TEST_F(BuiltinProjectionsTest, EachEqualsADirectFoldOfItsStreamsAfterRandomAppen
 TEST_F(BuiltinProjectionsTest, SeedShapedPayloadsNormalizeMoneyAndIgnoreExtraFields) {
   // The seed's account_created carries balance "0" (no fraction) and no state.
   append("account", "acc_1", "account_created",
-         {{"account_number", "CHK1795732684"}, {"product_type", "checking"}, {"customer_id", "cus_1"},
-          {"currency", "USD"}, {"name", "Everyday"}, {"balance", "0"}});
+         {{"account_number", "CHK1795732684"},
+          {"product_type", "checking"},
+          {"customer_id", "cus_1"},
+          {"currency", "USD"},
+          {"name", "Everyday"},
+          {"balance", "0"}});
   append("account", "acc_2", "account_created", {{"currency", "JPY"}, {"balance", "0"}, {"unexpected", {1, 2}}});
   append("transaction", "txn_9", "transaction_posted",
-         {{"transaction_type", "deposit"}, {"amount", "25.50"}, {"currency", "USD"}, {"from_account_id", nullptr},
-          {"to_account_id", "acc_1"}, {"final_balance", "0"}, {"journal_entry_id", nullptr}});
+         {{"transaction_type", "deposit"},
+          {"amount", "25.50"},
+          {"currency", "USD"},
+          {"from_account_id", nullptr},
+          {"to_account_id", "acc_1"},
+          {"final_balance", "0"},
+          {"journal_entry_id", nullptr}});
   append("account", "acc_1", "account_updated", {{"balance", "25.5"}, {"state", "active"}, {"extra", true}});
   append("account", "acc_2", "account_updated", {{"state", "frozen"}});  // no balance: kept
   // A movement as the command handler writes it (doc/commands.md §1).
   append("account", "acc_3", "account_created", {{"currency", "GBP"}, {"balance", "0.00"}});
   append("account", "acc_3", "account_updated",
-         {{"account_number", "SAV1"}, {"balance", "7.00"}, {"state", "active"}, {"amount", "7.00"},
-          {"currency", "GBP"}, {"direction", "credit"}, {"transaction_id", "txn_m"}});
+         {{"account_number", "SAV1"},
+          {"balance", "7.00"},
+          {"state", "active"},
+          {"amount", "7.00"},
+          {"currency", "GBP"},
+          {"direction", "credit"},
+          {"transaction_id", "txn_m"}});
   start_engine();
   catch_up();
 
@@ -347,8 +385,12 @@ TEST_F(BuiltinProjectionsTest, MalformedEventsAreParkedWithTheFieldNamedAndTheRe
 
 TEST_F(BuiltinProjectionsTest, CustomerDirectoryKeepsContactDetailsAndKyc) {
   append("customer", "cus_1", "customer_created",
-         {{"first_name", "Zoë"}, {"last_name", "Ångström"}, {"email", "zoe@example.com"}, {"phone", nullptr},
-          {"kyc_status", "pending"}, {"kyc_tier", "tier_0"}});
+         {{"first_name", "Zoë"},
+          {"last_name", "Ångström"},
+          {"email", "zoe@example.com"},
+          {"phone", nullptr},
+          {"kyc_status", "pending"},
+          {"kyc_tier", "tier_0"}});
   append("customer", "cus_1", "kyc_status_changed",
          {{"old_status", "pending"}, {"new_status", "verified"}, {"old_tier", "tier_0"}, {"new_tier", "tier_2"}});
   append("customer", "cus_1", "customer_updated", {{"email", "zoe@example.org"}, {"phone", "+44 20 7946 0000"}});
@@ -366,8 +408,12 @@ TEST_F(BuiltinProjectionsTest, CustomerDirectoryKeepsContactDetailsAndKyc) {
 
 TEST_F(BuiltinProjectionsTest, LoanPortfolioMovesLoansBetweenStateTotalsExactly) {
   append("loan", "l1", "loan_originated",
-         {{"customer_id", "c"}, {"principal", "1000.00"}, {"currency", "USD"}, {"interest_rate", "0.075"},
-          {"term_months", 12}, {"payment_frequency", "monthly"}});
+         {{"customer_id", "c"},
+          {"principal", "1000.00"},
+          {"currency", "USD"},
+          {"interest_rate", "0.075"},
+          {"term_months", 12},
+          {"payment_frequency", "monthly"}});
   append("loan", "l2", "loan_originated", {{"principal", "500.10"}, {"currency", "USD"}});
   append("loan", "l3", "loan_originated", {{"principal", "70000"}, {"currency", "JPY"}});
   append("loan", "l1", "loan_disbursed", {{"principal", "1000.00"}, {"account_id", "acc_1"}});

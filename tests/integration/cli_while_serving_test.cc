@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <string>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "nexum/store.h"
 #include "test_util.h"
@@ -92,7 +92,8 @@ TEST_F(CliWhileServingTest, ReadOnlyStoreRefusesWrites) {
   auto reader = EventStore::open(data_, options);
   ASSERT_TRUE(reader) << reader.error().to_string();
   EXPECT_EQ((*reader)->last_position(), 1);
-  auto r = (*reader)->append("account-acc_2", ExpectedVersion::any(), {make_event("account_created", "account", "acc_2", {})});
+  auto r = (*reader)->append("account-acc_2", ExpectedVersion::any(),
+                             {make_event("account_created", "account", "acc_2", {})});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), StatusCode::kUnavailable);
   EXPECT_NE(r.error().message().find("read-only"), std::string::npos);

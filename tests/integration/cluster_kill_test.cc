@@ -37,9 +37,9 @@
 #include <thread>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
+#include <boost/json.hpp>
 
 #include "cluster/cluster_topics.h"
 #include "cluster/shard_partitioner.h"
@@ -101,10 +101,10 @@ class NodeProcess {
   ~NodeProcess() { kill9(); }
 
   void start(const std::string& bootstrap, const std::string& prefix) {
-    std::vector<std::string> args = {NEXUM_CLI_PATH, "serve",        "--cluster",         "--kafka", bootstrap,
-                                     "--data",       data_,          "--node-id",         std::to_string(id_),
-                                     "--topic-prefix", prefix,       "--session-timeout-ms", "6000",
-                                     "--http",       "127.0.0.1:0"};
+    std::vector<std::string> args = {
+        NEXUM_CLI_PATH, "serve",     "--cluster",         "--kafka",        bootstrap, "--data",
+        data_,          "--node-id", std::to_string(id_), "--topic-prefix", prefix,    "--session-timeout-ms",
+        "6000",         "--http",    "127.0.0.1:0"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -179,10 +179,10 @@ class CommandSender {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     std::array<char, 512> err{};
     for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{{"bootstrap.servers", bootstrap},
-                                                                              {"partitioner", "murmur2_random"},
-                                                                              {"enable.idempotence", "true"},
-                                                                              {"linger.ms", "5"},
-                                                                              {"log_level", "3"}}) {
+                                                                               {"partitioner", "murmur2_random"},
+                                                                               {"enable.idempotence", "true"},
+                                                                               {"linger.ms", "5"},
+                                                                               {"log_level", "3"}}) {
       EXPECT_EQ(rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err.data(), err.size()), RD_KAFKA_CONF_OK) << k;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, &CommandSender::on_delivery);
@@ -213,9 +213,7 @@ class CommandSender {
     rd_kafka_poll(rk_, 0);
   }
   // Waits for every report; counts partitions that disagree with shard_of.
-  void flush() {
-    ASSERT_EQ(rd_kafka_flush(rk_, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
+  void flush() { ASSERT_EQ(rd_kafka_flush(rk_, 60000), RD_KAFKA_RESP_ERR_NO_ERROR); }
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*);
   int sent() const { return sent_; }
 
@@ -259,7 +257,8 @@ std::vector<ShardHistory> read_changelog(const std::string& bootstrap, const std
   std::vector<std::int64_t> high(kShards, 0);
   for (int p = 0; p < kShards; ++p) {
     std::int64_t low = 0;
-    EXPECT_EQ(rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high[p], 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    EXPECT_EQ(rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high[p], 10000),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   rd_kafka_poll_set_consumer(rk);
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(kShards);
@@ -291,8 +290,9 @@ std::vector<ShardHistory> read_changelog(const std::string& bootstrap, const std
       next[p] = m->offset + 1;
       const object o = boost::json::parse(std::string_view(static_cast<const char*>(m->payload), m->len)).as_object();
       ShardHistory& h = shards[p];
-      const Epoch e{o.at("generation").as_int64(),
-                    o.at("type").as_string() == "nexum.changelog.marker" ? m->offset : o.at("marker_offset").as_int64()};
+      const Epoch e{o.at("generation").as_int64(), o.at("type").as_string() == "nexum.changelog.marker"
+                                                       ? m->offset
+                                                       : o.at("marker_offset").as_int64()};
       if (o.at("type").as_string() == "nexum.changelog.marker") {
         ++h.markers;
         if (current[p] < e) {
@@ -310,11 +310,10 @@ std::vector<ShardHistory> read_changelog(const std::string& bootstrap, const std
         for (const auto& v : o.at("events").as_array()) {
           const object& j = v.as_object();
           const object& env = j.at("event").as_object();
-          out.events.push_back(Event{j.at("position").as_int64(), std::string(j.at("stream").as_string()),
-                                     std::string(j.at("topic").as_string()),
-                                     std::string(env.at("event_id").as_string()),
-                                     std::string(env.at("event_type").as_string()), j.at("version").as_int64(),
-                                     env.at("data").as_object()});
+          out.events.push_back(Event{
+              j.at("position").as_int64(), std::string(j.at("stream").as_string()),
+              std::string(j.at("topic").as_string()), std::string(env.at("event_id").as_string()),
+              std::string(env.at("event_type").as_string()), j.at("version").as_int64(), env.at("data").as_object()});
         }
         if (out.events.front().position != next_position[p]) {
           broken[p] = e;
@@ -532,7 +531,9 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
   // pause included, happens with commands still to send however slow the
   // machine is.
   const std::size_t share = money.size() / (prof.kill_rounds + 1);
-  const auto due = [&](int round) { return money.size() * static_cast<std::size_t>(round + 1) / (prof.kill_rounds + 1); };
+  const auto due = [&](int round) {
+    return money.size() * static_cast<std::size_t>(round + 1) / (prof.kill_rounds + 1);
+  };
   const auto cap = [&](int round) {
     if (round + 1 < prof.kill_rounds) return due(round + 1);
     return round < prof.kill_rounds ? money.size() - share / 2 : money.size();
@@ -724,7 +725,8 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
   }
 
   // The restores the nodes logged (figures for doc/cluster.md).
-  std::regex restored(R"(shard (\d+) taken over .*: (\d+) changelog records read from @(\d+) \((\d+) fenced\), (\d+) events checked, (\d+) restored in ([0-9.]+) s \((\d+) events/s\)(; the local copy was dropped and rebuilt)?)");
+  std::regex restored(
+      R"(shard (\d+) taken over .*: (\d+) changelog records read from @(\d+) \((\d+) fenced\), (\d+) events checked, (\d+) restored in ([0-9.]+) s \((\d+) events/s\)(; the local copy was dropped and rebuilt)?)");
   int wiped_restores = 0, takeovers = 0, resumed = 0;
   for (auto& n : nodes_) {
     std::ifstream in(n->log());
@@ -737,21 +739,23 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
       if (n->id() == wiped_node && std::stoll(m[6]) > 0) ++wiped_restores;
       if (std::stoll(m[6]) >= 100) {
         std::printf("node %d shard %s: restored %s events in %s s (%s events/s), %s records read from @%s%s\n", n->id(),
-                    m[1].str().c_str(), m[6].str().c_str(), m[7].str().c_str(), m[8].str().c_str(),
-                    m[2].str().c_str(), m[3].str().c_str(), m[9].matched ? ", copy rebuilt" : "");
+                    m[1].str().c_str(), m[6].str().c_str(), m[7].str().c_str(), m[8].str().c_str(), m[2].str().c_str(),
+                    m[3].str().c_str(), m[9].matched ? ", copy rebuilt" : "");
       }
     }
   }
   std::printf("%d takeovers, %d of them resumed after the copy's last marker instead of reading from offset 0\n",
               takeovers, resumed);
   EXPECT_GT(resumed, 0) << "no takeover used its copy's resume point";
-  std::printf("%zu commands: %d money accepted, %d rejected; %lld markers, %lld fenced records; %lld events compared "
-              "with the shard stores\n",
-              count.size(), accepted, rejected, static_cast<long long>(markers), static_cast<long long>(fenced),
-              static_cast<long long>(events_checked));
-  std::printf("baseline: this test read and parsed the whole changelog (%lld events, 12 partitions, one consumer) in "
-              "%.3f s (%.0f events/s)\n",
-              static_cast<long long>(events_checked), read_seconds, events_checked / read_seconds);
+  std::printf(
+      "%zu commands: %d money accepted, %d rejected; %lld markers, %lld fenced records; %lld events compared "
+      "with the shard stores\n",
+      count.size(), accepted, rejected, static_cast<long long>(markers), static_cast<long long>(fenced),
+      static_cast<long long>(events_checked));
+  std::printf(
+      "baseline: this test read and parsed the whole changelog (%lld events, 12 partitions, one consumer) in "
+      "%.3f s (%.0f events/s)\n",
+      static_cast<long long>(events_checked), read_seconds, events_checked / read_seconds);
   EXPECT_GT(rejected, 0) << "the workload is meant to include rejections";
   EXPECT_GT(wiped_restores, 0) << "the wiped node restored no shard from the changelog";
 }

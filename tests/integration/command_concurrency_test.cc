@@ -74,7 +74,9 @@ TEST_F(CommandConcurrencyTest, RacingCommandsNeverOverdrawNorLoseAnUpdate) {
         } else if (kind == 1) {
           data = {{"action", "withdraw"}, {"account_id", account_id(a)}, {"amount", amount.to_string()}};
         } else {
-          data = {{"action", "transfer"}, {"from_account_id", account_id(a)}, {"to_account_id", account_id(b)},
+          data = {{"action", "transfer"},
+                  {"from_account_id", account_id(a)},
+                  {"to_account_id", account_id(b)},
                   {"amount", amount.to_string()}};
         }
         Result<CommandOutcome> r = handle_until_decided(testing::make_command(kTxn, data));
@@ -185,14 +187,18 @@ TEST_F(LocalWorkersTest, CommandsOnOneAccountKeepTheirOrderAcrossWorkers) {
     ASSERT_TRUE(bus_.publish(topic, testing::make_command(topic, std::move(data))).ok());
     ++sent;
   };
-  publish(testing::kCust, {{"action", "create"}, {"customer_id", "cust_1"}, {"first_name", "A"}, {"last_name", "B"},
-                           {"email", "a@b.io"}});
+  publish(
+      testing::kCust,
+      {{"action", "create"}, {"customer_id", "cust_1"}, {"first_name", "A"}, {"last_name", "B"}, {"email", "a@b.io"}});
   ASSERT_TRUE(wait_handled(sent));
   publish(testing::kCust, {{"action", "change_kyc"}, {"customer_id", "cust_1"}, {"new_status", "verified"}});
   ASSERT_TRUE(wait_handled(sent));
   for (int i = 0; i < 8; ++i) {
-    publish(testing::kAcct, {{"action", "open"}, {"account_id", account_id(i)}, {"customer_id", "cust_1"},
-                             {"product_type", "checking"}, {"currency", "USD"}});
+    publish(testing::kAcct, {{"action", "open"},
+                             {"account_id", account_id(i)},
+                             {"customer_id", "cust_1"},
+                             {"product_type", "checking"},
+                             {"currency", "USD"}});
   }
   ASSERT_TRUE(wait_handled(sent));
   // Each withdrawal only succeeds if the deposit before it on the same account ran first.

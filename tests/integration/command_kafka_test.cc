@@ -53,15 +53,21 @@ TEST(CommandKafkaTest, CommandsOverKafkaHaveTheSameOutcomes) {
   auto all_handled = [&] { return wait_until([&] { return handler.stats().handled() >= sent; }, 30s); };
 
   send(kCust,
-       make_command(kCust, {{"action", "create"}, {"customer_id", "cust_1"}, {"first_name", "Ada"},
-                            {"last_name", "Lovelace"}, {"email", "ada@example.com"}}),
+       make_command(kCust, {{"action", "create"},
+                            {"customer_id", "cust_1"},
+                            {"first_name", "Ada"},
+                            {"last_name", "Lovelace"},
+                            {"email", "ada@example.com"}}),
        "cust_1");
   send(kCust, make_command(kCust, {{"action", "change_kyc"}, {"customer_id", "cust_1"}, {"new_status", "verified"}}),
        "cust_1");
   ASSERT_TRUE(all_handled());
   send(kAcct,
-       make_command(kAcct, {{"action", "open"}, {"account_id", "acc_1"}, {"customer_id", "cust_1"},
-                            {"product_type", "checking"}, {"currency", "USD"}}),
+       make_command(kAcct, {{"action", "open"},
+                            {"account_id", "acc_1"},
+                            {"customer_id", "cust_1"},
+                            {"product_type", "checking"},
+                            {"currency", "USD"}}),
        "acc_1");
   ASSERT_TRUE(all_handled());
   const EventSchema deposit =
@@ -90,8 +96,8 @@ TEST(CommandKafkaTest, CommandsOverKafkaHaveTheSameOutcomes) {
   // Every command's offset was committed (after its outcome was durable).
   EXPECT_TRUE(wait_until(
       [&] {
-        return testing::committed_offset(bootstrap, "nexum-test_nexum.commands.transactions",
-                                         std::string(kTxn), 0) == 4;
+        return testing::committed_offset(bootstrap, "nexum-test_nexum.commands.transactions", std::string(kTxn), 0) ==
+               4;
       },
       30s, 100ms));
 

@@ -32,11 +32,17 @@ inline void create_funded_accounts(EventStore& store, const std::string& prefix,
   for (int i = 0; i < n; ++i) {
     const std::string c = "cust_" + prefix + std::to_string(i);
     const std::string a = prefix + std::to_string(i);
-    ASSERT_TRUE(setup.handle(kCust, make_command(kCust, {{"action", "create"}, {"customer_id", c},
-                                                         {"first_name", "A"}, {"last_name", "B"},
-                                                         {"email", "a@b.example"}, {"kyc_status", "verified"}})));
-    ASSERT_TRUE(setup.handle(kAcct, make_command(kAcct, {{"action", "open"}, {"customer_id", c}, {"account_id", a},
-                                                         {"product_type", "checking"}, {"currency", "USD"}})));
+    ASSERT_TRUE(setup.handle(kCust, make_command(kCust, {{"action", "create"},
+                                                         {"customer_id", c},
+                                                         {"first_name", "A"},
+                                                         {"last_name", "B"},
+                                                         {"email", "a@b.example"},
+                                                         {"kyc_status", "verified"}})));
+    ASSERT_TRUE(setup.handle(kAcct, make_command(kAcct, {{"action", "open"},
+                                                         {"customer_id", c},
+                                                         {"account_id", a},
+                                                         {"product_type", "checking"},
+                                                         {"currency", "USD"}})));
     ASSERT_TRUE(
         setup.handle(kTxn, make_command(kTxn, {{"action", "deposit"}, {"account_id", a}, {"amount", "1000.00"}})));
     expected[a] = 100000;
@@ -46,9 +52,8 @@ inline void create_funded_accounts(EventStore& store, const std::string& prefix,
 // For each account, the causation ids on its stream, kept to the commands
 // routed by it (`order`: their ids in the order produced), must be exactly
 // those, in that order; together `total` commands. Returns how many it saw.
-inline std::int64_t expect_one_outcome_per_command_in_order(EventStore& store,
-                                                            const std::map<std::string, std::vector<std::string>>& order,
-                                                            std::int64_t total) {
+inline std::int64_t expect_one_outcome_per_command_in_order(
+    EventStore& store, const std::map<std::string, std::vector<std::string>>& order, std::int64_t total) {
   std::int64_t outcomes = 0;
   for (const auto& [account, ids] : order) {
     std::set<std::string> own(ids.begin(), ids.end());

@@ -74,8 +74,9 @@ class CommandPipelineBrokerFaultsTest : public ::testing::Test {
     consumer_ = std::move(consumer).value();
     ASSERT_TRUE(consumer_->start().ok());
     ASSERT_TRUE(consumer_->wait_until_assigned(60s).ok());
-    producer_ = testing::new_client(RD_KAFKA_PRODUCER, bootstrap_,
-                                    {{"enable.idempotence", "true"}, {"acks", "all"}, {"message.timeout.ms", "300000"}});
+    producer_ =
+        testing::new_client(RD_KAFKA_PRODUCER, bootstrap_,
+                            {{"enable.idempotence", "true"}, {"acks", "all"}, {"message.timeout.ms", "300000"}});
     ASSERT_NE(producer_, nullptr);
   }
 
@@ -111,8 +112,7 @@ class CommandPipelineBrokerFaultsTest : public ::testing::Test {
       const EventSchema command = make_command(kTxn, std::move(data));
       order_[a].push_back(command.event_id.to_string());
       const std::string value = encode_event_json(command);
-      ASSERT_EQ(rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(kTxn.data()),
-                                  RD_KAFKA_V_KEY(a.data(), a.size()),
+      ASSERT_EQ(rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(kTxn.data()), RD_KAFKA_V_KEY(a.data(), a.size()),
                                   RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
                 RD_KAFKA_RESP_ERR_NO_ERROR);

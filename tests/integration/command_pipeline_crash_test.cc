@@ -135,14 +135,19 @@ class CommandPipelineCrashTest : public ::testing::Test {
     NexumCommandHandler handler(**store, bus);
     for (int i = 0; i < kAccounts; ++i) {
       const std::string c = "cust_" + std::to_string(i), a = "acc_" + std::to_string(i);
-      ASSERT_TRUE(handler.handle(kCust, make_command(kCust, {{"action", "create"}, {"customer_id", c},
-                                                             {"first_name", "A"}, {"last_name", "B"},
-                                                             {"email", "a@b.example"}, {"kyc_status", "verified"}})));
-      ASSERT_TRUE(handler.handle(kAcct, make_command(kAcct, {{"action", "open"}, {"customer_id", c},
-                                                             {"account_id", a}, {"product_type", "checking"},
+      ASSERT_TRUE(handler.handle(kCust, make_command(kCust, {{"action", "create"},
+                                                             {"customer_id", c},
+                                                             {"first_name", "A"},
+                                                             {"last_name", "B"},
+                                                             {"email", "a@b.example"},
+                                                             {"kyc_status", "verified"}})));
+      ASSERT_TRUE(handler.handle(kAcct, make_command(kAcct, {{"action", "open"},
+                                                             {"customer_id", c},
+                                                             {"account_id", a},
+                                                             {"product_type", "checking"},
                                                              {"currency", "USD"}})));
-      ASSERT_TRUE(handler.handle(kTxn, make_command(kTxn, {{"action", "deposit"}, {"account_id", a},
-                                                           {"amount", "1000.00"}})));
+      ASSERT_TRUE(
+          handler.handle(kTxn, make_command(kTxn, {{"action", "deposit"}, {"account_id", a}, {"amount", "1000.00"}})));
       expected_[a] = 100000;
     }
   }
@@ -203,7 +208,8 @@ class CommandPipelineCrashTest : public ::testing::Test {
   }
 
   pid_t spawn_child() {
-    return testing::spawn_self("CommandPipelineCrashChild.RunsUntilKilled", {{kEnvData, data_}, {kEnvBootstrap, bootstrap_}});
+    return testing::spawn_self("CommandPipelineCrashChild.RunsUntilKilled",
+                               {{kEnvData, data_}, {kEnvBootstrap, bootstrap_}});
   }
   static void kill_child(pid_t pid) {
     ::kill(pid, SIGKILL);
@@ -219,8 +225,8 @@ class CommandPipelineCrashTest : public ::testing::Test {
       for (std::int64_t o = 0; o < committed; ++o) {
         const std::string& id = ids_[p][static_cast<std::size_t>(o)];
         Result<std::int64_t> at = (*store)->find_event(EventId::derive(id + "/0"));
-        ASSERT_TRUE(at) << "partition " << p << " committed up to " << committed << ", but the command at offset "
-                        << o << " has no outcome";
+        ASSERT_TRUE(at) << "partition " << p << " committed up to " << committed << ", but the command at offset " << o
+                        << " has no outcome";
       }
     }
   }
@@ -230,7 +236,7 @@ class CommandPipelineCrashTest : public ::testing::Test {
   std::string bootstrap_;
   std::string data_;
   std::map<std::string, std::int64_t> expected_;  // cents
-  std::map<int, std::vector<std::string>> ids_;  // partition -> command id by offset
+  std::map<int, std::vector<std::string>> ids_;   // partition -> command id by offset
   std::unique_ptr<testing::TopicTail> tail_;
   std::mutex on_kafka_mu_;
   std::map<std::string, int> on_kafka_;  // ce_id -> times read from an event topic
@@ -268,10 +274,12 @@ TEST_F(CommandPipelineCrashTest, KilledMidStreamEveryCommandEndsWithExactlyOneOu
   {
     auto store = EventStore::open(data_);
     ASSERT_TRUE(store);
-    ASSERT_TRUE((*store)->scan_log(1, SIZE_MAX, {}, [&](const EventView& e) {
-                          stored.push_back(e.envelope.event_id.to_string());
-                          return Status();
-                        })
+    ASSERT_TRUE((*store)
+                    ->scan_log(1, SIZE_MAX, {},
+                               [&](const EventView& e) {
+                                 stored.push_back(e.envelope.event_id.to_string());
+                                 return Status();
+                               })
                     .ok());
   }
   // The relay of one more child resends what its predecessors stored but had
@@ -294,10 +302,12 @@ TEST_F(CommandPipelineCrashTest, KilledMidStreamEveryCommandEndsWithExactlyOneOu
   std::int64_t transactions = 0;
   EventFilter f;
   f.event_types = {"transaction_created"};
-  ASSERT_TRUE((*store)->scan_log(1, SIZE_MAX, f, [&](const EventView&) {
-                        ++transactions;
-                        return Status();
-                      })
+  ASSERT_TRUE((*store)
+                  ->scan_log(1, SIZE_MAX, f,
+                             [&](const EventView&) {
+                               ++transactions;
+                               return Status();
+                             })
                   .ok());
   EXPECT_EQ(transactions, movements + kAccounts);
   std::int64_t duplicates = 0;

@@ -10,9 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include "banking/kafka_command_consumer.h"
 #include "banking_test_util.h"
 #include "bus/kafka_mock_cluster.h"
-#include "banking/kafka_command_consumer.h"
 #include "kafka_test_util.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_bus.h"
@@ -97,11 +97,18 @@ class CommandPipelineKafkaTest : public ::testing::Test {
     for (int i = 0; i < kAccounts; ++i) {
       const std::string c = "cust_" + std::to_string(i), a = "acc_" + std::to_string(i);
       phases[0].push_back(command(kCust, c,
-                                  {{"action", "create"}, {"customer_id", c}, {"first_name", "A"}, {"last_name", "B"},
-                                   {"email", "a@b.example"}, {"kyc_status", "verified"}}));
+                                  {{"action", "create"},
+                                   {"customer_id", c},
+                                   {"first_name", "A"},
+                                   {"last_name", "B"},
+                                   {"email", "a@b.example"},
+                                   {"kyc_status", "verified"}}));
       phases[1].push_back(command(kAcct, a,
-                                  {{"action", "open"}, {"customer_id", c}, {"account_id", a},
-                                   {"product_type", "checking"}, {"currency", "USD"}}));
+                                  {{"action", "open"},
+                                   {"customer_id", c},
+                                   {"account_id", a},
+                                   {"product_type", "checking"},
+                                   {"currency", "USD"}}));
       phases[2].push_back(command(kTxn, a, {{"action", "deposit"}, {"account_id", a}, {"amount", "1000.00"}}));
       expected[a] = 100000;
     }
@@ -110,8 +117,8 @@ class CommandPipelineKafkaTest : public ::testing::Test {
       const std::string a = "acc_" + std::to_string(rng() % kAccounts);
       const std::string b = "acc_" + std::to_string(rng() % kAccounts);
       const std::int64_t cents = 1 + static_cast<std::int64_t>(rng() % 300);
-      const std::string amount = std::to_string(cents / 100) + "." + (cents % 100 < 10 ? "0" : "") +
-                                 std::to_string(cents % 100);
+      const std::string amount =
+          std::to_string(cents / 100) + "." + (cents % 100 < 10 ? "0" : "") + std::to_string(cents % 100);
       switch (rng() % 3) {
         case 0:
           phases[2].push_back(command(kTxn, a, {{"action", "deposit"}, {"account_id", a}, {"amount", amount}}));
@@ -148,8 +155,8 @@ class CommandPipelineKafkaTest : public ::testing::Test {
     for (const auto& [account, cents] : expected) {
       Result<Account> a = handler_->repository().load_account(account);
       ASSERT_TRUE(a) << a.error().to_string();
-      EXPECT_EQ(a->balance.to_string(), std::to_string(cents / 100) + "." + (cents % 100 < 10 ? "0" : "") +
-                                            std::to_string(cents % 100))
+      EXPECT_EQ(a->balance.to_string(),
+                std::to_string(cents / 100) + "." + (cents % 100 < 10 ? "0" : "") + std::to_string(cents % 100))
           << account;
     }
     // Exactly one outcome per command: each customer 1 event, each open 1,
@@ -159,11 +166,12 @@ class CommandPipelineKafkaTest : public ::testing::Test {
     std::int64_t transactions = 0;
     std::int64_t movement_events = 0;
     EXPECT_TRUE(store_
-                    ->scan_log(1, 1u << 30, {}, [&](const EventView& e) {
-                      if (e.envelope.event_type == "transaction_created") ++transactions;
-                      if (e.envelope.event_type == "account_updated") ++movement_events;
-                      return Status();
-                    })
+                    ->scan_log(1, 1u << 30, {},
+                               [&](const EventView& e) {
+                                 if (e.envelope.event_type == "transaction_created") ++transactions;
+                                 if (e.envelope.event_type == "account_updated") ++movement_events;
+                                 return Status();
+                               })
                     .ok());
     // Every transaction is created + posted + its account updates.
     events += 2 * transactions + movement_events;

@@ -144,8 +144,7 @@ TEST(CommandPipelineRealKafkaTest, MembersJoiningAndLeavingUnderLoadKeepOneOutco
   // ids on each account's stream, filtered to the commands keyed by it.
   testing::expect_one_outcome_per_command_in_order(**store, order, kMovements);
   std::printf("handled by the first member: %llu, by the second: %llu, duplicates answered: %llu\n",
-              static_cast<unsigned long long>(by_first),
-              static_cast<unsigned long long>((*second)->stats().handled),
+              static_cast<unsigned long long>(by_first), static_cast<unsigned long long>((*second)->stats().handled),
               static_cast<unsigned long long>(handler.stats().duplicates));
   ASSERT_TRUE((*bus)->stop().ok());
 }

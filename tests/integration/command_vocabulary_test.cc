@@ -26,23 +26,43 @@ class CommandVocabularyTest : public BankingTest {
 };
 
 TEST_F(CommandVocabularyTest, TheOriginalSystemsFieldsAreAccepted) {
-  accept(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "25.00"}, {"channel", "atm"},
-                {"description", "cash at the branch ATM"}, {"reference", "DEP-0001"},
-                {"idempotency_key", "k-1"}, {"transaction_type", "deposit"}, {"metadata", object{{"teller", "t1"}}}});
+  accept(kTxn, {{"action", "deposit"},
+                {"account_id", "acc_1"},
+                {"amount", "25.00"},
+                {"channel", "atm"},
+                {"description", "cash at the branch ATM"},
+                {"reference", "DEP-0001"},
+                {"idempotency_key", "k-1"},
+                {"transaction_type", "deposit"},
+                {"metadata", object{{"teller", "t1"}}}});
   EXPECT_EQ(balance("acc_1"), "25.00");
-  accept(kCust, {{"action", "create"}, {"customer_id", "cust_2"}, {"first_name", "Grace"}, {"last_name", "Hopper"},
-                 {"email", "g@example.com"}, {"external_id", "X-9"}, {"date_of_birth", "1906-12-09"},
+  accept(kCust, {{"action", "create"},
+                 {"customer_id", "cust_2"},
+                 {"first_name", "Grace"},
+                 {"last_name", "Hopper"},
+                 {"email", "g@example.com"},
+                 {"external_id", "X-9"},
+                 {"date_of_birth", "1906-12-09"},
                  {"address", object{{"city", "New York"}}}});
-  accept(kAcct, {{"action", "open"}, {"account_id", "acc_2"}, {"customer_id", "cust_1"}, {"product_type", "savings"},
-                 {"currency", "USD"}, {"account_type", "liability"}, {"interest_rate", "0.01"}});
+  accept(kAcct, {{"action", "open"},
+                 {"account_id", "acc_2"},
+                 {"customer_id", "cust_1"},
+                 {"product_type", "savings"},
+                 {"currency", "USD"},
+                 {"account_type", "liability"},
+                 {"interest_rate", "0.01"}});
   EXPECT_TRUE(handler_->stats().unknown_fields.empty());
   EXPECT_EQ(handler_->stats().malformed, 0u);
 }
 
 TEST_F(CommandVocabularyTest, LoanOriginationDefaultsToUsd) {
   // Failed before: "currency: required" and a dead letter.
-  CommandOutcome o = accept(kLoan, {{"action", "originate"}, {"loan_id", "loan_1"}, {"customer_id", "cust_1"},
-                                    {"principal", "1000.00"}, {"interest_rate", "5.5"}, {"term_months", 12}});
+  CommandOutcome o = accept(kLoan, {{"action", "originate"},
+                                    {"loan_id", "loan_1"},
+                                    {"customer_id", "cust_1"},
+                                    {"principal", "1000.00"},
+                                    {"interest_rate", "5.5"},
+                                    {"term_months", 12}});
   ASSERT_TRUE(o.accepted());
   Result<Loan> loan = handler_->repository().load_loan("loan_1");
   ASSERT_TRUE(loan) << loan.error().to_string();
@@ -77,8 +97,8 @@ class StrictVocabularyTest : public BankingTest {
 };
 
 TEST_F(StrictVocabularyTest, UnknownFieldsAreRefusedNamingTheField) {
-  Result<CommandOutcome> r = send(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "1.00"},
-                                         {"ammount", "1.00"}});
+  Result<CommandOutcome> r =
+      send(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "1.00"}, {"ammount", "1.00"}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(r.error().message(), "ammount: unknown field");

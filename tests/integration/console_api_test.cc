@@ -46,10 +46,11 @@ class ConsoleApiTest : public ::testing::Test {
     return http_call(port_, "POST", target, body, h);
   }
   void customer(const std::string& id, const std::string& tier) {
-    Reply r = post("/commands/nexum.commands.customers",
-                   R"({"action":"create","customer_id":")" + id +
-                       R"(","first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","kyc_status":"verified","kyc_tier":")" +
-                       tier + R"("})");
+    Reply r = post(
+        "/commands/nexum.commands.customers",
+        R"({"action":"create","customer_id":")" + id +
+            R"(","first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","kyc_status":"verified","kyc_tier":")" +
+            tier + R"("})");
     ASSERT_EQ(r.status, 200) << r.body;
   }
 

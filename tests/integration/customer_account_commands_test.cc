@@ -17,8 +17,12 @@ using CustomerCommandsTest = BankingTest;
 using AccountCommandsTest = BankingTest;
 
 TEST_F(CustomerCommandsTest, CreateRecordsTheCustomerWithTheSeedFields) {
-  CommandOutcome o = accept(kCust, {{"action", "create"}, {"customer_id", "cust_9"}, {"first_name", "Jane"},
-                                    {"last_name", "Smith"}, {"email", "jane@example.com"}, {"phone", "+1234567890"}});
+  CommandOutcome o = accept(kCust, {{"action", "create"},
+                                    {"customer_id", "cust_9"},
+                                    {"first_name", "Jane"},
+                                    {"last_name", "Smith"},
+                                    {"email", "jane@example.com"},
+                                    {"phone", "+1234567890"}});
   EXPECT_EQ(o.entity_type, "customer");
   EXPECT_EQ(o.entity_id, "cust_9");
   auto events = events_of(o);
@@ -49,9 +53,10 @@ TEST_F(CustomerCommandsTest, CreateWithoutAnIdDerivesOneFromTheCommand) {
 
 TEST_F(CustomerCommandsTest, CreatingAnExistingCustomerIsRejected) {
   make_customer("cust_1", false);
-  CommandOutcome o = reject(kCust, {{"action", "create"}, {"customer_id", "cust_1"}, {"first_name", "X"},
-                                    {"last_name", "Y"}, {"email", "x@y.com"}},
-                            "customer_exists");
+  CommandOutcome o = reject(
+      kCust,
+      {{"action", "create"}, {"customer_id", "cust_1"}, {"first_name", "X"}, {"last_name", "Y"}, {"email", "x@y.com"}},
+      "customer_exists");
   auto events = events_of(o);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].event.event_type, "workflow_rejected");
@@ -79,8 +84,8 @@ TEST_F(CustomerCommandsTest, UpdatingAnUnknownCustomerIsRejected) {
 
 TEST_F(CustomerCommandsTest, ChangeKycRecordsOldAndNewStatusAndTier) {
   make_customer("cust_1", false);
-  CommandOutcome o = accept(kCust, {{"action", "change_kyc"}, {"customer_id", "cust_1"}, {"new_status", "verified"},
-                                    {"new_tier", "tier_2"}});
+  CommandOutcome o = accept(
+      kCust, {{"action", "change_kyc"}, {"customer_id", "cust_1"}, {"new_status", "verified"}, {"new_tier", "tier_2"}});
   const RecordedEvent e = events_of(o).at(0);
   EXPECT_EQ(e.event.event_type, "kyc_status_changed");
   EXPECT_EQ(e.topic, "nexum.customers.kyc_changed");
@@ -116,22 +121,25 @@ TEST_F(CustomerCommandsTest, MalformedCustomerCommandsAreDeadLettered) {
   expect_dead_letter(kCust, with("customer_id", "bad\nid"), "customer_id");
   expect_dead_letter(kCust, {{"action", "update"}, {"customer_id", "cust_1"}}, "data");
   expect_dead_letter(kCust, {{"action", "change_kyc"}, {"customer_id", "cust_1"}}, "new_status");
-  expect_dead_letter(kCust, {{"action", "change_kyc"}, {"customer_id", "cust_1"}, {"new_status", "verified"},
-                             {"new_tier", "tier_9"}},
-                     "new_tier");
+  expect_dead_letter(
+      kCust, {{"action", "change_kyc"}, {"customer_id", "cust_1"}, {"new_status", "verified"}, {"new_tier", "tier_9"}},
+      "new_tier");
   expect_dead_letter(kCust, {{"action", "delete"}, {"customer_id", "cust_1"}}, "action");
 }
 
 TEST_F(AccountCommandsTest, OpenGivesAVerifiedCustomerAZeroBalanceAccount) {
   make_customer("cust_1");
-  CommandOutcome o = accept(kAcct, {{"action", "open"}, {"customer_id", "cust_1"}, {"product_type", "savings"},
-                                    {"currency", "JPY"}, {"name", "Rainy day"}});
+  CommandOutcome o = accept(kAcct, {{"action", "open"},
+                                    {"customer_id", "cust_1"},
+                                    {"product_type", "savings"},
+                                    {"currency", "JPY"},
+                                    {"name", "Rainy day"}});
   EXPECT_EQ(o.entity_type, "account");
   const RecordedEvent e = events_of(o).at(0);
   EXPECT_EQ(e.event.event_type, "account_created");
   EXPECT_EQ(e.topic, "nexum.accounts.created");
-  EXPECT_EQ(keys(e.event.data), (std::vector<std::string>{"account_number", "product_type", "customer_id",
-                                                          "currency", "name", "balance"}));
+  EXPECT_EQ(keys(e.event.data),
+            (std::vector<std::string>{"account_number", "product_type", "customer_id", "currency", "name", "balance"}));
   EXPECT_EQ(str(e.event.data.at("account_number")).substr(0, 3), "SAV");
   EXPECT_EQ(str(e.event.data.at("account_number")).size(), 13u);
   EXPECT_EQ(str(e.event.data.at("balance")), "0");  // JPY has no fraction digits
@@ -143,9 +151,9 @@ TEST_F(AccountCommandsTest, OpenGivesAVerifiedCustomerAZeroBalanceAccount) {
 }
 
 TEST_F(AccountCommandsTest, OpeningNeedsAKnownVerifiedCustomer) {
-  CommandOutcome o = reject(kAcct, {{"action", "open"}, {"customer_id", "cust_x"}, {"product_type", "checking"},
-                                    {"currency", "USD"}},
-                            "customer_not_found");
+  CommandOutcome o =
+      reject(kAcct, {{"action", "open"}, {"customer_id", "cust_x"}, {"product_type", "checking"}, {"currency", "USD"}},
+             "customer_not_found");
   EXPECT_EQ(str(events_of(o).at(0).event.data.at("workflow_type")), "account_opening");
   make_customer("cust_1", false);
   reject(kAcct, {{"action", "open"}, {"customer_id", "cust_1"}, {"product_type", "checking"}, {"currency", "USD"}},
@@ -155,8 +163,12 @@ TEST_F(AccountCommandsTest, OpeningNeedsAKnownVerifiedCustomer) {
 TEST_F(AccountCommandsTest, OpeningAnExistingAccountIdIsRejected) {
   make_customer("cust_1");
   open_account("acc_1", "cust_1");
-  reject(kAcct, {{"action", "open"}, {"account_id", "acc_1"}, {"customer_id", "cust_1"},
-                 {"product_type", "savings"}, {"currency", "EUR"}},
+  reject(kAcct,
+         {{"action", "open"},
+          {"account_id", "acc_1"},
+          {"customer_id", "cust_1"},
+          {"product_type", "savings"},
+          {"currency", "EUR"}},
          "account_exists");
   EXPECT_EQ(account("acc_1").currency.code(), "USD");
 }

@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <string>
 
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/serialize.hpp>
 
 #include "bus/kafka_mock_cluster.h"
 #include "integration/http_test_util.h"
@@ -90,7 +90,8 @@ class DeadLettersTest : public ::testing::Test {
 };
 
 std::string command_json(boost::json::object data) {
-  return encode_event_json(EventSchema::make("transaction_command", "", "", std::move(data), {}, SystemClock::instance()));
+  return encode_event_json(
+      EventSchema::make("transaction_command", "", "", std::move(data), {}, SystemClock::instance()));
 }
 
 TEST_F(DeadLettersTest, EveryPathKeepsKeyBytesAndHeadersAndARedriveShowsTheOutcome) {
@@ -102,10 +103,13 @@ TEST_F(DeadLettersTest, EveryPathKeepsKeyBytesAndHeadersAndARedriveShowsTheOutco
   };
   ASSERT_EQ(post("/commands/nexum.commands.customers",
                  R"({"action":"create","customer_id":"c1","first_name":"Ada","last_name":"L","email":"a@x.io",)"
-                 R"("kyc_status":"verified","kyc_tier":"tier_1"})").status, 200);
+                 R"("kyc_status":"verified","kyc_tier":"tier_1"})")
+                .status,
+            200);
   ASSERT_EQ(post("/commands/nexum.commands.accounts",
                  R"({"action":"open","account_id":"a1","customer_id":"c1","product_type":"checking","currency":"USD"})")
-                .status, 200);
+                .status,
+            200);
 
   // Three dead letters: two refused by the handler (an unknown field under
   // reject, a tenth of a cent), one that is no envelope (the bus's path).
@@ -185,10 +189,13 @@ TEST_F(DeadLettersTest, EveryPathKeepsKeyBytesAndHeadersAndARedriveShowsTheOutco
   EXPECT_EQ(r.at("state").as_string(), "accepted") << redriven.body;
   EXPECT_EQ(r.at("republished").at("topic").as_string(), tx);
   EXPECT_EQ(r.at("outcome").at("action").as_string(), "deposit");
-  ASSERT_TRUE(testing::wait_until([&] {
-    auto b = http_call(port, "GET", "/projections/account_balances/a1");
-    return b.status == 200 && b.json().at("value").at("balance") == "25.00";
-  }, 30s)) << http_call(port, "GET", "/projections/account_balances/a1").body;
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        auto b = http_call(port, "GET", "/projections/account_balances/a1");
+        return b.status == 200 && b.json().at("value").at("balance") == "25.00";
+      },
+      30s))
+      << http_call(port, "GET", "/projections/account_balances/a1").body;
 
   // What went back to the source topic: the original key and bytes, the
   // original header, the link to the dead letter, no dead-letter headers.

@@ -70,7 +70,8 @@ TEST(DemoTest, TheReportAgreesWithTheStore) {
   for (const RecordedEvent& e : *events) {
     if (e.event.metadata.contains("saga")) {  // the loan saga's own workflow events, not command outcomes
       if (e.event.event_type == "workflow_completed") ++saga_completions;
-      if (e.event.event_type == "workflow_rejected") ++saga_rejections[std::string(e.event.data.at("reason").as_string())];
+      if (e.event.event_type == "workflow_rejected")
+        ++saga_rejections[std::string(e.event.data.at("reason").as_string())];
       continue;
     }
     const std::string cause(e.event.metadata.at("causation_id").as_string());
@@ -95,9 +96,9 @@ TEST(DemoTest, TheReportAgreesWithTheStore) {
   EXPECT_GT(std::stoull(match(r.out, R"(dead-lettered (\d+):)")), 0u);
   EXPECT_GT(std::stoull(match(r.out, R"(duplicates (\d+))")), 0u);
   const auto accepted = counts(match(r.out, R"(accepted \d+: ([^\n]*))"));
-  for (const char* action : {"customers.create", "customers.change_kyc", "accounts.open", "transactions.deposit",
-                             "transactions.withdraw", "transactions.transfer", "loans.originate", "loans.disburse",
-                             "loans.payment"}) {
+  for (const char* action :
+       {"customers.create", "customers.change_kyc", "accounts.open", "transactions.deposit", "transactions.withdraw",
+        "transactions.transfer", "loans.originate", "loans.disburse", "loans.payment"}) {
     EXPECT_GT(accepted.count(action) ? accepted.at(action) : 0u, 0u) << action;
   }
 

@@ -11,12 +11,12 @@
 
 #include <gtest/gtest.h>
 
+#include "map_saga_facts.h"
 #include "nexum/aggregates.h"
 #include "nexum/loan_application_saga.h"
 #include "nexum/projection_builtins.h"
 #include "nexum/projection_engine.h"
 #include "nexum/store.h"
-#include "map_saga_facts.h"
 #include "test_util.h"
 
 namespace nexum {

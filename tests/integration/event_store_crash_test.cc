@@ -79,9 +79,9 @@ TEST(EventStoreCrashTest, AcknowledgedEventsSurviveSigkillAndNoAppendIsHalfWritt
   std::mt19937 rng(20261126);
   std::size_t total_acked = 0;
   for (int round = 0; round < 20; ++round) {
-    pid_t pid = testing::spawn_self("EventStoreCrashChild.*", {{kChildDataEnv, data_dir},
-                                                                 {kChildAcksEnv, ack_file},
-                                                                 {kChildRoundEnv, std::to_string(round)}});
+    pid_t pid = testing::spawn_self(
+        "EventStoreCrashChild.*",
+        {{kChildDataEnv, data_dir}, {kChildAcksEnv, ack_file}, {kChildRoundEnv, std::to_string(round)}});
     ASSERT_GE(pid, 0);
     // Wait until this child has acknowledged something (sanitizer builds start
     // slowly), then kill it at a random moment under load.

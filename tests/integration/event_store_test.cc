@@ -105,7 +105,8 @@ TEST_F(EventStoreTest, StaleExpectedVersionIsConflictCarryingActualVersionAndWri
 }
 
 TEST_F(EventStoreTest, InvalidStreamIdsAndEmptyBatchesAreInvalidArgument) {
-  for (const std::string& bad : std::vector<std::string>{"", "account", "-a1", "account-", std::string("acc\0x-1", 7), "acc\n-1"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "account", "-a1", "account-", std::string("acc\0x-1", 7), "acc\n-1"}) {
     auto r = store_->append(bad, ExpectedVersion::any(), {deposit("x", 1)});
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << bad;
@@ -272,11 +273,14 @@ TEST_F(EventStoreTest, ReadsStreamsForwardBackwardAndTheLogByCategoryAndType) {
   ASSERT_EQ(back_from->size(), 2u);
   EXPECT_EQ((*back_from)[1].stream_version, 0);
   std::vector<std::int64_t> in_place;
-  ASSERT_TRUE(store_->scan_stream("account-a", 5, 10, [&](const EventView& e) {
-    EXPECT_EQ(e.stream, "account-a");
-    in_place.push_back(e.stream_version);
-    return Status();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->scan_stream("account-a", 5, 10,
+                                [&](const EventView& e) {
+                                  EXPECT_EQ(e.stream, "account-a");
+                                  in_place.push_back(e.stream_version);
+                                  return Status();
+                                })
+                  .ok());
   EXPECT_EQ(in_place, (std::vector<std::int64_t>{5, 6}));
   auto log = store_->read_all(4, 3);
   ASSERT_TRUE(log);
@@ -408,8 +412,10 @@ TEST_F(EventStoreTest, MissingLogPositionIsReportedAsAGap) {
   ASSERT_TRUE(append("account-a", ExpectedVersion::any(), 5));
   auto* rocks = static_cast<store::RocksEventStore*>(store_.get());
   auto key = store::encode_u64(2);
-  ASSERT_TRUE(rocks->db()->Delete(rocksdb::WriteOptions(), rocks->column_family(store::kCfLog),
-                                  rocksdb::Slice(key.data(), key.size())).ok());
+  ASSERT_TRUE(
+      rocks->db()
+          ->Delete(rocksdb::WriteOptions(), rocks->column_family(store::kCfLog), rocksdb::Slice(key.data(), key.size()))
+          .ok());
   Status s = store_->scan_log(1, 100, {}, [](const EventView&) { return Status(); });
   EXPECT_EQ(s.code(), StatusCode::kDataLoss);
   EXPECT_NE(s.message().find("position 2 is missing"), std::string::npos) << s.message();
@@ -450,14 +456,15 @@ TEST_F(EventStoreTest, StreamReadsOfCloseAndScatteredEventsAgreeAndReportMissing
   auto* rocks = static_cast<store::RocksEventStore*>(store_.get());
   for (std::uint64_t position : {7u, 72u}) {
     auto key = store::encode_u64(position);
-    ASSERT_TRUE(rocks->db()->Delete(rocksdb::WriteOptions(), rocks->column_family(store::kCfLog),
-                                    rocksdb::Slice(key.data(), key.size())).ok());
+    ASSERT_TRUE(rocks->db()
+                    ->Delete(rocksdb::WriteOptions(), rocks->column_family(store::kCfLog),
+                             rocksdb::Slice(key.data(), key.size()))
+                    .ok());
   }
   for (auto [stream, position] : {std::pair<std::string, int>{"account-close", 7}, {"account-far", 72}}) {
     Status s = store_->scan_stream(stream, 0, 1000, [](const EventView&) { return Status(); });
     EXPECT_EQ(s.code(), StatusCode::kDataLoss) << stream;
-    EXPECT_NE(s.message().find("points at position " + std::to_string(position)), std::string::npos)
-        << s.message();
+    EXPECT_NE(s.message().find("points at position " + std::to_string(position)), std::string::npos) << s.message();
   }
 }
 
@@ -466,10 +473,10 @@ TEST_F(EventStoreTest, StreamReadsOfCloseAndScatteredEventsAgreeAndReportMissing
 // continues elsewhere in the log, a missing record and a record of another
 // stream at one of its positions read as through the index.
 TEST_F(EventStoreTest, StreamReadsOfConsecutiveEventsGiveVersionRangesAndReportMissingRecords) {
-  ASSERT_TRUE(append("account-run", ExpectedVersion::any(), 30));    // positions 1-30
-  ASSERT_TRUE(append("account-other", ExpectedVersion::any(), 5));   // 31-35
-  ASSERT_TRUE(append("account-run", ExpectedVersion::any(), 10));    // 36-45
-  ASSERT_TRUE(append("account-single", ExpectedVersion::any(), 20)); // 46-65
+  ASSERT_TRUE(append("account-run", ExpectedVersion::any(), 30));     // positions 1-30
+  ASSERT_TRUE(append("account-other", ExpectedVersion::any(), 5));    // 31-35
+  ASSERT_TRUE(append("account-run", ExpectedVersion::any(), 10));     // 36-45
+  ASSERT_TRUE(append("account-single", ExpectedVersion::any(), 20));  // 46-65
   auto scan = [&](const std::string& stream, std::int64_t from, std::size_t limit,
                   std::vector<std::int64_t>* versions) -> Status {
     versions->clear();
@@ -487,11 +494,11 @@ TEST_F(EventStoreTest, StreamReadsOfConsecutiveEventsGiveVersionRangesAndReportM
     std::size_t limit;
     std::size_t expected;
   };
-  for (const Case& c : {Case{"account-single", 0, 1000, 20}, Case{"account-single", 5, 10, 10},
-                        Case{"account-single", 19, 1000, 1}, Case{"account-single", 20, 1000, 0},
-                        Case{"account-single", 0, 0, 0}, Case{"account-single", -3, 2, 2},
-                        Case{"account-run", 0, 1000, 40}, Case{"account-run", 25, 10, 10},
-                        Case{"account-run", 0, 30, 30}, Case{"account-none", 0, 1000, 0}}) {
+  for (const Case& c :
+       {Case{"account-single", 0, 1000, 20}, Case{"account-single", 5, 10, 10}, Case{"account-single", 19, 1000, 1},
+        Case{"account-single", 20, 1000, 0}, Case{"account-single", 0, 0, 0}, Case{"account-single", -3, 2, 2},
+        Case{"account-run", 0, 1000, 40}, Case{"account-run", 25, 10, 10}, Case{"account-run", 0, 30, 30},
+        Case{"account-none", 0, 1000, 0}}) {
     Status s = scan(c.stream, c.from, c.limit, &v);
     ASSERT_TRUE(s.ok()) << s.to_string();
     EXPECT_EQ(v.size(), c.expected) << c.stream << " from " << c.from << " limit " << c.limit;
@@ -560,9 +567,8 @@ TEST_F(EventStoreTest, LongScansReadAheadInOrderStopEarlyAndReportGaps) {
   EXPECT_EQ(next, kEvents + 1);
   // The visitor stops the scan: its error comes back and nothing more is visited.
   std::int64_t seen = 0;
-  s = store_->scan_log(1, SIZE_MAX, {}, [&](const EventView&) {
-    return ++seen == 50000 ? Status::internal("enough") : Status();
-  });
+  s = store_->scan_log(1, SIZE_MAX, {},
+                       [&](const EventView&) { return ++seen == 50000 ? Status::internal("enough") : Status(); });
   EXPECT_EQ(s.code(), StatusCode::kInternal);
   EXPECT_EQ(seen, 50000);
   // A limit is honoured.
@@ -572,8 +578,10 @@ TEST_F(EventStoreTest, LongScansReadAheadInOrderStopEarlyAndReportGaps) {
   // A gap deep in the log.
   auto* rocks = static_cast<store::RocksEventStore*>(store_.get());
   auto key = store::encode_u64(77777);
-  ASSERT_TRUE(rocks->db()->Delete(rocksdb::WriteOptions(), rocks->column_family(store::kCfLog),
-                                  rocksdb::Slice(key.data(), key.size())).ok());
+  ASSERT_TRUE(
+      rocks->db()
+          ->Delete(rocksdb::WriteOptions(), rocks->column_family(store::kCfLog), rocksdb::Slice(key.data(), key.size()))
+          .ok());
   seen = 0;
   s = store_->scan_log(1, SIZE_MAX, {}, [&](const EventView&) { return ++seen, Status(); });
   EXPECT_EQ(s.code(), StatusCode::kDataLoss);
@@ -634,7 +642,8 @@ TEST(EventStoreOpenTest, FinishesACreationInterruptedAfterSomeColumnFamiliesButR
   {
     auto s = EventStore::open(dir.sub("half"));
     ASSERT_TRUE(s) << s.error().to_string();
-    ASSERT_TRUE((*s)->append("account-a", ExpectedVersion::no_stream(), {make_event("account_updated", "account", "a")}));
+    ASSERT_TRUE(
+        (*s)->append("account-a", ExpectedVersion::no_stream(), {make_event("account_updated", "account", "a")}));
   }
   auto reopened = EventStore::open(dir.sub("half"));
   ASSERT_TRUE(reopened) << reopened.error().to_string();
@@ -651,8 +660,10 @@ TEST(EventStoreOpenTest, RefusesAnotherFormatVersion) {
   {
     auto s = store::RocksEventStore::open_rocks(dir.sub("d"), {});
     ASSERT_TRUE(s);
-    ASSERT_TRUE((*s)->db()->Put(rocksdb::WriteOptions(), (*s)->column_family(store::kCfMeta),
-                                std::string(store::kFormatVersionKey), "nexum-store/99").ok());
+    ASSERT_TRUE((*s)->db()
+                    ->Put(rocksdb::WriteOptions(), (*s)->column_family(store::kCfMeta),
+                          std::string(store::kFormatVersionKey), "nexum-store/99")
+                    .ok());
   }
   auto s = EventStore::open(dir.sub("d"));
   ASSERT_FALSE(s);
@@ -742,8 +753,10 @@ TEST_F(EventStoreTest, ConcurrentAppendersLeaveAStoreThatVerifies) {
       for (int i = 0; i < 200; ++i) {
         std::vector<StreamAppend> a(2);
         a[0] = {"account-" + std::to_string((t * 7 + i) % 13), ExpectedVersion::any(), {deposit("x", i)}, ""};
-        a[1] = {"transaction-" + std::to_string(t) + "_" + std::to_string(i), ExpectedVersion::no_stream(),
-                {deposit("y", i), deposit("y", i + 1)}, ""};
+        a[1] = {"transaction-" + std::to_string(t) + "_" + std::to_string(i),
+                ExpectedVersion::no_stream(),
+                {deposit("y", i), deposit("y", i + 1)},
+                ""};
         auto r = store_->append_multi(std::move(a));
         ASSERT_TRUE(r) << r.error().to_string();
       }

@@ -5,8 +5,8 @@
 #include <set>
 #include <thread>
 
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/serialize.hpp>
 
 #include "integration/http_test_util.h"
 #include "integration/kafka_test_util.h"
@@ -110,8 +110,7 @@ TEST_F(HttpApiTest, PublishTestNeedsTheTokenStoresAndListsTheEvent) {
   EXPECT_EQ(none.headers["www-authenticate"], "Bearer");
   EXPECT_EQ(http_call(port_, "POST", q, "{}", {{"Authorization", "Bearer wrong"}}).status, 403);
   EXPECT_EQ(http_call(port_, "POST", q, "{}", {{"Authorization", std::string("Basic ") + kToken}}).status, 403);
-  EXPECT_EQ(http_call(port_, "POST", q, "{}", {{"Authorization", std::string("Bearer ") + kToken + "x"}}).status,
-            403);
+  EXPECT_EQ(http_call(port_, "POST", q, "{}", {{"Authorization", std::string("Bearer ") + kToken + "x"}}).status, 403);
 
   // The seed's form: parameters in the query, the body is `data`.
   Reply ok = post(q, R"({"n": 1, "note": "hello"})");
@@ -199,7 +198,8 @@ TEST_F(HttpApiTest, KafkaEventsListsTheNewestOldestFirstAndValidatesLimit) {
   EXPECT_EQ(events[1].at("event_type").as_string(), "e29");
 
   // Filtered by topic: the newest 3 of topic a (e21, e24, e27), total from topic_stats.
-  ASSERT_TRUE(wait_for([&] { return get("/kafka/events?topic=nexum.t.a&limit=3").json().at("total").as_int64() == 10; }));
+  ASSERT_TRUE(
+      wait_for([&] { return get("/kafka/events?topic=nexum.t.a&limit=3").json().at("total").as_int64() == 10; }));
   Reply a = get("/kafka/events?topic=nexum.t.a&limit=3");
   auto ea = a.json().at("events").as_array();
   ASSERT_EQ(ea.size(), 3u);
@@ -246,7 +246,8 @@ TEST_F(HttpApiTest, KafkaStatusAndConfigKeepTheSeedShapesWithHonestErrors) {
 
   Reply log = post("/kafka/config?bus_type=log");
   ASSERT_EQ(log.status, 200) << log.body;
-  EXPECT_EQ(log.body, R"({"message":"Event bus configured successfully","type":"log","status":"running"})" "\n");
+  EXPECT_EQ(log.body, R"({"message":"Event bus configured successfully","type":"log","status":"running"})"
+                      "\n");
   EXPECT_EQ(get("/kafka/status").json().at("type").as_string(), "LogEventBus");
   Reply mem = post("/kafka/config", R"({"bus_type":"memory","client_id":"x"})");
   ASSERT_EQ(mem.status, 200) << mem.body;
@@ -256,7 +257,9 @@ TEST_F(HttpApiTest, KafkaStatusAndConfigKeepTheSeedShapesWithHonestErrors) {
 TEST_F(HttpApiTest, CommandsGoThroughTheHandlerWithItsIdempotency) {
   start(false, kToken);
   const std::string cust = "/commands/nexum.commands.customers";
-  Reply created = post(cust, R"({"action":"create","customer_id":"c1","first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","kyc_status":"verified","kyc_tier":"tier_1"})");
+  Reply created = post(
+      cust,
+      R"({"action":"create","customer_id":"c1","first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","kyc_status":"verified","kyc_tier":"tier_1"})");
   ASSERT_EQ(created.status, 200) << created.body;
   EXPECT_EQ(created.json().at("outcome").as_string(), "accepted");
   EXPECT_EQ(created.json().at("entity_id").as_string(), "c1");
@@ -264,8 +267,11 @@ TEST_F(HttpApiTest, CommandsGoThroughTheHandlerWithItsIdempotency) {
 
   // A full envelope: its event_id is the idempotency key.
   EventSchema env = EventSchema::make("account_command", "", "",
-                                      object{{"action", "open"}, {"account_id", "a1"}, {"customer_id", "c1"},
-                                             {"product_type", "checking"}, {"currency", "USD"}},
+                                      object{{"action", "open"},
+                                             {"account_id", "a1"},
+                                             {"customer_id", "c1"},
+                                             {"product_type", "checking"},
+                                             {"currency", "USD"}},
                                       {}, SystemClock::instance());
   const std::string body = encode_event_json(env);
   Reply opened = post("/commands/nexum.commands.accounts", body);
@@ -310,10 +316,12 @@ TEST_F(HttpApiTest, CommandsGoThroughTheHandlerWithItsIdempotency) {
 
 TEST_F(HttpApiTest, StreamsProjectionsAndSagasAreQueryable) {
   start(false, kToken);
-  ASSERT_EQ(post("/commands/nexum.commands.customers",
-                 R"({"action":"create","customer_id":"c9","first_name":"Grace","last_name":"Hopper","email":"g@example.com","kyc_status":"verified","kyc_tier":"tier_2"})")
-                .status,
-            200);
+  ASSERT_EQ(
+      post(
+          "/commands/nexum.commands.customers",
+          R"({"action":"create","customer_id":"c9","first_name":"Grace","last_name":"Hopper","email":"g@example.com","kyc_status":"verified","kyc_tier":"tier_2"})")
+          .status,
+      200);
   Reply stream = get("/streams/customer-c9");
   ASSERT_EQ(stream.status, 200) << stream.body;
   EXPECT_EQ(stream.json().at("count").as_int64(), 1);
@@ -362,7 +370,8 @@ TEST_F(HttpApiTest, MetricsAreValidPrometheusText) {
   EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems) << "\n" << m.body;
   EXPECT_EQ(samples["nexum_publish_test_total{}"], 1);
   EXPECT_EQ(samples[R"(nexum_bus_info{type="memory",class="InMemoryEventBus",})"], 1);
-  EXPECT_EQ(samples[R"(nexum_append_duration_seconds_bucket{le="+Inf",})"], samples["nexum_append_duration_seconds_count{}"]);
+  EXPECT_EQ(samples[R"(nexum_append_duration_seconds_bucket{le="+Inf",})"],
+            samples["nexum_append_duration_seconds_count{}"]);
   for (const char* name : {"nexum_relay_lag_events{}", "nexum_relay_lag_seconds{}", "nexum_dlq_messages_total{}",
                            R"(nexum_projection_lag_events{projection="topic_stats",})",
                            R"(nexum_saga_instances_total{saga="loan_application",event="started",})"}) {
@@ -376,7 +385,8 @@ TEST_F(HttpApiTest, MetricsAreValidPrometheusText) {
   // Our checker catches what promtool rejects.
   EXPECT_FALSE(testing::check_exposition("# TYPE a counter\na 1\n").empty());
   EXPECT_FALSE(testing::check_exposition("# HELP a x\n# TYPE a gauge\na{l=\"x} 1\n").empty());
-  EXPECT_FALSE(testing::check_exposition("# HELP a x\n# TYPE a gauge\na 1\n# HELP b x\n# TYPE b gauge\nb 1\na 2\n").empty());
+  EXPECT_FALSE(
+      testing::check_exposition("# HELP a x\n# TYPE a gauge\na 1\n# HELP b x\n# TYPE b gauge\nb 1\na 2\n").empty());
 }
 
 TEST_F(HttpApiTest, BodyAndHeaderLimitsAnswer413And431) {
@@ -434,10 +444,12 @@ TEST_F(HttpApiTest, SurvivesABurstOfConcurrentConnections) {
   for (int t = 0; t < kClients; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        Reply r = (i % 3 == 0) ? http_call(port_, "POST", "/kafka/publish-test?topic=nexum.t.burst&event_type=b&entity_type=c&entity_id=" +
-                                                            std::to_string(t),
-                                           "", {{"Authorization", std::string("Bearer ") + kToken}})
-                               : http_call(port_, "GET", i % 3 == 1 ? "/health" : "/kafka/events?limit=5");
+        Reply r = (i % 3 == 0)
+                      ? http_call(port_, "POST",
+                                  "/kafka/publish-test?topic=nexum.t.burst&event_type=b&entity_type=c&entity_id=" +
+                                      std::to_string(t),
+                                  "", {{"Authorization", std::string("Bearer ") + kToken}})
+                      : http_call(port_, "GET", i % 3 == 1 ? "/health" : "/kafka/events?limit=5");
         if (r.status == 200) ok.fetch_add(1);
       }
     });
@@ -457,10 +469,11 @@ TEST_F(HttpApiTest, StopAnswersWhatItTookThenStopsAccepting) {
   start(true, kToken);
   std::atomic<int> status{0};
   std::thread client([&] {
-    status = http_call(port_, "POST", "/commands/nexum.commands.customers",
-                       R"({"action":"create","customer_id":"s1","first_name":"A","last_name":"B","email":"s1@example.com"})",
-                       {{"Authorization", std::string("Bearer ") + kToken}})
-                 .status;
+    status =
+        http_call(port_, "POST", "/commands/nexum.commands.customers",
+                  R"({"action":"create","customer_id":"s1","first_name":"A","last_name":"B","email":"s1@example.com"})",
+                  {{"Authorization", std::string("Bearer ") + kToken}})
+            .status;
   });
   client.join();
   EXPECT_EQ(status.load(), 200);

@@ -8,8 +8,8 @@
 #include <set>
 #include <thread>
 
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/serialize.hpp>
 
 #include "bus/kafka_mock_cluster.h"
 #include "integration/http_test_util.h"
@@ -65,7 +65,8 @@ TEST(HttpReconfigureTest, MemoryKafkaMemoryUnderLoadLosesNothingAndStacksNothing
     int n = 0;
     while (!stop.load()) {
       std::vector<EventSchema> events;
-      for (int i = 0; i < 5; ++i) events.push_back(testing::make_event("load_tick", "load", "s" + std::to_string(n % 7)));
+      for (int i = 0; i < 5; ++i)
+        events.push_back(testing::make_event("load_tick", "load", "s" + std::to_string(n % 7)));
       std::vector<StreamAppend> appends(1);
       appends[0].stream = "load-s" + std::to_string(n % 7);
       appends[0].topic = kLoadTopic;
@@ -101,10 +102,12 @@ TEST(HttpReconfigureTest, MemoryKafkaMemoryUnderLoadLosesNothingAndStacksNothing
 
   // The relay catches up on the last bus.
   const std::int64_t last = (*svc)->store().last_position();
-  ASSERT_TRUE(testing::wait_until([&] {
-    auto s = http_call(port, "GET", "/kafka/status").json();
-    return s.at("relay").at("checkpoint").as_int64() == last;
-  }, 30s));
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        auto s = http_call(port, "GET", "/kafka/status").json();
+        return s.at("relay").at("checkpoint").as_int64() == last;
+      },
+      30s));
   const auto relay = http_call(port, "GET", "/kafka/status").json().at("relay");
   const std::int64_t resent = relay.at("resent").as_int64();
 
@@ -144,8 +147,11 @@ TEST(HttpReconfigureTest, MemoryKafkaMemoryUnderLoadLosesNothingAndStacksNothing
   std::map<std::string, double> m0, m1;
   ASSERT_TRUE(testing::check_exposition(before, &m0).empty());
   EventSchema cmd = EventSchema::make("customer_command", "", "",
-                                      {{"action", "create"}, {"customer_id", "hook1"}, {"first_name", "A"},
-                                       {"last_name", "B"}, {"email", "hook1@example.com"}},
+                                      {{"action", "create"},
+                                       {"customer_id", "hook1"},
+                                       {"first_name", "A"},
+                                       {"last_name", "B"},
+                                       {"email", "hook1@example.com"}},
                                       {}, SystemClock::instance());
   ASSERT_TRUE(second_memory->publish(topics::kCommandsCustomers, cmd).ok());
   ASSERT_TRUE(testing::check_exposition(http_call(port, "GET", "/metrics").body, &m1).empty());
@@ -190,8 +196,11 @@ TEST(HttpReconfigureTest, ConcurrentReconfigurationsAreSerializedOrRefusedWith40
   EXPECT_EQ(m["nexum_bus_switches_total{}"], ok) << "a refused switch changed the bus, or a switch was lost";
   // Still one handler per command topic: a command published on the bus is handled once.
   EventSchema cmd = EventSchema::make("customer_command", "", "",
-                                      {{"action", "create"}, {"customer_id", "k1"}, {"first_name", "A"},
-                                       {"last_name", "B"}, {"email", "k1@example.com"}},
+                                      {{"action", "create"},
+                                       {"customer_id", "k1"},
+                                       {"first_name", "A"},
+                                       {"last_name", "B"},
+                                       {"email", "k1@example.com"}},
                                       {}, SystemClock::instance());
   ASSERT_TRUE((*svc)->bus()->publish(topics::kCommandsCustomers, cmd).ok());
   ASSERT_TRUE(testing::check_exposition(http_call(port, "GET", "/metrics").body, &m).empty());
@@ -258,14 +267,19 @@ TEST(HttpReconfigureTest, KafkaConfigToAnUnreachableBrokerIs503AndKeepsTheCurren
   EXPECT_EQ(m["nexum_bus_switches_total{}"], 0);
   // Commands still run on the memory bus.
   EventSchema cmd = EventSchema::make("customer_command", "", "",
-                                      {{"action", "create"}, {"customer_id", "u1"}, {"first_name", "A"},
-                                       {"last_name", "B"}, {"email", "u1@example.com"}},
+                                      {{"action", "create"},
+                                       {"customer_id", "u1"},
+                                       {"first_name", "A"},
+                                       {"last_name", "B"},
+                                       {"email", "u1@example.com"}},
                                       {}, SystemClock::instance());
   ASSERT_TRUE((*svc)->bus()->publish(topics::kCommandsCustomers, cmd).ok());
-  ASSERT_TRUE(testing::wait_until([&] {
-    testing::check_exposition(http_call(port, "GET", "/metrics").body, &m);
-    return m[R"(nexum_commands_total{outcome="accepted",})"] == 1;
-  }, 30s));
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        testing::check_exposition(http_call(port, "GET", "/metrics").body, &m);
+        return m[R"(nexum_commands_total{outcome="accepted",})"] == 1;
+      },
+      30s));
   ASSERT_TRUE((*svc)->stop().ok());
 }
 

@@ -18,13 +18,13 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <gtest/gtest.h>
 
 namespace nexum::testing {
 
@@ -135,7 +135,7 @@ inline std::vector<std::string> check_exposition(const std::string& text,
   const std::regex label_name_re("[a-zA-Z_][a-zA-Z0-9_]*");
   std::map<std::string, std::string> types;
   std::set<std::string> helped, finished, series;
-  std::string current;  // family of the previous sample
+  std::string current;                                                    // family of the previous sample
   std::map<std::string, std::vector<std::pair<double, double>>> buckets;  // histogram → (le, count)
   std::map<std::string, double> counts;
   if (text.empty() || text.back() != '\n') problems.push_back("exposition must end with a newline");
@@ -150,9 +150,18 @@ inline std::vector<std::string> check_exposition(const std::string& text,
     return name;
   };
   auto parse_value = [](const std::string& v, double* out) {
-    if (v == "+Inf") { *out = INFINITY; return true; }
-    if (v == "-Inf") { *out = -INFINITY; return true; }
-    if (v == "NaN") { *out = NAN; return true; }
+    if (v == "+Inf") {
+      *out = INFINITY;
+      return true;
+    }
+    if (v == "-Inf") {
+      *out = -INFINITY;
+      return true;
+    }
+    if (v == "NaN") {
+      *out = NAN;
+      return true;
+    }
     char* end = nullptr;
     *out = std::strtod(v.c_str(), &end);
     return !v.empty() && end == v.c_str() + v.size();

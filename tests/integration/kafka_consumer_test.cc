@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include "bus/kafka_mock_cluster.h"
 #include "kafka_test_util.h"
@@ -24,8 +24,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::committed_offset;
 using testing::produce_raw;
-using testing::read_topic;
 using testing::RawMessage;
+using testing::read_topic;
 using testing::test_bus_options;
 using testing::wait_until;
 using Seen = testing::HandledIds;
@@ -75,12 +75,14 @@ TEST_F(KafkaConsumerTest, OffsetIsCommittedOnlyAfterTheHandlerSucceeds) {
   std::atomic<bool> entered{false};
   std::atomic<bool> release{false};
   Seen seen;
-  ASSERT_TRUE(bus->subscribe(kTopic, [&](const EventSchema& e) {
-                   entered = true;
-                   while (!release.load()) std::this_thread::sleep_for(5ms);
-                   seen.add(e.entity_id);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus->subscribe(kTopic,
+                             [&](const EventSchema& e) {
+                               entered = true;
+                               while (!release.load()) std::this_thread::sleep_for(5ms);
+                               seen.add(e.entity_id);
+                               return Status();
+                             })
+                  .ok());
   ASSERT_TRUE(bus->start().ok());
   ASSERT_TRUE(bus->wait_until_assigned(30s).ok());
   EventSchema cmd = command("acc_1");
@@ -98,10 +100,12 @@ TEST_F(KafkaConsumerTest, PoisonMessagesAreDeadLetteredAndThePartitionKeepsFlowi
   auto bus = make_bus(test_bus_options(bootstrap_));
   ASSERT_TRUE(bus);
   Seen seen;
-  ASSERT_TRUE(bus->subscribe(kTopic, [&](const EventSchema& e) {
-                   seen.add(e.entity_id);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus->subscribe(kTopic,
+                             [&](const EventSchema& e) {
+                               seen.add(e.entity_id);
+                               return Status();
+                             })
+                  .ok());
   ASSERT_TRUE(bus->start().ok());
 
   boost::json::object extra_key = boost::json::parse(encode_event_json(command("x"))).as_object();
@@ -143,18 +147,20 @@ TEST_F(KafkaConsumerTest, UnavailableIsRetriedWithBackoffOtherErrorsAreDeadLette
   std::mutex mu;
   std::map<std::string, int> attempts;
   Seen succeeded;
-  ASSERT_TRUE(bus->subscribe(kTopic, [&](const EventSchema& e) {
-                   int n = 0;
-                   {
-                     std::lock_guard lock(mu);
-                     n = ++attempts[e.entity_id];
-                   }
-                   if (e.entity_id == "transient" && n <= 2) return Status::unavailable("store busy");
-                   if (e.entity_id == "always_down") return Status::unavailable("store down");
-                   if (e.entity_id == "rejected") return Status::invalid_argument("amount: not a number");
-                   succeeded.add(e.entity_id);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus->subscribe(kTopic,
+                             [&](const EventSchema& e) {
+                               int n = 0;
+                               {
+                                 std::lock_guard lock(mu);
+                                 n = ++attempts[e.entity_id];
+                               }
+                               if (e.entity_id == "transient" && n <= 2) return Status::unavailable("store busy");
+                               if (e.entity_id == "always_down") return Status::unavailable("store down");
+                               if (e.entity_id == "rejected") return Status::invalid_argument("amount: not a number");
+                               succeeded.add(e.entity_id);
+                               return Status();
+                             })
+                  .ok());
   ASSERT_TRUE(bus->start().ok());
   ASSERT_TRUE(bus->wait_until_assigned(30s).ok());
   for (const char* id : {"transient", "always_down", "rejected", "fine"}) {
@@ -188,10 +194,12 @@ TEST_F(KafkaConsumerTest, RestartResumesAfterTheLastHandledMessage) {
   auto bus = make_bus(test_bus_options(bootstrap_));
   ASSERT_TRUE(bus);
   Seen seen;
-  ASSERT_TRUE(bus->subscribe(kTopic, [&](const EventSchema& e) {
-                   seen.add(e.entity_id);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus->subscribe(kTopic,
+                             [&](const EventSchema& e) {
+                               seen.add(e.entity_id);
+                               return Status();
+                             })
+                  .ok());
   ASSERT_TRUE(bus->start().ok());
   for (const char* id : {"a", "b", "c"}) produce_raw(bootstrap_, kTopic, id, encode_event_json(command(id)), 0);
   ASSERT_TRUE(wait_until([&] { return seen.size() == 3; }));
@@ -209,14 +217,18 @@ TEST_F(KafkaConsumerTest, EverySubscriberOfATopicSeesEveryMessage) {
   auto bus = make_bus(test_bus_options(bootstrap_));
   ASSERT_TRUE(bus);
   Seen first, second;
-  ASSERT_TRUE(bus->subscribe(kTopic, [&](const EventSchema& e) {
-                   first.add(e.entity_id);
-                   return Status();
-                 }).ok());
-  ASSERT_TRUE(bus->subscribe(kTopic, [&](const EventSchema& e) {
-                   second.add(e.entity_id);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus->subscribe(kTopic,
+                             [&](const EventSchema& e) {
+                               first.add(e.entity_id);
+                               return Status();
+                             })
+                  .ok());
+  ASSERT_TRUE(bus->subscribe(kTopic,
+                             [&](const EventSchema& e) {
+                               second.add(e.entity_id);
+                               return Status();
+                             })
+                  .ok());
   ASSERT_TRUE(bus->start().ok());
   ASSERT_TRUE(bus->publish(kTopic, command("x"), "x").ok());
   ASSERT_TRUE(wait_until([&] { return first.size() == 1 && second.size() == 1; }));

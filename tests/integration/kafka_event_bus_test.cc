@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "bus/kafka_mock_cluster.h"
 #include "kafka_test_util.h"
@@ -23,11 +23,11 @@ namespace nexum {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::read_topic;
+using testing::expect_complete_and_ordered_per_key;
 using testing::RawMessage;
+using testing::read_topic;
 using testing::test_bus_options;
 using testing::wait_until;
-using testing::expect_complete_and_ordered_per_key;
 using Reports = testing::DeliveryReports;
 
 class KafkaEventBusTest : public ::testing::Test {
@@ -75,7 +75,8 @@ TEST_F(KafkaEventBusTest, RecordedEventsArriveWithKeyEveryHeaderAndExactJson) {
                               "txn_" + std::to_string(i), i + 1, i));
   }
   Reports reports;
-  for (const RecordedEvent& e : events) ASSERT_TRUE(bus->publish_recorded(make_kafka_message(e), reports.callback()).ok());
+  for (const RecordedEvent& e : events)
+    ASSERT_TRUE(bus->publish_recorded(make_kafka_message(e), reports.callback()).ok());
   ASSERT_TRUE(bus->flush(30s).ok());
   ASSERT_EQ(reports.size(), events.size());
   for (const DeliveryReport& r : reports.all()) {
@@ -123,7 +124,7 @@ TEST_F(KafkaEventBusTest, PublishWaitsForTheBrokerAndPublishBatchKeysEachEvent) 
   RecordedEvent b = recorded("nexum.audit.events", "b", 2);
   RecordedEvent c = recorded("nexum.audit.events", "c", 3);
   ASSERT_TRUE(bus->publish("nexum.audit.events", a.event).ok());  // No key.
-  EXPECT_EQ(bus->stats().delivered, 1u);  // Acknowledged before publish() returned.
+  EXPECT_EQ(bus->stats().delivered, 1u);                          // Acknowledged before publish() returned.
   ASSERT_TRUE(bus->publish_batch("nexum.audit.events", {b.event, c.event}, {"key_b", "key_c"}).ok());
   EXPECT_EQ(bus->publish_batch("nexum.audit.events", {b.event, c.event}, {"key_b"}).code(),
             StatusCode::kInvalidArgument);
@@ -187,9 +188,10 @@ TEST_F(KafkaEventBusTest, FullLocalQueueWaitsInsteadOfDropping) {
   constexpr int kCount = 1000;
   Reports reports;
   for (int i = 0; i < kCount; ++i) {
-    ASSERT_TRUE(bus->publish_recorded(make_kafka_message(recorded("backpressure", "k" + std::to_string(i % 7), i + 1, i)),
-                                      reports.callback())
-                    .ok());
+    ASSERT_TRUE(
+        bus->publish_recorded(make_kafka_message(recorded("backpressure", "k" + std::to_string(i % 7), i + 1, i)),
+                              reports.callback())
+            .ok());
   }
   ASSERT_TRUE(bus->flush(30s).ok());
   EXPECT_GT(bus->stats().queue_full_waits, 0u);
@@ -285,7 +287,8 @@ TEST_F(KafkaEventBusTest, StopReportsEveryOutstandingMessage) {
   ASSERT_TRUE(cluster_->set_all_brokers_down().ok());
   Reports reports;
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(bus->publish_recorded(make_kafka_message(recorded("stopping", "a", i + 1, i)), reports.callback()).ok());
+    ASSERT_TRUE(
+        bus->publish_recorded(make_kafka_message(recorded("stopping", "a", i + 1, i)), reports.callback()).ok());
   }
   ASSERT_TRUE(bus->stop().ok());
   ASSERT_EQ(reports.size(), 50u);  // Every callback ran exactly once, before stop() returned.

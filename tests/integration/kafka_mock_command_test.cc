@@ -22,8 +22,8 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(KafkaMockCommandTest, ServesClientsAndExitsCleanlyOnSigterm) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                    ("nexum-kafka-mock-" + std::to_string(::getpid()));
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("nexum-kafka-mock-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string file = (dir / "bootstrap").string();
   const std::string out = (dir / "stdout").string();
@@ -45,15 +45,18 @@ TEST(KafkaMockCommandTest, ServesClientsAndExitsCleanlyOnSigterm) {
   } reaper{pid};
   std::string bootstrap;
   bool exited = false;
-  ASSERT_TRUE(testing::wait_until([&] {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) {
-      exited = true;
-      reaper.pid = 0;
-      return true;
-    }
-    std::ifstream in(file);
-    return static_cast<bool>(std::getline(in, bootstrap)) && !bootstrap.empty();
-  }, 30s)) << "no bootstrap file from " << NEXUM_CLI_PATH;
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+          exited = true;
+          reaper.pid = 0;
+          return true;
+        }
+        std::ifstream in(file);
+        return static_cast<bool>(std::getline(in, bootstrap)) && !bootstrap.empty();
+      },
+      30s))
+      << "no bootstrap file from " << NEXUM_CLI_PATH;
   ASSERT_FALSE(exited) << NEXUM_CLI_PATH << " kafka-mock exited early (is it built?)";
   EXPECT_EQ(std::count(bootstrap.begin(), bootstrap.end(), ','), 1) << bootstrap;  // Two brokers.
 

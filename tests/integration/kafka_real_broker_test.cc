@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include "integration/kafka_test_util.h"
 #include "integration/real_kafka_cluster.h"
@@ -89,10 +89,12 @@ TEST_F(KafkaRealBrokerTest, RecordedEventsComeBackFromTheBrokersDiskWithKeyHeade
   std::mutex mu;
   std::vector<DeliveryReport> reports;
   for (const RecordedEvent& e : events) {
-    ASSERT_TRUE(bus->publish_recorded(make_kafka_message(e), [&](const DeliveryReport& r) {
-                     std::lock_guard lock(mu);
-                     reports.push_back(r);
-                   }).ok());
+    ASSERT_TRUE(bus->publish_recorded(make_kafka_message(e),
+                                      [&](const DeliveryReport& r) {
+                                        std::lock_guard lock(mu);
+                                        reports.push_back(r);
+                                      })
+                    .ok());
   }
   ASSERT_TRUE(bus->flush(60s).ok());
   {
@@ -116,7 +118,8 @@ TEST_F(KafkaRealBrokerTest, RecordedEventsComeBackFromTheBrokersDiskWithKeyHeade
     EXPECT_EQ(m->key, std::optional<std::string>(e.event.entity_id));
     EXPECT_EQ(m->value, encode_event_json(e.event));  // The codec's bytes, as the broker stored them.
     EXPECT_EQ(boost::json::parse(m->value).as_object().size(), 9u);
-    EXPECT_EQ(find_header(m->headers, kHeaderPosition), std::optional<std::string_view>(std::to_string(e.global_position)));
+    EXPECT_EQ(find_header(m->headers, kHeaderPosition),
+              std::optional<std::string_view>(std::to_string(e.global_position)));
     EXPECT_EQ(find_header(m->headers, kHeaderStream), std::optional<std::string_view>(e.stream));
   }
   // Within a key, the broker's offsets follow the publish order.
@@ -147,11 +150,13 @@ TEST_F(KafkaRealBrokerTest, OffsetsAreCommittedToTheRealCoordinatorAndPoisonGoes
   auto bus = make_bus(options);
   ASSERT_TRUE(bus);
   Seen seen;
-  ASSERT_TRUE(bus->subscribe(topic, [&](const EventSchema& e) {
-                   if (e.entity_id == "always_down") return Status::unavailable("store down");
-                   seen.add(e.entity_id);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus->subscribe(topic,
+                             [&](const EventSchema& e) {
+                               if (e.entity_id == "always_down") return Status::unavailable("store down");
+                               seen.add(e.entity_id);
+                               return Status();
+                             })
+                  .ok());
   ASSERT_TRUE(bus->start().ok());
 
   const std::string not_json = "this is {not json";

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "integration/kafka_test_util.h"
 #include "integration/real_kafka_cluster.h"
@@ -113,10 +113,11 @@ TEST_F(KafkaRealFaultsTest, LeaderKilledMidStreamEveryMessageArrivesExactlyOnceI
   Reports reports;
   auto publish_round = [&](int seq) {
     for (int k = 0; k < kKeys; ++k) {
-      ASSERT_TRUE(bus->publish_recorded(make_kafka_message(recorded(topic, "key" + std::to_string(k),
-                                                                    static_cast<std::int64_t>(seq) * kKeys + k + 1, seq)),
-                                        reports.callback())
-                      .ok());
+      ASSERT_TRUE(
+          bus->publish_recorded(make_kafka_message(recorded(topic, "key" + std::to_string(k),
+                                                            static_cast<std::int64_t>(seq) * kKeys + k + 1, seq)),
+                                reports.callback())
+              .ok());
     }
   };
   for (int seq = 0; seq < kPerKey / 3; ++seq) publish_round(seq);
@@ -128,10 +129,13 @@ TEST_F(KafkaRealFaultsTest, LeaderKilledMidStreamEveryMessageArrivesExactlyOnceI
   for (int seq = kPerKey / 3; seq < 2 * kPerKey / 3; ++seq) publish_round(seq);
   // The controller fences the dead broker (broker.session.timeout.ms 3 s) and
   // elects another in-sync replica; librdkafka follows the new leader.
-  ASSERT_TRUE(wait_until([&] {
-    int now = cluster_->leader_of(topic, 0);
-    return now >= 1 && now != leader;
-  }, 60s, 200ms)) << "partition 0 kept leader " << leader;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        int now = cluster_->leader_of(topic, 0);
+        return now >= 1 && now != leader;
+      },
+      60s, 200ms))
+      << "partition 0 kept leader " << leader;
   for (int seq = 2 * kPerKey / 3; seq < kPerKey; ++seq) publish_round(seq);
 
   ASSERT_TRUE(bus->flush(120s).ok());
@@ -251,7 +255,8 @@ class OutboxRelayRealFaultsTest : public KafkaRealFaultsTest {
   void expect_all_positions_in_key_order(const std::string& topic, std::int64_t n, std::uint64_t sent_again) {
     const std::int64_t total = cluster_->message_count(topic);
     EXPECT_LE(total, n + static_cast<std::int64_t>(sent_again));
-    std::vector<RawMessage> msgs = read_topic(bootstrap_, topic, 3, static_cast<std::size_t>(std::max<std::int64_t>(total, 0)), 60s);
+    std::vector<RawMessage> msgs =
+        read_topic(bootstrap_, topic, 3, static_cast<std::size_t>(std::max<std::int64_t>(total, 0)), 60s);
     EXPECT_EQ(static_cast<std::int64_t>(msgs.size()), total);
     std::sort(msgs.begin(), msgs.end(), [](const RawMessage& a, const RawMessage& b) {
       return a.partition != b.partition ? a.partition < b.partition : a.offset < b.offset;

@@ -44,8 +44,9 @@ TEST(KafkaStaticMembershipChild, HoldsItsPartitionsUntilKilled) {
   const auto& v = *env;
   auto bus = KafkaEventBus::create(member_options(v[0], v[3]));
   if (!bus) _exit(3);
-  Status s = (*bus)->subscribe(v[1], [](const EventSchema&) { return Status(); },
-                               KafkaSubscriptionOptions{.group_id = v[2], .auto_offset_reset = std::nullopt});
+  Status s = (*bus)->subscribe(
+      v[1], [](const EventSchema&) { return Status(); },
+      KafkaSubscriptionOptions{.group_id = v[2], .auto_offset_reset = std::nullopt});
   if (!s.ok() || !(*bus)->start().ok() || !(*bus)->wait_until_assigned(90s).ok()) _exit(4);
   std::ofstream(v[4]) << "assigned\n";
   for (;;) std::this_thread::sleep_for(1s);
@@ -61,11 +62,9 @@ TEST(KafkaStaticMembershipTest, ANodeRestartedAfterKill9TakesItsPartitionsBackWi
   testing::TempDir dir;
   const std::string marker = dir.sub("assigned");
 
-  pid_t child = testing::spawn_self("KafkaStaticMembershipChild.*", {{kEnv[0], cluster->bootstrap()},
-                                                                       {kEnv[1], topic},
-                                                                       {kEnv[2], group},
-                                                                       {kEnv[3], instance},
-                                                                       {kEnv[4], marker}});
+  pid_t child = testing::spawn_self(
+      "KafkaStaticMembershipChild.*",
+      {{kEnv[0], cluster->bootstrap()}, {kEnv[1], topic}, {kEnv[2], group}, {kEnv[3], instance}, {kEnv[4], marker}});
   ASSERT_GT(child, 0);
   const auto join_deadline = std::chrono::steady_clock::now() + 120s;
   while (!std::filesystem::exists(marker) && std::chrono::steady_clock::now() < join_deadline) {
@@ -81,18 +80,19 @@ TEST(KafkaStaticMembershipTest, ANodeRestartedAfterKill9TakesItsPartitionsBackWi
   auto bus = KafkaEventBus::create(member_options(cluster->bootstrap(), instance));
   ASSERT_TRUE(bus) << bus.error().to_string();
   std::atomic<int> handled{0};
-  ASSERT_TRUE((*bus)->subscribe(topic,
-                                [&](const EventSchema&) {
-                                  ++handled;
-                                  return Status();
-                                },
-                                KafkaSubscriptionOptions{.group_id = group, .auto_offset_reset = std::nullopt})
+  ASSERT_TRUE((*bus)
+                  ->subscribe(
+                      topic,
+                      [&](const EventSchema&) {
+                        ++handled;
+                        return Status();
+                      },
+                      KafkaSubscriptionOptions{.group_id = group, .auto_offset_reset = std::nullopt})
                   .ok());
   ASSERT_TRUE((*bus)->start().ok());
   ASSERT_TRUE((*bus)->wait_until_assigned(60s).ok());
   const auto took = std::chrono::steady_clock::now() - restarted;
-  EXPECT_LT(took, 10s) << "assigned after "
-                       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+  EXPECT_LT(took, 10s) << "assigned after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                        << " ms; without static membership it waits for the dead member's 45 s session";
   // And it consumes: one message per partition.
   std::vector<EventSchema> events;
@@ -112,7 +112,8 @@ TEST(KafkaStaticMembershipTest, TwoSubscriptionsInOneGroupAreRefusedWithAnInstan
   auto bus = KafkaEventBus::create(member_options("127.0.0.1:1", "node-b"));
   ASSERT_TRUE(bus);
   auto handler = [](const EventSchema&) { return Status(); };
-  ASSERT_TRUE((*bus)->subscribe("t1", handler, KafkaSubscriptionOptions{.group_id = "g", .auto_offset_reset = {}}).ok());
+  ASSERT_TRUE(
+      (*bus)->subscribe("t1", handler, KafkaSubscriptionOptions{.group_id = "g", .auto_offset_reset = {}}).ok());
   Status s = (*bus)->subscribe("t2", handler, KafkaSubscriptionOptions{.group_id = "g", .auto_offset_reset = {}});
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("group of its own"), std::string::npos) << s.message();

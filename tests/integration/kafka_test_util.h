@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
+#include <boost/json/parse.hpp>
 
 #include "bus/kafka_consumer.h"
 #include "nexum/bus.h"
@@ -157,8 +157,8 @@ using kafka_internal::message_headers;
 inline std::vector<RawMessage> read_topic(const std::string& bootstrap, const std::string& topic, int partitions,
                                           std::size_t count,
                                           std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-  rd_kafka_t* rk = new_client(RD_KAFKA_CONSUMER, bootstrap,
-                              {{"group.id", "test-reader"}, {"enable.auto.commit", "false"}});
+  rd_kafka_t* rk =
+      new_client(RD_KAFKA_CONSUMER, bootstrap, {{"group.id", "test-reader"}, {"enable.auto.commit", "false"}});
   std::vector<RawMessage> out;
   if (rk == nullptr) return out;
   rd_kafka_poll_set_consumer(rk);
@@ -203,8 +203,7 @@ inline void produce_raw(const std::string& bootstrap, const std::string& topic, 
                         static_cast<ssize_t>(h.value.size()));
   }
   rd_kafka_resp_err_t err = rd_kafka_producev(
-      rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-      RD_KAFKA_V_KEY(key_ptr, key_len),
+      rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key_ptr, key_len),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(hdrs);  // taken only on success

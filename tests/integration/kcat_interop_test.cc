@@ -7,22 +7,22 @@
 // test's own, as the cluster is shared with other tests.
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "bus/kafka_mock_cluster.h"
 #include "kafka_test_util.h"
-#include "real_kafka_cluster.h"
 #include "nexum/clock.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/kafka_message.h"
+#include "real_kafka_cluster.h"
 #include "test_util.h"
 
 namespace nexum {
@@ -142,11 +142,14 @@ TEST_P(KcatInteropTest, OurConsumerHandlesAndCommitsWhatKcatProduces) {
   ASSERT_TRUE(bus);
   std::mutex mu;
   std::vector<EventSchema> handled;
-  ASSERT_TRUE((*bus)->subscribe(topic, [&](const EventSchema& e) {
-                      std::lock_guard lock(mu);
-                      handled.push_back(e);
-                      return Status();
-                    }).ok());
+  ASSERT_TRUE((*bus)
+                  ->subscribe(topic,
+                              [&](const EventSchema& e) {
+                                std::lock_guard lock(mu);
+                                handled.push_back(e);
+                                return Status();
+                              })
+                  .ok());
   ASSERT_TRUE((*bus)->start().ok());
 
   EventSchema command = event("open_account", "acc_42");
@@ -155,17 +158,19 @@ TEST_P(KcatInteropTest, OurConsumerHandlesAndCommitsWhatKcatProduces) {
   ASSERT_EQ(run_with_input("kcat -b " + bootstrap_ + " -P -t " + topic + " -k acc_42 -H source=kcat 2>&1", json + "\n"),
             0);
 
-  ASSERT_TRUE(wait_until([&] {
-    std::lock_guard lock(mu);
-    return !handled.empty();
-  }, 60s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return !handled.empty();
+      },
+      60s));
   {
     std::lock_guard lock(mu);
     ASSERT_EQ(handled.size(), 1u);
     EXPECT_EQ(handled[0], command);
   }
-  EXPECT_TRUE(wait_until([&] { return committed_offset(bootstrap_, options_.client_id + "_" + topic, topic, 0) == 1; }, 60s,
-                         100ms));
+  EXPECT_TRUE(wait_until([&] { return committed_offset(bootstrap_, options_.client_id + "_" + topic, topic, 0) == 1; },
+                         60s, 100ms));
 }
 
 INSTANTIATE_TEST_SUITE_P(Clusters, KcatInteropTest, ::testing::Values(Cluster::kMock, Cluster::kReal),

@@ -6,8 +6,8 @@ namespace nexum {
 namespace {
 
 using testing::BankingTest;
-using testing::kLoan;
 using testing::keys;
+using testing::kLoan;
 using testing::object;
 using testing::str;
 
@@ -20,8 +20,8 @@ class LoanCommandsTest : public BankingTest {
   }
   // Originates loan `id` of 1000.00 USD for cust_1.
   void originate(const std::string& id, const std::string& account = "") {
-    object o = {{"action", "originate"}, {"loan_id", id}, {"customer_id", "cust_1"}, {"principal", "1000.00"},
-                {"currency", "USD"}, {"interest_rate", "5.5"}, {"term_months", 12}};
+    object o = {{"action", "originate"}, {"loan_id", id},          {"customer_id", "cust_1"}, {"principal", "1000.00"},
+                {"currency", "USD"},     {"interest_rate", "5.5"}, {"term_months", 12}};
     if (!account.empty()) o["account_id"] = account;
     accept(kLoan, o);
   }
@@ -33,8 +33,12 @@ class LoanCommandsTest : public BankingTest {
 };
 
 TEST_F(LoanCommandsTest, ALoanIsOriginatedDisbursedAndRepaidInFull) {
-  CommandOutcome o = accept(kLoan, {{"action", "originate"}, {"loan_id", "loan_1"}, {"customer_id", "cust_1"},
-                                    {"principal", "1000.00"}, {"currency", "USD"}, {"interest_rate", "5.5"},
+  CommandOutcome o = accept(kLoan, {{"action", "originate"},
+                                    {"loan_id", "loan_1"},
+                                    {"customer_id", "cust_1"},
+                                    {"principal", "1000.00"},
+                                    {"currency", "USD"},
+                                    {"interest_rate", "5.5"},
                                     {"term_months", 12}});
   RecordedEvent originated = events_of(o).at(0);
   EXPECT_EQ(originated.topic, "nexum.loans.originated");
@@ -58,8 +62,8 @@ TEST_F(LoanCommandsTest, ALoanIsOriginatedDisbursedAndRepaidInFull) {
   EXPECT_EQ(loan("loan_1").state, LoanState::kDisbursed);
   EXPECT_EQ(loan("loan_1").outstanding_balance.to_string(), "1000.00");
 
-  CommandOutcome p = accept(kLoan, {{"action", "payment"}, {"loan_id", "loan_1"}, {"payment_amount", "400.00"},
-                                    {"account_id", "acc_1"}});
+  CommandOutcome p = accept(
+      kLoan, {{"action", "payment"}, {"loan_id", "loan_1"}, {"payment_amount", "400.00"}, {"account_id", "acc_1"}});
   RecordedEvent paid = events_of(p).at(0);
   EXPECT_EQ(paid.topic, "nexum.loans.payment");
   EXPECT_EQ(keys(paid.event.data).at(2), "outstanding_balance");
@@ -68,8 +72,8 @@ TEST_F(LoanCommandsTest, ALoanIsOriginatedDisbursedAndRepaidInFull) {
   EXPECT_EQ(balance("acc_1"), "600.00");
   EXPECT_EQ(loan("loan_1").state, LoanState::kActive);
 
-  CommandOutcome last = accept(kLoan, {{"action", "payment"}, {"loan_id", "loan_1"}, {"payment_amount", "600.00"},
-                                       {"account_id", "acc_1"}});
+  CommandOutcome last = accept(
+      kLoan, {{"action", "payment"}, {"loan_id", "loan_1"}, {"payment_amount", "600.00"}, {"account_id", "acc_1"}});
   auto le = events_of(last);
   ASSERT_GE(le.size(), 2u);
   EXPECT_EQ(le[1].event.event_type, "loan_paid_off");
@@ -89,23 +93,39 @@ TEST_F(LoanCommandsTest, PaymentsWithoutAnAccountComeFromOutside) {
 }
 
 TEST_F(LoanCommandsTest, OriginationNeedsAKnownVerifiedCustomer) {
-  CommandOutcome o = reject(kLoan, {{"action", "originate"}, {"customer_id", "cust_x"}, {"principal", "10.00"},
-                                    {"currency", "USD"}, {"interest_rate", "0.075"}, {"term_months", 6}},
+  CommandOutcome o = reject(kLoan,
+                            {{"action", "originate"},
+                             {"customer_id", "cust_x"},
+                             {"principal", "10.00"},
+                             {"currency", "USD"},
+                             {"interest_rate", "0.075"},
+                             {"term_months", 6}},
                             "customer_not_found");
   EXPECT_EQ(str(events_of(o).at(0).event.data.at("workflow_type")), "loan_approval");
   make_customer("cust_2", false);
-  reject(kLoan, {{"action", "originate"}, {"customer_id", "cust_2"}, {"principal", "10.00"}, {"currency", "USD"},
-                 {"interest_rate", "0.075"}, {"term_months", 6}},
+  reject(kLoan,
+         {{"action", "originate"},
+          {"customer_id", "cust_2"},
+          {"principal", "10.00"},
+          {"currency", "USD"},
+          {"interest_rate", "0.075"},
+          {"term_months", 6}},
          "kyc_not_verified");
   originate("loan_1");
-  reject(kLoan, {{"action", "originate"}, {"loan_id", "loan_1"}, {"customer_id", "cust_1"}, {"principal", "5.00"},
-                 {"currency", "USD"}, {"interest_rate", "1"}, {"term_months", 6}},
+  reject(kLoan,
+         {{"action", "originate"},
+          {"loan_id", "loan_1"},
+          {"customer_id", "cust_1"},
+          {"principal", "5.00"},
+          {"currency", "USD"},
+          {"interest_rate", "1"},
+          {"term_months", 6}},
          "loan_exists");
 }
 
 TEST_F(LoanCommandsTest, DisbursementRejections) {
-  CommandOutcome o = reject(kLoan, {{"action", "disburse"}, {"loan_id", "loan_x"}, {"account_id", "acc_1"}},
-                            "loan_not_found");
+  CommandOutcome o =
+      reject(kLoan, {{"action", "disburse"}, {"loan_id", "loan_x"}, {"account_id", "acc_1"}}, "loan_not_found");
   EXPECT_EQ(events_of(o).at(0).event.event_type, "transaction_failed");
   EXPECT_EQ(str(events_of(o).at(0).event.data.at("loan_id")), "loan_x");
   originate("loan_1");
@@ -139,7 +159,7 @@ TEST_F(LoanCommandsTest, PaymentRejections) {
 
 TEST_F(LoanCommandsTest, MalformedLoanCommandsAreDeadLettered) {
   const object base = {{"action", "originate"}, {"customer_id", "cust_1"}, {"principal", "1000.00"},
-                       {"currency", "USD"}, {"interest_rate", "5.5"}, {"term_months", 12}};
+                       {"currency", "USD"},     {"interest_rate", "5.5"},  {"term_months", 12}};
   auto with = [&](std::string_view k, boost::json::value v) {
     object o = base;
     o[k] = std::move(v);
@@ -155,10 +175,19 @@ TEST_F(LoanCommandsTest, MalformedLoanCommandsAreDeadLettered) {
   expect_dead_letter(kLoan, {{"action", "disburse"}}, "loan_id");
   expect_dead_letter(kLoan, {{"action", "payment"}, {"loan_id", "l"}, {"payment_amount", "0"}}, "payment_amount");
   // Without a currency the amount is checked in the loan's currency when decided.
-  accept(testing::kAcct, {{"action", "open"}, {"account_id", "acc_jpy"}, {"customer_id", "cust_1"},
-                          {"product_type", "checking"}, {"currency", "JPY"}});
-  accept(kLoan, {{"action", "originate"}, {"loan_id", "loan_jpy"}, {"customer_id", "cust_1"}, {"principal", "50000"},
-                 {"currency", "JPY"}, {"interest_rate", "1.2"}, {"term_months", 6}, {"account_id", "acc_jpy"}});
+  accept(testing::kAcct, {{"action", "open"},
+                          {"account_id", "acc_jpy"},
+                          {"customer_id", "cust_1"},
+                          {"product_type", "checking"},
+                          {"currency", "JPY"}});
+  accept(kLoan, {{"action", "originate"},
+                 {"loan_id", "loan_jpy"},
+                 {"customer_id", "cust_1"},
+                 {"principal", "50000"},
+                 {"currency", "JPY"},
+                 {"interest_rate", "1.2"},
+                 {"term_months", 6},
+                 {"account_id", "acc_jpy"}});
   accept(kLoan, {{"action", "disburse"}, {"loan_id", "loan_jpy"}});
   expect_dead_letter(kLoan, {{"action", "payment"}, {"loan_id", "loan_jpy"}, {"payment_amount", "100.50"}},
                      "payment_amount");

@@ -109,7 +109,10 @@ class LoanSagaKafkaTest : public ::testing::TestWithParam<Cluster> {
   }
   void open_account(const std::string& id, const std::string& customer) {
     send(topics::kCommandsAccounts, id,
-         {{"action", "open"}, {"account_id", id}, {"customer_id", customer}, {"product_type", "checking"},
+         {{"action", "open"},
+          {"account_id", id},
+          {"customer_id", customer},
+          {"product_type", "checking"},
           {"currency", "USD"}});
   }
 
@@ -153,10 +156,13 @@ TEST_P(LoanSagaKafkaTest, CommandHandlerAndSagaCompleteLoansAndRejectRevokedKycO
 
   open_account("acc_" + ka, ka);
   send(topics::kCommandsCustomers, kd, {{"action", "change_kyc"}, {"customer_id", kd}, {"new_status", "expired"}});
-  ASSERT_TRUE(eventually([&] {
-    return status(ka) == SagaStatus::kCompleted && status(kb) == SagaStatus::kCompleted &&
-           status(kd) == SagaStatus::kRejected;
-  }, 60s)) << "ka: " << phase(ka) << ", kb: " << phase(kb) << ", kd: " << phase(kd);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return status(ka) == SagaStatus::kCompleted && status(kb) == SagaStatus::kCompleted &&
+               status(kd) == SagaStatus::kRejected;
+      },
+      60s))
+      << "ka: " << phase(ka) << ", kb: " << phase(kb) << ", kd: " << phase(kd);
   ASSERT_TRUE(engine_->wait_until_relayed(30s));
 
   // The money arrived, once.
@@ -207,8 +213,8 @@ TEST_P(LoanSagaMockKafkaTest, BrokersDownLongerThanTheRelayWaitsResendsTheSameId
   ASSERT_TRUE(cluster_->set_all_brokers_down().ok());
   // KYC upgraded while Kafka is down (written by the host's own KYC flow,
   // straight to the store): the saga starts and its originate cannot be sent.
-  testing::append_event(*store_, testing::kyc_changed(SystemClock::instance(), "kf", "verified", "verified",
-                                                      "tier_1", "tier_2"));
+  testing::append_event(
+      *store_, testing::kyc_changed(SystemClock::instance(), "kf", "verified", "verified", "tier_1", "tier_2"));
   std::this_thread::sleep_for(3s);  // longer than relay_delivery_timeout (2 s): the relay gives up a round
   ASSERT_TRUE(cluster_->set_all_brokers_up().ok());
   ASSERT_TRUE(eventually([&] { return status("kf") == SagaStatus::kCompleted; }, 90s))

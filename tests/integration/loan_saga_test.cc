@@ -9,9 +9,9 @@
 #include <map>
 #include <memory>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include "nexum/loan_application_saga.h"
 #include "nexum/saga_engine.h"
@@ -40,9 +40,9 @@ class LoanSagaTest : public ::testing::Test {
     ASSERT_TRUE(s) << s.error().to_string();
     store_ = std::move(s).value();
     responder_ = std::make_unique<LoanResponder>(*store_, clock_);
-    ASSERT_TRUE(bus_.subscribe(topics::kCommandsLoans, [this](const EventSchema& e) {
-                      return responder_->on_command(e);
-                    }).ok());
+    ASSERT_TRUE(
+        bus_.subscribe(topics::kCommandsLoans, [this](const EventSchema& e) { return responder_->on_command(e); })
+            .ok());
     auto saga = LoanApplicationSaga::create();
     ASSERT_TRUE(saga) << saga.error().to_string();
     saga_ = std::make_unique<LoanApplicationSaga>(std::move(saga).value());
@@ -140,9 +140,8 @@ TEST_F(LoanSagaTest, VerifiedTier2CustomerGetsLoanOriginatedAndDisbursedOnceAnAc
   EXPECT_EQ(json_str(done.state, "phase"), "completed");
   EXPECT_TRUE(done.deadlines.empty());
   EXPECT_EQ(done.commands.size(), 2u);
-  EXPECT_EQ(workflow_event_types("c1"),
-            (std::vector<std::string>{"workflow_step_completed", "workflow_step_completed", "workflow_step_completed",
-                                      "workflow_completed"}));
+  EXPECT_EQ(workflow_event_types("c1"), (std::vector<std::string>{"workflow_step_completed", "workflow_step_completed",
+                                                                  "workflow_step_completed", "workflow_completed"}));
   auto wf = stream_events(*store_, "workflow-loan_application-c1");
   ASSERT_EQ(wf.size(), 4u);
   EXPECT_EQ(wf.back().topic, topics::kWorkflowsCompleted);
@@ -157,7 +156,7 @@ TEST_F(LoanSagaTest, VerifiedTier2CustomerGetsLoanOriginatedAndDisbursedOnceAnAc
 
 TEST_F(LoanSagaTest, AnExistingOpenAccountIsUsedRightAwayAndTier3GetsTheLargerLoan) {
   append_event(*store_, customer_created(clock_, "c2", "pending", "tier_1"));
-  append_event(*store_, account_created(clock_, "acc_eur", "c2", "EUR"));        // wrong currency
+  append_event(*store_, account_created(clock_, "acc_eur", "c2", "EUR"));           // wrong currency
   append_event(*store_, account_created(clock_, "acc_loan", "c2", "USD", "loan"));  // wrong product
   append_event(*store_, account_created(clock_, "acc_ok", "c2", "USD", "savings"));
   settle();
@@ -304,7 +303,7 @@ TEST_F(LoanSagaTest, ReplayIntoAFreshEngineReproducesEveryStateAndIssuesNoComman
   for (std::size_t i = 0; i < before->size(); ++i) {  // the same records, byte for byte
     EXPECT_EQ(boost::json::serialize((*after)[i].to_json()), boost::json::serialize((*before)[i].to_json()));
   }
-  EXPECT_EQ(commands().size(), commands_before);  // nothing sent again
+  EXPECT_EQ(commands().size(), commands_before);    // nothing sent again
   EXPECT_EQ(store_->last_position(), last_before);  // workflow events deduplicated by id
   SagaEngineStats stats = engine_->stats();
   EXPECT_EQ(stats.commands_sent, 0u);
@@ -314,9 +313,9 @@ TEST_F(LoanSagaTest, ReplayIntoAFreshEngineReproducesEveryStateAndIssuesNoComman
 
 TEST_F(LoanSagaTest, ClosedAccountsAreNotUsedForDisbursement) {
   append_event(*store_, account_created(clock_, "acc_closed", "c8"));
-  append_event(*store_, testing::stamped("account_updated", "account", "acc_closed",
-                                         {{"account_number", "CHKacc_closed"}, {"balance", "0.00"}, {"state", "closed"}},
-                                         clock_));
+  append_event(*store_, testing::stamped(
+                            "account_updated", "account", "acc_closed",
+                            {{"account_number", "CHKacc_closed"}, {"balance", "0.00"}, {"state", "closed"}}, clock_));
   append_event(*store_, customer_created(clock_, "c8", "verified", "tier_2"));
   settle();
   EXPECT_EQ(json_str(instance("c8").state, "phase"), "awaiting_account");
@@ -329,9 +328,9 @@ TEST_F(LoanSagaTest, ClosedAccountsAreNotUsedForDisbursement) {
 // The same through account_closed, as the accounts `close` command writes it.
 TEST_F(LoanSagaTest, AnAccountClosedByCommandIsNotUsedForDisbursement) {
   append_event(*store_, account_created(clock_, "acc_shut", "c9"));
-  append_event(*store_, testing::stamped("account_closed", "account", "acc_shut",
-                                         {{"account_number", "CHKacc_shut"}, {"balance", "0.00"}, {"state", "closed"}},
-                                         clock_));
+  append_event(*store_,
+               testing::stamped("account_closed", "account", "acc_shut",
+                                {{"account_number", "CHKacc_shut"}, {"balance", "0.00"}, {"state", "closed"}}, clock_));
   append_event(*store_, customer_created(clock_, "c9", "verified", "tier_2"));
   settle();
   EXPECT_EQ(json_str(instance("c9").state, "phase"), "awaiting_account");

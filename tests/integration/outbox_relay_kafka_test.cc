@@ -55,7 +55,8 @@ std::vector<testing::RawMessage> read_until_unique(const std::string& bootstrap,
         const char* name = nullptr;
         const void* val = nullptr;
         std::size_t size = 0;
-        for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+        for (std::size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
           r.headers.push_back({name, val ? std::string(static_cast<const char*>(val), size) : std::string()});
         }
       }
@@ -114,8 +115,9 @@ class OutboxRelayKafkaTest : public ::testing::Test {
   void append_events(int n, int accounts = 20) {
     for (int i = 0; i < n; ++i) {
       std::string id = "acc_" + std::to_string(i % accounts);
-      ASSERT_TRUE(store_->append("account-" + id, ExpectedVersion::any(),
-                                 {make_event("account_updated", "account", id, {{"balance", std::to_string(i) + ".00"}})}));
+      ASSERT_TRUE(
+          store_->append("account-" + id, ExpectedVersion::any(),
+                         {make_event("account_updated", "account", id, {{"balance", std::to_string(i) + ".00"}})}));
     }
   }
 
@@ -231,7 +233,7 @@ TEST_F(OutboxRelayKafkaTest, RelayKilledMidStreamResumesWithOnlyCountableDuplica
   int wstatus = 0;
   ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
   ASSERT_TRUE(WIFSIGNALED(wstatus)) << "child exited with " << WEXITSTATUS(wstatus)
-                                      << " (3 open, 4 bus, 5 relay, 6 pipe, 127 exec)";
+                                    << " (3 open, 4 bus, 5 relay, 6 pipe, 127 exec)";
   open_store();
   std::int64_t checkpoint = *store_->load_checkpoint("outbox_relay");
   auto bus = make_bus();

@@ -9,16 +9,16 @@
 
 #include <gtest/gtest.h>
 
-#include "nexum/kafka_message.h"
 #include "flaky_bus.h"
+#include "nexum/kafka_message.h"
 #include "test_util.h"
 
 namespace nexum {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::make_event;
 using testing::FlakyBus;
+using testing::make_event;
 using testing::TempDir;
 
 std::int64_t position_of(const OutgoingMessage& m) {

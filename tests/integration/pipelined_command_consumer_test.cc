@@ -33,8 +33,8 @@ constexpr const char* kDlq = "nexum.commands.dlq";
 
 // Command envelope `n` on entity `key` (data.key), JSON-encoded.
 std::string command(int n, const std::string& key) {
-  EventSchema e = EventSchema::make("transaction_command", "account", key, {{"key", key}, {"n", n}}, {},
-                                    SystemClock::instance());
+  EventSchema e =
+      EventSchema::make("transaction_command", "account", key, {{"key", key}, {"n", n}}, {}, SystemClock::instance());
   return encode_event_json(e);
 }
 
@@ -57,10 +57,10 @@ void produce_all(const std::string& bootstrap, const std::vector<std::tuple<int,
   rd_kafka_t* rk = testing::new_client(RD_KAFKA_PRODUCER, bootstrap);
   ASSERT_NE(rk, nullptr);
   for (const auto& [partition, key, value] : msgs) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key.data(), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(partition),
+                                                RD_KAFKA_V_KEY(key.data(), key.size()),
+                                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     ASSERT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
   }
   ASSERT_EQ(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -290,8 +290,8 @@ TEST_F(PipelinedConsumerTest, CommandsSharingAnyKeyNeverOverlap) {
   for (int i = 0; i < 400; ++i) {
     const int a = static_cast<int>(rng() % 5);
     const int b = static_cast<int>(rng() % 5);
-    keys[static_cast<std::size_t>(i)] = a == b ? "acc_" + std::to_string(a)
-                                               : "acc_" + std::to_string(a) + ",acc_" + std::to_string(b);
+    keys[static_cast<std::size_t>(i)] =
+        a == b ? "acc_" + std::to_string(a) : "acc_" + std::to_string(a) + ",acc_" + std::to_string(b);
     msgs.emplace_back(i % 2, keys[static_cast<std::size_t>(i)], command(i, keys[static_cast<std::size_t>(i)]));
   }
   produce_all(bootstrap_, msgs);
@@ -341,8 +341,7 @@ TEST_F(PipelinedConsumerTest, PoisonGoesToTheDlqWithoutHoldingUpItsPartition) {
   ASSERT_TRUE(refused);
   EXPECT_EQ(command_number(*refused), 2) << "the original bytes";
   EXPECT_EQ(find_header(dlq[1].headers, kHeaderDlqOffset).value_or(""), "2");
-  EXPECT_NE(std::string(find_header(dlq[1].headers, kHeaderDlqError).value_or("")).find("amount"),
-            std::string::npos);
+  EXPECT_NE(std::string(find_header(dlq[1].headers, kHeaderDlqError).value_or("")).find("amount"), std::string::npos);
   EXPECT_EQ(find_header(dlq[1].headers, kHeaderDlqTopic).value_or(""), kTopic);
   EXPECT_EQ(consumer->stats().dead_lettered, 2u);
   EXPECT_EQ(consumer->stats().handled, 2u);

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <string>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "nexum/store.h"
 #include "test_util.h"
@@ -33,8 +33,12 @@ class ProjectionCliTest : public ::testing::Test {
       ASSERT_TRUE(store.append(entity + "-" + id, ExpectedVersion::any(), {make_event(type, entity, id, data)}));
     };
     add("customer_created", "customer", "cus_1",
-        {{"first_name", "Ada"}, {"last_name", "Lovelace"}, {"email", "ada@example.com"}, {"phone", nullptr},
-         {"kyc_status", "verified"}, {"kyc_tier", "tier_2"}});
+        {{"first_name", "Ada"},
+         {"last_name", "Lovelace"},
+         {"email", "ada@example.com"},
+         {"phone", nullptr},
+         {"kyc_status", "verified"},
+         {"kyc_tier", "tier_2"}});
     add("account_created", "account", "acc_1", {{"currency", "EUR"}, {"balance", "0"}, {"customer_id", "cus_1"}});
     add("account_created", "account", "acc_2", {{"currency", "EUR"}, {"balance", "0"}});
     add("account_updated", "account", "acc_1", {{"balance", "120.5"}, {"state", "active"}});

@@ -34,7 +34,14 @@ using testing::CountingProjection;
 using testing::make_event;
 using testing::TempDir;
 
-enum ChildExit : int { kOk = 0, kOpenFailed = 3, kAppendFailed = 4, kEngineFailed = 5, kInconsistent = 6, kTimeout = 7 };
+enum ChildExit : int {
+  kOk = 0,
+  kOpenFailed = 3,
+  kAppendFailed = 4,
+  kEngineFailed = 5,
+  kInconsistent = 6,
+  kTimeout = 7
+};
 
 std::unique_ptr<EventStore> open_store(const std::string& dir) {
   StoreOptions o;
@@ -50,8 +57,8 @@ Status append_some(EventStore& store, int n, int seed) {
     for (int j = 0; j < 50; ++j) {
       int k = seed + i + j;
       a[j % 2].stream = (j % 2 ? "account-acc_" : "transaction-txn_") + std::to_string(k % 97);
-      a[j % 2].events.push_back(make_event(j % 2 ? "account_updated" : "transaction_posted", "account",
-                                           "acc_" + std::to_string(k % 97)));
+      a[j % 2].events.push_back(
+          make_event(j % 2 ? "account_updated" : "transaction_posted", "account", "acc_" + std::to_string(k % 97)));
     }
     auto r = store.append_multi(std::move(a));
     if (!r) return r.error();
@@ -135,7 +142,7 @@ int run_to_completion(const std::string& data) {
 ProjectionEngineOptions crashy_options(std::mt19937& rng) {
   ProjectionEngineOptions o;
   o.max_batch_events = 20 + rng() % 400;
-  o.sync_commits = true;  // slows commits down so the kill lands mid-way
+  o.sync_commits = true;                                // slows commits down so the kill lands mid-way
   o.shared_replay_min_lag = rng() % 2 ? 0 : INT64_MAX;  // shared replay or own subscription
   return o;
 }

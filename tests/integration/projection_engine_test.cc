@@ -9,9 +9,9 @@
 
 #include "nexum/projection_builtins.h"
 #include "nexum/projection_engine.h"
-#include "service/timed_event_store.h"
 #include "nexum/store.h"
 #include "projection_test_util.h"
+#include "service/timed_event_store.h"
 #include "store/keys.h"
 #include "store/rocks_event_store.h"
 #include "test_util.h"
@@ -53,7 +53,8 @@ class ProjectionEngineTest : public ::testing::Test {
   }
 
   std::int64_t append(const std::string& id, const std::string& type, boost::json::object data = {}) {
-    auto r = store_->append("account-" + id, ExpectedVersion::any(), {make_event(type, "account", id, std::move(data))});
+    auto r =
+        store_->append("account-" + id, ExpectedVersion::any(), {make_event(type, "account", id, std::move(data))});
     EXPECT_TRUE(r) << r.error().to_string();
     return r ? r->positions[0] : 0;
   }
@@ -401,7 +402,8 @@ TEST_F(ProjectionEngineTest, SharedReplayStopsAtACorruptOrMissingRecordNamingIts
     rocksdb::Slice k(key.data(), key.size());
     auto* log = rocks->column_family(store::kCfLog);
     ASSERT_TRUE((corrupt ? rocks->db()->Put(rocksdb::WriteOptions(), log, k, "garbage!")
-                         : rocks->db()->Delete(rocksdb::WriteOptions(), log, k)).ok());
+                         : rocks->db()->Delete(rocksdb::WriteOptions(), log, k))
+                    .ok());
 
     new_engine(16, /*shared_replay_min_lag=*/50);
     for (const char* name : {"a", "b", "c"}) {

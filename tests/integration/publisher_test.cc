@@ -3,8 +3,8 @@
 // figures, and the caller's correlation/causation/user ids.
 #include "nexum/publisher.h"
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "banking_test_util.h"
 #include "nexum/json_codec.h"
@@ -105,17 +105,16 @@ class PublisherTest : public ::testing::Test {
 
 TEST_F(PublisherTest, TransactionEventsCarryTheCatalogueFieldsAndTheRealFinalBalance) {
   const Transaction t = transaction();
-  RecordedEvent created =
-      expect_event(publisher_->on_transaction_created(t), "transaction_created", "transaction", "txn_1",
-                   {"transaction_type", "amount", "currency", "from_account_id", "to_account_id", "description",
-                    "reference"});
+  RecordedEvent created = expect_event(
+      publisher_->on_transaction_created(t), "transaction_created", "transaction", "txn_1",
+      {"transaction_type", "amount", "currency", "from_account_id", "to_account_id", "description", "reference"});
   EXPECT_EQ(str(created.event.data.at("amount")), "100.50");
   EXPECT_EQ(str(created.event.data.at("reference")), "DEPOSIT-txn_1");
   EXPECT_TRUE(created.event.data.at("from_account_id").is_null());
-  RecordedEvent posted = expect_event(publisher_->on_transaction_posted(t), "transaction_posted", "transaction",
-                                      "txn_1",
-                                      {"transaction_type", "amount", "currency", "from_account_id", "to_account_id",
-                                       "final_balance", "journal_entry_id"});
+  RecordedEvent posted =
+      expect_event(publisher_->on_transaction_posted(t), "transaction_posted", "transaction", "txn_1",
+                   {"transaction_type", "amount", "currency", "from_account_id", "to_account_id", "final_balance",
+                    "journal_entry_id"});
   EXPECT_EQ(str(posted.event.data.at("final_balance")), "1100.50");  // the seed always sent "0"
   EXPECT_EQ(str(posted.event.data.at("journal_entry_id")), "je_789");
   RecordedEvent failed =
@@ -126,8 +125,9 @@ TEST_F(PublisherTest, TransactionEventsCarryTheCatalogueFieldsAndTheRealFinalBal
 
 TEST_F(PublisherTest, AccountEventsCarryTheRealBalance) {
   Account a = account();
-  RecordedEvent created = expect_event(publisher_->on_account_created(a), "account_created", "account", "acc_1",
-                                       {"account_number", "product_type", "customer_id", "currency", "name", "balance"});
+  RecordedEvent created =
+      expect_event(publisher_->on_account_created(a), "account_created", "account", "acc_1",
+                   {"account_number", "product_type", "customer_id", "currency", "name", "balance"});
   EXPECT_EQ(str(created.event.data.at("balance")), "1100.50");
   a.state = AccountState::kFrozen;
   RecordedEvent updated = expect_event(publisher_->on_account_updated(a), "account_updated", "account", "acc_1",
@@ -171,9 +171,9 @@ TEST_F(PublisherTest, CustomerEvents) {
                {"first_name", "last_name", "email", "phone", "kyc_status", "kyc_tier"});
   expect_event(publisher_->on_customer_updated(c), "customer_updated", "customer", "cust_1",
                {"first_name", "last_name", "email", "phone"});
-  RecordedEvent kyc = expect_event(publisher_->on_customer_kyc_changed(c, KycStatus::kPending, std::nullopt),
-                                   "kyc_status_changed", "customer", "cust_1",
-                                   {"old_status", "new_status", "old_tier", "new_tier"});
+  RecordedEvent kyc =
+      expect_event(publisher_->on_customer_kyc_changed(c, KycStatus::kPending, std::nullopt), "kyc_status_changed",
+                   "customer", "cust_1", {"old_status", "new_status", "old_tier", "new_tier"});
   EXPECT_EQ(str(kyc.event.data.at("old_status")), "pending");
   EXPECT_TRUE(kyc.event.data.at("old_tier").is_null());
   EXPECT_EQ(str(kyc.event.data.at("new_tier")), "tier_2");
@@ -188,14 +188,14 @@ TEST_F(PublisherTest, LoanEventsCarryTermsAndTheRealOutstandingBalance) {
   EXPECT_EQ(originated.event.data.at("term_months").as_int64(), 60);
   expect_event(publisher_->on_loan_disbursed(l), "loan_disbursed", "loan", "loan_1",
                {"customer_id", "principal", "account_id"});
-  RecordedEvent payment = expect_event(publisher_->on_loan_payment(l, usd("500.00")), "loan_payment", "loan",
-                                       "loan_1", {"payment_amount", "currency", "outstanding_balance"});
+  RecordedEvent payment = expect_event(publisher_->on_loan_payment(l, usd("500.00")), "loan_payment", "loan", "loan_1",
+                                       {"payment_amount", "currency", "outstanding_balance"});
   EXPECT_EQ(str(payment.event.data.at("outstanding_balance")), "9500.00");  // the seed always sent "0"
   expect_event(publisher_->on_loan_paid_off(l), "loan_paid_off", "loan", "loan_1",
                {"customer_id", "principal", "currency", "total_paid", "outstanding_balance"});
-  RecordedEvent defaulted = expect_event(publisher_->on_loan_defaulted(l, 95), "loan_defaulted", "loan", "loan_1",
-                                         {"customer_id", "principal", "currency", "outstanding_balance",
-                                          "days_past_due"});
+  RecordedEvent defaulted =
+      expect_event(publisher_->on_loan_defaulted(l, 95), "loan_defaulted", "loan", "loan_1",
+                   {"customer_id", "principal", "currency", "outstanding_balance", "days_past_due"});
   EXPECT_EQ(defaulted.event.data.at("days_past_due").as_int64(), 95);
   EXPECT_FALSE(publisher_->on_loan_payment(l, *Money::parse("5", "EUR")));
 }
@@ -230,8 +230,8 @@ TEST_F(PublisherTest, ComplianceCollectionsWorkflowAuditAndCreditEvents) {
   c.status = DelinquencyStatus::kSerious;
   Keys escalated_keys = case_keys;
   escalated_keys.insert(escalated_keys.end(), {"previous_status", "priority"});
-  expect_event(publisher_->on_collection_case_escalated(c), "collection_case_escalated", "collection_case",
-               "case_1", escalated_keys);
+  expect_event(publisher_->on_collection_case_escalated(c), "collection_case_escalated", "collection_case", "case_1",
+               escalated_keys);
   Keys resolved_keys = case_keys;
   resolved_keys.push_back("resolution");
   expect_event(publisher_->on_collection_case_resolved(c), "collection_case_resolved", "collection_case", "case_1",
@@ -242,11 +242,11 @@ TEST_F(PublisherTest, ComplianceCollectionsWorkflowAuditAndCreditEvents) {
   w.workflow_type = WorkflowType::kLoanApproval;
   w.status = WorkflowStatus::kCompleted;
   w.customer_id = "cust_1";
-  RecordedEvent completed = expect_event(publisher_->on_workflow_completed(w), "workflow_completed", "workflow",
-                                         "wf_1", {"workflow_type", "customer_id", "final_state"});
+  RecordedEvent completed = expect_event(publisher_->on_workflow_completed(w), "workflow_completed", "workflow", "wf_1",
+                                         {"workflow_type", "customer_id", "final_state"});
   EXPECT_EQ(str(completed.event.data.at("final_state")), "completed");
-  expect_event(publisher_->on_workflow_step_completed(w, "credit_check"), "workflow_step_completed", "workflow",
-               "wf_1", {"workflow_type", "customer_id", "step", "status"});
+  expect_event(publisher_->on_workflow_step_completed(w, "credit_check"), "workflow_step_completed", "workflow", "wf_1",
+               {"workflow_type", "customer_id", "step", "status"});
   expect_event(publisher_->on_workflow_rejected(w, "risk too high"), "workflow_rejected", "workflow", "wf_1",
                {"workflow_type", "customer_id", "final_state", "reason"});
 
@@ -272,8 +272,8 @@ TEST_F(PublisherTest, ComplianceCollectionsWorkflowAuditAndCreditEvents) {
   s.closing_balance = usd("320.00");
   s.minimum_payment = usd("25.00");
   expect_event(publisher_->on_credit_statement_generated(s), "credit_statement_generated", "credit_line", "cl_1",
-               {"customer_id", "statement_date", "due_date", "opening_balance", "closing_balance",
-                "minimum_payment", "currency"});
+               {"customer_id", "statement_date", "due_date", "opening_balance", "closing_balance", "minimum_payment",
+                "currency"});
   s.statement_date = "31/01/2026";
   EXPECT_FALSE(publisher_->on_credit_statement_generated(s));
   CreditPayment p;
@@ -303,8 +303,8 @@ TEST_F(PublisherTest, ContextPropagatesToMetadataAndMakesRetriesIdempotent) {
 
   // On the wire: the nine envelope keys, in order, and the catalogue's data.
   boost::json::object wire = boost::json::parse(encode_event_json(e.event)).as_object();
-  EXPECT_EQ(keys(wire), (Keys{"event_id", "event_type", "timestamp", "source", "version", "entity_type",
-                              "entity_id", "data", "metadata"}));
+  EXPECT_EQ(keys(wire), (Keys{"event_id", "event_type", "timestamp", "source", "version", "entity_type", "entity_id",
+                              "data", "metadata"}));
 }
 
 TEST_F(PublisherTest, ExpectedVersionAndMissingIdsAreErrors) {

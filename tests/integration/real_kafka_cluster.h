@@ -109,7 +109,8 @@ class RealKafkaCluster {
       ADD_FAILURE() << "CreateTopics " << topic << ": " << rd_kafka_event_error_string(ev);
     } else {
       std::size_t n = 0;
-      const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+      const rd_kafka_topic_result_t** results =
+          rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
       rd_kafka_resp_err_t e = n == 1 ? rd_kafka_topic_result_error(results[0]) : RD_KAFKA_RESP_ERR__FAIL;
       ok = e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
       existed = e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
@@ -307,8 +308,7 @@ class RealKafkaCluster {
       return nullptr;
     }
     std::string out;
-    std::fprintf(stderr, "starting a real Kafka cluster in %s (no NEXUM_KAFKA_DIR from ./dev test)\n",
-                 scratch.c_str());
+    std::fprintf(stderr, "starting a real Kafka cluster in %s (no NEXUM_KAFKA_DIR from ./dev test)\n", scratch.c_str());
     if (!run_tool("start --brokers 3 --dir '" + scratch + "' --owner-pid " + std::to_string(::getpid()), &out)) {
       return nullptr;
     }
@@ -344,7 +344,8 @@ class RealKafkaCluster {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     std::array<char, 512> err{};
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), err.data(), err.size());
-    rd_kafka_conf_set(conf, "log_level", "2", err.data(), err.size());  // Refused connections to a killed broker are expected.
+    rd_kafka_conf_set(conf, "log_level", "2", err.data(),
+                      err.size());  // Refused connections to a killed broker are expected.
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err.data(), err.size());
     if (rk == nullptr) ADD_FAILURE() << "rd_kafka_new: " << err.data();
     return rk;

@@ -63,7 +63,8 @@ class FileBus final : public EventBus {
     if (!event) return event.error();
     std::string line = event->event_id.to_string() + " " + json_str(event->metadata, "correlation_id") + " " +
                        json_str(event->metadata, "saga_step") + "\n";
-    if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return Status::unavailable("write");
+    if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+      return Status::unavailable("write");
     if (++sent_ == kill_after_) ::raise(SIGKILL);
     std::vector<EventHandler> handlers;
     {
@@ -107,10 +108,13 @@ std::size_t count_customers(EventStore& store) {
   EventFilter f;
   f.event_types = {"customer_created"};
   std::size_t n = 0;
-  store.scan_log(1, SIZE_MAX, f, [&](const EventView&) {
-    ++n;
-    return Status();
-  }).ignore_error();
+  store
+      .scan_log(1, SIZE_MAX, f,
+                [&](const EventView&) {
+                  ++n;
+                  return Status();
+                })
+      .ignore_error();
   return n;
 }
 
@@ -134,7 +138,8 @@ std::string customer_id(int i) { return "cust_" + std::to_string(i); }
   }
   FileBus bus(a.wire, a.kill_after_sends);
   LoanResponder responder(*store, clock);
-  if (!bus.subscribe(topics::kCommandsLoans, [&](const EventSchema& e) { return responder.on_command(e); }).ok()) _exit(5);
+  if (!bus.subscribe(topics::kCommandsLoans, [&](const EventSchema& e) { return responder.on_command(e); }).ok())
+    _exit(5);
   auto saga = LoanApplicationSaga::create();
   if (!saga) _exit(5);
   SagaEngineOptions options;
@@ -215,7 +220,8 @@ std::string customer_id(int i) { return "cust_" + std::to_string(i); }
   for (const auto& [cause, n] : replies_by_cause) {
     if (n != 1) fail("command " + cause + " took effect " + std::to_string(n) + " times");
   }
-  if (completions.size() != static_cast<std::size_t>(customers)) fail("completions: " + std::to_string(completions.size()));
+  if (completions.size() != static_cast<std::size_t>(customers))
+    fail("completions: " + std::to_string(completions.size()));
   for (const auto& [wf, n] : completions) {
     if (n != 1) fail(wf + " completed " + std::to_string(n) + " times");
   }

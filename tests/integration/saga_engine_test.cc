@@ -7,18 +7,18 @@
 
 #include <gtest/gtest.h>
 
-#include "service/timed_event_store.h"
+#include "flaky_bus.h"
 #include "nexum/json_codec.h"
 #include "saga_test_util.h"
-#include "flaky_bus.h"
+#include "service/timed_event_store.h"
 #include "test_util.h"
 
 namespace nexum {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::json_str;
 using testing::FlakyBus;
+using testing::json_str;
 using testing::TempDir;
 
 // "ping" events (entity_id = instance) count up. Count 2 and 3 both issue
@@ -43,8 +43,8 @@ class PingSaga final : public Saga {
     if (input.is_event("boom")) return Status::internal("boom at count " + std::to_string(count));
     d.state["count"] = ++count;
     if (count == 2 || count == 3) {
-      d.commands.push_back(SagaCommand{"two", "test.commands", "ping_command", "", std::string(instance.id), {},
-                                       {{"count", count}}});
+      d.commands.push_back(
+          SagaCommand{"two", "test.commands", "ping_command", "", std::string(instance.id), {}, {{"count", count}}});
     }
     d.deadlines.push_back(SagaDeadline{"remind", input.time + 1h});
     return d;

@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/json/object.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/object.hpp>
 
 #include "nexum/bus.h"
 #include "nexum/clock.h"
@@ -41,10 +41,11 @@ inline EventSchema customer_created(const Clock& clock, const std::string& id, c
 }
 
 inline EventSchema kyc_changed(const Clock& clock, const std::string& id, const std::string& old_status,
-                               const std::string& new_status, const std::string& old_tier, const std::string& new_tier) {
-  return stamped("kyc_status_changed", "customer", id,
-                 {{"old_status", old_status}, {"new_status", new_status}, {"old_tier", old_tier}, {"new_tier", new_tier}},
-                 clock);
+                               const std::string& new_status, const std::string& old_tier,
+                               const std::string& new_tier) {
+  return stamped(
+      "kyc_status_changed", "customer", id,
+      {{"old_status", old_status}, {"new_status", new_status}, {"old_tier", old_tier}, {"new_tier", new_tier}}, clock);
 }
 
 inline EventSchema account_created(const Clock& clock, const std::string& account_id, const std::string& customer_id,
@@ -90,9 +91,8 @@ class LoanResponder {
       std::lock_guard<std::mutex> lock(mu_);
       received_.push_back(cmd);
     }
-    boost::json::object meta{{"correlation_id", json_str(cmd.metadata, "correlation_id")},
-                             {"causation_id", id},
-                             {"user_id", nullptr}};
+    boost::json::object meta{
+        {"correlation_id", json_str(cmd.metadata, "correlation_id")}, {"causation_id", id}, {"user_id", nullptr}};
     EventSchema reply;
     if (action == "originate") {
       const std::string customer = json_str(cmd.data, "customer_id");
@@ -165,10 +165,10 @@ class LoanResponder {
   EventStore& store_;
   const Clock& clock_;
   mutable std::mutex mu_;
-  std::set<std::string> refuse_;        // guarded by mu_
-  std::vector<EventSchema> received_;   // guarded by mu_
+  std::set<std::string> refuse_;              // guarded by mu_
+  std::vector<EventSchema> received_;         // guarded by mu_
   std::map<std::string, std::string> loans_;  // guarded by mu_: loan → customer
-  int replies_ = 0;                     // guarded by mu_
+  int replies_ = 0;                           // guarded by mu_
 };
 
 // Polls `predicate` until it holds or `timeout` passes.

@@ -91,13 +91,15 @@ class ServeE2eTest : public ::testing::Test {
   // Messages on an event topic, read with kcat.
   std::string consume(const std::string& topic, int count) {
     std::string out;
-    testing::wait_until([&] {
-      int rc = 0;
-      out = run(std::string(kKcat) + " -C -b " + bootstrap_ + " -t " + topic + " -o beginning -e -q -c " +
-                    std::to_string(count) + " -f '%k %s\\n'",
-                "", &rc);
-      return std::count(out.begin(), out.end(), '\n') >= count;
-    }, 30s, 200ms);
+    testing::wait_until(
+        [&] {
+          int rc = 0;
+          out = run(std::string(kKcat) + " -C -b " + bootstrap_ + " -t " + topic + " -o beginning -e -q -c " +
+                        std::to_string(count) + " -f '%k %s\\n'",
+                    "", &rc);
+          return std::count(out.begin(), out.end(), '\n') >= count;
+        },
+        30s, 200ms);
     return out;
   }
 
@@ -118,11 +120,19 @@ TEST_F(ServeE2eTest, KcatCommandsFlowThroughServeAndARestartDoesNotReprocessThem
     return testing::wait_until([&] { return metrics(port)[kAccepted] >= n; }, 60s, 100ms);
   };
   produce_command(topics::kCommandsCustomers, "c1",
-                  {{"action", "create"}, {"customer_id", "c1"}, {"first_name", "Ada"}, {"last_name", "Lovelace"},
-                   {"email", "ada@example.com"}, {"kyc_status", "verified"}, {"kyc_tier", "tier_1"}});
+                  {{"action", "create"},
+                   {"customer_id", "c1"},
+                   {"first_name", "Ada"},
+                   {"last_name", "Lovelace"},
+                   {"email", "ada@example.com"},
+                   {"kyc_status", "verified"},
+                   {"kyc_tier", "tier_1"}});
   ASSERT_TRUE(accepted(1)) << server->log();
   produce_command(topics::kCommandsAccounts, "a1",
-                  {{"action", "open"}, {"account_id", "a1"}, {"customer_id", "c1"}, {"product_type", "checking"},
+                  {{"action", "open"},
+                   {"account_id", "a1"},
+                   {"customer_id", "c1"},
+                   {"product_type", "checking"},
                    {"currency", "USD"}});
   ASSERT_TRUE(accepted(2)) << server->log();
   produce_command(topics::kCommandsTransactions, "a1",
@@ -140,17 +150,22 @@ TEST_F(ServeE2eTest, KcatCommandsFlowThroughServeAndARestartDoesNotReprocessThem
   ASSERT_EQ(events.at("showing").as_int64(), 1);
   EXPECT_EQ(events.at("events").as_array()[0].at("data").at("to_account_id").as_string(), "a1");
   // ... and in /metrics.
-  ASSERT_TRUE(testing::wait_until([&] {
-    auto m = metrics(port);
-    return m["nexum_dlq_messages_total{}"] == 1 && m["nexum_relay_lag_events{}"] == 0 &&
-           m[R"(nexum_consumer_lag_messages{topic="nexum.commands.transactions",group="nexum-core_nexum.commands.transactions",})"] == 0;
-  }, 30s, 200ms)) << http_call(port, "GET", "/metrics").body;
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        auto m = metrics(port);
+        return m["nexum_dlq_messages_total{}"] == 1 && m["nexum_relay_lag_events{}"] == 0 &&
+               m[R"(nexum_consumer_lag_messages{topic="nexum.commands.transactions",group="nexum-core_nexum.commands.transactions",})"] ==
+                   0;
+      },
+      30s, 200ms))
+      << http_call(port, "GET", "/metrics").body;
   auto m = metrics(port);
   EXPECT_EQ(m[kAccepted], 3);
   EXPECT_EQ(m[kDuplicate], 0);
   EXPECT_GE(m["nexum_kafka_consumed_total{}"], 4);
   EXPECT_GE(m["nexum_append_duration_seconds_count{}"], 3);
-  ASSERT_TRUE(testing::wait_until([&] { return http_call(port, "GET", "/projections/account_balances/a1").status == 200; }, 30s));
+  ASSERT_TRUE(testing::wait_until(
+      [&] { return http_call(port, "GET", "/projections/account_balances/a1").status == 200; }, 30s));
 
   // SIGTERM: a clean exit with the offsets committed.
   EXPECT_EQ(server->terminate(), 0) << server->log();
@@ -170,10 +185,13 @@ TEST_F(ServeE2eTest, KcatCommandsFlowThroughServeAndARestartDoesNotReprocessThem
   produce_command(topics::kCommandsTransactions, "a1",
                   {{"action", "deposit"}, {"account_id", "a1"}, {"amount", "50.00"}, {"currency", "USD"}});
   ASSERT_TRUE(testing::wait_until([&] { return metrics(port2)[kAccepted] >= 1; }, 60s, 100ms)) << again->log();
-  ASSERT_TRUE(testing::wait_until([&] {
-    auto r = http_call(port2, "GET", "/projections/account_balances/a1");
-    return r.status == 200 && r.json().at("value").at("balance") == "150.00";
-  }, 30s)) << http_call(port2, "GET", "/projections/account_balances/a1").body;
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        auto r = http_call(port2, "GET", "/projections/account_balances/a1");
+        return r.status == 200 && r.json().at("value").at("balance") == "150.00";
+      },
+      30s))
+      << http_call(port2, "GET", "/projections/account_balances/a1").body;
   auto m2 = metrics(port2);
   EXPECT_EQ(m2[kAccepted], 1);
   EXPECT_EQ(m2[kDuplicate], 0) << "a committed command was delivered again";

@@ -39,8 +39,8 @@ TEST(ServeExposureTest, InsecureNoAuthStartsAndSaysSo) {
 
 TEST(ServeExposureTest, LoopbackWithoutATokenAndAnyAddressWithATokenStart) {
   TempDir dir;
-  auto loopback = testing::run_command("timeout 5 " + kNexum + " serve --data " + dir.sub("a") +
-                                       " --http 127.0.0.1:0 2>&1");
+  auto loopback =
+      testing::run_command("timeout 5 " + kNexum + " serve --data " + dir.sub("a") + " --http 127.0.0.1:0 2>&1");
   EXPECT_THAT(loopback.out, HasSubstr("listening on http://127.0.0.1:"));
   auto token = testing::run_command("printf 'secret-token-0123456789abcdef' > " + dir.sub("token") + " && timeout 5 " +
                                     kNexum + " serve --data " + dir.sub("b") + " --http 0.0.0.0:0 --token-file " +

@@ -57,12 +57,14 @@ class ServeProcess {
   std::uint16_t port(std::chrono::seconds timeout = std::chrono::seconds(60)) {
     const std::regex re("listening on http://[^:]+:([0-9]+)");
     std::uint16_t port = 0;
-    wait_until([&] {
-      std::smatch m;
-      const std::string text = slurp(log_);
-      if (std::regex_search(text, m, re)) port = static_cast<std::uint16_t>(std::stoi(m[1]));
-      return port != 0 || exited();
-    }, timeout, std::chrono::milliseconds(20));
+    wait_until(
+        [&] {
+          std::smatch m;
+          const std::string text = slurp(log_);
+          if (std::regex_search(text, m, re)) port = static_cast<std::uint16_t>(std::stoi(m[1]));
+          return port != 0 || exited();
+        },
+        timeout, std::chrono::milliseconds(20));
     return port;
   }
   bool exited() {

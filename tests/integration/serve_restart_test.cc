@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <string>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "bus/kafka_mock_cluster.h"
 #include "integration/kafka_test_util.h"

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "banking_test_util.h"
 #include "bus/kafka_mock_cluster.h"
@@ -62,20 +62,25 @@ TEST(ServiceTest, OnTheMemoryBusACommandIsDecidedStoredAndItsEventRelayed) {
   ASSERT_EQ(bus->kind(), EventBusKind::kInMemory);
   std::mutex mu;
   std::vector<EventSchema> relayed;
-  ASSERT_TRUE(bus->subscribe(topics::kCustomersCreated, [&](const EventSchema& e) {
-                   std::lock_guard lock(mu);
-                   relayed.push_back(e);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus->subscribe(topics::kCustomersCreated,
+                             [&](const EventSchema& e) {
+                               std::lock_guard lock(mu);
+                               relayed.push_back(e);
+                               return Status();
+                             })
+                  .ok());
 
   const EventSchema command = create_customer("cust_1");
   ASSERT_TRUE(bus->publish(kCust, command, std::string("cust_1")).ok());
   ASSERT_TRUE(wait_until([&] { return system.handler().stats().accepted == 1; }, 10s))
       << "handled " << system.handler().stats().handled();
-  ASSERT_TRUE(wait_until([&] {
-    std::lock_guard lock(mu);
-    return !relayed.empty();
-  }, 10s)) << "the outcome event never reached the bus";
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return !relayed.empty();
+      },
+      10s))
+      << "the outcome event never reached the bus";
   {
     std::lock_guard lock(mu);
     ASSERT_EQ(relayed.size(), 1u);

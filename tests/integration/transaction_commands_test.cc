@@ -25,8 +25,11 @@ class TransactionCommandsTest : public BankingTest {
 
 TEST_F(TransactionCommandsTest, DepositCreditsTheAccountAndPostsTheRealFinalBalance) {
   deposit("acc_1", "40.25");
-  CommandOutcome o = accept(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "100.50"},
-                                   {"currency", "USD"}, {"description", "Cash deposit"}});
+  CommandOutcome o = accept(kTxn, {{"action", "deposit"},
+                                   {"account_id", "acc_1"},
+                                   {"amount", "100.50"},
+                                   {"currency", "USD"},
+                                   {"description", "Cash deposit"}});
   EXPECT_EQ(balance("acc_1"), "140.75");
   EXPECT_EQ(o.entity_type, "transaction");
   auto events = events_of(o);
@@ -76,8 +79,8 @@ TEST_F(TransactionCommandsTest, WithdrawingTheWholeBalanceLeavesZero) {
 
 TEST_F(TransactionCommandsTest, TransferMovesMoneyBetweenAccountsInOneAppend) {
   deposit("acc_1", "500.00");
-  CommandOutcome o = accept(kTxn, {{"action", "transfer"}, {"from_account_id", "acc_1"},
-                                   {"to_account_id", "acc_2"}, {"amount", "125.00"}});
+  CommandOutcome o = accept(
+      kTxn, {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_2"}, {"amount", "125.00"}});
   EXPECT_EQ(balance("acc_1"), "375.00");
   EXPECT_EQ(balance("acc_2"), "125.00");
   ASSERT_EQ(o.positions.size(), 4u);
@@ -114,7 +117,8 @@ TEST_F(TransactionCommandsTest, ADepositPastTheBalancesDigitsIsRejectedWithAStor
   // the overflow was an error and the command was dead-lettered, unanswered.
   const std::string big = "600000000000000000000000000000000000.00";
   deposit("acc_1", big);
-  CommandOutcome o = reject(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", big}}, "balance_overflow");
+  CommandOutcome o =
+      reject(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", big}}, "balance_overflow");
   EXPECT_EQ(balance("acc_1"), big);
   auto events = events_of(o);
   ASSERT_EQ(events.size(), 1u);
@@ -126,8 +130,7 @@ TEST_F(TransactionCommandsTest, ADepositPastTheBalancesDigitsIsRejectedWithAStor
 
 TEST_F(TransactionCommandsTest, TransferBeyondBalanceFailsAndLeavesBothAccounts) {
   deposit("acc_1", "50.00");
-  reject(kTxn, {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_2"},
-                {"amount", "50.01"}},
+  reject(kTxn, {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_2"}, {"amount", "50.01"}},
          "insufficient_funds");
   EXPECT_EQ(balance("acc_1"), "50.00");
   EXPECT_EQ(balance("acc_2"), "0.00");
@@ -137,8 +140,8 @@ TEST_F(TransactionCommandsTest, UnknownAccountFails) {
   reject(kTxn, {{"action", "deposit"}, {"account_id", "acc_missing"}, {"amount", "1.00"}}, "account_not_found");
   reject(kTxn, {{"action", "withdraw"}, {"account_id", "acc_missing"}, {"amount", "1.00"}}, "account_not_found");
   deposit("acc_1", "10.00");
-  reject(kTxn, {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_missing"},
-                {"amount", "1.00"}},
+  reject(kTxn,
+         {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_missing"}, {"amount", "1.00"}},
          "account_not_found");
   EXPECT_EQ(balance("acc_1"), "10.00");
 }
@@ -148,8 +151,12 @@ TEST_F(TransactionCommandsTest, WrongCurrencyFailsWithCurrencyMismatch) {
   deposit("acc_1", "10.00");
   reject(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "1.00"}, {"currency", "EUR"}},
          "currency_mismatch");
-  reject(kTxn, {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_eur"},
-                {"amount", "1.00"}, {"currency", "USD"}},
+  reject(kTxn,
+         {{"action", "transfer"},
+          {"from_account_id", "acc_1"},
+          {"to_account_id", "acc_eur"},
+          {"amount", "1.00"},
+          {"currency", "USD"}},
          "currency_mismatch");
   EXPECT_EQ(balance("acc_1"), "10.00");
   EXPECT_EQ(balance("acc_eur"), "0.00");
@@ -178,8 +185,8 @@ TEST_F(TransactionCommandsTest, TheAccountKeptAfterACommandIsWhatItsStreamFolds)
   // appended by someone else must still be seen.
   deposit("acc_1", "500.00");
   accept(kTxn, {{"action", "withdraw"}, {"account_id", "acc_1"}, {"amount", "20.05"}});
-  accept(kTxn, {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_2"},
-                {"amount", "100.00"}});
+  accept(kTxn,
+         {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_2"}, {"amount", "100.00"}});
   AggregateRepository fresh(*store_, AggregateRepositoryOptions{.cache_entries = 0});
   for (const std::string id : {"acc_1", "acc_2"}) {
     Account kept = account(id);
@@ -227,10 +234,9 @@ TEST_F(TransactionCommandsTest, MalformedCommandsAreDeadLetteredWithTheFieldAtFa
   expect_dead_letter(kTxn, without("amount"), "amount");
   expect_dead_letter(kTxn, with("action", "refund"), "action");
   expect_dead_letter(kTxn, without("action"), "action");
-  expect_dead_letter(kTxn,
-                     {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_1"},
-                      {"amount", "1.00"}},
-                     "to_account_id");
+  expect_dead_letter(
+      kTxn, {{"action", "transfer"}, {"from_account_id", "acc_1"}, {"to_account_id", "acc_1"}, {"amount", "1.00"}},
+      "to_account_id");
   EXPECT_EQ(balance("acc_1"), "0.00");
   EXPECT_EQ(handler_->stats().malformed, 13u);
   EXPECT_EQ(handler_->stats().malformed_by_field.at("amount"), 7u);
@@ -239,7 +245,9 @@ TEST_F(TransactionCommandsTest, MalformedCommandsAreDeadLetteredWithTheFieldAtFa
 TEST_F(TransactionCommandsTest, AnOversizedCommandIsRefusedNamingTheLimitAndMovesNothing) {
   // The reported attack: a ~1 MB description would make an event the bus
   // refuses, stopping the outbox relay.
-  Result<CommandOutcome> r = send(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "10.00"},
+  Result<CommandOutcome> r = send(kTxn, {{"action", "deposit"},
+                                         {"account_id", "acc_1"},
+                                         {"amount", "10.00"},
                                          {"description", std::string(1040000, 'd')}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
@@ -248,8 +256,9 @@ TEST_F(TransactionCommandsTest, AnOversizedCommandIsRefusedNamingTheLimitAndMove
   EXPECT_EQ(balance("acc_1"), "0.00");
   EXPECT_EQ(handler_->stats().malformed_by_field.at("data"), 1u);
   // Just under the limit is a command like any other.
-  accept(kTxn, {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "10.00"},
-                {"description", std::string(200000, 'd')}});
+  accept(
+      kTxn,
+      {{"action", "deposit"}, {"account_id", "acc_1"}, {"amount", "10.00"}, {"description", std::string(200000, 'd')}});
   EXPECT_EQ(balance("acc_1"), "10.00");
 }
 
@@ -278,8 +287,7 @@ TEST_F(TransactionCommandsTest, TheSameCommandTwiceYieldsOneSetOfEvents) {
 }
 
 TEST_F(TransactionCommandsTest, ARejectedCommandRedeliveredAfterTheStateChangedStaysRejected) {
-  EventSchema cmd =
-      testing::make_command(kTxn, {{"action", "withdraw"}, {"account_id", "acc_1"}, {"amount", "5.00"}});
+  EventSchema cmd = testing::make_command(kTxn, {{"action", "withdraw"}, {"account_id", "acc_1"}, {"amount", "5.00"}});
   Result<CommandOutcome> first = handler_->handle(kTxn, cmd);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->reason, "insufficient_funds");

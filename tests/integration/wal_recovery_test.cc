@@ -153,8 +153,8 @@ TEST(WalRecoveryTest, RecoverAcceptingLossKeepsTheIntactPartSavesTheLogAndReport
   // The store takes new appends after its recovered end.
   {
     auto store = EventStore::open(data).value();
-    auto r = store->append("account-new", ExpectedVersion::no_stream(),
-                           {make_event("account_updated", "account", "new")});
+    auto r =
+        store->append("account-new", ExpectedVersion::no_stream(), {make_event("account_updated", "account", "new")});
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->positions[0], before.intact_position + 1);
   }
@@ -229,8 +229,10 @@ TEST(WalRecoveryTest, VerifyFindsAFlippedByteInTheReadModelTableFiles) {
     auto& rocks = **opened;
     auto* cf = rocks.column_family(store::kCfReadModels);
     for (int i = 0; i < 2000; ++i) {
-      ASSERT_TRUE(rocks.db()->Put(rocksdb::WriteOptions(), cf, "balance/acc_" + std::to_string(i),
-                                  R"({"balance":")" + std::to_string(i) + R"(.00","currency":"USD"})").ok());
+      ASSERT_TRUE(rocks.db()
+                      ->Put(rocksdb::WriteOptions(), cf, "balance/acc_" + std::to_string(i),
+                            R"({"balance":")" + std::to_string(i) + R"(.00","currency":"USD"})")
+                      .ok());
     }
     ASSERT_TRUE(rocks.db()->Flush(rocksdb::FlushOptions(), cf).ok());
     std::vector<rocksdb::LiveFileMetaData> files;

@@ -70,9 +70,8 @@ class BrokerFaultInjector {
         ASSERT_TRUE(cluster_.stop_broker(leader));
         down_.insert(leader);
         const int now = cluster_.leader_of(topic, partition);
-        ASSERT_TRUE(now >= 1 && now != leader)
-            << topic << " [" << partition << "] still led by " << now << " after broker " << leader
-            << "'s controlled shutdown";
+        ASSERT_TRUE(now >= 1 && now != leader) << topic << " [" << partition << "] still led by " << now
+                                               << " after broker " << leader << "'s controlled shutdown";
         break;
       }
       case BrokerFault::kTwoOfThreeDown:

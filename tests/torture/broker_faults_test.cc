@@ -75,7 +75,8 @@ TEST_F(BrokerFaultsTest, EachBrokerFaultUnderLoadLosesNothingAndTheBacklogDrains
     // The store keeps acknowledging HTTP commands whatever Kafka does.
     const std::size_t acks = http_acks();
     ASSERT_TRUE(wait_until([&] { return http_acks() >= acks + 3; }, 60s, 50ms))
-        << what << ": no HTTP command acknowledged while the brokers are down\n" << server->log();
+        << what << ": no HTTP command acknowledged while the brokers are down\n"
+        << server->log();
     if (long_profile && (fault == BrokerFault::kTwoOfThreeDown || fault == BrokerFault::kAllDown)) {
       // No acks=all produce can succeed now (one in-sync replica of the two
       // required, or none): the relay holds what the store acknowledged, and
@@ -84,8 +85,7 @@ TEST_F(BrokerFaultsTest, EachBrokerFaultUnderLoadLosesNothingAndTheBacklogDrains
       // outage under this load (doc/reliability.md, "Not done yet").
       const auto asked = std::chrono::steady_clock::now();
       double lag = -1;
-      const bool grew =
-          wait_until([&] { return (lag = metric(port, "nexum_relay_lag_events{}")) >= 3; }, 60s, 100ms);
+      const bool grew = wait_until([&] { return (lag = metric(port, "nexum_relay_lag_events{}")) >= 3; }, 60s, 100ms);
       EXPECT_TRUE(grew) << what << ": /metrics did not show the relay's lag growing within "
                         << std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count()
                         << " s (last read " << lag << ", -1: no answer within 30 s)";
@@ -103,9 +103,11 @@ TEST_F(BrokerFaultsTest, EachBrokerFaultUnderLoadLosesNothingAndTheBacklogDrains
     if (HasFatalFailure()) return;
     // The backlog drains: every command handled and committed, every event relayed.
     ASSERT_TRUE(wait_until([&] { return total(committed()) == produced_; }, 240s, 200ms))
-        << what << ": committed " << total(committed()) << " of " << produced_ << "\n" << server->log();
+        << what << ": committed " << total(committed()) << " of " << produced_ << "\n"
+        << server->log();
     ASSERT_TRUE(wait_until([&] { return metric(port, "nexum_relay_lag_events{}") == 0; }, 240s, 200ms))
-        << what << ": relay lag " << metric(port, "nexum_relay_lag_events{}") << "\n" << server->log();
+        << what << ": relay lag " << metric(port, "nexum_relay_lag_events{}") << "\n"
+        << server->log();
     const double drained_in = std::chrono::duration<double>(std::chrono::steady_clock::now() - up_at).count();
     char line[256];
     std::snprintf(line, sizeof line, "%s: brokers down %.1f s, backlog drained %.1f s after they were back in sync",

@@ -55,10 +55,12 @@ TEST_F(ServeKillTest, EveryRoundOfKillNineLosesNothingAcknowledgedAndTheBankBala
       load.start(port);
       const std::int64_t before = total(committed());
       const std::size_t acks_before = http_acks();
-      const std::int64_t target = std::min<std::int64_t>(produced_, before + 10 + static_cast<std::int64_t>(rng_() % 60));
+      const std::int64_t target =
+          std::min<std::int64_t>(produced_, before + 10 + static_cast<std::int64_t>(rng_() % 60));
       ASSERT_TRUE(wait_until([&] { return total(committed()) >= target && http_acks() >= acks_before + 3; }, 90s, 20ms))
           << when << ": no progress: committed " << total(committed()) << " of " << target << ", HTTP acks "
-          << http_acks() - acks_before << "\n" << server->log();
+          << http_acks() - acks_before << "\n"
+          << server->log();
       std::this_thread::sleep_for(std::chrono::milliseconds(rng_() % 300));
       if (total(committed()) < produced_) ++mid_stream_kills;
     }

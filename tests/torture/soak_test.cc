@@ -95,19 +95,21 @@ TEST_F(SoakTest, SustainedLoadKeepsMemoryAndDescriptorsFlatAndLosesNothing) {
         if (stop) return;
         const BrokerFault fault = kBrokerFaults[i % std::size(kBrokerFaults)];
         const auto at = std::chrono::steady_clock::now();
-        faults.begin(fault, fault == BrokerFault::kLeaderMoved ? std::string(topics::kTransactionsCreated)
-                                                               : std::string(kTxn), 0);
+        faults.begin(fault,
+                     fault == BrokerFault::kLeaderMoved ? std::string(topics::kTransactionsCreated) : std::string(kTxn),
+                     0);
         if (HasFatalFailure()) return;
         const bool long_outage = fault == BrokerFault::kTwoOfThreeDown || fault == BrokerFault::kAllDown;
         std::this_thread::sleep_for(std::chrono::seconds(long_outage ? outage : 2));
         faults.end();
         if (HasFatalFailure()) return;
         EXPECT_TRUE(real_->heal(replicated, std::chrono::seconds(180)));
-        fault_log.push_back(std::string(broker_fault_name(fault)) + " at " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(at - t_start).count()) +
-                            " s, healed in " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                               std::chrono::steady_clock::now() - at).count()) + " s");
+        fault_log.push_back(
+            std::string(broker_fault_name(fault)) + " at " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(at - t_start).count()) + " s, healed in " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - at).count()) +
+            " s");
         next += std::chrono::seconds(fault_every);
       }
     });
@@ -157,11 +159,12 @@ TEST_F(SoakTest, SustainedLoadKeepsMemoryAndDescriptorsFlatAndLosesNothing) {
   if (HasFatalFailure()) return;
   check_final_store();
   for (const std::string& line : fault_log) std::printf("fault: %s\n", line.c_str());
-  std::printf("soak: %ld s at %ld Kafka commands/s offered; %lld Kafka commands handled during it, %zu over HTTP; "
-              "RSS first %lld KiB, middle-third max %lld KiB, last-third max %lld KiB; fds first %d, middle %d, last %d\n",
-              seconds, rate, static_cast<long long>(committed_at_end), http_acks(),
-              static_cast<long long>(samples.front().rss_kib), static_cast<long long>(middle.rss_kib),
-              static_cast<long long>(last.rss_kib), samples.front().fds, middle.fds, last.fds);
+  std::printf(
+      "soak: %ld s at %ld Kafka commands/s offered; %lld Kafka commands handled during it, %zu over HTTP; "
+      "RSS first %lld KiB, middle-third max %lld KiB, last-third max %lld KiB; fds first %d, middle %d, last %d\n",
+      seconds, rate, static_cast<long long>(committed_at_end), http_acks(),
+      static_cast<long long>(samples.front().rss_kib), static_cast<long long>(middle.rss_kib),
+      static_cast<long long>(last.rss_kib), samples.front().fds, middle.fds, last.fds);
 }
 
 }  // namespace

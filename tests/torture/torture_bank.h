@@ -35,9 +35,9 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include "banking/command_decision.h"
 #include "bus/kafka_mock_cluster.h"
@@ -72,7 +72,7 @@ inline std::string cents_text(std::int64_t cents) {
 class TortureBank : public ::testing::Test {
  protected:
   static constexpr int kAccounts = 24;
-  static constexpr int kPartitions = 4;  // of nexum.commands.transactions, when the test creates it
+  static constexpr int kPartitions = 4;                      // of nexum.commands.transactions, when the test creates it
   static constexpr std::int64_t kOpeningCents = 10'000'000;  // 100 000.00 each
   static constexpr const char* kToken = "torture-token";
 
@@ -96,8 +96,8 @@ class TortureBank : public ::testing::Test {
       partitions_ = static_cast<int>(real_->partitions_of(std::string(kTxn)).size());
       ASSERT_GT(partitions_, 0);
       for (int p = 0; p < partitions_; ++p) {
-        base_[p] = std::max<std::int64_t>(0, committed_offset(bootstrap_, group_ + "_" + std::string(kTxn),
-                                                              std::string(kTxn), p));
+        base_[p] = std::max<std::int64_t>(
+            0, committed_offset(bootstrap_, group_ + "_" + std::string(kTxn), std::string(kTxn), p));
       }
       for (std::string_view t : topics::outbound_topics()) ASSERT_TRUE(real_->create_topic(std::string(t), 2)) << t;
       for (std::string_view t : topics::outbound_topics()) tailed.emplace_back(std::string(t), 0);
@@ -119,24 +119,26 @@ class TortureBank : public ::testing::Test {
       }
     }
     txn_group_ = group_ + "_" + std::string(kTxn);
-    tail_ = std::make_unique<TopicTail>(bootstrap_, tailed, [this](const std::string& topic,
-                                                                   const std::vector<MessageHeader>& headers) {
-      std::lock_guard lock(tail_mu_);
-      if (topic == topics::kCommandsDlq) {
-        // Only this bank's: other tests on a shared cluster dead-letter too.
-        auto group = find_header(headers, kHeaderDlqGroup);
-        if (group && group->rfind(group_, 0) != 0) return;
-        dead_letters_.insert(dead_letter_key(headers));
-      } else if (topic.rfind("nexum.commands.", 0) != 0) {
-        if (auto id = find_header(headers, kHeaderId)) ++on_kafka_[std::string(*id)];
-      }
-    });
+    tail_ = std::make_unique<TopicTail>(bootstrap_, tailed,
+                                        [this](const std::string& topic, const std::vector<MessageHeader>& headers) {
+                                          std::lock_guard lock(tail_mu_);
+                                          if (topic == topics::kCommandsDlq) {
+                                            // Only this bank's: other tests on a shared cluster dead-letter too.
+                                            auto group = find_header(headers, kHeaderDlqGroup);
+                                            if (group && group->rfind(group_, 0) != 0) return;
+                                            dead_letters_.insert(dead_letter_key(headers));
+                                          } else if (topic.rfind("nexum.commands.", 0) != 0) {
+                                            if (auto id = find_header(headers, kHeaderId))
+                                              ++on_kafka_[std::string(*id)];
+                                          }
+                                        });
     data_ = dir_.sub("data");
     std::ofstream(dir_.sub("token")) << kToken << "\n";
     // Durability sync (the default): an HTTP 200 means fsynced. Quick group
     // joins and reconnects on the mock cluster.
     std::ofstream(dir_.sub("config.json")) << R"({
-      "durability": "sync", "consumer_group": ")" << group_ << R"(",
+      "durability": "sync", "consumer_group": ")"
+                                           << group_ << R"(",
       "kafka_properties": {"reconnect.backoff.max.ms": "500", "retry.backoff.ms": "50"},
       "kafka_consumer_properties": {"session.timeout.ms": "3000", "heartbeat.interval.ms": "300",
                                     "fetch.wait.max.ms": "10"}
@@ -174,9 +176,16 @@ class TortureBank : public ::testing::Test {
     };
     for (int i = 0; i < kAccounts; ++i) {
       const std::string c = "cust_" + std::to_string(i), a = account(i);
-      post(kCust, {{"action", "create"}, {"customer_id", c}, {"first_name", "A"}, {"last_name", "B"},
-                   {"email", "a@b.example"}, {"kyc_status", "verified"}});
-      post(kAcct, {{"action", "open"}, {"customer_id", c}, {"account_id", a}, {"product_type", "checking"},
+      post(kCust, {{"action", "create"},
+                   {"customer_id", c},
+                   {"first_name", "A"},
+                   {"last_name", "B"},
+                   {"email", "a@b.example"},
+                   {"kyc_status", "verified"}});
+      post(kAcct, {{"action", "open"},
+                   {"customer_id", c},
+                   {"account_id", a},
+                   {"product_type", "checking"},
                    {"currency", "USD"}});
       post(kTxn, {{"action", "deposit"}, {"account_id", a}, {"amount", cents_text(kOpeningCents)}});
       expected_[a] = kOpeningCents;
@@ -213,8 +222,7 @@ class TortureBank : public ::testing::Test {
       ids_[partition].push_back(id);
       const std::string key = account(ai);
       ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(kTxn.data()), RD_KAFKA_V_PARTITION(partition),
-                                  RD_KAFKA_V_KEY(key.data(), key.size()),
-                                  RD_KAFKA_V_VALUE(value.data(), value.size()),
+                                  RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(value.data(), value.size()),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
                 RD_KAFKA_RESP_ERR_NO_ERROR);
       rd_kafka_poll(rk, 0);
@@ -231,12 +239,8 @@ class TortureBank : public ::testing::Test {
     const std::int64_t cents = 1 + static_cast<std::int64_t>(rng_() % 200);
     ++accepted_money_;
     switch (rng_() % 3) {
-      case 0:
-        expected_[a] += cents;
-        return {{"action", "deposit"}, {"account_id", a}, {"amount", cents_text(cents)}};
-      case 1:
-        expected_[a] -= cents;
-        return {{"action", "withdraw"}, {"account_id", a}, {"amount", cents_text(cents)}};
+      case 0: expected_[a] += cents; return {{"action", "deposit"}, {"account_id", a}, {"amount", cents_text(cents)}};
+      case 1: expected_[a] -= cents; return {{"action", "withdraw"}, {"account_id", a}, {"amount", cents_text(cents)}};
       default:
         expected_[a] -= cents;
         expected_[b] += cents;
@@ -252,11 +256,10 @@ class TortureBank : public ::testing::Test {
     const std::string a = account(ai);
     *dead_letter = origin;
     switch (poison_kind_++ % 5) {
-      case 0:
-        return "not an envelope {\"action\":\"deposit\"";
+      case 0: return "not an envelope {\"action\":\"deposit\"";
       case 1: {  // a repeated key: must not become a withdrawal (or anything)
-        std::string v = encode_event_json(make_command(kTxn, {{"action", "deposit"}, {"account_id", a},
-                                                              {"amount", "1.00"}}));
+        std::string v =
+            encode_event_json(make_command(kTxn, {{"action", "deposit"}, {"account_id", a}, {"amount", "1.00"}}));
         const std::string from = "\"action\":\"deposit\"";
         v.replace(v.find(from), from.size(), from + ",\"action\":\"withdraw\"");
         return v;
@@ -267,11 +270,13 @@ class TortureBank : public ::testing::Test {
       }
       case 3: {  // over CommandHandlerOptions::max_command_bytes (256 KiB)
         const EventSchema cmd = make_command(
-            kTxn, {{"action", "deposit"}, {"account_id", a}, {"amount", "1.00"}, {"description", std::string(300000, 'd')}});
+            kTxn,
+            {{"action", "deposit"}, {"account_id", a}, {"amount", "1.00"}, {"description", std::string(300000, 'd')}});
         return encode_event_json(cmd);
       }
       default: {
-        const EventSchema cmd = make_command(kTxn, {{"action", "withdraw"}, {"account_id", a}, {"amount", "99999999.00"}});
+        const EventSchema cmd =
+            make_command(kTxn, {{"action", "withdraw"}, {"account_id", a}, {"amount", "99999999.00"}});
         dead_letter->clear();
         *id = cmd.event_id.to_string();
         ++rejected_money_;
@@ -322,8 +327,8 @@ class TortureBank : public ::testing::Test {
     }
     const int ai = static_cast<int>(http_rng_() % kAccounts);
     const std::int64_t cents = 1 + static_cast<std::int64_t>(http_rng_() % 100);
-    const EventSchema cmd = make_command(kTxn, {{"action", "deposit"}, {"account_id", account(ai)},
-                                                {"amount", cents_text(cents)}});
+    const EventSchema cmd =
+        make_command(kTxn, {{"action", "deposit"}, {"account_id", account(ai)}, {"amount", cents_text(cents)}});
     http_sent_.push_back({cmd.event_id.to_string(), encode_event_json(cmd)});
     http_expected_[account(ai)] += cents;
     return http_sent_.size() - 1;
@@ -414,20 +419,24 @@ class TortureBank : public ::testing::Test {
       ASSERT_TRUE(wait_until([&] { return send_http(port, i); }, 60s, 100ms)) << server.log();
     }
     ASSERT_TRUE(wait_until([&] { return total(committed()) == produced_; }, 180s, 100ms))
-        << "committed " << total(committed()) << " of " << produced_ << "\n" << server.log();
+        << "committed " << total(committed()) << " of " << produced_ << "\n"
+        << server.log();
     ASSERT_TRUE(wait_until([&] { return metric(port, "nexum_relay_lag_events{}") == 0; }, 120s, 100ms))
         << lenient_http(port, "GET", "/metrics").body;
     for (const auto& entry : ledger()) {
       const std::string& a = entry.first;  // named, not bound: clang 14 lambdas cannot capture bindings
       const auto cents = entry.second;
       std::string last;
-      ASSERT_TRUE(wait_until([&] {
-        LenientReply r = lenient_http(port, "GET", "/projections/account_balances/" + a);
-        last = r.body;
-        if (r.status != 200) return false;
-        const boost::json::value& balance = boost::json::parse(r.body).at("value").at("balance");
-        return balance.is_string() && std::string_view(balance.get_string()) == cents_text(cents);
-      }, 60s, 100ms)) << a << ": projection " << last << ", ledger " << cents_text(cents);
+      ASSERT_TRUE(wait_until(
+          [&] {
+            LenientReply r = lenient_http(port, "GET", "/projections/account_balances/" + a);
+            last = r.body;
+            if (r.status != 200) return false;
+            const boost::json::value& balance = boost::json::parse(r.body).at("value").at("balance");
+            return balance.is_string() && std::string_view(balance.get_string()) == cents_text(cents);
+          },
+          60s, 100ms))
+          << a << ": projection " << last << ", ledger " << cents_text(cents);
     }
     ASSERT_EQ(server.terminate(), 0) << server.log();
   }
@@ -453,18 +462,22 @@ class TortureBank : public ::testing::Test {
       for (const std::string& id : ids) {
         if (id.empty()) continue;
         ++commands;
-        ASSERT_TRUE(store.find_event(banking_internal::outcome_event_id(id, 0))) << "command " << id << " has no outcome";
+        ASSERT_TRUE(store.find_event(banking_internal::outcome_event_id(id, 0)))
+            << "command " << id << " has no outcome";
       }
     }
     std::int64_t created = 0, failed = 0;
     std::set<std::string> ids;
-    ASSERT_TRUE(store.scan_log(1, SIZE_MAX, {}, [&](const EventView& e) {
-                       const std::string id = e.envelope.event_id.to_string();
-                       if (!ids.insert(id).second) return Status::data_loss("event " + id + " stored twice");
-                       if (e.envelope.event_type == "transaction_created") ++created;
-                       if (e.envelope.event_type == "transaction_failed") ++failed;
-                       return Status();
-                     }).ok());
+    ASSERT_TRUE(store
+                    .scan_log(1, SIZE_MAX, {},
+                              [&](const EventView& e) {
+                                const std::string id = e.envelope.event_id.to_string();
+                                if (!ids.insert(id).second) return Status::data_loss("event " + id + " stored twice");
+                                if (e.envelope.event_type == "transaction_created") ++created;
+                                if (e.envelope.event_type == "transaction_failed") ++failed;
+                                return Status();
+                              })
+                    .ok());
     ASSERT_EQ(static_cast<std::int64_t>(ids.size()), store.last_position());
     std::size_t http_commands = 0;
     {
@@ -486,14 +499,16 @@ class TortureBank : public ::testing::Test {
     // Every stored event on Kafka (at least once; duplicates counted), every
     // poison message (and nothing else) dead-lettered, as the tail read them.
     std::set<std::string> missing;
-    const bool all_relayed = wait_until([&] {
-      std::lock_guard lock(tail_mu_);
-      missing.clear();
-      for (const std::string& id : ids) {
-        if (!on_kafka_.contains(id)) missing.insert(id);
-      }
-      return missing.empty() && dead_letters_ == poison_;
-    }, 120s, 200ms);
+    const bool all_relayed = wait_until(
+        [&] {
+          std::lock_guard lock(tail_mu_);
+          missing.clear();
+          for (const std::string& id : ids) {
+            if (!on_kafka_.contains(id)) missing.insert(id);
+          }
+          return missing.empty() && dead_letters_ == poison_;
+        },
+        120s, 200ms);
     std::lock_guard lock(tail_mu_);
     ASSERT_TRUE(missing.empty()) << missing.size() << " stored events never reached Kafka, e.g. " << *missing.begin();
     for (const std::string& d : dead_letters_) {
@@ -502,10 +517,11 @@ class TortureBank : public ::testing::Test {
     for (const std::string& p : poison_) EXPECT_TRUE(dead_letters_.contains(p)) << "poison never dead-lettered: " << p;
     EXPECT_TRUE(all_relayed);
     for (const auto& [id, n] : on_kafka_) relay_duplicates_ += n - 1;
-    std::printf("commands: %lld on Kafka (%zu dead-lettered poison, %lld refused withdrawals), %zu over HTTP; "
-                "%lld events stored, each on Kafka; delivered more than once (kills between send and checkpoint): %lld\n",
-                static_cast<long long>(produced_), poison_.size(), static_cast<long long>(rejected_money_),
-                http_commands, static_cast<long long>(stored_events_), static_cast<long long>(relay_duplicates_));
+    std::printf(
+        "commands: %lld on Kafka (%zu dead-lettered poison, %lld refused withdrawals), %zu over HTTP; "
+        "%lld events stored, each on Kafka; delivered more than once (kills between send and checkpoint): %lld\n",
+        static_cast<long long>(produced_), poison_.size(), static_cast<long long>(rejected_money_), http_commands,
+        static_cast<long long>(stored_events_), static_cast<long long>(relay_duplicates_));
   }
 
   // What identifies a dead letter: "partition/offset" of the message it came
@@ -531,9 +547,9 @@ class TortureBank : public ::testing::Test {
   int partitions_ = kPartitions;      // of nexum.commands.transactions
   std::map<int, std::int64_t> base_;  // partition -> its end offset before the test produced
   std::mutex tail_mu_;
-  std::map<std::string, int> on_kafka_;    // event_id -> times seen on an event topic
-  std::set<std::string> dead_letters_;     // dead_letter_key of each DLQ message
-  std::unique_ptr<TopicTail> tail_;        // after what it fills, before the cluster goes
+  std::map<std::string, int> on_kafka_;  // event_id -> times seen on an event topic
+  std::set<std::string> dead_letters_;   // dead_letter_key of each DLQ message
+  std::unique_ptr<TopicTail> tail_;      // after what it fills, before the cluster goes
   std::string data_;
   std::minstd_rand rng_{static_cast<std::minstd_rand::result_type>(env_number("NEXUM_TORTURE_SEED", 17))};
 
@@ -550,7 +566,7 @@ class TortureBank : public ::testing::Test {
   std::mutex http_mu_;
   std::minstd_rand http_rng_{7};
   std::vector<HttpCommand> http_sent_;
-  std::size_t http_answered_ = 0;  // http_sent_[0, http_answered_) are all acknowledged
+  std::size_t http_answered_ = 0;                   // http_sent_[0, http_answered_) are all acknowledged
   std::map<std::string, std::int64_t> http_acked_;  // id -> position of outcome event 0
   std::map<std::string, std::int64_t> http_expected_;
 

@@ -88,9 +88,9 @@ TEST(ChangelogRecordTest, ARecordThatIsNotOneIsRefusedNamingTheField) {
 TEST(ChangelogFenceTest, OnlyTheNewestOwnersRecordsCountAfterItsMarker) {
   ChangelogFence fence;
   EXPECT_FALSE(fence.admit(0, outcome(1, 0, 1))) << "an outcome before any marker has no owner";
-  EXPECT_TRUE(fence.admit(1, marker(5)));                 // owner A: epoch (5, @1)
+  EXPECT_TRUE(fence.admit(1, marker(5)));  // owner A: epoch (5, @1)
   EXPECT_TRUE(fence.admit(2, outcome(5, 1, 1)));
-  EXPECT_TRUE(fence.admit(3, marker(6)));                 // owner B: epoch (6, @3)
+  EXPECT_TRUE(fence.admit(3, marker(6)));  // owner B: epoch (6, @3)
   EXPECT_FALSE(fence.admit(4, outcome(5, 1, 3))) << "A is a zombie now: its late write is ignored";
   EXPECT_TRUE(fence.admit(5, outcome(6, 3, 3)));
   EXPECT_FALSE(fence.admit(6, marker(5))) << "a marker of an older generation written late does not take over";

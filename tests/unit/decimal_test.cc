@@ -16,9 +16,7 @@ Decimal d(std::string_view text) {
   return r.value_or(Decimal());
 }
 
-std::string str(const Result<Decimal>& r) {
-  return r.has_value() ? r->to_string() : "error: " + r.error().to_string();
-}
+std::string str(const Result<Decimal>& r) { return r.has_value() ? r->to_string() : "error: " + r.error().to_string(); }
 
 // 10^n - 1 written out: n nines.
 std::string nines(int n) { return std::string(static_cast<std::size_t>(n), '9'); }
@@ -33,8 +31,7 @@ std::string random_plain(std::mt19937_64& rng) {
   std::string digits;
   for (int i = 0; i < n; ++i) digits += static_cast<char>('0' + digit(rng));
   // Canonical: strip leading zeros of the integer part, pad to scale + 1 digits.
-  while (digits.size() > 1 && digits[0] == '0' &&
-         digits.size() > static_cast<std::size_t>(scale) + 1) {
+  while (digits.size() > 1 && digits[0] == '0' && digits.size() > static_cast<std::size_t>(scale) + 1) {
     digits.erase(0, 1);
   }
   while (digits.size() < static_cast<std::size_t>(scale) + 1) digits.insert(0, "0");
@@ -81,8 +78,8 @@ TEST(DecimalTest, RejectsNonNumbersNamingTheField) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(r.error().message(), "amount: not a decimal number: 'abc'");
-  for (std::string_view bad : {"", "-", "+", ".", "1.2.3", " 1", "1 ", "1e", "1E+", "NaN",
-                               "Infinity", "1,000", "0x10", "--1", "1-", "e5", "1..2", "١"}) {
+  for (std::string_view bad : {"", "-", "+", ".", "1.2.3", " 1", "1 ", "1e", "1E+", "NaN", "Infinity", "1,000", "0x10",
+                               "--1", "1-", "e5", "1..2", "١"}) {
     Result<Decimal> b = Decimal::parse(bad, "rate");
     ASSERT_FALSE(b) << "accepted '" << bad << "'";
     EXPECT_EQ(b.error().code(), StatusCode::kInvalidArgument);
@@ -93,9 +90,8 @@ TEST(DecimalTest, RejectsNonNumbersNamingTheField) {
 TEST(DecimalTest, ParseReportsOverflowBeyond38Digits) {
   EXPECT_EQ(d(nines(38)).to_string(), nines(38));
   EXPECT_EQ(d("-" + nines(38)).to_string(), "-" + nines(38));
-  for (std::string text :
-       {nines(39), "1" + std::string(38, '0'), std::string("1E+38"), std::string("-1E+38"),
-        "0." + nines(20) + nines(19), std::string("1E+999999999")}) {
+  for (std::string text : {nines(39), "1" + std::string(38, '0'), std::string("1E+38"), std::string("-1E+38"),
+                           "0." + nines(20) + nines(19), std::string("1E+999999999")}) {
     Result<Decimal> r = Decimal::parse(text, "amount");
     ASSERT_FALSE(r) << text;
     EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
@@ -159,8 +155,7 @@ TEST(DecimalTest, UnitsAtIsExactOrNothing) {
   EXPECT_EQ(d("1").units_at(-1), std::nullopt);
   EXPECT_EQ(d("1").units_at(29), std::nullopt);
   EXPECT_EQ(Decimal::from_units(-5, 3).to_string(), "-0.005");
-  EXPECT_EQ(Decimal::from_units(std::numeric_limits<std::int64_t>::min(), 0).to_string(),
-            "-9223372036854775808");
+  EXPECT_EQ(Decimal::from_units(std::numeric_limits<std::int64_t>::min(), 0).to_string(), "-9223372036854775808");
 }
 
 TEST(DecimalTest, FromCoefficientRejectsOutOfRange) {
@@ -249,8 +244,7 @@ TEST(DecimalTest, MultiplyIsExact) {
   EXPECT_EQ(str(d("-3").multiply(d("-0.5"))), "1.5");
   EXPECT_EQ(str(d("0").multiply(d("-0.5"))), "0.0");
   // Scale 15 × scale 16 = 31: exact after dropping three trailing zeros.
-  EXPECT_EQ(str(d("0.000000000000010").multiply(d("0.0000000000000100"))),
-            "0." + std::string(27, '0') + "1");
+  EXPECT_EQ(str(d("0.000000000000010").multiply(d("0.0000000000000100"))), "0." + std::string(27, '0') + "1");
   EXPECT_FALSE(d("1E-15").multiply(d("1E-14")));
 }
 
@@ -267,14 +261,12 @@ TEST(DecimalTest, MultiplyReportsOverflow) {
 TEST(DecimalTest, RoundedMultiplyNeedsOnlyTheResultToFit) {
   Decimal amount = d("1" + std::string(35, '0') + ".00");
   Decimal rate = d("0.1000000000000000000000000001");
-  EXPECT_EQ(str(amount.multiply(rate, 2, RoundingMode::kHalfEven)),
-            "10000000000000000000000000010000000.00");
+  EXPECT_EQ(str(amount.multiply(rate, 2, RoundingMode::kHalfEven)), "10000000000000000000000000010000000.00");
   EXPECT_EQ(str(d("100.00").multiply(d("0.075"), 2, RoundingMode::kHalfEven)), "7.50");
   EXPECT_EQ(str(d("0.05").multiply(d("0.5"), 2, RoundingMode::kHalfEven)), "0.02");
   EXPECT_EQ(str(d("0.05").multiply(d("0.5"), 2, RoundingMode::kHalfUp)), "0.03");
   EXPECT_EQ(str(d("-0.05").multiply(d("0.5"), 2, RoundingMode::kHalfUp)), "-0.03");
-  EXPECT_EQ(str(d("1E-14").multiply(d("1E-15"), 28, RoundingMode::kHalfEven)),
-            "0." + std::string(28, '0'));
+  EXPECT_EQ(str(d("1E-14").multiply(d("1E-15"), 28, RoundingMode::kHalfEven)), "0." + std::string(28, '0'));
   EXPECT_FALSE(d("1").multiply(d("1"), 29, RoundingMode::kHalfEven));
 }
 
@@ -322,8 +314,7 @@ TEST(DecimalTest, RescaleUpIsExactAndReportsOverflow) {
   EXPECT_FALSE(d("1").rescale(-1, RoundingMode::kDown));
   EXPECT_FALSE(d("1").rescale(29, RoundingMode::kDown));
   // Rounding up carries into a new digit; dropping a digit first keeps it within 38.
-  EXPECT_EQ(str(d(nines(38).insert(37, ".")).rescale(0, RoundingMode::kHalfUp)),
-            "1" + std::string(37, '0'));
+  EXPECT_EQ(str(d(nines(38).insert(37, ".")).rescale(0, RoundingMode::kHalfUp)), "1" + std::string(37, '0'));
 }
 
 TEST(DecimalTest, SignNegateAndAbs) {

@@ -77,13 +77,13 @@ TEST(EventIdTest, GeneratedIdsAreVersion7WithRfcVariant) {
 }
 
 TEST(EventIdTest, GeneratedIdCarriesTheClockMillisecond) {
-  const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const auto before =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   const EventId id = EventId::generate();
-  const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  const auto after =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   // The counter may borrow ahead by a few ms when ids are drawn in a burst.
   EXPECT_GE(embedded_unix_ms(id), static_cast<std::uint64_t>(before));
   EXPECT_LE(embedded_unix_ms(id), static_cast<std::uint64_t>(after) + 1000);

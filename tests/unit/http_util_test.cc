@@ -94,7 +94,8 @@ TEST(HttpUtilTest, ConstantTimeEqualsComparesWholeStrings) {
 }
 
 TEST(HttpUtilTest, AddressesTopicsAndStatusCodes) {
-  EXPECT_EQ(parse_http_address("127.0.0.1:8080").value(), std::make_pair(std::string("127.0.0.1"), std::uint16_t{8080}));
+  EXPECT_EQ(parse_http_address("127.0.0.1:8080").value(),
+            std::make_pair(std::string("127.0.0.1"), std::uint16_t{8080}));
   EXPECT_EQ(parse_http_address(":0").value().first, "127.0.0.1");
   EXPECT_EQ(parse_http_address("9000").value().second, 9000);
   EXPECT_EQ(parse_http_address("[::1]:80").value().first, "::1");

@@ -72,18 +72,24 @@ TEST(InMemoryEventBusTest, ClearEventsEmptiesButKeepsCounters) {
 TEST(InMemoryEventBusTest, SubscribersSeeEventsInPublishOrder) {
   InMemoryEventBus bus;
   std::vector<std::string> seen;
-  ASSERT_TRUE(bus.subscribe("t", [&](const EventSchema& e) {
-                   seen.push_back("first:" + e.entity_id);
-                   return Status();
-                 }).ok());
-  ASSERT_TRUE(bus.subscribe("t", [&](const EventSchema& e) {
-                   seen.push_back("second:" + e.entity_id);
-                   return Status();
-                 }).ok());
-  ASSERT_TRUE(bus.subscribe("other", [&](const EventSchema& e) {
-                   seen.push_back("other:" + e.entity_id);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus.subscribe("t",
+                            [&](const EventSchema& e) {
+                              seen.push_back("first:" + e.entity_id);
+                              return Status();
+                            })
+                  .ok());
+  ASSERT_TRUE(bus.subscribe("t",
+                            [&](const EventSchema& e) {
+                              seen.push_back("second:" + e.entity_id);
+                              return Status();
+                            })
+                  .ok());
+  ASSERT_TRUE(bus.subscribe("other",
+                            [&](const EventSchema& e) {
+                              seen.push_back("other:" + e.entity_id);
+                              return Status();
+                            })
+                  .ok());
   ASSERT_TRUE(bus.publish("t", make_event("x", "a")).ok());
   ASSERT_TRUE(bus.publish("t", make_event("x", "b")).ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"first:a", "second:a", "first:b", "second:b"}));
@@ -94,10 +100,12 @@ TEST(InMemoryEventBusTest, FailingHandlerIsCountedAndBusContinues) {
   int healthy_calls = 0;
   ASSERT_TRUE(bus.subscribe("t", [](const EventSchema&) { return Status::internal("boom"); }).ok());
   ASSERT_TRUE(bus.subscribe("t", [](const EventSchema&) -> Status { throw std::runtime_error("thrown"); }).ok());
-  ASSERT_TRUE(bus.subscribe("t", [&](const EventSchema&) {
-                   ++healthy_calls;
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus.subscribe("t",
+                            [&](const EventSchema&) {
+                              ++healthy_calls;
+                              return Status();
+                            })
+                  .ok());
   EXPECT_TRUE(bus.publish("t", make_event("x", "a")).ok());
   EXPECT_TRUE(bus.publish("t", make_event("x", "b")).ok());
   EXPECT_EQ(healthy_calls, 2);
@@ -108,10 +116,12 @@ TEST(InMemoryEventBusTest, FailingHandlerIsCountedAndBusContinues) {
 TEST(InMemoryEventBusTest, PublishBatchWithFewerKeysIsInvalidArgumentAndPublishesNothing) {
   InMemoryEventBus bus;
   int calls = 0;
-  ASSERT_TRUE(bus.subscribe("t", [&](const EventSchema&) {
-                   ++calls;
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus.subscribe("t",
+                            [&](const EventSchema&) {
+                              ++calls;
+                              return Status();
+                            })
+                  .ok());
   std::vector<EventSchema> events{make_event("x", "a"), make_event("x", "b"), make_event("x", "c")};
   Status s = bus.publish_batch("t", events, {"a", "b"});
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
@@ -148,10 +158,12 @@ TEST(InMemoryEventBusTest, PublishRecordedConfirmsBeforeReturning) {
   InMemoryEventBus bus;
   RecordedEvent recorded{make_event("account_created", "acc_1"), "account-acc_1", 0, 7, "nexum.accounts.created"};
   std::vector<EventSchema> handled;
-  ASSERT_TRUE(bus.subscribe("nexum.accounts.created", [&](const EventSchema& e) {
-                   handled.push_back(e);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus.subscribe("nexum.accounts.created",
+                            [&](const EventSchema& e) {
+                              handled.push_back(e);
+                              return Status();
+                            })
+                  .ok());
   std::optional<DeliveryReport> report;
   ASSERT_TRUE(bus.publish_recorded(make_kafka_message(recorded), [&](const DeliveryReport& r) { report = r; }).ok());
   ASSERT_TRUE(report.has_value());
@@ -178,9 +190,11 @@ TEST(InMemoryEventBusTest, PublishRecordedRejectsAValueThatIsNotAnEnvelope) {
 
 TEST(InMemoryEventBusTest, HandlerMayPublishReentrantly) {
   InMemoryEventBus bus;
-  ASSERT_TRUE(bus.subscribe("commands", [&](const EventSchema& e) {
-                   return bus.publish("events", make_event("done", e.entity_id), e.entity_id);
-                 }).ok());
+  ASSERT_TRUE(bus.subscribe("commands",
+                            [&](const EventSchema& e) {
+                              return bus.publish("events", make_event("done", e.entity_id), e.entity_id);
+                            })
+                  .ok());
   ASSERT_TRUE(bus.publish("commands", make_event("do", "a")).ok());
   std::vector<PublishedEvent> out = bus.get_events("events");
   ASSERT_EQ(out.size(), 1u);
@@ -190,10 +204,12 @@ TEST(InMemoryEventBusTest, HandlerMayPublishReentrantly) {
 TEST(InMemoryEventBusTest, ConcurrentPublishersLoseNothing) {
   InMemoryEventBus bus(InMemoryEventBusOptions{.max_events = 100000});
   std::atomic<int> handled{0};
-  ASSERT_TRUE(bus.subscribe("t", [&](const EventSchema&) {
-                   handled.fetch_add(1);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus.subscribe("t",
+                            [&](const EventSchema&) {
+                              handled.fetch_add(1);
+                              return Status();
+                            })
+                  .ok());
   ASSERT_TRUE(bus.start().ok());
   EXPECT_TRUE(bus.is_running());
   constexpr int kThreads = 4;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace nexum {
 namespace {
@@ -18,8 +18,8 @@ using std::chrono::microseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-constexpr const char* kSeedKeys[] = {"event_id", "event_type", "timestamp", "source",  "version",
-                                     "entity_type", "entity_id", "data",   "metadata"};
+constexpr const char* kSeedKeys[] = {"event_id",    "event_type", "timestamp", "source",  "version",
+                                     "entity_type", "entity_id",  "data",      "metadata"};
 
 Timestamp utc(std::chrono::year_month_day ymd, microseconds time_of_day = microseconds(0)) {
   return Timestamp(std::chrono::sys_days(ymd).time_since_epoch() + time_of_day);
@@ -32,7 +32,7 @@ EventSchema transaction_created() {
   e.timestamp = utc(std::chrono::year(2026) / 1 / 2, hours(3) + minutes(4) + seconds(5) + microseconds(123456));
   e.entity_type = "transaction";
   e.entity_id = "txn_123";
-  e.data = {{"transaction_type", "deposit"}, {"amount", "100.50"},       {"currency", "USD"},
+  e.data = {{"transaction_type", "deposit"}, {"amount", "100.50"},        {"currency", "USD"},
             {"from_account_id", "acc_from"}, {"to_account_id", "acc_to"}, {"description", "Cash deposit"},
             {"reference", "REF123"}};
   e.metadata = {{"correlation_id", "corr_123"}, {"user_id", "user_456"}};
@@ -141,8 +141,8 @@ TEST(JsonCodecTest, ViewFormIsByteIdenticalToSchemaForm) {
     const std::string data_json = serialize_payload(e.data);
     const std::string metadata_json = serialize_payload(e.metadata);
     EXPECT_EQ(data_json, json::serialize(e.data));
-    EnvelopeView view{e.event_id, e.event_type, e.timestamp, e.source, e.version,
-                      e.entity_type, e.entity_id, data_json, metadata_json};
+    EnvelopeView view{e.event_id,    e.event_type, e.timestamp, e.source,     e.version,
+                      e.entity_type, e.entity_id,  data_json,   metadata_json};
     std::string from_view;
     encode_event_json(view, from_view);
     EXPECT_EQ(from_view, encode_event_json(e));
@@ -166,7 +166,11 @@ TEST(JsonCodecTest, EnvelopeStringsEscapeLikeBoostJson) {
   EventSchema e = transaction_created();
   e.entity_id = std::string("a\"b\\c\n\r\t\b\f\x01\x1f\x7f/") + "é";
   const std::string out = encode_event_json(e);
-  EXPECT_NE(out.find(R"("entity_id":"a\"b\\c\n\r\t\b\f\u0001\u001f)" "\x7f" R"(/é")"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("entity_id":"a\"b\\c\n\r\t\b\f\u0001\u001f)"
+                     "\x7f"
+                     R"(/é")"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find(json::serialize(json::string(e.entity_id))), std::string::npos);
 }
 
@@ -198,7 +202,9 @@ TEST(JsonCodecTest, RoundTripKeepsUnicodeAndEscapes) {
   e.entity_id = "cust_Ünïcødé_日本_😀";
   e.data = {{"first_name", "Zoë"},
             {"last_name", "O'Brien \"the\" \\ Great"},
-            {"note", "tab\there\nnewline\x01" "ctl"},
+            {"note",
+             "tab\there\nnewline\x01"
+             "ctl"},
             {"emoji", "💶€£¥"},
             {"\"odd key\"\n", "v"}};
   e.metadata = {{"user_id", "ユーザー"}};
@@ -255,9 +261,9 @@ TEST(JsonCodecTest, DecodeAcceptsWhitespaceAndAnyKeyOrder) {
 }
 
 TEST(JsonCodecTest, AbsentOptionalKeysTakeTheSeedDefaults) {
-  Result<EventSchema> e = decode_event_json(
-      R"({"event_id":"0190a5c4-7b1e-7c3d-9f00-0123456789ab","event_type":"customer_created",)"
-      R"("timestamp":"2024-01-01T12:00:00+00:00"})");
+  Result<EventSchema> e =
+      decode_event_json(R"({"event_id":"0190a5c4-7b1e-7c3d-9f00-0123456789ab","event_type":"customer_created",)"
+                        R"("timestamp":"2024-01-01T12:00:00+00:00"})");
   ASSERT_TRUE(e.has_value()) << e.status().to_string();
   EXPECT_EQ(e->source, "nexum");
   EXPECT_EQ(e->version, "1.0");
@@ -312,11 +318,11 @@ TEST(JsonCodecTest, TimestampIsAlwaysWrittenWithSixDigitsAndUtcOffset) {
   EXPECT_EQ(format_timestamp(Timestamp(microseconds(-1))), "1969-12-31T23:59:59.999999+00:00");
   EXPECT_EQ(format_timestamp(utc(std::chrono::year(2024) / 2 / 29, hours(23) + minutes(59) + seconds(59))),
             "2024-02-29T23:59:59.000000+00:00");
-  EXPECT_EQ(format_timestamp(utc(std::chrono::year(2026) / 1 / 2, hours(3) + minutes(4) + seconds(5) +
-                                                                      microseconds(7))),
-            "2026-01-02T03:04:05.000007+00:00");
-  EXPECT_EQ(format_timestamp(utc(std::chrono::year(9999) / 12 / 31, hours(23) + minutes(59) + seconds(59) +
-                                                                        microseconds(999999))),
+  EXPECT_EQ(
+      format_timestamp(utc(std::chrono::year(2026) / 1 / 2, hours(3) + minutes(4) + seconds(5) + microseconds(7))),
+      "2026-01-02T03:04:05.000007+00:00");
+  EXPECT_EQ(format_timestamp(
+                utc(std::chrono::year(9999) / 12 / 31, hours(23) + minutes(59) + seconds(59) + microseconds(999999))),
             "9999-12-31T23:59:59.999999+00:00");
   EXPECT_EQ(format_timestamp(utc(std::chrono::year(1) / 1 / 1)), "0001-01-01T00:00:00.000000+00:00");
   std::string appended = "t=";
@@ -365,30 +371,30 @@ TEST(JsonCodecTest, InvalidTimestampsAreRejectedNamingTheField) {
   const char* bad[] = {
       "",
       "2024-01-01",
-      "2024-01-01T12:00:00",          // no offset: ambiguous
-      "2024-13-01T12:00:00Z",         // month 13
-      "2024-00-01T12:00:00Z",         // month 0
-      "2024-02-30T12:00:00Z",         // Feb 30
-      "2023-02-29T12:00:00Z",         // not a leap year
-      "1900-02-29T12:00:00Z",         // century, not a leap year
-      "2024-04-31T12:00:00Z",         // April has 30
-      "2024-01-00T12:00:00Z",         // day 0
-      "0000-01-01T12:00:00Z",         // year 0
-      "2024-01-01T24:00:00Z",         // hour 24
-      "2024-01-01T12:60:00Z",         // minute 60
-      "2024-01-01T12:00:60Z",         // leap second
-      "2024-01-01T12:00:00.Z",        // empty fraction
-      "2024-01-01T12:00:00.1234567Z", // 7 fraction digits
-      "2024-01-01T12:00:00+0530",     // offset without colon
-      "2024-01-01T12:00:00+24:00",    // offset hour 24
-      "2024-01-01T12:00:00+05:60",    // offset minute 60
-      "2024-01-01T12:00:00+05:30x",   // trailing
+      "2024-01-01T12:00:00",           // no offset: ambiguous
+      "2024-13-01T12:00:00Z",          // month 13
+      "2024-00-01T12:00:00Z",          // month 0
+      "2024-02-30T12:00:00Z",          // Feb 30
+      "2023-02-29T12:00:00Z",          // not a leap year
+      "1900-02-29T12:00:00Z",          // century, not a leap year
+      "2024-04-31T12:00:00Z",          // April has 30
+      "2024-01-00T12:00:00Z",          // day 0
+      "0000-01-01T12:00:00Z",          // year 0
+      "2024-01-01T24:00:00Z",          // hour 24
+      "2024-01-01T12:60:00Z",          // minute 60
+      "2024-01-01T12:00:60Z",          // leap second
+      "2024-01-01T12:00:00.Z",         // empty fraction
+      "2024-01-01T12:00:00.1234567Z",  // 7 fraction digits
+      "2024-01-01T12:00:00+0530",      // offset without colon
+      "2024-01-01T12:00:00+24:00",     // offset hour 24
+      "2024-01-01T12:00:00+05:60",     // offset minute 60
+      "2024-01-01T12:00:00+05:30x",    // trailing
       "2024-01-01T12:00:00ZZ",
       "2024-01-01 12:00:00Z",
       "2024/01/01T12:00:00Z",
       "+2024-01-01T12:00:00Z",
       "2024-1-01T12:00:00Z",
-      "0001-01-01T00:00:00+00:01",    // before year 1 in UTC
+      "0001-01-01T00:00:00+00:01",  // before year 1 in UTC
   };
   for (const char* text : bad) {
     Result<Timestamp> t = parse_timestamp(text, "occurred_at");
@@ -477,8 +483,8 @@ TEST(JsonCodecTest, BadInputsAreInvalidArgumentNamingTheField) {
       {"data null", envelope_with("data", "null"), "data", "object"},
       {"metadata a number", envelope_with("metadata", "1"), "metadata", "object"},
       {"unknown key", R"({"stream":"account-1",)" + valid.substr(1), "stream", "unknown key"},
-      {"unknown key after the nine", valid.substr(0, valid.size() - 1) + R"(,"global_position":7})",
-       "global_position", "unknown key"},
+      {"unknown key after the nine", valid.substr(0, valid.size() - 1) + R"(,"global_position":7})", "global_position",
+       "unknown key"},
       {"duplicate key", valid.substr(0, valid.size() - 1) + R"(,"event_type":"x"})", "event_type", "twice"},
       {"duplicate key in data", envelope_with("data", R"({"action":"deposit","action":"withdraw"})"), "data",
        "key 'action' appears twice"},

@@ -5,8 +5,8 @@
 #include <random>
 #include <string>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 namespace nexum {
 namespace {
@@ -113,8 +113,8 @@ TEST(JsonFieldReaderTest, ReadsMutatedPayloadsExactlyAsBoostJsonParseDoes) {
       "{}",
       "{\"amount\":1,\"amount\":\"2\"}",
   };
-  const std::string alphabet = std::string("{}[]\"\\:,-.+019eEtrufalsn \n\t") + '\x01' + '\x7f' + '\xc3' + '\xa9' +
-                               '\xff' + '\0';
+  const std::string alphabet =
+      std::string("{}[]\"\\:,-.+019eEtrufalsn \n\t") + '\x01' + '\x7f' + '\xc3' + '\xa9' + '\xff' + '\0';
   std::mt19937 rng(11);
   for (const std::string& seed : seeds) expect_reads_like_boost(r, names, seed);
   for (int round = 0; round < 20000; ++round) {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "nexum/json_codec.h"
 
@@ -40,8 +40,7 @@ Timestamp utc(std::chrono::year_month_day ymd, microseconds time_of_day) {
 const std::vector<Golden>& goldens() {
   using std::chrono::year;
   static const std::vector<Golden> g = {
-      {"transaction_created", "transaction_created", "transaction", "txn_123",
-       utc(year(2024) / 1 / 1, hours(12))},
+      {"transaction_created", "transaction_created", "transaction", "txn_123", utc(year(2024) / 1 / 1, hours(12))},
       {"transaction_posted", "transaction_posted", "transaction", "txn_123",
        utc(year(2024) / 1 / 1, hours(12) + seconds(1) + microseconds(250000))},
       {"customer_created", "customer_created", "customer", "cust_123",

@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include "../map_saga_facts.h"
 #include "nexum/topics.h"
 #include "sagas/saga_keys.h"
-#include "../map_saga_facts.h"
 
 namespace nexum {
 namespace {
@@ -124,9 +124,9 @@ TEST_F(LoanApplicationSagaTest, ALoanCausedBySomeoneElsesCommandIsNotOurs) {
   const boost::json::object state = start->state;
   boost::json::object data{{"customer_id", "c1"}, {"principal", "5000.00"}, {"currency", "USD"}};
   // Linked to another command (a loan the customer asked for at the branch).
-  auto other = handle(event("loan_originated", "loan", "loan_x", data,
-                            {{"correlation_id", "branch-42"}, {"causation_id", "0000"}}),
-                      &state);
+  auto other = handle(
+      event("loan_originated", "loan", "loan_x", data, {{"correlation_id", "branch-42"}, {"causation_id", "0000"}}),
+      &state);
   ASSERT_TRUE(other);
   EXPECT_FALSE(other->handled);
   // Unlinked, different terms.
@@ -148,17 +148,18 @@ TEST_F(LoanApplicationSagaTest, ALoanCausedBySomeoneElsesCommandIsNotOurs) {
 }
 
 TEST_F(LoanApplicationSagaTest, FrozenAccountsAreSkippedAndAnUnfrozenOneIsUsed) {
-  ASSERT_TRUE(saga_.observe(event("account_created", "account", "a1",
-                                  {{"customer_id", "c1"}, {"currency", "USD"}, {"product_type", "checking"}}),
-                            facts_)
+  ASSERT_TRUE(saga_
+                  .observe(event("account_created", "account", "a1",
+                                 {{"customer_id", "c1"}, {"currency", "USD"}, {"product_type", "checking"}}),
+                           facts_)
                   .ok());
   ASSERT_TRUE(saga_.observe(event("account_updated", "account", "a1", {{"state", "frozen"}}), facts_).ok());
   auto start = handle(event("customer_created", "customer", "c1", {{"kyc_status", "verified"}, {"kyc_tier", "tier_2"}}),
                       nullptr);
   ASSERT_TRUE(start);
-  auto originated = handle(event("loan_originated", "loan", "l1",
-                                 {{"customer_id", "c1"}, {"principal", "5000.00"}, {"currency", "USD"}}),
-                           &start->state);
+  auto originated = handle(
+      event("loan_originated", "loan", "l1", {{"customer_id", "c1"}, {"principal", "5000.00"}, {"currency", "USD"}}),
+      &start->state);
   ASSERT_TRUE(originated);
   EXPECT_EQ(str(originated->state, "phase"), "awaiting_account");
   ASSERT_TRUE(saga_.observe(event("account_updated", "account", "a1", {{"state", "active"}}), facts_).ok());
@@ -175,26 +176,29 @@ TEST_F(LoanApplicationSagaTest, FrozenAccountsAreSkippedAndAnUnfrozenOneIsUsed) 
 // account_closed (the accounts `close` command's event) takes the account out
 // of the candidates for good: the instance waits for another account.
 TEST_F(LoanApplicationSagaTest, AClosedAccountIsNotUsedAndTheNextOpenOneIs) {
-  ASSERT_TRUE(saga_.observe(event("account_created", "account", "a1",
-                                  {{"customer_id", "c1"}, {"currency", "USD"}, {"product_type", "checking"}}),
-                            facts_)
+  ASSERT_TRUE(saga_
+                  .observe(event("account_created", "account", "a1",
+                                 {{"customer_id", "c1"}, {"currency", "USD"}, {"product_type", "checking"}}),
+                           facts_)
                   .ok());
-  ASSERT_TRUE(saga_.observe(event("account_closed", "account", "a1",
-                                  {{"account_number", "CHK1"}, {"balance", "0.00"}, {"state", "closed"}}),
-                            facts_)
+  ASSERT_TRUE(saga_
+                  .observe(event("account_closed", "account", "a1",
+                                 {{"account_number", "CHK1"}, {"balance", "0.00"}, {"state", "closed"}}),
+                           facts_)
                   .ok());
   auto start = handle(event("customer_created", "customer", "c1", {{"kyc_status", "verified"}, {"kyc_tier", "tier_2"}}),
                       nullptr);
   ASSERT_TRUE(start);
-  auto originated = handle(event("loan_originated", "loan", "l1",
-                                 {{"customer_id", "c1"}, {"principal", "5000.00"}, {"currency", "USD"}}),
-                           &start->state);
+  auto originated = handle(
+      event("loan_originated", "loan", "l1", {{"customer_id", "c1"}, {"principal", "5000.00"}, {"currency", "USD"}}),
+      &start->state);
   ASSERT_TRUE(originated);
   EXPECT_EQ(str(originated->state, "phase"), "awaiting_account");
   EXPECT_TRUE(originated->commands.empty());
-  ASSERT_TRUE(saga_.observe(event("account_created", "account", "a2",
-                                  {{"customer_id", "c1"}, {"currency", "USD"}, {"product_type", "savings"}}),
-                            facts_)
+  ASSERT_TRUE(saga_
+                  .observe(event("account_created", "account", "a2",
+                                 {{"customer_id", "c1"}, {"currency", "USD"}, {"product_type", "savings"}}),
+                           facts_)
                   .ok());
   auto woken = handle(event("account_created", "account", "a2",
                             {{"customer_id", "c1"}, {"currency", "USD"}, {"product_type", "savings"}}),
@@ -225,8 +229,8 @@ TEST(SagaInstanceTest, JsonRoundTripKeepsEveryField) {
   ASSERT_TRUE(back) << back.error().to_string();
   EXPECT_EQ(*back, i);
   EXPECT_FALSE(SagaInstance::from_json(boost::json::value("nope")));
-  EXPECT_FALSE(SagaInstance::from_json(boost::json::object{{"saga", "s"}, {"id", "i"}, {"saga_id", "s-i"},
-                                                           {"status", "sleeping"}}));
+  EXPECT_FALSE(SagaInstance::from_json(
+      boost::json::object{{"saga", "s"}, {"id", "i"}, {"saga_id", "s-i"}, {"status", "sleeping"}}));
 }
 
 TEST(SagaKeysTest, DeadlineKeysSortByDueTimeIncludingBeforeTheEpoch) {

@@ -41,8 +41,7 @@ class LogEventBusTest : public ::testing::Test {
   }
   void TearDown() override { spdlog::drop("test.events"); }
 
-  static EventSchema make_event(const std::string& type, const std::string& entity_type,
-                                const std::string& entity_id) {
+  static EventSchema make_event(const std::string& type, const std::string& entity_type, const std::string& entity_id) {
     static const ManualClock clock;
     return EventSchema::make(type, entity_type, entity_id, {}, {}, clock);
   }
@@ -63,10 +62,12 @@ TEST_F(LogEventBusTest, WritesOneSeedFormatLinePerEvent) {
 TEST_F(LogEventBusTest, SubscribersAreStillNotifiedAndFailuresCounted) {
   LogEventBus bus(LogEventBusOptions{.logger_name = "test.events"});
   std::vector<std::string> seen;
-  ASSERT_TRUE(bus.subscribe("t", [&](const EventSchema& e) {
-                   seen.push_back(e.entity_id);
-                   return Status();
-                 }).ok());
+  ASSERT_TRUE(bus.subscribe("t",
+                            [&](const EventSchema& e) {
+                              seen.push_back(e.entity_id);
+                              return Status();
+                            })
+                  .ok());
   ASSERT_TRUE(bus.subscribe("t", [](const EventSchema&) { return Status::unavailable("down"); }).ok());
   std::vector<EventSchema> events{make_event("x", "account", "a"), make_event("x", "account", "b")};
   ASSERT_TRUE(bus.publish_batch("t", events, {"a", "b"}).ok());
@@ -87,9 +88,9 @@ TEST_F(LogEventBusTest, PublishRecordedLogsAndConfirms) {
   RecordedEvent recorded{make_event("loan_originated", "loan", "loan_9"), "loan-loan_9", 0, 1,
                          "nexum.loans.originated"};
   bool confirmed = false;
-  ASSERT_TRUE(bus.publish_recorded(make_kafka_message(recorded), [&](const DeliveryReport& r) {
-                   confirmed = r.status.ok();
-                 }).ok());
+  ASSERT_TRUE(
+      bus.publish_recorded(make_kafka_message(recorded), [&](const DeliveryReport& r) { confirmed = r.status.ok(); })
+          .ok());
   EXPECT_TRUE(confirmed);
   EXPECT_EQ(sink_->lines(),
             (std::vector<std::string>{"EVENT: nexum.loans.originated - loan_originated - loan:loan_9"}));

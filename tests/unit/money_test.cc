@@ -18,9 +18,7 @@ Money m(std::string_view amount, std::string_view code = "USD") {
 
 Currency currency(std::string_view code) { return *Currency::find(code); }
 
-std::string str(const Result<Money>& r) {
-  return r.has_value() ? r->to_string() : "error: " + r.error().to_string();
-}
+std::string str(const Result<Money>& r) { return r.has_value() ? r->to_string() : "error: " + r.error().to_string(); }
 
 TEST(CurrencyTest, SeedCurrenciesHaveTheirFractionDigits) {
   const std::pair<const char*, int> expected[] = {
@@ -58,8 +56,7 @@ TEST(CurrencyTest, UnknownCurrencyIsInvalidArgumentNamingTheField) {
   EXPECT_EQ(r.error().message(), "currency: unknown currency: 'XYZ'");
   EXPECT_FALSE(Currency::find("usd", "currency"));  // the seed looks up by exact name
   EXPECT_FALSE(Currency::find("", "currency"));
-  EXPECT_EQ(Currency::find("EURO", "to_currency").error().message(),
-            "to_currency: unknown currency: 'EURO'");
+  EXPECT_EQ(Currency::find("EURO", "to_currency").error().message(), "to_currency: unknown currency: 'EURO'");
 }
 
 TEST(MoneyTest, AmountsAreWrittenWithExactlyTheCurrencysDigits) {
@@ -71,8 +68,7 @@ TEST(MoneyTest, AmountsAreWrittenWithExactlyTheCurrencysDigits) {
   EXPECT_EQ(m("0", "EUR").to_string(), "0.00");
   for (const Currency& c : Currency::all()) {
     Money one = m("1", c.code());
-    std::string expected =
-        c.digits() == 0 ? "1" : "1." + std::string(static_cast<std::size_t>(c.digits()), '0');
+    std::string expected = c.digits() == 0 ? "1" : "1." + std::string(static_cast<std::size_t>(c.digits()), '0');
     EXPECT_EQ(one.to_string(), expected) << c.code();
     EXPECT_EQ(one.amount().scale(), c.digits());
   }
@@ -124,14 +120,12 @@ TEST(MoneyTest, ParsePositiveRejectsZeroAndNegative) {
     EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(r.error().message().rfind("amount: must be positive", 0), 0u) << r.error().message();
   }
-  EXPECT_EQ(Money::parse_positive("0", "USD", "principal").error().message(),
-            "principal: must be positive: '0.00'");
+  EXPECT_EQ(Money::parse_positive("0", "USD", "principal").error().message(), "principal: must be positive: '0.00'");
   EXPECT_EQ(str(Money::parse_positive("0.01", "USD")), "0.01");
   EXPECT_EQ(str(Money::parse_positive("1", "JPY")), "1");
   // The other checks still apply.
   EXPECT_FALSE(Money::parse_positive("1.005", "USD"));
-  EXPECT_EQ(Money::parse_positive("5", "ABC").error().message(),
-            "currency: unknown currency: 'ABC'");
+  EXPECT_EQ(Money::parse_positive("5", "ABC").error().message(), "currency: unknown currency: 'ABC'");
 }
 
 TEST(MoneyTest, GeneratedMinorUnitsRoundTripThroughText) {

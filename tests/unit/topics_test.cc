@@ -34,9 +34,8 @@ TEST(TopicsTest, NamesFollowTheSeedsPattern) {
 
 TEST(TopicsTest, CommandTopicsIncludeAccountsAndDeadLetters) {
   auto cmds = command_topics();
-  for (std::string_view want :
-       {"nexum.commands.transactions", "nexum.commands.customers", "nexum.commands.loans",
-        "nexum.commands.accounts", "nexum.commands.dlq"}) {
+  for (std::string_view want : {"nexum.commands.transactions", "nexum.commands.customers", "nexum.commands.loans",
+                                "nexum.commands.accounts", "nexum.commands.dlq"}) {
     EXPECT_NE(std::find(cmds.begin(), cmds.end(), want), cmds.end()) << want;
   }
 }
