@@ -63,9 +63,7 @@ Result<Money> replay_balance(EventStore& store, const std::string& id) {
       return d.contains(k) && d.at(k).is_string() ? std::string(d.at(k).get_string()) : std::string();
     };
     if (r.event.event_type == "account_created") {
-      Result<Money> m = Money::parse(text("balance"), text("currency"));
-      if (!m) return m.error();
-      balance = *m;
+      NEXUM_ASSIGN_OR_RETURN(balance, Money::parse(text("balance"), text("currency")));
     } else if (r.event.event_type == "account_updated" && balance) {
       const std::string code(balance->currency().code());
       Result<Money> m = Money::parse(text(d.contains("amount") ? "amount" : "balance"), code);
@@ -73,9 +71,7 @@ Result<Money> replay_balance(EventStore& store, const std::string& id) {
       if (!d.contains("amount")) {
         balance = *m;
       } else {
-        Result<Money> moved = text("direction") == "credit" ? balance->add(*m) : balance->subtract(*m);
-        if (!moved) return moved.error();
-        balance = *moved;
+        NEXUM_ASSIGN_OR_RETURN(balance, text("direction") == "credit" ? balance->add(*m) : balance->subtract(*m));
       }
     }
   }

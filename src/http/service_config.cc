@@ -50,9 +50,7 @@ Status read_count(const boost::json::value& v, std::string_view key, T& out) {
 }  // namespace
 
 Result<std::string> read_token_file(const std::string& path) {
-  Result<std::string> text = read_file(path, "token_file");
-  if (!text) return text.error();
-  std::string token = *text;
+  NEXUM_ASSIGN_OR_RETURN(std::string token, read_file(path, "token_file"));
   const auto first = token.find_first_not_of(" \t\r\n");
   const auto last = token.find_last_not_of(" \t\r\n");
   if (first == std::string::npos) return Status::invalid_argument("token_file: '" + path + "' is empty");
@@ -60,11 +58,9 @@ Result<std::string> read_token_file(const std::string& path) {
 }
 
 Status load_service_config(const std::string& path, ServiceOptions& options) {
-  Result<std::string> text = read_file(path, "config");
-  if (!text) return text.error();
-  Result<boost::json::value> parsed = json_internal::parse_json_strict(*text, "config: '" + path + "'");
-  if (!parsed) return parsed.error();
-  const boost::json::value& root = *parsed;
+  NEXUM_ASSIGN_OR_RETURN(const std::string text, read_file(path, "config"));
+  NEXUM_ASSIGN_OR_RETURN(const boost::json::value root,
+                         json_internal::parse_json_strict(text, "config: '" + path + "'"));
   if (!root.is_object()) return Status::invalid_argument("config: must be a JSON object");
   for (const auto& kv : root.as_object()) {
     const std::string key(kv.key());
@@ -102,9 +98,7 @@ Status load_service_config(const std::string& path, ServiceOptions& options) {
     } else if (key == "token_file") {
       std::string file;
       NEXUM_RETURN_IF_ERROR(str(file));
-      Result<std::string> token = read_token_file(file);
-      if (!token) return token.error();
-      options.token = *token;
+      NEXUM_ASSIGN_OR_RETURN(options.token, read_token_file(file));
     } else if (key == "dev") {
       NEXUM_RETURN_IF_ERROR(want(v.is_bool(), key, "true or false"));
       options.dev_mode = v.get_bool();

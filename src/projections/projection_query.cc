@@ -68,9 +68,8 @@ Result<std::vector<ReadModelEntry>> ReadModelQuery::scan(std::string_view projec
   }
   for (; it->Valid() && out.size() < limit; it->Next()) {
     std::string_view full = store::to_view(it->key());
-    auto v = parse_value(full, store::to_view(it->value()));
-    if (!v) return v.error();
-    out.push_back({std::string(full.substr(model.size())), std::move(v).value()});
+    NEXUM_ASSIGN_OR_RETURN(boost::json::value v, parse_value(full, store::to_view(it->value())));
+    out.push_back({std::string(full.substr(model.size())), std::move(v)});
   }
   NEXUM_RETURN_IF_ERROR(store::to_status(it->status(), "scanning read model '" + model + "'"));
   return out;

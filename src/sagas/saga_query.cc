@@ -59,9 +59,9 @@ Result<std::vector<SagaInstance>> list_saga_instances(EventStore& store, std::st
   std::unique_ptr<rocksdb::Iterator> it(state->db()->NewIterator(ro, state->column_family(store::kCfSagas)));
   std::vector<SagaInstance> out;
   for (it->Seek(to_slice(prefix)); it->Valid() && out.size() < limit; it->Next()) {
-    auto instance = parse_instance(saga, to_view(it->key()).substr(prefix.size()), to_view(it->value()));
-    if (!instance) return instance.error();
-    out.push_back(std::move(instance).value());
+    NEXUM_ASSIGN_OR_RETURN(auto instance,
+                           parse_instance(saga, to_view(it->key()).substr(prefix.size()), to_view(it->value())));
+    out.push_back(std::move(instance));
   }
   NEXUM_RETURN_IF_ERROR(to_status(it->status(), "listing saga instances"));
   return out;
@@ -112,9 +112,8 @@ Result<std::vector<SagaSummary>> list_sagas(EventStore& store) {
   std::vector<SagaSummary> out;
   for (const std::string& name : names) {
     if (!validate_saga_name(name).ok()) continue;
-    auto s = summarize_saga(store, name);
-    if (!s) return s.error();
-    out.push_back(std::move(s).value());
+    NEXUM_ASSIGN_OR_RETURN(auto summary, summarize_saga(store, name));
+    out.push_back(std::move(summary));
   }
   return out;
 }

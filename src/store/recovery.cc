@@ -162,17 +162,15 @@ Result<std::vector<WalFileScan>> scan_all(const std::string& dir) {
   if (!files) return files.error();
   std::vector<WalFileScan> scans;
   for (const auto& [number, path] : *files) {
-    auto scan = store::scan_wal_file(path, number);
-    if (!scan) return scan.error();
-    scans.push_back(std::move(*scan));
+    NEXUM_ASSIGN_OR_RETURN(WalFileScan scan, store::scan_wal_file(path, number));
+    scans.push_back(std::move(scan));
   }
   return scans;
 }
 
 Result<Diagnosis> diagnose_dir(const std::string& dir) {
-  auto scans = scan_all(dir);
-  if (!scans) return scans.error();
-  return diagnose(dir, *scans);
+  NEXUM_ASSIGN_OR_RETURN(std::vector<WalFileScan> scans, scan_all(dir));
+  return diagnose(dir, scans);
 }
 
 }  // namespace
@@ -200,9 +198,8 @@ std::string WalDamageReport::describe() const {
 }
 
 Result<WalDamageReport> inspect_write_ahead_log(const std::string& dir) {
-  auto d = diagnose_dir(dir);
-  if (!d) return d.error();
-  return std::move(d->report);
+  NEXUM_ASSIGN_OR_RETURN(Diagnosis d, diagnose_dir(dir));
+  return std::move(d.report);
 }
 
 Result<WalDamageReport> recover_write_ahead_log(const std::string& dir) {
@@ -279,9 +276,7 @@ Status verify_live_wal(rocksdb::DB* db, const std::string& dir, std::uint32_t lo
       if (f->Type() == rocksdb::kAliveLogFile) live.emplace_back(f->LogNumber(), dir + f->PathName());
     }
   } else if (s.IsNotSupported()) {  // a read-only (secondary) instance: every log file of the directory
-    auto all = list_wal_files(dir);
-    if (!all) return all.error();
-    live = std::move(*all);
+    NEXUM_ASSIGN_OR_RETURN(live, list_wal_files(dir));
   } else {
     return to_status(s, "listing the write-ahead log");
   }

@@ -78,12 +78,8 @@ Result<RecordedEvent> EventView::to_recorded() const {
   e.version = std::string(envelope.version);
   e.entity_type = std::string(envelope.entity_type);
   e.entity_id = std::string(envelope.entity_id);
-  auto data = parse_object(envelope.data_json, "data");
-  if (!data) return data.error();
-  e.data = std::move(data).value();
-  auto metadata = parse_object(envelope.metadata_json, "metadata");
-  if (!metadata) return metadata.error();
-  e.metadata = std::move(metadata).value();
+  NEXUM_ASSIGN_OR_RETURN(e.data, parse_object(envelope.data_json, "data"));
+  NEXUM_ASSIGN_OR_RETURN(e.metadata, parse_object(envelope.metadata_json, "metadata"));
   return r;
 }
 
@@ -120,9 +116,8 @@ Result<std::vector<RecordedEvent>> EventStore::read_all(std::int64_t from_positi
                                                         const EventFilter& filter) {
   std::vector<RecordedEvent> out;
   Status s = scan_log(from_position, limit, filter, [&](const EventView& e) -> Status {
-    auto r = e.to_recorded();
-    if (!r) return r.error();
-    out.push_back(std::move(r).value());
+    NEXUM_ASSIGN_OR_RETURN(RecordedEvent r, e.to_recorded());
+    out.push_back(std::move(r));
     return Status();
   });
   if (!s.ok()) return s;
