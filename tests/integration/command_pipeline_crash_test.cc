@@ -1,7 +1,8 @@
 // kill -9 of the process consuming commands, mid-stream, many times: the
 // mock Kafka cluster lives in this (parent) process; each child is this
-// binary re-executed (testing::spawn_self) running the store, the handler,
-// the pipelined consumer and the outbox relay until it is killed. After
+// binary re-executed (testing::spawn_self) running the composition root
+// (service::System: the store, the handler, its pipelined command intake
+// and the outbox relay) until it is killed. After
 // every kill, no committed offset is ahead of a command without a durable
 // outcome; at the end every command has exactly one outcome, every balance
 // is exact, and every stored event (each outcome's) is on its event topic
@@ -21,15 +22,14 @@
 
 #include <gtest/gtest.h>
 
-#include "banking/kafka_command_consumer.h"
 #include "banking_test_util.h"
 #include "bus/kafka_mock_cluster.h"
 #include "kafka_test_util.h"
 #include "nexum/json_codec.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/kafka_message.h"
-#include "nexum/outbox_relay.h"
 #include "nexum/topics.h"
+#include "service/system.h"
 #include "torture/topic_tail.h"
 
 namespace nexum {
@@ -58,34 +58,25 @@ int commands() {
   return n != nullptr ? std::atoi(n) : 150 * rounds() + 500;
 }
 
-KafkaEventBusOptions bus_options(const std::string& bootstrap) {
-  KafkaEventBusOptions o = testing::test_bus_options(bootstrap);
-  o.consumer_properties["fetch.wait.max.ms"] = "10";
-  return o;
-}
-
-// The child: runs the command path until it is killed.
+// The child: runs the command path until it is killed — the composition
+// root nexum serve runs (service::System: store, Kafka bus, command intake,
+// outbox relay), without projections and the saga.
 TEST(CommandPipelineCrashChild, RunsUntilKilled) {
   auto env = testing::spawned_env({kEnvData, kEnvBootstrap});
   if (!env) GTEST_SKIP() << "runs only as CommandPipelineCrashTest's child";
-  auto store = EventStore::open((*env)[0]);
-  ASSERT_TRUE(store) << store.error().to_string();
-  const KafkaEventBusOptions options = bus_options((*env)[1]);
-  auto bus = KafkaEventBus::create(options);
-  ASSERT_TRUE(bus);
-  ASSERT_TRUE((*bus)->start().ok());
-  NexumCommandHandler handler(**store, **bus);
-  PipelinedConsumerOptions o;
-  o.topics = {std::string(kTxn)};
-  o.group_id = kGroup;
-  o.max_in_flight = 512;
-  o.commit_interval = 10ms;
-  auto consumer = create_kafka_command_consumer(options, o, handler, **bus);
-  ASSERT_TRUE(consumer);
-  // The outcomes go on to their event topics, from the relay's checkpoint.
-  OutboxRelay relay(**store, **bus);
-  ASSERT_TRUE(relay.start().ok());
-  ASSERT_TRUE((*consumer)->start().ok());
+  service::SystemOptions options;
+  options.data_dir = (*env)[0];
+  options.bus.type = BusType::kKafka;
+  options.bus.bootstrap_servers = (*env)[1];
+  testing::tune_for_mock_cluster(options.bus.kafka_properties, options.bus.kafka_consumer_properties);
+  options.bus.kafka_consumer_properties["fetch.wait.max.ms"] = "10";
+  options.intake.topics = {std::string(kTxn)};
+  options.intake.group_id = kGroup;
+  options.intake.max_in_flight = 512;
+  options.projections = false;
+  options.loan_saga = false;
+  auto system = service::System::start(std::move(options));
+  ASSERT_TRUE(system) << system.error().to_string();
   while (true) std::this_thread::sleep_for(1s);
 }
 
