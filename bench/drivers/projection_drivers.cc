@@ -15,6 +15,7 @@
 #include <rocksdb/db.h>
 #include <boost/json/object.hpp>
 
+#include "drivers/append_window.h"
 #include "nexum/projection_builtins.h"
 #include "nexum/projection_engine.h"
 #include "nexum/store.h"
@@ -256,22 +257,9 @@ Status fill(const std::string& dir, std::int64_t events) {
   }
   std::fprintf(stderr, "filling %s with %lld banking events...\n", dir.c_str(), static_cast<long long>(events));
   BankingWorkload workload;
-  std::vector<std::future<Result<AppendResult>>> inflight;
-  for (std::int64_t n = 0; n < events;) {
-    inflight.push_back(store->append_future(workload.next(&n)));
-    if (inflight.size() >= 256) {
-      for (auto& f : inflight) {
-        auto r = f.get();
-        if (!r) return r.error();
-      }
-      inflight.clear();
-    }
-  }
-  for (auto& f : inflight) {
-    auto r = f.get();
-    if (!r) return r.error();
-  }
-  return Status();
+  AppendWindow window(*store, 256);
+  for (std::int64_t n = 0; n < events;) NEXUM_RETURN_IF_ERROR(window.append(workload.next(&n)));
+  return window.drain();
 }
 
 // Raw RocksDB iteration over the log column family, touching every value.

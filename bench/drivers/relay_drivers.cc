@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bus/kafka_mock_cluster.h"
+#include "drivers/append_window.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/kafka_message.h"
 #include "nexum/outbox_relay.h"
@@ -21,7 +21,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 Status fill(EventStore& store, std::int64_t events) {
-  std::vector<std::future<Result<AppendResult>>> inflight;
+  AppendWindow window(store, 64);
   for (std::int64_t i = store.last_position(); i < events;) {
     std::string account = "acc_" + std::to_string((i / 50) % 10000);
     std::vector<StreamAppend> a(1);
@@ -35,20 +35,9 @@ Status fill(EventStore& store, std::int64_t events) {
                                                {"description", std::string(120, 'x')}},
                                               {{"correlation_id", "bench"}}, SystemClock::instance()));
     }
-    inflight.push_back(store.append_future(std::move(a)));
-    if (inflight.size() >= 64) {
-      for (auto& f : inflight) {
-        auto r = f.get();
-        if (!r) return r.error();
-      }
-      inflight.clear();
-    }
+    NEXUM_RETURN_IF_ERROR(window.append(std::move(a)));
   }
-  for (auto& f : inflight) {
-    auto r = f.get();
-    if (!r) return r.error();
-  }
-  return Status();
+  return window.drain();
 }
 
 struct RawProducer {

@@ -14,6 +14,7 @@
 #include <rocksdb/write_batch.h>
 #include <boost/json.hpp>
 
+#include "drivers/append_window.h"
 #include "nexum/decimal.h"
 #include "nexum/json_fields.h"
 #include "nexum/store.h"
@@ -254,25 +255,15 @@ Result<std::vector<BenchRow>> run_replay_bench(const ReplayBenchOptions& o) {
     if (have < o.events) {
       filled_now = true;
       std::fprintf(stderr, "filling %s with %lld events...\n", o.dir.c_str(), static_cast<long long>(o.events - have));
-      std::vector<std::future<Result<AppendResult>>> inflight;
+      AppendWindow window(*store, 64);
       for (std::int64_t i = have; i < o.events;) {
         int account = static_cast<int>((i / 100) % o.accounts);
         std::vector<StreamAppend> a(1);
         a[0].stream = "account-acc_" + std::to_string(account);
         for (int j = 0; j < 100 && i < o.events; ++j, ++i) a[0].events.push_back(banking_event(account, i, 300));
-        inflight.push_back(store->append_future(std::move(a)));
-        if (inflight.size() >= 64) {
-          for (auto& f : inflight) {
-            auto r = f.get();
-            if (!r) return r.error();
-          }
-          inflight.clear();
-        }
+        NEXUM_RETURN_IF_ERROR(window.append(std::move(a)));
       }
-      for (auto& f : inflight) {
-        auto r = f.get();
-        if (!r) return r.error();
-      }
+      NEXUM_RETURN_IF_ERROR(window.drain());
     }
   }
   auto opened = store::RocksEventStore::open_rocks(o.dir, {});
