@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <exception>
 #include <string>
 #include <utility>
@@ -224,11 +225,19 @@ class EnvelopeHandler {
   // 111111111311110e27 and 1.1111111131111E41, one number, became two
   // doubles, so an event changed each time it was decoded and re-encoded
   // (found by the json_decode fuzz target). The text is read again with
-  // std::from_chars, which rounds correctly; out of range keeps Boost's value.
+  // std::from_chars, which rounds correctly. A number beyond a double's range
+  // (1e400) is refused: Boost reads it as infinity, which no JSON can carry,
+  // so the event would not survive its own re-encoding.
   bool on_double(double d, json::string_view s, json::error_code& ec) {
     num_buf_.append(s.data(), s.size());
     double exact = d;
-    std::from_chars(num_buf_.data(), num_buf_.data() + num_buf_.size(), exact);
+    std::from_chars(num_buf_.data(), num_buf_.data() + num_buf_.size(), exact);  // out of range: keeps d
+    if (!std::isfinite(exact)) {
+      const std::string text = printable(num_buf_);
+      num_buf_.clear();
+      if (capture_depth_ == 0) return scalar_error(ec, "a number");
+      return fail(ec, field_error(field_, "number " + text + " is beyond the range of a double"));
+    }
     num_buf_.clear();
     if (capture_depth_ > 0) {
       st_.push_double(exact);

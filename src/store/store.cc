@@ -3,6 +3,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "core/json_internal.h"
 #include "nexum/store.h"
 #include "store/rocks_event_store.h"
 
@@ -35,11 +36,11 @@ Status validate_stream_id(std::string_view stream) {
   if (stream.size() > 512) return Status::invalid_argument("stream: longer than 512 bytes");
   auto dash = stream.find('-');
   if (dash == std::string_view::npos || dash == 0 || dash + 1 == stream.size()) {
-    return Status::invalid_argument("stream: '" + std::string(stream) + "' is not '{category}-{id}'");
+    return Status::invalid_argument("stream: '" + json_internal::printable(stream) + "' is not '{category}-{id}'");
   }
   for (char c : stream) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return Status::invalid_argument("stream: control character in '" + std::string(stream) + "'");
+      return Status::invalid_argument("stream: control character in '" + json_internal::printable(stream) + "'");
     }
   }
   return Status();

@@ -506,6 +506,10 @@ TEST(JsonCodecTest, BadInputsAreInvalidArgumentNamingTheField) {
       {"trailing comma", valid.substr(0, valid.size() - 1) + ",}", "json", ""},
       {"single quotes", "{'event_id':'x'}", "json", ""},
       {"nesting too deep in data", R"({"data":)" + deep + "}", "data", "deeper"},
+      {"number beyond a double in data", envelope_with("data", R"({"a":[1,{"b":-2e400}]})"), "data",
+       "number -2e400 is beyond the range of a double"},
+      {"number beyond a double in metadata", envelope_with("metadata", R"({"n":11111111131e111127})"), "metadata",
+       "beyond the range of a double"},
   };
   for (const BadInput& c : table) {
     Result<EventSchema> e = decode_event_json(c.json);
