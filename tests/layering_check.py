@@ -21,9 +21,9 @@ BELOW = {
     "projections": {"core", "store"},
     "sagas": {"core", "store", "bus"},  # issues its commands through an EventBus
     "banking": {"core", "store", "bus", "projections", "sagas"},
-    "service": {"core", "store", "bus", "projections", "sagas", "banking"},
     "cluster": {"core", "store", "bus", "projections", "sagas", "banking"},
-    "http": {"core", "store", "bus", "projections", "sagas", "banking", "service"},
+    "service": {"core", "store", "bus", "projections", "sagas", "banking", "cluster"},
+    "http": {"core", "store", "bus", "projections", "sagas", "banking", "cluster", "service"},
     "cli": {"core", "store", "bus", "projections", "sagas", "banking", "service", "http", "cluster", "drivers"},
 }
 

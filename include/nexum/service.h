@@ -29,6 +29,22 @@
 
 namespace nexum {
 
+// Cluster mode (`nexum serve --cluster`, doc/cluster.md): the service is one
+// node of a cluster on Kafka, serving GET /cluster, /health and
+// /streams/{stream} (doc/cluster.md §5). Value type.
+struct ClusterServiceOptions {
+  // On: every other option but data_dir, http, serve_http and token is unused.
+  bool enabled = false;
+  std::string bootstrap_servers;  // Required.
+  std::string node_id;            // Required.
+  std::string topic_prefix;       // Default: none.
+  // The consumer group's session timeout. Default: 10 s.
+  std::chrono::milliseconds session_timeout{10000};
+  // The HTTP address other nodes name for this one ("host:port"). Default:
+  // the bound address (the host's name when bound to a wildcard address).
+  std::string advertised_http;
+};
+
 struct ServiceOptions {
   // The store directory. Required.
   std::string data_dir;
@@ -51,6 +67,8 @@ struct ServiceOptions {
   CommandHandlerOptions::UnknownFields unknown_fields = CommandHandlerOptions::UnknownFields::kWarn;
   // Kafka lag/reachability probes give up after this. Default: 2 s.
   std::chrono::milliseconds kafka_probe_timeout{2000};
+  // Cluster mode. Default: off.
+  ClusterServiceOptions cluster;
 };
 
 // Reads a JSON config file (keys: doc/http_api.md, "Configuration") into
@@ -82,6 +100,11 @@ class NexumService {
   // stops the bus and closes the store. Idempotent; returns the first error.
   Status stop();
 
+  // Not OK once the service cannot go on (cluster mode: a changelog write
+  // or a takeover failed; the caller stops it so the group hands its shards
+  // on). OK otherwise.
+  Status health() const;
+
   // The admin API without the network (what the HTTP server calls).
   HttpResponse handle(const HttpRequest& request);
 
@@ -91,7 +114,8 @@ class NexumService {
   // another switch runs; Unavailable when the new bus cannot start.
   Status configure_bus(const BusConfig& config);
 
-  // The store, for tests and embedding hosts (owned by the service).
+  // The store, for tests and embedding hosts (owned by the service). Not in
+  // cluster mode.
   EventStore& store();
   // The bus the relay publishes to now. Holding the pointer keeps a bus
   // alive after a switch (tests read what an old InMemoryEventBus received).

@@ -11,10 +11,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
-#include "cluster/cluster_node.h"
-#include "cluster/cluster_status_json.h"
 #include "cluster/cluster_topics.h"
-#include "nexum/http_server.h"
+#include "nexum/service.h"
 
 namespace nexum::cli {
 
@@ -37,46 +35,34 @@ int run_cluster_serve(const ClusterServeArgs& args) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  cluster::ClusterOptions options;
-  options.bootstrap_servers = args.kafka;
+  // The composition root builds the node (service::System in cluster mode)
+  // and NexumService its admin API (doc/cluster.md §5).
+  ServiceOptions options;
   options.data_dir = args.data;
-  options.node_id = args.node_id;
-  options.topic_prefix = args.topic_prefix;
-  if (args.session_timeout_ms > 0) options.session_timeout = std::chrono::milliseconds(args.session_timeout_ms);
-  auto node = cluster::ClusterNode::start(options);
-  if (!node) {
-    std::fprintf(stderr, "serve --cluster: %s\n", node.error().to_string().c_str());
-    return 1;
-  }
-  const cluster::ClusterStatus first = (*node)->status();
-  std::printf("cluster node %s: %d shards, group %s\n", first.node_id.c_str(), first.shard_count, first.group.c_str());
-  // GET /cluster and GET /health (doc/cluster.md §5); no other endpoint in cluster mode yet.
-  std::unique_ptr<HttpServer> http;
-  if (!args.http.empty()) {
+  options.cluster.enabled = true;
+  options.cluster.bootstrap_servers = args.kafka;
+  options.cluster.node_id = args.node_id;
+  options.cluster.topic_prefix = args.topic_prefix;
+  options.cluster.advertised_http = args.advertise_http;
+  if (args.session_timeout_ms > 0) options.cluster.session_timeout = std::chrono::milliseconds(args.session_timeout_ms);
+  options.serve_http = !args.http.empty();
+  if (options.serve_http) {
     auto address = parse_http_address(args.http);
     if (!address) {
       std::fprintf(stderr, "serve --cluster: --http: %s\n", address.error().message().c_str());
       return 2;
     }
-    HttpServerOptions http_options;
-    http_options.host = address->first;
-    http_options.port = address->second;
-    cluster::ClusterNode* n = node->get();
-    auto server = HttpServer::start(http_options, [n](const HttpRequest& request) {
-      if (request.method != "GET") return HttpResponse::error(405, "cluster mode serves GET /cluster and GET /health");
-      if (request.path == "/cluster") return HttpResponse::json(200, cluster::cluster_status_json(n->status()));
-      if (request.path == "/health") {
-        Status h = n->health();
-        return h.ok() ? HttpResponse::json(200, R"({"status":"ok"})") : HttpResponse::error(503, h.to_string());
-      }
-      return HttpResponse::error(404, "cluster mode serves GET /cluster and GET /health");
-    });
-    if (!server) {
-      std::fprintf(stderr, "serve --cluster: --http: %s\n", server.error().to_string().c_str());
-      return 1;
-    }
-    http = std::move(server).value();
-    std::printf("listening on http://%s:%u\n", http_options.host.c_str(), static_cast<unsigned>(http->port()));
+    options.http.host = address->first;
+    options.http.port = address->second;
+  }
+  auto node = NexumService::start(options);
+  if (!node) {
+    std::fprintf(stderr, "serve --cluster: %s\n", node.error().to_string().c_str());
+    return 1;
+  }
+  std::printf("cluster node %s: group %snexum.cluster\n", args.node_id.c_str(), args.topic_prefix.c_str());
+  if (options.serve_http) {
+    std::printf("listening on http://%s:%u\n", options.http.host.c_str(), static_cast<unsigned>((*node)->http_port()));
   }
   std::fflush(stdout);
 
@@ -95,8 +81,8 @@ int run_cluster_serve(const ClusterServeArgs& args) {
       break;
     }
   }
-  if (http) http->stop();
-  (*node)->stop();
+  Status stopped = (*node)->stop();
+  if (!stopped.ok()) spdlog::warn("nexum serve --cluster: stopping: {}", stopped.to_string());
   return exit_code;
 }
 

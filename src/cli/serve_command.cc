@@ -149,6 +149,8 @@ void register_serve_command(CLI::App& app) {
   sub->add_option("--node-id", args->cluster_args.node_id, "With --cluster: this node's id");
   sub->add_option("--topic-prefix", args->cluster_args.topic_prefix,
                   "With --cluster: prefix of every topic and the group");
+  sub->add_option("--advertise-http", args->cluster_args.advertise_http,
+                  "With --cluster: the host:port other nodes name for this one (default: the --http address)");
   sub->add_option("--session-timeout-ms", args->cluster_args.session_timeout_ms,
                   "With --cluster: consumer-group session timeout (default 10000)");
   sub->callback([args] { set_exit_code(run_serve(*args)); });

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -152,6 +153,17 @@ class ShardRuntime {
   void forget_committed() {
     std::lock_guard lock(mu_);
     committed_.clear();
+  }
+
+  bool serving() const { return std::string_view(state_.load()) == "serving"; }
+
+  Status read(const std::function<void(EventStore&)>& read) const {
+    const std::string_view state = state_.load();
+    if (state != "serving") {
+      return Status::unavailable("shard " + std::to_string(shard_) + " is " + std::string(state) + " on this node");
+    }
+    read(replica_->store());
+    return Status();
   }
 
   ShardStatus status() const {
@@ -370,6 +382,26 @@ class ClusterNodeCore {
   Status start();
   void stop();
   ClusterStatus status() const;
+  int shard_count() const { return shard_count_; }
+  const std::string& node_id() const { return options_.node_id; }
+  std::vector<int> serving_shards() const {
+    std::vector<int> out;
+    std::lock_guard lock(shards_mu_);
+    for (const auto& [shard, runtime] : shards_) {
+      if (runtime->serving()) out.push_back(shard);
+    }
+    return out;
+  }
+  Status read_shard(int shard, const std::function<void(EventStore&)>& read) const {
+    std::lock_guard lock(shards_mu_);  // no handover erases the shard meanwhile
+    auto it = shards_.find(shard);
+    if (it == shards_.end()) return Status::not_found("shard " + std::to_string(shard) + " is not owned by this node");
+    return it->second->read(read);
+  }
+  Result<std::vector<GroupMember>> members(std::chrono::milliseconds timeout) const {
+    if (rk_ == nullptr) return Status::unavailable("the node is not running");
+    return group_members(rk_, topics_.group, timeout);
+  }
   Status health() const {
     std::lock_guard lock(failure_mu_);
     return failure_;
@@ -671,7 +703,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
   if (options.node_id.empty()) return Status::invalid_argument("node_id: required");
   KafkaEventBusOptions bus;
   bus.bootstrap_servers = options.bootstrap_servers;
-  bus.client_id = "nexum-node-" + options.node_id;
+  bus.client_id = node_client_id(options.node_id, options.http_address);
   const ClusterTopics topics(options.topic_prefix);
   NEXUM_ASSIGN_OR_RETURN(std::unique_ptr<ChangelogWriter> writer, ChangelogWriter::create(bus));
   // The shard count is the changelog's partition count; every command topic must match it.
@@ -708,5 +740,14 @@ ClusterNode::~ClusterNode() { stop(); }
 void ClusterNode::stop() { core_->stop(); }
 ClusterStatus ClusterNode::status() const { return core_->status(); }
 Status ClusterNode::health() const { return core_->health(); }
+const std::string& ClusterNode::node_id() const { return core_->node_id(); }
+int ClusterNode::shard_count() const { return core_->shard_count(); }
+std::vector<int> ClusterNode::serving_shards() const { return core_->serving_shards(); }
+Status ClusterNode::read_shard(int shard, const std::function<void(EventStore&)>& read) const {
+  return core_->read_shard(shard, read);
+}
+Result<std::vector<GroupMember>> ClusterNode::members(std::chrono::milliseconds timeout) const {
+  return core_->members(timeout);
+}
 
 }  // namespace nexum::cluster

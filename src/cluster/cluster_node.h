@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "cluster/shard_restorer.h"
 #include "nexum/kafka_bus.h"
 #include "nexum/status.h"
+#include "nexum/store.h"
 
 namespace nexum::cluster {
 
@@ -34,6 +36,11 @@ struct ClusterOptions {
   // Commands taken and not yet handled, per shard; beyond this the shard's
   // partitions pause until half are done. Default: 4096.
   std::size_t max_queued_per_shard = 4096;
+  // This node's HTTP address "host:port" as other nodes and clients reach
+  // it, advertised to the group in the client id (node_client_id); a node
+  // answering a read for a shard it does not own names its owner's address.
+  // Default: none.
+  std::string http_address;
 };
 
 // The topic names a cluster with `prefix` uses.
@@ -91,6 +98,17 @@ class ClusterNode {
   // reach the changelog, commits, leaves the group, closes the shard stores.
   void stop();
   ClusterStatus status() const;
+  const std::string& node_id() const;
+  int shard_count() const;
+  // The shards this node serves now (taken over and restored), ascending.
+  std::vector<int> serving_shards() const;
+  // Runs `read` on the store of `shard` while the shard cannot be handed
+  // over (keep it short: the consumer waits for it). NotFound when this node
+  // does not own `shard`; Unavailable while it restores it or after it failed.
+  Status read_shard(int shard, const std::function<void(EventStore&)>& read) const;
+  // The group's members as the coordinator reports them now (node ids and
+  // HTTP addresses parsed). Unavailable when it does not answer in `timeout`.
+  Result<std::vector<GroupMember>> members(std::chrono::milliseconds timeout) const;
   // Not OK once the node cannot go on (a changelog write failed, a takeover
   // failed): the caller stops it and exits; the group hands its shards on.
   Status health() const;

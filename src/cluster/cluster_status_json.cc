@@ -16,7 +16,12 @@ std::string cluster_status_json(const ClusterStatus& status) {
   for (const GroupMember& m : status.members) {
     boost::json::array shards;
     for (int s : m.shards) shards.push_back(s);
-    members.push_back(boost::json::object{{"client_id", m.client_id}, {"host", m.host}, {"shards", std::move(shards)}});
+    members.push_back(
+        boost::json::object{{"node", m.node_id},
+                            {"http", m.http.empty() ? boost::json::value(nullptr) : boost::json::value(m.http)},
+                            {"client_id", m.client_id},
+                            {"host", m.host},
+                            {"shards", std::move(shards)}});
   }
   o["members"] = std::move(members);
   if (!status.members_error.empty()) o["members_error"] = status.members_error;

@@ -8,7 +8,7 @@
 namespace nexum::cluster {
 
 // {"node", "group", "shard_count", "generation", "failure", "commit_failures",
-//  "members": [{"client_id", "host", "shards": [..]}],
+//  "members": [{"node", "http" (null: none advertised), "client_id", "host", "shards": [..]}],
 //  "shards": [{"shard", "state", "epoch": {"generation", "marker_offset"},
 //              "last_position", "commands", "queued",
 //              "restore": {"offset", "target", "records_read", "records_fenced",

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <set>
+#include <string_view>
 
 #include "bus/kafka_config.h"
 
@@ -38,7 +39,35 @@ class Reader {
   std::size_t at_ = 0;
 };
 
+constexpr std::string_view kNodePrefix = "nexum-node-";
+constexpr std::string_view kHttpTag = "_http_";
+
 }  // namespace
+
+std::string node_client_id(const std::string& node_id, const std::string& http) {
+  std::string id = std::string(kNodePrefix) + node_id;
+  const auto colon = http.rfind(':');
+  if (http.empty() || colon == std::string::npos) return id;
+  return id + std::string(kHttpTag) + http.substr(0, colon) + "_" + http.substr(colon + 1);
+}
+
+void parse_node_client_id(GroupMember& member) {
+  member.node_id.clear();
+  member.http.clear();
+  const std::string& id = member.client_id;
+  if (id.rfind(kNodePrefix, 0) != 0) return;
+  std::string rest = id.substr(kNodePrefix.size());
+  const auto tag = rest.rfind(kHttpTag);
+  if (tag != std::string::npos) {
+    const std::string address = rest.substr(tag + kHttpTag.size());
+    const auto underscore = address.rfind('_');
+    if (underscore != std::string::npos && underscore > 0 && underscore + 1 < address.size()) {
+      member.http = address.substr(0, underscore) + ":" + address.substr(underscore + 1);
+      rest.resize(tag);
+    }
+  }
+  member.node_id = rest;
+}
 
 Result<std::vector<int>> assignment_partitions(const void* data, std::size_t size) {
   std::set<int> partitions;
@@ -75,6 +104,7 @@ Result<std::vector<GroupMember>> group_members(rd_kafka_t* rk, const std::string
       GroupMember member;
       member.client_id = mi.client_id != nullptr ? mi.client_id : "";
       member.host = mi.client_host != nullptr ? mi.client_host : "";
+      parse_node_client_id(member);
       Result<std::vector<int>> shards = assignment_partitions(mi.member_assignment, mi.member_assignment_size);
       if (shards) member.shards = std::move(*shards);
       out.push_back(std::move(member));

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "nexum/aggregates.h"
+
 namespace nexum::cluster {
 
 std::uint32_t kafka_murmur2(std::string_view key) {
@@ -37,6 +39,15 @@ std::uint32_t kafka_murmur2(std::string_view key) {
 
 int shard_of(std::string_view key, int shard_count) {
   return static_cast<int>((kafka_murmur2(key) & 0x7fffffffu) % static_cast<std::uint32_t>(shard_count));
+}
+
+std::optional<int> stream_shard(std::string_view stream, int shard_count) {
+  for (std::string_view type : {Customer::kEntityType, Account::kEntityType, Loan::kEntityType}) {
+    if (stream.size() > type.size() + 1 && stream.substr(0, type.size()) == type && stream[type.size()] == '-') {
+      return shard_of(stream.substr(type.size() + 1), shard_count);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace nexum::cluster

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace nexum::cluster {
@@ -15,5 +16,11 @@ std::uint32_t kafka_murmur2(std::string_view key);
 // The partition (= shard) of a non-empty key among `shard_count` partitions:
 // (murmur2(key) & 0x7fffffff) % shard_count. REQUIRES: shard_count > 0.
 int shard_of(std::string_view key, int shard_count);
+
+// The shard of an entity's stream, "{customer|account|loan}-{id}": shard_of(id)
+// (the entity's commands are keyed by its id). nullopt for any other stream
+// (a transaction's, a workflow's): it lives in the shard of the command that
+// made it (the account's), which its name does not tell.
+std::optional<int> stream_shard(std::string_view stream, int shard_count);
 
 }  // namespace nexum::cluster

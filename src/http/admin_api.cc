@@ -94,6 +94,7 @@ HttpResponse route(service::System& system, const AdminAccess& access, AdminCoun
   const bool get = method == "GET";
   const bool post = method == "POST";
   if (!system.running()) return HttpResponse::error(503, "the service is not running");
+  if (cluster::ClusterNode* node = system.cluster()) return route_cluster(*node, request);
   EventStore& store = system.store();
   auto with_projections = [&](auto&& handler) -> HttpResponse {
     ProjectionEngine* projections = system.projections();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bus/kafka_probe.h"
+#include "cluster/cluster_node.h"
 #include "nexum/bus_config.h"
 #include "nexum/command_handler.h"
 #include "nexum/http_server.h"
@@ -44,6 +45,11 @@ struct AdminCounters {
 // stopped.
 HttpResponse route(service::System& system, const AdminAccess& access, AdminCounters& counters,
                    const HttpRequest& request);
+
+// A cluster node's admin API (cluster_routes.cc; doc/cluster.md §5): GET
+// /cluster, /health, /streams/{stream} (421 naming the owner when another
+// node owns the stream's shard).
+HttpResponse route_cluster(cluster::ClusterNode& node, const HttpRequest& request);
 
 // ---- health (admin_api.cc) ----
 HttpResponse handle_health();

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -45,7 +46,27 @@ service::SystemOptions system_options(const ServiceOptions& o) {
   s.relay.checkpoint_interval = o.relay_checkpoint_interval;
   s.commands.unknown_fields = o.unknown_fields;
   s.kafka_probe_timeout = o.kafka_probe_timeout;
+  if (o.cluster.enabled) {
+    cluster::ClusterOptions c;
+    c.bootstrap_servers = o.cluster.bootstrap_servers;
+    c.node_id = o.cluster.node_id;
+    c.topic_prefix = o.cluster.topic_prefix;
+    c.session_timeout = o.cluster.session_timeout;
+    c.http_address = o.cluster.advertised_http;
+    s.cluster = std::move(c);
+  }
   return s;
+}
+
+// The address other nodes reach this one at: the bound one, the host's name
+// for a wildcard address.
+std::string advertised_http(const std::string& host, std::uint16_t port) {
+  std::string h = host;
+  if (h.empty() || h == "0.0.0.0" || h == "::" || h == "[::]") {
+    char name[256] = {};
+    h = ::gethostname(name, sizeof name - 1) == 0 && name[0] != '\0' ? name : "localhost";
+  }
+  return h + ":" + std::to_string(port);
 }
 
 }  // namespace
@@ -55,13 +76,30 @@ class NexumService::Impl {
   explicit Impl(const ServiceOptions& options) : access_{options.token, options.dev_mode} {}
 
   Status start(const ServiceOptions& o) {
+    if (o.cluster.enabled) return start_cluster_node(o);
     NEXUM_ASSIGN_OR_RETURN(system_, service::System::start(system_options(o)));
+    ready_ = system_.get();
     if (o.serve_http) {
       NEXUM_ASSIGN_OR_RETURN(http_, HttpServer::start(o.http, [this](const HttpRequest& r) { return handle(r); }));
     }
     spdlog::info("nexum serve: store {} (last position {}), bus {}, http {}", o.data_dir,
                  system_->store().last_position(), bus_type_name(o.bus.type),
                  http_ ? http_->host() + ":" + std::to_string(http_->port()) : std::string("off"));
+    return Status();
+  }
+
+  // Cluster mode: the HTTP server first (its address is advertised to the
+  // group when the node joins; requests before then are answered 503).
+  Status start_cluster_node(const ServiceOptions& o) {
+    service::SystemOptions s = system_options(o);
+    if (o.serve_http) {
+      NEXUM_ASSIGN_OR_RETURN(http_, HttpServer::start(o.http, [this](const HttpRequest& r) { return handle(r); }));
+      if (s.cluster->http_address.empty()) s.cluster->http_address = advertised_http(http_->host(), http_->port());
+    }
+    NEXUM_ASSIGN_OR_RETURN(system_, service::System::start(std::move(s)));
+    ready_ = system_.get();
+    spdlog::info("nexum serve --cluster: node {}, data {}, http {}", o.cluster.node_id, o.data_dir,
+                 http_ ? system_->options().cluster->http_address : std::string("off"));
     return Status();
   }
 
@@ -80,10 +118,13 @@ class NexumService::Impl {
   }
 
   HttpResponse handle(const HttpRequest& request) {
-    return http_internal::route(*system_, access_, counters_, request);
+    service::System* system = ready_.load();
+    if (system == nullptr) return HttpResponse::error(503, "the service is starting");
+    return http_internal::route(*system, access_, counters_, request);
   }
 
   std::unique_ptr<service::System> system_;
+  std::atomic<service::System*> ready_{nullptr};  // system_ once started (the HTTP server may run before)
   std::unique_ptr<HttpServer> http_;
 
  private:
@@ -110,6 +151,9 @@ NexumService::~NexumService() { impl_->stop().ignore_error(); }
 
 std::uint16_t NexumService::http_port() const { return impl_->http_ ? impl_->http_->port() : 0; }
 Status NexumService::stop() { return impl_->stop(); }
+Status NexumService::health() const {
+  return impl_->system_ ? impl_->system_->health() : Status::unavailable("not started");
+}
 HttpResponse NexumService::handle(const HttpRequest& request) { return impl_->handle(request); }
 Status NexumService::configure_bus(const BusConfig& config) { return impl_->system_->configure_bus(config); }
 EventStore& NexumService::store() { return impl_->system_->store(); }

@@ -25,6 +25,12 @@ Result<std::unique_ptr<System>> System::start(SystemOptions options) {
 
 Status System::start_parts() {
   const SystemOptions& o = options_;
+  if (o.cluster) {
+    cluster::ClusterOptions node = *o.cluster;
+    node.data_dir = o.data_dir;
+    NEXUM_ASSIGN_OR_RETURN(cluster_, cluster::ClusterNode::start(node));
+    return Status();
+  }
   StoreOptions store_options;
   store_options.durability = o.durability;
   NEXUM_ASSIGN_OR_RETURN(store_, EventStore::open(o.data_dir, store_options));
@@ -83,6 +89,10 @@ Status System::stop() {
       if (first.ok()) first = s;
     }
   };
+  if (cluster_) {
+    cluster_->stop();  // hands the shards over: outcomes in the changelog, offsets committed
+    cluster_.reset();
+  }
   if (buses_) {
     buses_->close();          // a switch in progress finishes; no later one starts
     buses_->stop_commands();  // Kafka: started commands' outcomes durable, offsets committed

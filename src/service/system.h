@@ -4,12 +4,16 @@
 // built-in projections and the loan saga — in one defined order. `nexum
 // serve` (NexumService, with the HTTP admin API on top), `nexum demo` and
 // `nexum bench commands` all run it. Order and ownership: doc/architecture.md §2.
+// In cluster mode (SystemOptions::cluster: `nexum serve --cluster`, `nexum
+// bench cluster`) it builds one cluster node instead (doc/cluster.md).
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "cluster/cluster_node.h"
 #include "core/mutex.h"
 #include "nexum/bus.h"
 #include "nexum/bus_config.h"
@@ -53,6 +57,12 @@ struct SystemOptions {
   const Clock* saga_clock = nullptr;
   // Kafka lag/reachability probes give up after this. Default: 2 s.
   std::chrono::milliseconds kafka_probe_timeout{2000};
+  // Cluster mode: when set, the system is one node of a cluster on Kafka
+  // (cluster::ClusterNode, a store per owned shard under data_dir/shards;
+  // its data_dir is this data_dir) and nothing else is built: no single
+  // store, bus, relay, handler, projections or saga (doc/cluster.md §7), so
+  // every accessor but cluster() is unusable. Default: none (one node).
+  std::optional<cluster::ClusterOptions> cluster;
 };
 
 // Thread-safe. The accessors' parts live until stop() (which destroys
@@ -82,6 +92,11 @@ class System {
   Status configure_bus(const BusConfig& config);
 
   const SystemOptions& options() const { return options_; }
+  // The cluster node in cluster mode; nullptr otherwise.
+  cluster::ClusterNode* cluster() { return cluster_.get(); }
+  // Not OK once the system cannot go on: in cluster mode the node's
+  // health() (a changelog write or a takeover failed); OK otherwise.
+  Status health() const { return cluster_ ? cluster_->health() : Status(); }
   // The store itself (owned).
   EventStore& store() { return *store_; }
   // The store as the handler appends to it: times every append (/metrics).
@@ -116,6 +131,7 @@ class System {
   std::unique_ptr<ProjectionEngine> projections_;
   std::unique_ptr<LoanApplicationSaga> saga_;
   std::unique_ptr<SagaEngine> saga_engine_;
+  std::unique_ptr<cluster::ClusterNode> cluster_;  // cluster mode: the only part
 
   mutable Mutex stop_mu_;
   bool stopped_ NEXUM_GUARDED_BY(stop_mu_) = false;

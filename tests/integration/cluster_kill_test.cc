@@ -589,6 +589,9 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
   // GET /cluster on every node: the group's members and the shards each
   // serves agree, and every shard is served by exactly one node.
   bool agreed = false;
+  std::string read_stream;  // a stream read from its owner over HTTP
+  int read_shard = -1;
+  object read_reply;
   std::string last_views;
   for (int attempt = 0; attempt < 60 && !agreed; ++attempt) {
     std::map<int, int> served;  // shard → nodes serving it
@@ -616,6 +619,35 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
       }
       EXPECT_EQ(members.size(), static_cast<std::size_t>(kNodes)) << *member_views.begin();
       EXPECT_EQ(shards_of_members.size(), static_cast<std::size_t>(kShards)) << *member_views.begin();
+      // A stream read goes to the node owning the stream's shard: on any other
+      // node it is 421 naming the owner (node id, HTTP address, also as
+      // headers); the owner answers it (compared with the changelog below).
+      for (const auto& m : members) {
+        const object& owner = m.as_object();
+        if (owner.at("shards").as_array().empty()) continue;
+        const int shard = static_cast<int>(owner.at("shards").as_array().front().as_int64());
+        const std::string node(owner.at("node").as_string());
+        ASSERT_TRUE(owner.at("http").is_string()) << boost::json::serialize(owner);
+        const std::string http(owner.at("http").as_string());
+        read_stream = "account-" + accounts[shard].front();
+        read_shard = shard;
+        for (auto& other : nodes_) {
+          if (std::to_string(other->id()) == node) continue;
+          testing::Reply r = testing::http_call(other->http_port(), "GET", "/streams/" + read_stream + "?limit=1000");
+          ASSERT_EQ(r.status, 421) << "node " << other->id() << " answered a read of " << read_stream << " (shard "
+                                   << shard << ", owned by node " << node << "): " << r.body;
+          EXPECT_EQ(r.headers["nexum-owner-node"], node);
+          EXPECT_EQ(r.headers["nexum-owner-http"], http);
+          EXPECT_EQ(r.headers["nexum-shard"], std::to_string(shard));
+          EXPECT_EQ(r.json().at("owner").at("node").as_string(), node) << r.body;
+          EXPECT_EQ(r.json().at("owner").at("http").as_string(), http) << r.body;
+        }
+        const std::uint16_t owner_port = static_cast<std::uint16_t>(std::stoi(http.substr(http.rfind(':') + 1)));
+        testing::Reply r = testing::http_call(owner_port, "GET", "/streams/" + read_stream + "?limit=1000");
+        ASSERT_EQ(r.status, 200) << "the owner, node " << node << ", at " << http << ": " << r.body;
+        read_reply = r.json().as_object();
+        break;
+      }
     } else {
       std::this_thread::sleep_for(500ms);
     }
@@ -689,6 +721,27 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
   }
   EXPECT_EQ(total, deposits - withdrawals) << "money is not conserved";
   EXPECT_EQ(balance.size(), pairs.size());
+
+  // The stream its owner served over HTTP equals the changelog's.
+  {
+    ASSERT_FALSE(read_stream.empty()) << "no stream was read over HTTP";
+    std::vector<std::string> changelog_events, served_events;
+    for (const Outcome& o : shards[read_shard].outcomes) {
+      for (const Event& e : o.events) {
+        if (e.stream == read_stream) {
+          changelog_events.push_back(std::to_string(e.version) + "@" + std::to_string(e.position) + " " + e.event_id);
+        }
+      }
+    }
+    for (const auto& v : read_reply.at("events").as_array()) {
+      const object& e = v.as_object();
+      served_events.push_back(std::to_string(e.at("stream_version").as_int64()) + "@" +
+                              std::to_string(e.at("global_position").as_int64()) + " " +
+                              std::string(e.at("event").at("event_id").as_string()));
+    }
+    EXPECT_FALSE(changelog_events.empty());
+    EXPECT_EQ(served_events, changelog_events) << "GET /streams/" << read_stream << " on its owner";
+  }
 
   // 3. Every shard's store, as its last owner left it, equals the changelog.
   std::int64_t events_checked = 0;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "cluster/changelog_record.h"
+#include "cluster/group_members.h"
 #include "cluster/shard_partitioner.h"
 
 namespace nexum::cluster {
@@ -28,6 +29,37 @@ TEST(ShardPartitionerTest, ShardIsThePositiveHashModuloTheShardCount) {
     EXPECT_GE(s, 0);
     EXPECT_LT(s, n);
   }
+}
+
+TEST(ShardPartitionerTest, AnEntitysStreamIsInItsIdsShardOtherStreamsAreNotNamed) {
+  EXPECT_EQ(stream_shard("account-acc_000123", 12), shard_of("acc_000123", 12));
+  EXPECT_EQ(stream_shard("customer-c7", 64), shard_of("c7", 64));
+  EXPECT_EQ(stream_shard("loan-l-9", 5), shard_of("l-9", 5));
+  // A transaction lives in its account's shard, which its name does not tell.
+  EXPECT_EQ(stream_shard("transaction-t1", 12), std::nullopt);
+  EXPECT_EQ(stream_shard("account-", 12), std::nullopt);
+  EXPECT_EQ(stream_shard("accounts-x", 12), std::nullopt);
+}
+
+TEST(GroupMembersTest, ANodesClientIdCarriesItsHttpAddressBothWays) {
+  GroupMember m;
+  m.client_id = node_client_id("2", "127.0.0.1:39121");
+  EXPECT_EQ(m.client_id, "nexum-node-2_http_127.0.0.1_39121");
+  parse_node_client_id(m);
+  EXPECT_EQ(m.node_id, "2");
+  EXPECT_EQ(m.http, "127.0.0.1:39121");
+  m.client_id = node_client_id("eu-west_a", "node-7.bank.example:8080");
+  parse_node_client_id(m);
+  EXPECT_EQ(m.node_id, "eu-west_a");
+  EXPECT_EQ(m.http, "node-7.bank.example:8080");
+  m.client_id = node_client_id("3", "");  // no HTTP
+  parse_node_client_id(m);
+  EXPECT_EQ(m.node_id, "3");
+  EXPECT_EQ(m.http, "");
+  m.client_id = "rdkafka";  // not a node
+  parse_node_client_id(m);
+  EXPECT_EQ(m.node_id, "");
+  EXPECT_EQ(m.http, "");
 }
 
 ChangelogRecord outcome(std::int32_t generation, std::int64_t marker_offset, std::int64_t first_position) {
