@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "drivers/cluster_drivers.h"
 #include "drivers/command_drivers.h"
 #include "drivers/projection_drivers.h"
 #include "drivers/relay_drivers.h"
@@ -84,6 +85,26 @@ void register_bench_command(CLI::App& app) {
   c->add_option("--latency-log", commands->latency_log,
                 "Write each command's produce time and latency of the Kafka runs to FILE.max and FILE.half");
   c->callback([commands] { report("nexum bench commands", bench::run_command_bench(*commands)); });
+
+  auto cluster = std::make_shared<bench::ClusterBenchOptions>();
+  CLI::App* cl = bench->add_subcommand(
+      "cluster",
+      "Cluster mode on a real Kafka: commands/s and p99 vs raw produce->consume, failover after kill -9, restore "
+      "from the changelog vs raw consume");
+  cl->add_option("--data", cluster->dir, "Scratch directory (one data directory per node under it)")->required();
+  cl->add_option("--kafka", cluster->kafka,
+                 "Bootstrap servers of a real cluster (\"$(./dev kafka status --bootstrap)\")")
+      ->required();
+  cl->add_option("--nodes", cluster->nodes, "Nodes (default 3)")->check(CLI::Range(1, 3));
+  cl->add_option("--shards", cluster->shards,
+                 "Shards: partitions of every command topic and the changelog (default 12)")
+      ->check(CLI::Range(1, 1000));
+  cl->add_option("--accounts", cluster->accounts, "Accounts (default 1200)");
+  cl->add_option("--commands", cluster->commands, "Measured commands (default 20000)");
+  cl->add_option("--rate", cluster->rate, "Commands/s offered, open loop; 0 = as fast as possible (default 0)");
+  cl->add_option("--failover-rate", cluster->failover_rate, "Commands/s offered during the failover (default 300)");
+  cl->add_option("--session-timeout-ms", cluster->session_timeout_ms, "The group's session timeout (default 6000)");
+  cl->callback([cluster] { report("nexum bench cluster", bench::run_cluster_bench(*cluster)); });
 
   auto projections = std::make_shared<bench::ProjectionBenchOptions>();
   CLI::App* p = bench->add_subcommand("projections", "Rebuild all built-in projections vs raw scan; live lag");
