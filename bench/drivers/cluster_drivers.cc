@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -200,6 +201,51 @@ Result<std::string> http_get(std::uint16_t port, const std::string& path) {
   return reply.substr(body + 4);
 }
 
+// ---- librdkafka clients ----
+
+using Props = std::vector<std::pair<std::string, std::string>>;
+
+// A client on `bootstrap` with `props`; `configure` may set callbacks on the
+// conf. nullptr (the reason on stderr) when it cannot be made.
+rd_kafka_t* new_client(rd_kafka_type_t type, const std::string& bootstrap, const Props& props,
+                       const std::function<void(rd_kafka_conf_t*)>& configure = {}) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  Props all = {{"bootstrap.servers", bootstrap}, {"log_level", "3"}};
+  all.insert(all.end(), props.begin(), props.end());
+  for (const auto& [k, v] : all) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      std::fprintf(stderr, "bench cluster: %s: %s\n", k.c_str(), err);
+    }
+  }
+  if (configure) configure(conf);
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (rk == nullptr) {
+    std::fprintf(stderr, "bench cluster: kafka client: %s\n", err);
+    rd_kafka_conf_destroy(conf);
+  }
+  return rk;
+}
+
+// A consumer (no group membership: assigned) on `bootstrap`.
+rd_kafka_t* new_reader(const std::string& bootstrap, const std::string& name, const Props& props = {}) {
+  Props all = {{"group.id", name}, {"enable.auto.commit", "false"}};
+  all.insert(all.end(), props.begin(), props.end());
+  rd_kafka_t* rk = new_client(RD_KAFKA_CONSUMER, bootstrap, all);
+  if (rk != nullptr) rd_kafka_poll_set_consumer(rk);
+  return rk;
+}
+
+// Assigns `rk` every partition of `topic` from its start.
+void read_from_start(rd_kafka_t* rk, const std::string& topic, int partitions) {
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+}
+
 // ---- the changelog, watched: when each command's outcome landed, by which node ----
 
 struct Arrival {
@@ -213,25 +259,9 @@ struct Arrival {
 class ChangelogWatcher {
  public:
   ChangelogWatcher(const std::string& bootstrap, const std::string& topic, int partitions) {
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{{"bootstrap.servers", bootstrap},
-                                                                               {"group.id", "nexum-bench-watcher"},
-                                                                               {"log_level", "3"},
-                                                                               {"enable.auto.commit", "false"},
-                                                                               {"fetch.wait.max.ms", "10"},
-                                                                               {"fetch.error.backoff.ms", "10"}}) {
-      rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
-    }
-    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    rk_ = new_reader(bootstrap, "nexum-bench-watcher", {{"fetch.wait.max.ms", "10"}, {"fetch.error.backoff.ms", "10"}});
     if (rk_ == nullptr) return;
-    rd_kafka_poll_set_consumer(rk_);
-    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
-    for (int p = 0; p < partitions; ++p) {
-      rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    rd_kafka_assign(rk_, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
+    read_from_start(rk_, topic, partitions);
     thread_ = std::thread([this] { run(); });
   }
   ~ChangelogWatcher() {
@@ -336,20 +366,14 @@ Command make_command(const std::string& topic, std::string key, boost::json::obj
 class Producer {
  public:
   explicit Producer(const std::string& bootstrap) {
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{{"bootstrap.servers", bootstrap},
-                                                                               {"partitioner", "murmur2_random"},
-                                                                               {"enable.idempotence", "true"},
-                                                                               {"linger.ms", "2"},
-                                                                               {"log_level", "3"}}) {
-      rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) static_cast<Producer*>(opaque)->failed_.fetch_add(1);
-    });
-    rd_kafka_conf_set_opaque(conf, this);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    rk_ = new_client(RD_KAFKA_PRODUCER, bootstrap,
+                     {{"partitioner", "murmur2_random"}, {"enable.idempotence", "true"}, {"linger.ms", "2"}},
+                     [this](rd_kafka_conf_t* conf) {
+                       rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+                         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) static_cast<Producer*>(opaque)->failed_.fetch_add(1);
+                       });
+                       rd_kafka_conf_set_opaque(conf, this);
+                     });
   }
   ~Producer() {
     if (rk_ != nullptr) {
@@ -465,29 +489,15 @@ struct ConsumeResult {
 // Reads every partition of `topic` from the start to its current end with
 // one consumer; `parse`: also parses each record's JSON and counts its events.
 Result<ConsumeResult> consume_all(const std::string& bootstrap, const std::string& topic, int partitions, bool parse) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{{"bootstrap.servers", bootstrap},
-                                                                             {"group.id", "nexum-bench-consume"},
-                                                                             {"enable.auto.commit", "false"},
-                                                                             {"log_level", "3"}}) {
-    rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
-  }
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (rk == nullptr) return Status::unavailable(err);
+  rd_kafka_t* rk = new_reader(bootstrap, "nexum-bench-consume");
+  if (rk == nullptr) return Status::unavailable("kafka consumer could not be created");
   std::vector<std::int64_t> high(static_cast<std::size_t>(partitions), 0);
   for (int p = 0; p < partitions; ++p) {
     std::int64_t low = 0;
     rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high[static_cast<std::size_t>(p)], 10000);
   }
   const auto start = Clock::now();
-  rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  rd_kafka_assign(rk, parts);
-  rd_kafka_topic_partition_list_destroy(parts);
+  read_from_start(rk, topic, partitions);
   std::vector<std::int64_t> next(static_cast<std::size_t>(partitions), 0);
   ConsumeResult r;
   auto done = [&] {
@@ -664,23 +674,9 @@ Result<std::vector<BenchRow>> run_cluster_bench(const ClusterBenchOptions& o) {
     std::atomic<bool> stop{false};
     std::atomic<std::size_t> seen{0};
     std::thread consumer([&] {
-      char err[512];
-      rd_kafka_conf_t* conf = rd_kafka_conf_new();
-      for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{{"bootstrap.servers", o.kafka},
-                                                                                 {"group.id", "nexum-bench-raw"},
-                                                                                 {"enable.auto.commit", "false"},
-                                                                                 {"fetch.wait.max.ms", "10"},
-                                                                                 {"log_level", "3"}}) {
-        rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
-      }
-      rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-      rd_kafka_poll_set_consumer(rk);
-      rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(o.shards);
-      for (int p = 0; p < o.shards; ++p) {
-        rd_kafka_topic_partition_list_add(parts, raw_topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-      }
-      rd_kafka_assign(rk, parts);
-      rd_kafka_topic_partition_list_destroy(parts);
+      rd_kafka_t* rk = new_reader(o.kafka, "nexum-bench-raw", {{"fetch.wait.max.ms", "10"}});
+      if (rk == nullptr) return;
+      read_from_start(rk, raw_topic, o.shards);
       while (!stop && seen.load() < measured.size()) {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 50);
         if (m == nullptr) continue;
