@@ -413,6 +413,8 @@ class ClusterNodeCore {
   static void on_commit(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
                         void* opaque);
   void run();
+  // Sets each shard's lag (ShardStatus::lag).
+  void fill_lag(std::vector<ShardStatus>& shards) const;
   void take(rd_kafka_message_t* m);
   void assign(rd_kafka_topic_partition_list_t* partitions);
   void revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
@@ -671,6 +673,41 @@ void ClusterNodeCore::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_k
   }
 }
 
+void ClusterNodeCore::fill_lag(std::vector<ShardStatus>& shards) const {
+  if (rk_ == nullptr || shards.empty()) return;
+  rd_kafka_topic_partition_list_t* next = rd_kafka_topic_partition_list_new(4 * static_cast<int>(shards.size()));
+  for (const ShardStatus& shard : shards) {
+    for (const std::string& t : topics_.commands) rd_kafka_topic_partition_list_add(next, t.c_str(), shard.shard);
+  }
+  rd_kafka_position(rk_, next);  // local: the offset after the last message taken
+  rd_kafka_topic_partition_list_t* untaken = rd_kafka_topic_partition_list_new(next->cnt);
+  for (int i = 0; i < next->cnt; ++i) {
+    if (next->elems[i].offset < 0) {
+      rd_kafka_topic_partition_list_add(untaken, next->elems[i].topic, next->elems[i].partition);
+    }
+  }
+  // Nothing taken since the takeover: the group's committed offset is where consuming starts.
+  const bool committed = untaken->cnt == 0 || rd_kafka_committed(rk_, untaken, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (ShardStatus& shard : shards) {
+    std::int64_t lag = 0;
+    for (int i = 0; i < next->cnt && lag >= 0; ++i) {
+      if (next->elems[i].partition != shard.shard) continue;
+      std::int64_t low = -1, high = -1;
+      rd_kafka_get_watermark_offsets(rk_, next->elems[i].topic, shard.shard, &low, &high);  // cached by fetches
+      std::int64_t from = next->elems[i].offset;
+      if (from < 0 && committed) {
+        const rd_kafka_topic_partition_t* c =
+            rd_kafka_topic_partition_list_find(untaken, next->elems[i].topic, shard.shard);
+        from = c != nullptr && c->offset >= 0 ? c->offset : low;  // never committed: from the start
+      }
+      lag = high < 0 || from < 0 ? -1 : lag + std::max<std::int64_t>(0, high - from);
+    }
+    shard.lag = lag;
+  }
+  rd_kafka_topic_partition_list_destroy(untaken);
+  rd_kafka_topic_partition_list_destroy(next);
+}
+
 ClusterStatus ClusterNodeCore::status() const {
   ClusterStatus s;
   s.node_id = options_.node_id;
@@ -682,6 +719,7 @@ ClusterStatus ClusterNodeCore::status() const {
     std::lock_guard lock(shards_mu_);
     for (const auto& [shard, runtime] : shards_) s.shards.push_back(runtime->status());
   }
+  fill_lag(s.shards);
   Status h = health();
   if (!h.ok()) s.failure = h.to_string();
   if (rk_ != nullptr) {

@@ -63,6 +63,11 @@ struct ShardStatus {
   RestoreStats restore;              // the finished restore (state serving)
   std::uint64_t commands = 0;        // outcomes written (new, duplicate or dead-lettered) since taken over
   std::size_t queued = 0;
+  // Commands on the shard's partitions not taken by the node yet: the high
+  // watermark (as the consumer's last fetch saw it) minus the next offset to
+  // take, over the command topics; -1 when unknown (nothing fetched yet).
+  // Taken and not yet handled: `queued`.
+  std::int64_t lag = -1;
 };
 
 struct ClusterStatus {

@@ -34,6 +34,7 @@ std::string cluster_status_json(const ClusterStatus& status) {
     j["last_position"] = s.last_position;
     j["commands"] = s.commands;
     j["queued"] = s.queued;
+    j["lag"] = s.lag;
     j["restore"] = boost::json::object{{"offset", s.restore_offset},
                                        {"target", s.restore_target},
                                        {"records_read", s.restore.records_read},
