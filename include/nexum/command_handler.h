@@ -111,6 +111,7 @@ struct CommandHandlerStats {
   std::uint64_t dead_letters_published = 0;                 // by the handler itself (DeadLetters::kHandler)
   std::map<std::string, std::uint64_t> accepted_by_action;  // "transactions.deposit" → n
   std::map<std::string, std::uint64_t> rejected_by_reason;  // "insufficient_funds" → n
+  std::map<std::string, std::uint64_t> rejected_by_action;  // "transactions.withdraw" → n
   std::map<std::string, std::uint64_t> malformed_by_field;  // "amount" → n
   // UnknownFields::kWarn: commands accepted with a field outside the
   // vocabulary, by field name (at most 64 names; the rest under "(other)").

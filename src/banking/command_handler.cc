@@ -137,6 +137,7 @@ class NexumCommandHandler::Impl {
     } else {
       ++stats_.rejected;
       ++stats_.rejected_by_reason[outcome.reason];
+      ++stats_.rejected_by_action[ctx.qualified_action()];
     }
   }
   Result<std::optional<CommandOutcome>> stored_outcome(const CommandContext& ctx);

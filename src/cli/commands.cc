@@ -18,6 +18,7 @@ void register_commands(CLI::App& app) {
   register_cluster_commands(app);
   register_projection_commands(app);
   register_dlq_command(app);
+  register_status_command(app);
 }
 
 }  // namespace nexum::cli

@@ -49,6 +49,9 @@ void register_projection_commands(CLI::App& app);
 // `nexum dlq list|show|redrive`: src/cli/dlq_command.cc.
 void register_dlq_command(CLI::App& app);
 
+// `nexum status`: src/cli/status_command.cc.
+void register_status_command(CLI::App& app);
+
 // The exit code the chosen subcommand set (0 when none ran).
 int exit_code();
 void set_exit_code(int code);

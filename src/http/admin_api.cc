@@ -1,5 +1,6 @@
 // The admin API's router: path and method matching, bearer-token auth,
 // /health and /ready. Endpoints and codes: doc/http_api.md.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -73,9 +74,19 @@ HttpResponse handle_ready(EventStore& store, OutboxRelay& relay_part, service::B
                                    : relay.last_error);
   auto bus = buses.current();
   check("bus", bus && bus->is_running(), bus && bus->is_running() ? "" : "not running");
-  if (auto probe = buses.probe()) {
-    Status s = probe->ping();
-    check("kafka", s.ok(), s.ok() ? "" : s.message());
+  if (std::optional<ProbeSnapshot> probe = kafka_snapshot(buses)) {
+    // The probe's last answer (asked once a second off this thread).
+    const bool answered = probe->probed && probe->reachable.ok();
+    check("kafka", answered, !probe->probed ? "no answer from Kafka yet" : probe->reachable.message());
+    if (answered) {
+      std::string missing;
+      for (const std::string& t : probe->missing_topics) missing += (missing.empty() ? "" : ", ") + t;
+      check("topics", missing.empty(),
+            missing.empty() ? ""
+                            : "command topic(s) missing on the cluster (their consumers get UNKNOWN_TOPIC_OR_PART "
+                              "and take nothing): " +
+                                  missing);
+    }
     // Commands are consumed only once every command consumer has its partitions.
     Status assigned = buses.commands_assigned(std::chrono::milliseconds(0));
     check("consumers", assigned.ok(), assigned.ok() ? "" : assigned.message());

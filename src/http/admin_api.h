@@ -4,11 +4,15 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/json/object.hpp>
 
 #include "bus/kafka_probe.h"
 #include "cluster/cluster_node.h"
@@ -26,6 +30,7 @@
 namespace nexum::http_internal {
 
 using kafka_internal::ConsumerLag;
+using kafka_internal::ProbeSnapshot;
 
 // Who may call the mutating endpoints. Value type.
 struct AdminAccess {
@@ -78,9 +83,16 @@ HttpResponse handle_publish_test(EventStore& appends, std::atomic<std::uint64_t>
 // librdkafka properties).
 HttpResponse handle_kafka_config(const BusConfig& current, const std::function<Status(const BusConfig&)>& configure_bus,
                                  const HttpRequest& request);
-// The consumer lag per command topic, or an error when Kafka does not
-// answer; an empty list when the bus is not Kafka.
-Result<std::vector<ConsumerLag>> consumer_lag(const service::BusSwitch& buses);
+// The Kafka probe's last answers: reachability, command topics missing,
+// consumer lag per topic and partition (bus/kafka_probe.h). nullopt when the
+// bus is not Kafka. Never waits for Kafka.
+std::optional<kafka_internal::ProbeSnapshot> kafka_snapshot(const service::BusSwitch& buses);
+// /kafka/status's "consumer_lag" object (doc/http_api.md): the probe's
+// answer per command topic and partition, and how old it is. Also what
+// `nexum status --json` prints.
+boost::json::object consumer_lag_json(const ProbeSnapshot& probe);
+// Milliseconds from `at` to now (steady clock).
+std::int64_t age_ms(std::chrono::steady_clock::time_point at);
 
 // ---- reads (query_routes.cc) ----
 HttpResponse handle_stream(EventStore& store, const HttpRequest& request, std::string_view stream);

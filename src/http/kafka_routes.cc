@@ -70,10 +70,55 @@ Result<boost::json::object> events_by_topic(ProjectionEngine* projections) {
 
 }  // namespace
 
-Result<std::vector<ConsumerLag>> consumer_lag(const service::BusSwitch& buses) {
+std::optional<ProbeSnapshot> kafka_snapshot(const service::BusSwitch& buses) {
   auto probe = buses.probe();
-  if (!probe) return std::vector<ConsumerLag>();
-  return probe->lag();
+  if (!probe) return std::nullopt;
+  return probe->snapshot();
+}
+
+boost::json::object consumer_lag_json(const ProbeSnapshot& probe) {
+  boost::json::object lag;
+  const bool have = probe.lag_at != std::chrono::steady_clock::time_point{};
+  std::int64_t total = 0;
+  boost::json::object topics;
+  for (const ConsumerLag& l : probe.lag) {
+    total += l.lag;
+    boost::json::object t;
+    t["group"] = l.group;
+    t["exists"] = l.exists;
+    t["lag"] = l.lag;
+    t["partitions"] = l.partitions;
+    boost::json::array parts;
+    for (const kafka_internal::PartitionLag& p : l.by_partition) {
+      boost::json::object j;
+      j["partition"] = p.partition;
+      j["committed"] = p.committed >= 0 ? boost::json::value(p.committed) : boost::json::value(nullptr);
+      j["high_watermark"] = p.high;
+      j["low_watermark"] = p.low;
+      j["lag"] = p.lag;
+      parts.push_back(std::move(j));
+    }
+    t["by_partition"] = std::move(parts);
+    topics[l.topic] = std::move(t);
+  }
+  lag["total"] = have ? boost::json::value(total) : boost::json::value(nullptr);
+  lag["topics"] = std::move(topics);
+  // How old the figures are: the probe asks once a second, off the request path.
+  lag["age_ms"] = have ? boost::json::value(age_ms(probe.lag_at)) : boost::json::value(nullptr);
+  boost::json::array missing;
+  for (const std::string& t : probe.missing_topics) missing.emplace_back(t);
+  lag["missing_topics"] = std::move(missing);
+  lag["up"] = probe.lag_up;
+  if (!probe.probed) {
+    lag["error"] = "not probed yet";
+  } else if (!probe.lag_up) {
+    lag["error"] = probe.lag_error;
+  }
+  return lag;
+}
+
+std::int64_t age_ms(std::chrono::steady_clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - at).count();
 }
 
 HttpResponse handle_kafka_status(service::BusSwitch& buses, OutboxRelay& relay_part, ProjectionEngine* projections) {
@@ -107,27 +152,8 @@ HttpResponse handle_kafka_status(service::BusSwitch& buses, OutboxRelay& relay_p
   relay["parked_reason"] = null_if_empty(r.parked_reason);
   o["relay"] = std::move(relay);
 
-  if (config.type == BusType::kKafka) {
-    boost::json::object lag;
-    Result<std::vector<ConsumerLag>> lags = consumer_lag(buses);
-    if (lags) {
-      std::int64_t total = 0;
-      boost::json::object topics;
-      for (const ConsumerLag& l : *lags) {
-        total += l.lag;
-        boost::json::object t;
-        t["group"] = l.group;
-        t["lag"] = l.lag;
-        t["partitions"] = l.partitions;
-        topics[l.topic] = std::move(t);
-      }
-      lag["total"] = total;
-      lag["topics"] = std::move(topics);
-    } else {
-      lag["total"] = nullptr;
-      lag["error"] = lags.error().message();
-    }
-    o["consumer_lag"] = std::move(lag);
+  if (std::optional<ProbeSnapshot> probe = kafka_snapshot(buses)) {
+    o["consumer_lag"] = consumer_lag_json(*probe);
   } else {
     o["consumer_lag"] = nullptr;  // commands arrive in-process; nothing queues outside
   }

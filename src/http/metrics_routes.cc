@@ -1,5 +1,7 @@
 // GET /metrics: Prometheus text exposition 0.0.4. Metric names and
 // meanings: doc/http_api.md, "GET /metrics".
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include "http/admin_api.h"
@@ -96,6 +98,9 @@ HttpResponse handle_metrics(const MetricsSources& m) {
   w.family("nexum_commands_rejected_total", "counter", "Business rejections, by reason.");
   for (const auto& [reason, n] : c.rejected_by_reason)
     w.sample("nexum_commands_rejected_total", {{"reason", reason}}, d(n));
+  w.family("nexum_commands_rejected_by_action_total", "counter", "Business rejections, by domain.action.");
+  for (const auto& [action, n] : c.rejected_by_action)
+    w.sample("nexum_commands_rejected_by_action_total", {{"action", action}}, d(n));
   w.family("nexum_commands_unknown_fields_total", "counter",
            "Commands accepted with a field outside the vocabulary (commands.unknown_fields = warn), by field.");
   for (const auto& [field, n] : c.unknown_fields)
@@ -106,17 +111,48 @@ HttpResponse handle_metrics(const MetricsSources& m) {
            "Commands written to the dead-letter topic (by the Kafka consumers or the handler).");
   w.sample("nexum_dlq_messages_total", d(k.dead_lettered + c.dead_letters_published));
 
-  // ---- consumer lag (Kafka only) ----
-  if (config.type == BusType::kKafka) {
-    Result<std::vector<ConsumerLag>> lags = consumer_lag(m.buses);
-    w.family("nexum_consumer_lag_up", "gauge", "1 when the last consumer lag probe got an answer from Kafka.");
-    w.sample("nexum_consumer_lag_up", lags ? 1 : 0);
-    if (lags) {
+  // ---- consumer lag and command topics (Kafka only; the probe's last answer) ----
+  if (std::optional<ProbeSnapshot> probe = kafka_snapshot(m.buses)) {
+    w.family("nexum_consumer_lag_up", "gauge", "1 when the last consumer lag probe got every answer from Kafka.");
+    w.sample("nexum_consumer_lag_up", probe->lag_up ? 1 : 0);
+    if (probe->lag_at != std::chrono::steady_clock::time_point{}) {
+      w.family("nexum_consumer_lag_age_seconds", "gauge",
+               "Age of the consumer lag figures below (the probe asks Kafka once a second, off the request path).");
+      w.sample("nexum_consumer_lag_age_seconds", static_cast<double>(age_ms(probe->lag_at)) / 1000.0);
       w.family("nexum_consumer_lag_messages", "gauge",
                "Command messages not yet committed by the consumer group (high watermark - committed).");
-      for (const ConsumerLag& l : *lags) {
+      for (const ConsumerLag& l : probe->lag) {
         w.sample("nexum_consumer_lag_messages", {{"topic", l.topic}, {"group", l.group}}, d(l.lag));
       }
+      w.family("nexum_consumer_partition_lag_messages", "gauge",
+               "Per partition: high watermark - committed offset (- low watermark when nothing is committed).");
+      for (const ConsumerLag& l : probe->lag) {
+        for (const kafka_internal::PartitionLag& p : l.by_partition) {
+          w.sample("nexum_consumer_partition_lag_messages",
+                   {{"topic", l.topic}, {"group", l.group}, {"partition", std::to_string(p.partition)}}, d(p.lag));
+        }
+      }
+      w.family("nexum_consumer_partition_committed_offset", "gauge",
+               "Per partition: the group's committed offset (-1: none yet).");
+      for (const ConsumerLag& l : probe->lag) {
+        for (const kafka_internal::PartitionLag& p : l.by_partition) {
+          w.sample("nexum_consumer_partition_committed_offset",
+                   {{"topic", l.topic}, {"group", l.group}, {"partition", std::to_string(p.partition)}},
+                   d(p.committed));
+        }
+      }
+      w.family("nexum_consumer_partition_high_watermark", "gauge",
+               "Per partition: the offset the next message will get.");
+      for (const ConsumerLag& l : probe->lag) {
+        for (const kafka_internal::PartitionLag& p : l.by_partition) {
+          w.sample("nexum_consumer_partition_high_watermark",
+                   {{"topic", l.topic}, {"group", l.group}, {"partition", std::to_string(p.partition)}}, d(p.high));
+        }
+      }
+      w.family("nexum_command_topic_missing", "gauge",
+               "1 when the cluster does not know the command topic (its consumer gets UNKNOWN_TOPIC_OR_PART).");
+      for (const ConsumerLag& l : probe->lag)
+        w.sample("nexum_command_topic_missing", {{"topic", l.topic}}, l.exists ? 0 : 1);
     }
   }
 

@@ -11,12 +11,27 @@ using kafka_internal::KafkaProbe;
 BusSwitch::BusSwitch(std::chrono::milliseconds probe_timeout, CommandIntakeOptions intake)
     : probe_timeout_(probe_timeout), intake_options_(std::move(intake)), front_("") {}
 
+namespace {
+// How often the probe asks Kafka for reachability, topics and consumer lag
+// (what /ready, /metrics and /kafka/status show, with the answer's age).
+constexpr std::chrono::milliseconds kProbeInterval{1000};
+}  // namespace
+
 BusSwitch::~BusSwitch() { stop_commands(); }
 
 Result<std::shared_ptr<KafkaProbe>> BusSwitch::make_probe(const BusConfig& config) const {
   if (config.type != BusType::kKafka) return std::shared_ptr<KafkaProbe>();
-  NEXUM_ASSIGN_OR_RETURN(auto probe,
-                         KafkaProbe::create(kafka_bus_options(config), command_groups(config), probe_timeout_));
+  // The topics and groups the intake consumes: serve's (a group per topic)
+  // unless the intake was given one group for its topics.
+  std::vector<std::pair<std::string, std::string>> groups = command_groups(config);
+  if (!intake_options_.group_id.empty()) {
+    if (!intake_options_.topics.empty()) {
+      groups.clear();
+      for (const std::string& t : intake_options_.topics) groups.emplace_back(t, "");
+    }
+    for (auto& [topic, group] : groups) group = intake_options_.group_id;
+  }
+  NEXUM_ASSIGN_OR_RETURN(auto probe, KafkaProbe::create(kafka_bus_options(config), std::move(groups), probe_timeout_));
   return std::shared_ptr<KafkaProbe>(std::move(probe));
 }
 
@@ -29,6 +44,7 @@ Status BusSwitch::start(const BusConfig& config) {
   // On Kafka the command intake consumes the command topics, not the
   // handler's subscriptions.
   NEXUM_RETURN_IF_ERROR(front_.install(bus, config.consumer_group, config.type != BusType::kKafka).status());
+  if (probe) probe->start_refresher(kProbeInterval);
   MutexLock lock(mu_);
   bus_ = std::move(bus);
   config_ = config;
@@ -133,6 +149,7 @@ Status BusSwitch::switch_locked(const BusConfig& config, OutboxRelay& relay) {
     MutexLock lock(mu_);
     bus_ = next;
     config_ = config;
+    if (probe) probe->start_refresher(kProbeInterval);
     probe_ = std::move(probe);
     ++switches_;
   }

@@ -13,6 +13,7 @@
 
 #include "bus/kafka_mock_cluster.h"
 #include "integration/kafka_test_util.h"
+#include "integration/service_test_util.h"
 #include "nexum/service.h"
 #include "test_util.h"
 
@@ -21,23 +22,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A service without HTTP (requests go to handle()) on the Kafka cluster
-// `bootstrap`, with serve's defaults otherwise.
-ServiceOptions kafka_service(const testing::TempDir& dir, const std::string& bootstrap) {
-  ServiceOptions options;
-  options.data_dir = dir.sub("data");
-  options.serve_http = false;
-  options.durability = Durability::kBuffered;
-  options.bus.type = BusType::kKafka;
-  options.bus.bootstrap_servers = bootstrap;
-  return options;
-}
-
 TEST(ServeRestartTest, ReadySaysItWaitsForTheConsumersAssignmentThenIsReady) {
   auto cluster = KafkaMockCluster::create(1);
   ASSERT_TRUE(cluster) << cluster.error().to_string();
   testing::TempDir dir;
-  const ServiceOptions options = kafka_service(dir, (*cluster)->bootstrap_servers());
+  const ServiceOptions options = testing::kafka_service_options(dir, (*cluster)->bootstrap_servers());
   auto svc = NexumService::start(options);
   ASSERT_TRUE(svc) << svc.error().to_string();
   HttpRequest request;
@@ -70,7 +59,7 @@ TEST(ServeRestartTest, ACleanRestartIsReadyLongBeforeAnOldSessionWouldExpire) {
   auto cluster = KafkaMockCluster::create(1);
   ASSERT_TRUE(cluster) << cluster.error().to_string();
   testing::TempDir dir;
-  const ServiceOptions options = kafka_service(dir, (*cluster)->bootstrap_servers());
+  const ServiceOptions options = testing::kafka_service_options(dir, (*cluster)->bootstrap_servers());
   HttpRequest ready;
   ready.method = "GET";
   ready.path = "/ready";

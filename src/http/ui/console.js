@@ -92,6 +92,48 @@ function drawChart(svg, values) {
   svg.appendChild(line);
 }
 
+// Horizontal bars per command type: accepted, then rejected, with the
+// counts written beside them (the numbers the API has, not a scale).
+function drawBars(svg, rows) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const w = 320, rowH = 14, labelW = 150;
+  const h = Math.max(90, 8 + rows.length * rowH);
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.setAttribute('height', String(h));
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  if (!rows.length) {
+    const t = document.createElementNS(ns, 'text');
+    t.setAttribute('x', '4'); t.setAttribute('y', '14'); t.setAttribute('class', 'axis');
+    t.textContent = 'no command handled yet';
+    svg.appendChild(t);
+    return;
+  }
+  const max = Math.max(1, ...rows.map((r) => r.accepted + r.rejected));
+  const span = w - labelW - 50;
+  rows.forEach((r, i) => {
+    const y = 4 + i * rowH;
+    const name = document.createElementNS(ns, 'text');
+    name.setAttribute('x', '2'); name.setAttribute('y', String(y + 10)); name.setAttribute('class', 'label');
+    name.textContent = r.action;
+    svg.appendChild(name);
+    let x = labelW;
+    for (const kind of ['accepted', 'rejected']) {
+      const width = (r[kind] / max) * span;
+      const bar = document.createElementNS(ns, 'rect');
+      bar.setAttribute('x', x.toFixed(1)); bar.setAttribute('y', String(y + 2));
+      bar.setAttribute('width', width.toFixed(1)); bar.setAttribute('height', String(rowH - 4));
+      bar.setAttribute('class', `bar-${kind}`);
+      svg.appendChild(bar);
+      x += width;
+    }
+    const n = document.createElementNS(ns, 'text');
+    n.setAttribute('x', (x + 3).toFixed(1)); n.setAttribute('y', String(y + 10)); n.setAttribute('class', 'label');
+    n.setAttribute('data-action', r.action);
+    n.textContent = `${r.accepted} / ${r.rejected}`;
+    svg.appendChild(n);
+  });
+}
+
 async function refreshOverview() {
   const r = await fetch('/metrics');
   if (!r.ok) throw new Error(`/metrics: ${r.status}`);
@@ -117,9 +159,36 @@ async function refreshOverview() {
 
   const tbody = $('#outcomes tbody');
   tbody.replaceChildren(...outcomes.map((m) => row([m.labels.outcome, m.value])));
-  const lag = metrics.filter((m) => m.name === 'nexum_consumer_lag_messages');
-  $('#consumer-lag tbody').replaceChildren(...(lag.length ? lag.map((m) => row([m.labels.topic, m.labels.group, m.value]))
-                                                           : [row(['(not Kafka, or no answer yet)', '', ''])]));
+  const byAction = new Map();
+  const count = (name, kind) => {
+    for (const m of metrics.filter((x) => x.name === name)) {
+      const r = byAction.get(m.labels.action) || { action: m.labels.action, accepted: 0, rejected: 0 };
+      r[kind] = m.value;
+      byAction.set(m.labels.action, r);
+    }
+  };
+  count('nexum_commands_accepted_total', 'accepted');
+  count('nexum_commands_rejected_by_action_total', 'rejected');
+  const types = [...byAction.values()].sort((a, b) => a.action.localeCompare(b.action));
+  drawBars($('#chart-outcomes'), types);
+  $('#outcomes-by-type tbody').replaceChildren(...(types.length ? types.map((r) => row([r.action, r.accepted, r.rejected]))
+                                                                : [row(['(none yet)', '', ''])]));
+
+  // Per partition of each command topic (Kafka): the probe's last answer and its age.
+  const key = (m) => `${m.labels.topic}\u0000${m.labels.partition}`;
+  const committed = new Map(metrics.filter((m) => m.name === 'nexum_consumer_partition_committed_offset').map((m) => [key(m), m.value]));
+  const high = new Map(metrics.filter((m) => m.name === 'nexum_consumer_partition_high_watermark').map((m) => [key(m), m.value]));
+  const parts = metrics.filter((m) => m.name === 'nexum_consumer_partition_lag_messages');
+  const missing = metrics.filter((m) => m.name === 'nexum_command_topic_missing' && m.value === 1)
+    .map((m) => row([m.labels.topic, 'missing', '', '', '', 'the cluster does not know this topic']));
+  const lagRows = parts.map((m) => row([m.labels.topic, m.labels.partition,
+                                        committed.get(key(m)) < 0 ? 'none' : committed.get(key(m)),
+                                        high.get(key(m)), m.value, m.labels.group]));
+  $('#consumer-lag tbody').replaceChildren(...(lagRows.length || missing.length ? [...missing, ...lagRows]
+                                                                                 : [row(['(not Kafka, or no answer yet)', '', '', '', '', ''])]));
+  const age = metrics.find((m) => m.name === 'nexum_consumer_lag_age_seconds');
+  const up = metrics.find((m) => m.name === 'nexum_consumer_lag_up');
+  $('#consumer-lag-age').textContent = age ? `as Kafka answered ${age.value.toFixed(1)} s ago${up && up.value === 0 ? ' (Kafka does not answer now)' : ''}` : '';
   $('#store-facts tbody').replaceChildren(
     row(['last position', sample.position]),
     row(['relay checkpoint', one('nexum_relay_checkpoint')]),
