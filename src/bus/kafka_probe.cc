@@ -63,6 +63,11 @@ void KafkaProbe::refresher_loop(std::chrono::milliseconds interval) {
   }
 }
 
+bool KafkaProbe::stopping() const {
+  MutexLock lock(snapshot_mu_);
+  return stop_;
+}
+
 ProbeSnapshot KafkaProbe::snapshot() const {
   MutexLock lock(snapshot_mu_);
   return snapshot_;
@@ -181,6 +186,7 @@ ProbeSnapshot KafkaProbe::refresh() {
   Status lag_status = reachable;
   if (reachable.ok()) {
     for (const auto& [topic, group] : groups_) {
+      if (stopping()) return snapshot();  // the destructor waits for this round: cut it short
       Result<ConsumerLag> l = topic_lag(topic, group);
       if (!l) {
         lag_status = l.error();

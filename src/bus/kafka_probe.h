@@ -99,6 +99,7 @@ class KafkaProbe {
   Status ping_locked() NEXUM_REQUIRES(probe_mu_);
   Result<ConsumerLag> topic_lag(const std::string& topic, const std::string& group) NEXUM_REQUIRES(probe_mu_);
   void refresher_loop(std::chrono::milliseconds interval);
+  bool stopping() const;
 
   const KafkaEventBusOptions options_;
   const std::vector<std::pair<std::string, std::string>> groups_;

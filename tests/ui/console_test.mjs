@@ -122,6 +122,60 @@ for (const name of ['overview', 'streams', 'projections', 'sagas', 'dlq']) {
   });
 }
 
+// The samples /metrics has now, as the console parses them.
+async function metricsNow(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m || line.startsWith('#')) continue;
+    const labels = {};
+    if (m[3]) for (const p of m[3].matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) labels[p[1]] = p[2];
+    out.push({ name: m[1], labels, value: Number(m[4]) });
+  }
+  return out;
+}
+
+test('the overview charts outcomes by command type as /metrics counts them', async () => {
+  // One accepted and two rejected commands through the API.
+  const deposit = await api('POST', '/commands/nexum.commands.transactions',
+                            { action: 'deposit', account_id: 'acc_0001_chk', amount: '1.00', currency: 'USD' });
+  assert.equal(deposit.status, 200, JSON.stringify(deposit.json));
+  const tooMuch = await api('POST', '/commands/nexum.commands.transactions',
+                            { action: 'withdraw', account_id: 'acc_0001_chk', amount: '999999999.00', currency: 'USD' });
+  assert.equal(tooMuch.json.outcome, 'rejected', JSON.stringify(tooMuch.json));
+  const nowhere = await api('POST', '/commands/nexum.commands.transactions',
+                            { action: 'deposit', account_id: 'acc_nosuch', amount: '1.00', currency: 'USD' });
+  assert.equal(nowhere.json.outcome, 'rejected', JSON.stringify(nowhere.json));
+
+  const { page, problems } = await open('overview');
+  const metrics = await metricsNow(base);
+  const want = new Map();
+  for (const m of metrics) {
+    if (m.name !== 'nexum_commands_accepted_total' && m.name !== 'nexum_commands_rejected_by_action_total') continue;
+    const r = want.get(m.labels.action) || { accepted: 0, rejected: 0 };
+    r[m.name === 'nexum_commands_accepted_total' ? 'accepted' : 'rejected'] = m.value;
+    want.set(m.labels.action, r);
+  }
+  assert.ok((want.get('transactions.deposit')?.accepted || 0) >= 1, JSON.stringify([...want]));
+  assert.ok((want.get('transactions.withdraw')?.rejected || 0) >= 1, JSON.stringify([...want]));
+  assert.ok((want.get('transactions.deposit')?.rejected || 0) >= 1, JSON.stringify([...want]));
+  await page.waitForFunction((n) => document.querySelectorAll('#outcomes-by-type tbody tr').length === n, want.size);
+  const rows = await page.locator('#outcomes-by-type tbody tr').evaluateAll(
+    (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+  assert.deepEqual(rows, [...want.entries()].sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([action, r]) => [action, String(r.accepted), String(r.rejected)]));
+  // The chart's bars carry the same counts.
+  for (const [action, r] of want) {
+    assert.equal(await page.locator(`#chart-outcomes text[data-action="${action}"]`).textContent(),
+                 `${r.accepted} / ${r.rejected}`);
+  }
+  await page.screenshot({ path: path.join(shots, 'overview-outcomes.png'), fullPage: true });
+  assert.deepEqual(await seriousViolations(page), []);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('a newly appended event shows in the live tail within 1 s', async () => {
   const { page, problems } = await open('streams');
   await page.waitForSelector('#log-table tbody tr');
@@ -267,6 +321,34 @@ test('a re-drive from the dead-letters page produces the command\'s outcome', as
                  new RegExp(`re-drove ${id} to nexum\\.commands\\.transactions \\[\\d+\\] @\\d+: rejected \\(deposit on .*: account_not_found`));
     await page.waitForFunction((sel) => /resolved/.test(document.querySelector(sel)?.textContent || ''), rowOf);
     await page.screenshot({ path: path.join(shots, 'dlq-redriven.png'), fullPage: true });
+
+    // The overview on Kafka: consumer lag per command topic partition, as
+    // /kafka/status has it (nothing is produced now, so the figures stay).
+    await page.goto(`${svc.url}/ui#overview`);
+    let status;
+    for (let i = 0; i < 100; i++) {
+      status = await (await fetch(`${svc.url}/kafka/status`)).json();
+      if (status.consumer_lag.up && status.consumer_lag.total === 0 && status.consumer_lag.topics['nexum.commands.transactions'].by_partition
+        .some((p) => p.committed !== null)) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const wantLag = [];
+    for (const [topic, t] of Object.entries(status.consumer_lag.topics)) {
+      for (const p of t.by_partition) {
+        wantLag.push([topic, String(p.partition), p.committed === null ? 'none' : String(p.committed),
+                      String(p.high_watermark), String(p.lag), t.group]);
+      }
+    }
+    assert.ok(wantLag.some((r) => r[0] === 'nexum.commands.transactions' && r[2] !== 'none'), JSON.stringify(status));
+    const lagRows = () => page.locator('#consumer-lag tbody tr').evaluateAll(
+      (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    await page.waitForFunction((n) => document.querySelectorAll('#consumer-lag tbody tr').length === n, wantLag.length);
+    const key = (r) => `${r[0]} ${r[1].padStart(4)}`;
+    assert.deepEqual((await lagRows()).sort((a, b) => key(a).localeCompare(key(b))),
+                     wantLag.sort((a, b) => key(a).localeCompare(key(b))));
+    assert.match(await page.locator('#consumer-lag-age').textContent(), /as Kafka answered [0-9.]+ s ago/);
+    await page.screenshot({ path: path.join(shots, 'overview-kafka.png'), fullPage: true });
+    assert.deepEqual(await seriousViolations(page), []);
     assert.deepEqual(problems, []);
     await page.close();
   } finally {
