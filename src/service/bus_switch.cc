@@ -144,15 +144,19 @@ Status BusSwitch::switch_locked(const BusConfig& config, OutboxRelay& relay) {
   //    front), unless the new bus is Kafka, where the intake takes them.
   Result<std::shared_ptr<EventBus>> previous =
       front_.install(next, config.consumer_group, config.type != BusType::kKafka);
+  if (probe) probe->start_refresher(kProbeInterval);
+  // The old probe is destroyed after mu_ is released: its destructor waits
+  // for a probe round, which may be waiting for a broker.
+  std::shared_ptr<KafkaProbe> old_probe;
   {
     // The relay is on the new bus either way: report that.
     MutexLock lock(mu_);
     bus_ = next;
     config_ = config;
-    if (probe) probe->start_refresher(kProbeInterval);
-    probe_ = std::move(probe);
+    old_probe = std::exchange(probe_, std::move(probe));
     ++switches_;
   }
+  old_probe.reset();
   if (!previous) {
     // Events flow, but commands are not consumed until a later switch succeeds.
     spdlog::error("bus switch: moving the command subscriptions failed: {}", previous.error().to_string());
