@@ -105,6 +105,7 @@ struct EventBusStats {
   std::uint64_t undecodable = 0;        // Kafka: of those, messages that were no envelope (no handler saw them).
   std::uint64_t commits = 0;            // Kafka: successful offset commits.
   std::uint64_t commit_failures = 0;    // Kafka: failed commits (retried later).
+  std::uint64_t producer_restarts = 0;  // Kafka: producer handles replaced after a fatal error.
 };
 
 // Abstract event bus. Implementations are Thread-safe.

@@ -1,7 +1,10 @@
 #include "bus/kafka_config.h"
 
 #include <array>
+#include <future>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -88,6 +91,22 @@ Result<ConfPtr> make_consumer_conf(const KafkaEventBusOptions& options, std::str
   NEXUM_RETURN_IF_ERROR(set_property(c, "enable.auto.offset.store", "false"));
   NEXUM_RETURN_IF_ERROR(set_property(c, "enable.partition.eof", "false"));
   return conf;
+}
+
+void destroy_dead_handle(rd_kafka_t* rk, int flags, std::chrono::milliseconds timeout, std::string_view what) {
+  auto destroyed = std::make_shared<std::promise<void>>();
+  std::future<void> done = destroyed->get_future();
+  std::thread destroyer([rk, flags, destroyed] {
+    rd_kafka_destroy_flags(rk, flags);
+    destroyed->set_value();
+  });
+  if (done.wait_for(timeout) == std::future_status::ready) {
+    destroyer.join();
+    return;
+  }
+  spdlog::error("{}: destroying the dead librdkafka handle takes over {} ms; left to a thread of its own", what,
+                timeout.count());
+  destroyer.detach();
 }
 
 Status status_from_kafka_error(rd_kafka_resp_err_t err, std::string_view context) {

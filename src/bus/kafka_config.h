@@ -2,6 +2,7 @@
 // librdkafka error codes into Status.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,6 +34,13 @@ Result<ConfPtr> make_consumer_conf(const KafkaEventBusOptions& options, std::str
 
 // Routes librdkafka's log lines to spdlog (logger "rdkafka").
 void install_log_callback(rd_kafka_conf_t* conf);
+
+// Destroys a handle that hit a fatal error (rd_kafka_destroy_flags with
+// `flags`) on a thread of its own, waiting up to `timeout`; past that the
+// destroy is left running (logged, naming `what`) so the caller can go on
+// with a new handle. The handle's callbacks must not need the caller's
+// objects any more (none is served without a poll).
+void destroy_dead_handle(rd_kafka_t* rk, int flags, std::chrono::milliseconds timeout, std::string_view what);
 
 // A delivery or API error as a Status: Unavailable for transient conditions
 // (timeouts, transport, broker down, purge), InvalidArgument for a message or

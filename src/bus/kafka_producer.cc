@@ -25,6 +25,7 @@ EventBusStats KafkaCounters::snapshot() const {
   s.undecodable = undecodable.load();
   s.commits = commits.load();
   s.commit_failures = commit_failures.load();
+  s.producer_restarts = producer_restarts.load();
   return s;
 }
 
@@ -45,6 +46,14 @@ KafkaProducer::~KafkaProducer() { stop(); }
 Status KafkaProducer::start() {
   WriterLock lock(handle_mu_);
   if (rk_ != nullptr) return Status();
+  NEXUM_RETURN_IF_ERROR(create_handle_locked());
+  poll_stop_ = false;
+  accepting_ = true;
+  poll_thread_ = std::thread([this] { poll_loop(); });
+  return Status();
+}
+
+Status KafkaProducer::create_handle_locked() {
   NEXUM_ASSIGN_OR_RETURN(ConfPtr conf, make_producer_conf(options_));
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaProducer::on_delivery_report);
@@ -59,9 +68,6 @@ Status KafkaProducer::start() {
     if (rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr)) warm_.push_back(t);
   }
   fatal_ = false;
-  poll_stop_ = false;
-  accepting_ = true;
-  poll_thread_ = std::thread([this] { poll_loop(); });
   return Status();
 }
 
@@ -69,14 +75,50 @@ void KafkaProducer::poll_loop() {
   rd_kafka_t* rk = nullptr;
   {
     ReaderLock lock(handle_mu_);
-    rk = rk_;  // Stays valid until stop() has joined this thread.
+    rk = rk_;  // Stays valid until stop() has joined this thread (or this thread replaced it).
   }
   while (!poll_stop_.load()) {
     if (rd_kafka_poll(rk, 50) > 0) wake_waiters();
+    if (fatal_.load() || rd_kafka_fatal_error(rk, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      replace_dead_handle();
+      wake_waiters();
+      ReaderLock lock(handle_mu_);
+      rk = rk_;
+      if (rk == nullptr) return;  // stopping before a new handle could be made
+    }
   }
   while (rd_kafka_poll(rk, 0) > 0) {
   }
   wake_waiters();
+}
+
+void KafkaProducer::replace_dead_handle() {
+  WriterLock lock(handle_mu_);  // produce() refuses a fatal handle at once, so none holds the lock long
+  std::array<char, 512> errstr{};
+  const rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_, errstr.data(), errstr.size());
+  const std::string fatal = std::string(rd_kafka_err2name(err)) + ": " + errstr.data();
+  counters_.producer_restarts.fetch_add(1);
+  spdlog::error(
+      "kafka producer: fatal error {}; this handle will never produce again: replacing it (what it held is reported "
+      "failed and sent again by its callers)",
+      fatal);
+  // Every message the dead handle holds gets its report now (purged:
+  // Unavailable; in flight ones possibly persisted).
+  purge_and_serve_locked();
+  for (rd_kafka_topic_t* t : warm_) rd_kafka_topic_destroy(t);
+  warm_.clear();
+  rd_kafka_t* dead = rk_;
+  rk_ = nullptr;
+  destroy_dead_handle(dead, 0, std::chrono::seconds(10), "kafka producer");
+  while (!poll_stop_.load()) {
+    Status s = create_handle_locked();
+    if (s.ok()) {
+      spdlog::info("kafka producer: new handle after the fatal error");
+      return;
+    }
+    spdlog::error("kafka producer: a new handle: {}; trying again in 1 s", s.to_string());
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 void KafkaProducer::wake_waiters() {
@@ -120,8 +162,8 @@ void KafkaProducer::on_error(rd_kafka_t* rk, int err, const char* reason, void* 
     std::array<char, 512> errstr{};
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, errstr.data(), errstr.size());
     self->fatal_ = true;
-    spdlog::critical("kafka producer fatal error {}: {}; stop() and start() the bus", rd_kafka_err2name(orig),
-                     errstr.data());
+    spdlog::error("kafka producer: fatal error {}: {}; the poll thread replaces the handle", rd_kafka_err2name(orig),
+                  errstr.data());
     return;
   }
   // librdkafka has already logged transport failures; only say more once
@@ -134,8 +176,10 @@ void KafkaProducer::on_error(rd_kafka_t* rk, int err, const char* reason, void* 
 Status KafkaProducer::produce(const OutgoingMessage& message, DeliveryCallback on_delivery) {
   if (message.topic.empty()) return Status::invalid_argument("topic: must not be empty");
   ReaderLock lock(handle_mu_);
-  if (rk_ == nullptr || !accepting_.load()) return Status::unavailable("kafka bus is not running");
-  if (fatal_.load()) return Status::internal("kafka producer hit a fatal error; stop() and start() the bus");
+  if (!accepting_.load()) return Status::unavailable("kafka bus is not running");
+  if (rk_ == nullptr || fatal_.load()) {
+    return Status::unavailable("kafka producer: replacing its handle after a fatal error; try again");
+  }
 
   auto pending = std::make_unique<PendingDelivery>(PendingDelivery{std::move(on_delivery)});
   // Stack storage for the usual ≤ 16 headers; the heap only past that.
@@ -180,6 +224,11 @@ Status KafkaProducer::produce(const OutgoingMessage& message, DeliveryCallback o
     }
     rd_kafka_resp_err_t code = rd_kafka_error_code(error);
     rd_kafka_error_destroy(error);
+    if (code == RD_KAFKA_RESP_ERR__FATAL) {
+      pending_.fetch_sub(1);
+      return Status::unavailable("produce to " + message.topic +
+                                 ": the producer hit a fatal error and its handle is being replaced; try again");
+    }
     if (code != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       pending_.fetch_sub(1);
       return status_from_kafka_error(code, "produce to " + message.topic);
@@ -262,7 +311,7 @@ void KafkaProducer::stop() {
                  options_.stop_drain_timeout.count());
     {
       ReaderLock lock(handle_mu_);
-      rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      if (rk_ != nullptr) rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     }
     flush(std::chrono::seconds(5)).ignore_error();  // Purged reports arrive quickly.
   }
@@ -272,13 +321,14 @@ void KafkaProducer::stop() {
   purge_and_serve_locked();
   for (rd_kafka_topic_t* t : warm_) rd_kafka_topic_destroy(t);
   warm_.clear();
-  rd_kafka_destroy(rk_);
+  if (rk_ != nullptr) rd_kafka_destroy(rk_);
   rk_ = nullptr;
 }
 
 void KafkaProducer::purge_and_serve_locked() {
   // A produce() that raced with stop() may have slipped a message in after
   // the drain; no other thread can produce now, so report it here.
+  if (rk_ == nullptr) return;
   for (int i = 0; i < 100 && pending_.load() > 0; ++i) {
     rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(rk_, 50);

@@ -23,14 +23,20 @@ namespace nexum::kafka_internal {
 // Thread-safe.
 struct KafkaCounters {
   std::atomic<std::uint64_t> produced{0}, delivered{0}, delivery_failures{0}, queue_full_waits{0}, consumed{0},
-      handled{0}, handler_retries{0}, dead_lettered{0}, undecodable{0}, commits{0}, commit_failures{0};
+      handled{0}, handler_retries{0}, dead_lettered{0}, undecodable{0}, commits{0}, commit_failures{0},
+      producer_restarts{0};
   EventBusStats snapshot() const;
 };
 
 // One idempotent producer. A dedicated poll thread serves delivery reports
 // and errors, so every DeliveryCallback runs on that thread. A full local
 // queue makes produce() wait for room (the poll thread wakes it) rather than
-// drop. start()/stop() may be repeated. Thread-safe.
+// drop. A fatal error (the idempotent producer's state lost: sequence
+// desynchronized, producer id unknown or fenced) ends the handle for good;
+// the poll thread then replaces it: what was queued or in flight is purged
+// (reported Unavailable, possibly persisted: the caller sends it again),
+// the handle destroyed and a new one created; produce() answers Unavailable
+// meanwhile. start()/stop() may be repeated. Thread-safe.
 class KafkaProducer {
  public:
   KafkaProducer(const KafkaEventBusOptions& options, KafkaCounters& counters);
@@ -59,6 +65,10 @@ class KafkaProducer {
   static void on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   void poll_loop();
+  // Poll thread, after a fatal error: purge, destroy, create anew.
+  void replace_dead_handle();
+  // Creates rk_ and the warm topic handles.
+  Status create_handle_locked() NEXUM_REQUIRES(handle_mu_);
   void wake_waiters();
   // REQUIRES: the poll thread is stopped.
   void purge_and_serve_locked() NEXUM_REQUIRES(handle_mu_);
@@ -72,7 +82,7 @@ class KafkaProducer {
   // Handles of options_.warm_topics, held so librdkafka keeps their metadata.
   std::vector<rd_kafka_topic_t*> warm_ NEXUM_GUARDED_BY(handle_mu_);
   std::atomic<bool> accepting_{false};  // produce() takes messages.
-  std::atomic<bool> fatal_{false};      // The producer hit a fatal error; restart the bus.
+  std::atomic<bool> fatal_{false};      // The handle hit a fatal error; the poll thread replaces it.
   std::atomic<bool> poll_stop_{false};
   std::thread poll_thread_;  // Only start()/stop() touch it (serialized by the bus).
 

@@ -37,6 +37,11 @@ constexpr std::chrono::seconds kDrainLogInterval{10};
 constexpr std::chrono::seconds kWaitLogInterval{5};
 // How long stopping waits for the final revoke before closing anyway.
 constexpr std::chrono::milliseconds kLeaveTimeout{2000};
+// How long starting over waits for the dead handle's destruction before
+// leaving it to a thread of its own (and going on with a new handle).
+constexpr std::chrono::milliseconds kDeadHandleDestroyTimeout{10000};
+// Between attempts to create the new handle when creating it fails.
+constexpr std::chrono::seconds kReopenInterval{1};
 
 void erase_seq(std::deque<std::uint64_t>& queue, std::uint64_t seq) {
   auto pos = std::find(queue.begin(), queue.end(), seq);
@@ -66,6 +71,7 @@ class PipelinedConsumerCore {
   std::chrono::milliseconds waiting_for_assignment() const;
   const std::string& group_id() const { return options_.group_id; }
   PipelinedConsumerStats stats() const;
+  Status health() const;
 
  private:
   // One message taken from Kafka, alive until it is finished or dropped.
@@ -102,7 +108,17 @@ class PipelinedConsumerCore {
                         void* opaque);
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 
+  // Creates the handle, subscribes and sets queue_ (start() and start_over()).
+  Status open_handle();
   void run();
+  // The handle's fatal error ("NAME: reason"), or "" while it has none.
+  std::string fatal_error() const;
+  // After a fatal error (the handle never fetches or commits again): waits
+  // for the running commands, drops the rest (uncommitted: redelivered),
+  // destroys the handle without a consumer close and opens a new one in the
+  // same group. Consumer thread; rk_ is nullptr afterwards only if stopping.
+  void start_over(const std::string& fatal);
+  void set_not_consuming(std::string why);
   void take(rd_kafka_message_t* message);
   bool may_start(const Command& c) const;
   void start_command(Command& c);
@@ -147,6 +163,16 @@ class PipelinedConsumerCore {
   // steady_clock ticks since the member waits for an assignment (0: it has
   // one, or it is not started).
   std::atomic<std::int64_t> waiting_since_{0};
+  // Set by the error callback on RD_KAFKA_RESP_ERR__FATAL (the loop also
+  // asks the handle each pass).
+  std::atomic<bool> fatal_{false};
+  // From a fatal error until the new handle exists.
+  std::atomic<bool> restarting_{false};
+  // Why the consumer does not consume since its last fatal error (cleared
+  // once the new handle has its partitions), and since when.
+  mutable Mutex health_mu_;
+  std::string not_consuming_ NEXUM_GUARDED_BY(health_mu_);
+  SteadyClock::time_point not_consuming_since_ NEXUM_GUARDED_BY(health_mu_);
 
   // Completions from handler and delivery threads. `queue_` is yielded to
   // wake a blocking poll when the first one arrives.
@@ -170,7 +196,7 @@ class PipelinedConsumerCore {
 
   struct Counters {
     std::atomic<std::uint64_t> consumed{0}, handled{0}, retries{0}, dead_lettered{0}, undecodable{0}, dropped{0},
-        commits{0}, commit_failures{0}, pauses{0}, max_in_flight{0};
+        commits{0}, commit_failures{0}, pauses{0}, max_in_flight{0}, restarts{0};
   } counters_;
 };
 
@@ -179,6 +205,15 @@ Status PipelinedConsumerCore::start() {
   if (options_.topics.empty()) return Status::invalid_argument("topics: at least one command topic is required");
   if (options_.group_id.empty()) return Status::invalid_argument("group_id: required");
   if (options_.max_in_flight == 0) return Status::invalid_argument("max_in_flight: must be at least 1");
+  NEXUM_RETURN_IF_ERROR(open_handle());
+  stopping_ = false;
+  draining_ = false;
+  waiting_since_ = SteadyClock::now().time_since_epoch().count();
+  thread_ = std::thread([this] { run(); });
+  return Status();
+}
+
+Status PipelinedConsumerCore::open_handle() {
   Result<ConfPtr> conf = make_consumer_conf(bus_options_, options_.group_id, bus_options_.auto_offset_reset);
   if (!conf) return conf.error();
   rd_kafka_conf_set_opaque(conf->get(), this);
@@ -200,14 +235,11 @@ Status PipelinedConsumerCore::start() {
     return status_from_kafka_error(err, "subscribe to the command topics");
   }
   rk_ = rk;
+  fatal_ = false;
   {
     MutexLock lock(done_mu_);
     queue_ = rd_kafka_queue_get_consumer(rk);
   }
-  stopping_ = false;
-  draining_ = false;
-  waiting_since_ = SteadyClock::now().time_since_epoch().count();
-  thread_ = std::thread([this] { run(); });
   return Status();
 }
 
@@ -250,7 +282,94 @@ PipelinedConsumerStats PipelinedConsumerCore::stats() const {
   s.commit_failures = counters_.commit_failures.load();
   s.pauses = counters_.pauses.load();
   s.max_in_flight_seen = counters_.max_in_flight.load();
+  s.restarts = counters_.restarts.load();
   return s;
+}
+
+Status PipelinedConsumerCore::health() const {
+  std::string why;
+  SteadyClock::time_point since;
+  {
+    MutexLock lock(health_mu_);
+    why = not_consuming_;
+    since = not_consuming_since_;
+  }
+  if (why.empty()) return Status();
+  if (!restarting_.load() && assigned_.load()) return Status();  // cleared on the next rebalance callback
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - since).count();
+  return Status::unavailable("command consumer " + options_.group_id + " does not consume: " + why + " (for " +
+                             std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100) + " s)");
+}
+
+void PipelinedConsumerCore::set_not_consuming(std::string why) {
+  MutexLock lock(health_mu_);
+  if (why.empty() || not_consuming_.empty()) not_consuming_since_ = SteadyClock::now();
+  not_consuming_ = std::move(why);
+}
+
+std::string PipelinedConsumerCore::fatal_error() const {
+  std::array<char, 512> errstr{};
+  const rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_, errstr.data(), errstr.size());
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return fatal_.load() ? "_FATAL: a fatal error without a description" : "";
+  }
+  return std::string(rd_kafka_err2name(err)) + ": " + errstr.data();
+}
+
+void PipelinedConsumerCore::start_over(const std::string& fatal) {
+  restarting_ = true;
+  counters_.restarts.fetch_add(1);
+  set_not_consuming("starting over after a fatal Kafka error (" + fatal + ")");
+  spdlog::error(
+      "command consumer {}: fatal Kafka error {}; this handle will never fetch or commit again: starting over with a "
+      "new one (commands taken and not committed are delivered again and answered by command id)",
+      options_.group_id, fatal);
+  // Nothing new starts; what runs finishes (its outcome is durable, its
+  // offset stays uncommitted: commits are refused on a fatal handle).
+  draining_ = true;
+  timers_.clear();
+  drain("starting over", [this] {
+    for (const auto& [tp, p] : partitions_) {
+      if (p.busy > 0) return true;
+    }
+    return false;
+  });
+  counters_.dropped.fetch_add(live_.size());
+  live_.clear();  // Messages must be destroyed before their handle.
+  keys_.clear();
+  partitions_.clear();
+  paused_ = false;
+  assigned_ = false;
+  {
+    MutexLock lock(done_mu_);
+    rd_kafka_queue_destroy(queue_);
+    queue_ = nullptr;
+  }
+  // A fatal handle is destroyed without a consumer close (librdkafka adds
+  // NO_CONSUMER_CLOSE itself): no LeaveGroup, no final commit. Should it not
+  // finish, it is left to its own thread: a stuck destroy must not keep the
+  // commands from coming back. Nothing of this object is used by it (no
+  // callback is served without a poll).
+  rd_kafka_t* dead = rk_;
+  rk_ = nullptr;
+  destroy_dead_handle(dead, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE, kDeadHandleDestroyTimeout,
+                      "command consumer " + options_.group_id);
+  draining_ = false;
+  while (!stopping_.load()) {
+    Status s = open_handle();
+    if (s.ok()) break;
+    set_not_consuming("starting over after a fatal Kafka error (" + fatal + "): a new handle: " + s.to_string());
+    spdlog::error("command consumer {}: starting over: {}; trying again in {} s", options_.group_id, s.to_string(),
+                  kReopenInterval.count());
+    const auto until = SteadyClock::now() + kReopenInterval;
+    while (!stopping_.load() && SteadyClock::now() < until) std::this_thread::sleep_for(kPollTimeout);
+  }
+  if (rk_ != nullptr) {
+    waiting_since_ = SteadyClock::now().time_since_epoch().count();
+    set_not_consuming("started over after a fatal Kafka error (" + fatal + "); waiting for its partitions");
+    spdlog::info("command consumer {}: new handle, joining the group again", options_.group_id);
+  }
+  restarting_ = false;
 }
 
 void PipelinedConsumerCore::run() {
@@ -262,6 +381,11 @@ void PipelinedConsumerCore::run() {
           "command consumer {}: still waiting for the group coordinator to assign partitions ({} s); a "
           "rebalance waits for every member the group still lists, up to its session.timeout.ms",
           options_.group_id, waiting_for_assignment().count() / 1000);
+    }
+    if (std::string fatal = fatal_error(); !fatal.empty()) {
+      start_over(fatal);
+      if (rk_ == nullptr) return;  // stopping while starting over
+      continue;
     }
     const bool progressed = process_completions();
     run_due_retries();
@@ -688,12 +812,17 @@ void PipelinedConsumerCore::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err
         if (self->paused_) rd_kafka_pause_partitions(rk, partitions);
       },
       [&](bool lost) { self->revoke(partitions, lost); }, self->assigned_);
-  if (!self->assigned_.load()) self->waiting_since_ = SteadyClock::now().time_since_epoch().count();
+  if (!self->assigned_.load()) {
+    self->waiting_since_ = SteadyClock::now().time_since_epoch().count();
+  } else {
+    self->set_not_consuming("");  // consuming again after starting over
+  }
 }
 
 void PipelinedConsumerCore::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
   auto* self = static_cast<PipelinedConsumerCore*>(opaque);
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__FATAL) self->fatal_ = true;
   spdlog::log(code == RD_KAFKA_RESP_ERR__TRANSPORT ? spdlog::level::debug : spdlog::level::warn,
               "command consumer {}: {}: {}", self->options_.group_id, rd_kafka_err2name(code), reason);
 }
@@ -742,5 +871,6 @@ Status PipelinedCommandConsumer::wait_until_assigned(std::chrono::milliseconds t
 }
 
 PipelinedConsumerStats PipelinedCommandConsumer::stats() const { return core_->stats(); }
+Status PipelinedCommandConsumer::health() const { return core_->health(); }
 
 }  // namespace nexum

@@ -61,6 +61,7 @@ struct PipelinedConsumerStats {
   std::uint64_t commit_failures = 0;
   std::uint64_t pauses = 0;  // times the in-flight bound paused the partitions
   std::uint64_t max_in_flight_seen = 0;
+  std::uint64_t restarts = 0;  // times a fatal librdkafka error made the consumer start over with a new handle
 };
 
 namespace kafka_internal {
@@ -73,8 +74,14 @@ class PipelinedConsumerCore;
 // another in the order they were received (on different partitions: in the
 // order this member took them); commands with no key in common overlap. Offsets: a partition's committed offset never
 // passes a command whose outcome is not durable or whose dead letter is not
-// acknowledged. Thread-safe (start/stop/stats from any thread; the rest runs
-// on the consumer's own thread).
+// acknowledged. A fatal librdkafka error (a static member fenced:
+// FENCED_INSTANCE_ID on an offset commit or a join) ends the handle for good;
+// the consumer then starts over with a new one in the same group: it waits
+// for the running commands' outcomes, drops what it took and did not
+// finish (uncommitted: redelivered, and answered from the store by command
+// id), destroys the dead handle without a consumer close and joins again
+// (doc/reliability.md). Thread-safe (start/stop/stats/health from any thread;
+// the rest runs on the consumer's own thread).
 class PipelinedCommandConsumer {
  public:
   // `bus_options` gives the connection (bootstrap servers, properties,
@@ -110,6 +117,10 @@ class PipelinedCommandConsumer {
   // that every 5 s.
   Status wait_until_assigned(std::chrono::milliseconds timeout) const;
   PipelinedConsumerStats stats() const;
+  // OK while the consumer consumes (or waits for an assignment it has not
+  // yet had since start()); Unavailable naming the group and the fatal error
+  // while it starts over after one, until the new handle has its partitions.
+  Status health() const;
 
  private:
   explicit PipelinedCommandConsumer(std::unique_ptr<kafka_internal::PipelinedConsumerCore> core);

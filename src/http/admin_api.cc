@@ -52,6 +52,17 @@ HttpResponse handle_health() {
   return json_response(o);
 }
 
+HttpResponse handle_health(service::BusSwitch& buses) {
+  // Liveness: 200 while the process serves HTTP. A command consumer that
+  // does not consume (starting over after a fatal Kafka error) makes it
+  // "degraded", naming it: it comes back by itself, a restart would not help.
+  boost::json::object o;
+  const Status consumers = buses.commands_health();
+  o["status"] = consumers.ok() ? "ok" : "degraded";
+  if (!consumers.ok()) o["reason"] = "consumers: " + consumers.message();
+  return json_response(o);
+}
+
 HttpResponse handle_ready(EventStore& store, OutboxRelay& relay_part, service::BusSwitch& buses) {
   boost::json::object checks;
   bool ready = true;
@@ -87,9 +98,11 @@ HttpResponse handle_ready(EventStore& store, OutboxRelay& relay_part, service::B
                               "and take nothing): " +
                                   missing);
     }
-    // Commands are consumed only once every command consumer has its partitions.
-    Status assigned = buses.commands_assigned(std::chrono::milliseconds(0));
-    check("consumers", assigned.ok(), assigned.ok() ? "" : assigned.message());
+    // Commands are consumed only once every command consumer consumes (none
+    // starting over after a fatal Kafka error) and has its partitions.
+    Status consumers = buses.commands_health();
+    if (consumers.ok()) consumers = buses.commands_assigned(std::chrono::milliseconds(0));
+    check("consumers", consumers.ok(), consumers.ok() ? "" : consumers.message());
   }
   boost::json::object o;
   o["status"] = ready ? "ready" : "not_ready";
@@ -124,7 +137,7 @@ HttpResponse route(service::System& system, const AdminAccess& access, AdminCoun
     return handler();
   };
 
-  if (path == "/health") return reading([&] { return handle_health(); });
+  if (path == "/health") return reading([&] { return handle_health(system.buses()); });
   if (path == "/ready") return reading([&] { return handle_ready(store, system.relay(), system.buses()); });
   if (path == "/metrics") {
     return reading([&] {

@@ -57,7 +57,10 @@ HttpResponse route(service::System& system, const AdminAccess& access, AdminCoun
 HttpResponse route_cluster(cluster::ClusterNode& node, const HttpRequest& request);
 
 // ---- health (admin_api.cc) ----
+// {"status":"ok"}; with `buses`, "degraded" and a reason while a command
+// consumer starts over after a fatal Kafka error (doc/http_api.md).
 HttpResponse handle_health();
+HttpResponse handle_health(service::BusSwitch& buses);
 HttpResponse handle_ready(EventStore& store, OutboxRelay& relay, service::BusSwitch& buses);
 
 // ---- /metrics (metrics_routes.cc): it reads every part. ----

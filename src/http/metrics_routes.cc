@@ -81,6 +81,17 @@ HttpResponse handle_metrics(const MetricsSources& m) {
   w.sample("nexum_kafka_produced_total", d(k.produced));
   w.family("nexum_kafka_delivery_failures_total", "counter", "Failed Kafka delivery reports.");
   w.sample("nexum_kafka_delivery_failures_total", d(k.delivery_failures));
+  w.family("nexum_kafka_consumer_restarts_total", "counter",
+           "Command consumers started over with a new handle after a fatal Kafka error (a fenced static member).");
+  w.sample("nexum_kafka_consumer_restarts_total", d(k.consumer_restarts));
+  w.family("nexum_kafka_producer_restarts_total", "counter",
+           "Producer handles replaced after a fatal Kafka error (idempotent producer state lost).");
+  w.sample("nexum_kafka_producer_restarts_total", d(k.producer_restarts));
+  std::size_t not_consuming = 0;
+  m.buses.commands_health(&not_consuming).ignore_error();
+  w.family("nexum_kafka_consumers_not_consuming", "gauge",
+           "Command consumers starting over after a fatal Kafka error (see /ready).");
+  w.sample("nexum_kafka_consumers_not_consuming", d(not_consuming));
 
   // ---- commands ----
   const CommandHandlerStats c = m.handler.stats();

@@ -78,12 +78,14 @@ void BusSwitch::retire(EventBus& old, const CommandIntake* intake) {
     add.delivery_failures = s.delivery_failures;
     add.dead_lettered = s.dead_lettered;
     add.undecodable = s.undecodable;
+    add.producer_restarts = s.producer_restarts;
   }
   if (intake != nullptr) {
     const PipelinedConsumerStats s = intake->stats();
     add.consumed += s.consumed;
     add.dead_lettered += s.dead_lettered;
     add.undecodable += s.undecodable;
+    add.consumer_restarts += s.restarts;
   }
   MutexLock lock(mu_);
   retired_.consumed += add.consumed;
@@ -91,6 +93,8 @@ void BusSwitch::retire(EventBus& old, const CommandIntake* intake) {
   retired_.delivery_failures += add.delivery_failures;
   retired_.dead_lettered += add.dead_lettered;
   retired_.undecodable += add.undecodable;
+  retired_.consumer_restarts += add.consumer_restarts;
+  retired_.producer_restarts += add.producer_restarts;
 }
 
 Status BusSwitch::switch_to(const BusConfig& config, OutboxRelay& relay) {
@@ -232,12 +236,14 @@ KafkaCounters BusSwitch::kafka_counters() const {
     c.delivery_failures += s.delivery_failures;
     c.dead_lettered += s.dead_lettered;
     c.undecodable += s.undecodable;
+    c.producer_restarts += s.producer_restarts;
   }
   if (intake) {
     const PipelinedConsumerStats s = intake->stats();
     c.consumed += s.consumed;
     c.dead_lettered += s.dead_lettered;
     c.undecodable += s.undecodable;
+    c.consumer_restarts += s.restarts;
   }
   return c;
 }
@@ -258,6 +264,16 @@ Status BusSwitch::commands_assigned(std::chrono::milliseconds timeout) const {
     intake = intake_;
   }
   return intake ? intake->wait_until_assigned(timeout) : Status();
+}
+
+Status BusSwitch::commands_health(std::size_t* not_consuming) const {
+  std::shared_ptr<CommandIntake> intake;
+  {
+    MutexLock lock(mu_);
+    intake = intake_;
+  }
+  if (not_consuming != nullptr) *not_consuming = 0;
+  return intake ? intake->health(not_consuming) : Status();
 }
 
 }  // namespace nexum::service

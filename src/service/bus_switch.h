@@ -29,6 +29,8 @@ struct KafkaCounters {
   std::uint64_t delivery_failures = 0;  // failed delivery reports
   std::uint64_t dead_lettered = 0;      // commands written to the dead-letter topic by the consumers
   std::uint64_t undecodable = 0;        // of those, messages that were no envelope (no handler saw them)
+  std::uint64_t consumer_restarts = 0;  // command consumers started over after a fatal Kafka error
+  std::uint64_t producer_restarts = 0;  // producers started over after a fatal Kafka error
 };
 
 // Thread-safe. A switch holds the switch lock for its whole length; reads
@@ -77,6 +79,10 @@ class BusSwitch {
   // (waiting up to `timeout`; Unavailable names the groups still waiting
   // and for how long). On other buses: OK.
   Status commands_assigned(std::chrono::milliseconds timeout) const;
+  // On Kafka: OK while every command consumer consumes; Unavailable naming
+  // those starting over after a fatal Kafka error, and why
+  // (CommandIntake::health). On other buses: OK.
+  Status commands_health(std::size_t* not_consuming = nullptr) const;
 
  private:
   Result<std::shared_ptr<kafka_internal::KafkaProbe>> make_probe(const BusConfig& config) const;

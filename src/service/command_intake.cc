@@ -71,6 +71,19 @@ Status CommandIntake::wait_until_assigned(std::chrono::milliseconds timeout) con
                              groups);
 }
 
+Status CommandIntake::health(std::size_t* not_consuming) const {
+  std::string why;
+  std::size_t n = 0;
+  for (const auto& c : consumers_) {
+    Status s = c->health();
+    if (s.ok()) continue;
+    ++n;
+    why += (why.empty() ? "" : "; ") + s.message();
+  }
+  if (not_consuming != nullptr) *not_consuming = n;
+  return n == 0 ? Status() : Status::unavailable(why);
+}
+
 PipelinedConsumerStats CommandIntake::stats() const {
   PipelinedConsumerStats sum;
   for (const auto& c : consumers_) {
@@ -84,6 +97,7 @@ PipelinedConsumerStats CommandIntake::stats() const {
     sum.commits += s.commits;
     sum.commit_failures += s.commit_failures;
     sum.pauses += s.pauses;
+    sum.restarts += s.restarts;
     sum.max_in_flight_seen = std::max(sum.max_in_flight_seen, s.max_in_flight_seen);
   }
   return sum;

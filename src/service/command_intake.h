@@ -52,6 +52,10 @@ class CommandIntake {
   // OK once every consumer has been assigned its partitions; else
   // Unavailable naming the groups still waiting and for how long.
   Status wait_until_assigned(std::chrono::milliseconds timeout) const;
+  // OK while every consumer consumes; else Unavailable naming each one
+  // that does not (starting over after a fatal Kafka error) and why.
+  // `not_consuming`, when given, gets how many do not.
+  Status health(std::size_t* not_consuming = nullptr) const;
   // Summed over the consumers.
   PipelinedConsumerStats stats() const;
 

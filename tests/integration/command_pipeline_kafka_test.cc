@@ -71,6 +71,19 @@ class CommandPipelineKafkaTest : public ::testing::Test {
     return std::move(c).value();
   }
 
+  // Once `consumer` has its partitions: the customers, then the accounts,
+  // each phase handled before the next, then the movements, until 300 of
+  // them are handled.
+  void run_to_mid_stream(PipelinedCommandConsumer& consumer, const std::vector<std::vector<Produced>>& phases) {
+    ASSERT_TRUE(consumer.wait_until_assigned(30s).ok());
+    produce(phases[0]);
+    ASSERT_TRUE(wait_until([&] { return consumer.stats().handled >= static_cast<std::uint64_t>(kAccounts); }, 60s));
+    produce(phases[1]);
+    ASSERT_TRUE(wait_until([&] { return consumer.stats().handled >= 2u * kAccounts; }, 60s));
+    produce(phases[2]);
+    ASSERT_TRUE(wait_until([&] { return consumer.stats().handled >= 2u * kAccounts + 300; }, 60s));
+  }
+
   void produce(const std::vector<Produced>& msgs) {
     rd_kafka_t* rk = testing::new_client(RD_KAFKA_PRODUCER, bootstrap_, {{"enable.idempotence", "true"}});
     ASSERT_NE(rk, nullptr);
@@ -151,6 +164,9 @@ class CommandPipelineKafkaTest : public ::testing::Test {
     return total;
   }
 
+  // Committed offsets over the three command topics the workload uses.
+  std::int64_t committed_all() { return committed_total(kTxn) + committed_total(kAcct) + committed_total(kCust); }
+
   void expect_exact_outcomes(const std::map<std::string, std::int64_t>& expected, std::size_t movements) {
     for (const auto& [account, cents] : expected) {
       Result<Account> a = handler_->repository().load_account(account);
@@ -223,30 +239,49 @@ TEST_F(CommandPipelineKafkaTest, AConsumerStoppedMidStreamLeavesNoCommandWithout
   auto phases = workload(expected);
   auto first = start_consumer();
   ASSERT_NE(first, nullptr);
-  ASSERT_TRUE(first->wait_until_assigned(30s).ok());
-  produce(phases[0]);
-  ASSERT_TRUE(wait_until([&] { return first->stats().handled >= static_cast<std::uint64_t>(kAccounts); }, 60s));
-  produce(phases[1]);
-  ASSERT_TRUE(wait_until([&] { return first->stats().handled >= 2u * kAccounts; }, 60s));
-  produce(phases[2]);
+  run_to_mid_stream(*first, phases);
+  if (HasFatalFailure()) return;
   // Stop while the movements are being handled; the next member starts from
   // the committed offsets and gets the rest, redelivered ones included.
-  ASSERT_TRUE(wait_until([&] { return first->stats().handled >= 2u * kAccounts + 300; }, 60s));
   first->stop();
   const std::uint64_t done_first = first->stats().handled + first->stats().dead_lettered;
   auto second = start_consumer();
   ASSERT_NE(second, nullptr);
   const std::uint64_t total = 2u * kAccounts + phases[2].size();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return committed_total(kTxn) + committed_total(kAcct) + committed_total(kCust) ==
-               static_cast<std::int64_t>(total);
-      },
-      90s))
+  ASSERT_TRUE(wait_until([&] { return committed_all() == static_cast<std::int64_t>(total); }, 90s))
       << committed_total(kTxn);
   EXPECT_LT(done_first, total) << "the first consumer was stopped before the end";
   expect_exact_outcomes(expected, phases[2].size() - 2);
   second->stop();
+}
+
+TEST_F(CommandPipelineKafkaTest, AFencedCommitMidStreamStartsTheConsumerOverAndEveryCommandHasOneOutcome) {
+  // A static member's offset commit fenced (what a two-of-three broker
+  // outage did on the real cluster) is fatal to the consumer's handle. The
+  // consumer starts over with a new one; the commands whose outcomes were
+  // stored but not committed come again and are answered from the store by
+  // command id: still exactly one outcome each.
+  bus_options_.instance_id = "pipeline-commands-static";
+  std::map<std::string, std::int64_t> expected;
+  auto phases = workload(expected);
+  auto consumer = start_consumer();
+  ASSERT_NE(consumer, nullptr);
+  run_to_mid_stream(*consumer, phases);
+  if (HasFatalFailure()) return;
+  const std::uint64_t duplicates_before = handler_->stats().duplicates;
+  cluster_->push_request_errors(testing::kOffsetCommitApiKey, {RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID});
+  ASSERT_TRUE(wait_until([&] { return consumer->stats().restarts == 1; }, 30s)) << "the fenced commit went unnoticed";
+  const std::uint64_t total = 2u * kAccounts + phases[2].size();
+  ASSERT_TRUE(wait_until([&] { return committed_all() == static_cast<std::int64_t>(total); }, 90s))
+      << "committed " << committed_total(kTxn) << " transaction commands of " << phases[2].size() << "; "
+      << consumer->health().to_string();
+  EXPECT_TRUE(consumer->health().ok()) << consumer->health().to_string();
+  EXPECT_EQ(consumer->stats().restarts, 1u);
+  // Finished but not committed when the handle died: delivered again and
+  // answered from the store, not handled twice.
+  EXPECT_GT(handler_->stats().duplicates, duplicates_before);
+  expect_exact_outcomes(expected, phases[2].size() - 2);
+  consumer->stop();
 }
 
 }  // namespace

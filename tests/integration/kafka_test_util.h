@@ -38,6 +38,11 @@ inline bool wait_until(const std::function<bool()>& predicate,
 }
 
 // Bus options tuned for the mock cluster: quick group joins and reconnects.
+// The Kafka protocol's ApiKey of OffsetCommit, for
+// KafkaMockCluster::push_request_errors (librdkafka keeps its RD_KAFKAP_*
+// names private).
+constexpr std::int16_t kOffsetCommitApiKey = 8;
+
 inline KafkaEventBusOptions test_bus_options(const std::string& bootstrap) {
   KafkaEventBusOptions options;
   options.bootstrap_servers = bootstrap;

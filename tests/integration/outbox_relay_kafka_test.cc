@@ -112,6 +112,13 @@ class OutboxRelayKafkaTest : public ::testing::Test {
     EXPECT_TRUE((*bus)->start().ok());
     return std::move(bus).value();
   }
+  // Retries within half a second, so a test sees the relay recover.
+  static OutboxRelayOptions quick_retries() {
+    OutboxRelayOptions options;
+    options.retry_backoff_initial = 50ms;
+    options.retry_backoff_max = 500ms;
+    return options;
+  }
   void append_events(int n, int accounts = 20) {
     for (int i = 0; i < n; ++i) {
       std::string id = "acc_" + std::to_string(i % accounts);
@@ -152,10 +159,7 @@ TEST_F(OutboxRelayKafkaTest, StoredEventsArriveWithKeyHeadersAndTheExactJson) {
 
 TEST_F(OutboxRelayKafkaTest, AllBrokersDownMidStreamLosesNothingAndKeepsKeyOrder) {
   auto bus = make_bus();
-  OutboxRelayOptions options;
-  options.retry_backoff_initial = 50ms;
-  options.retry_backoff_max = 500ms;
-  OutboxRelay relay(*store_, *bus, options);
+  OutboxRelay relay(*store_, *bus, quick_retries());
   ASSERT_TRUE(relay.start().ok());
   append_events(300);
   ASSERT_TRUE(relay.wait_until_relayed(300, 30s));
@@ -182,6 +186,30 @@ TEST_F(OutboxRelayKafkaTest, InjectedProduceErrorsAreSurvived) {
   append_events(300);
   ASSERT_TRUE(relay.wait_until_relayed(500, 60s)) << relay.stats().last_error;
   expect_all_positions_in_key_order(read_until_unique(cluster_->bootstrap_servers(), 500), 500);
+}
+
+TEST_F(OutboxRelayKafkaTest, AFatalProducerErrorReplacesTheProducerAndEveryEventStillArrives) {
+  // OUT_OF_ORDER_SEQUENCE_NUMBER on the head-of-line request is, to the
+  // idempotent producer, a desynchronization it cannot reason about: a fatal
+  // error, after which its handle never produces again. The relay must not
+  // stop there: the bus replaces the producer and the relay sends again.
+  append_events(100);
+  auto bus = make_bus();
+  OutboxRelay relay(*store_, *bus, quick_retries());
+  ASSERT_TRUE(relay.start().ok());
+  ASSERT_TRUE(relay.wait_until_relayed(100, 30s)) << relay.stats().last_error;
+  EXPECT_EQ(bus->stats().producer_restarts, 0u);
+  cluster_->push_produce_errors({RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER});
+  append_events(400);
+  ASSERT_TRUE(relay.wait_until_relayed(500, 60s))
+      << "checkpoint " << relay.stats().checkpoint << ": " << relay.stats().last_error;
+  EXPECT_GE(bus->stats().producer_restarts, 1u) << "the produce error did not make the producer fatal";
+  EXPECT_GE(relay.stats().delivery_failures, 1u);
+  expect_all_positions_in_key_order(read_until_unique(cluster_->bootstrap_servers(), 500), 500);
+  // And the new producer goes on producing.
+  append_events(100);
+  ASSERT_TRUE(relay.wait_until_relayed(600, 30s)) << relay.stats().last_error;
+  ASSERT_TRUE(relay.stop().ok());
 }
 
 constexpr char kChildDataEnv[] = "NEXUM_RELAY_CHILD_DATA";

@@ -52,6 +52,13 @@ std::vector<std::string> keys_of(const std::string& key) {
   }
 }
 
+// Commands from..to-1 for partition 0, each on a key of its own (k{n}).
+std::vector<std::tuple<int, std::string, std::string>> own_key_commands(int from, int to) {
+  std::vector<std::tuple<int, std::string, std::string>> msgs;
+  for (int i = from; i < to; ++i) msgs.emplace_back(0, "k" + std::to_string(i), command(i, "k" + std::to_string(i)));
+  return msgs;
+}
+
 // Produces (partition, key, value) in order with one plain producer.
 void produce_all(const std::string& bootstrap, const std::vector<std::tuple<int, std::string, std::string>>& msgs) {
   rd_kafka_t* rk = testing::new_client(RD_KAFKA_PRODUCER, bootstrap);
@@ -234,9 +241,7 @@ class PipelinedConsumerTest : public ::testing::Test {
 };
 
 TEST_F(PipelinedConsumerTest, CommittedOffsetStopsAtTheFirstCommandWithoutAnOutcome) {
-  std::vector<std::tuple<int, std::string, std::string>> msgs;
-  for (int i = 0; i < 10; ++i) msgs.emplace_back(0, "k" + std::to_string(i), command(i, "k" + std::to_string(i)));
-  produce_all(bootstrap_, msgs);
+  produce_all(bootstrap_, own_key_commands(0, 10));
   ScriptedHandler h;
   auto consumer = make_consumer(h);
   ASSERT_TRUE(consumer->start().ok());
@@ -250,6 +255,51 @@ TEST_F(PipelinedConsumerTest, CommittedOffsetStopsAtTheFirstCommandWithoutAnOutc
   ASSERT_TRUE(h.complete(4));
   ASSERT_TRUE(wait_until([&] { return committed(0) == 10; }, 10s)) << committed(0);
   EXPECT_EQ(consumer->stats().handled, 10u);
+  consumer->stop();
+}
+
+TEST_F(PipelinedConsumerTest, AFencedCommitIsFatalToTheHandleAndTheConsumerStartsOverWithANewOne) {
+  // What the real cluster did after a two-of-three broker outage: a static
+  // member's offset commit answered FENCED_INSTANCE_ID, which librdkafka
+  // makes a fatal error of its handle (no fetch, no commit ever again).
+  // The consumer must say so, start over with a new handle in the same
+  // group, and get every uncommitted command again.
+  bus_options_.instance_id = "pipeline-test-static";
+  produce_all(bootstrap_, own_key_commands(0, 10));
+  ScriptedHandler h;
+  auto consumer = make_consumer(h);
+  ASSERT_TRUE(consumer->start().ok());
+  ASSERT_TRUE(wait_until([&] { return h.held() == 10; }));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(h.complete(i));
+  ASSERT_TRUE(wait_until([&] { return committed(0) == 5; }, 10s)) << committed(0);
+  EXPECT_TRUE(consumer->health().ok());
+  // The next commit is fenced. Command 9 keeps running, so the consumer is
+  // seen waiting for it before it lets the dead handle go.
+  cluster_->push_request_errors(testing::kOffsetCommitApiKey, {RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID});
+  for (int i = 5; i < 9; ++i) ASSERT_TRUE(h.complete(i));
+  ASSERT_TRUE(wait_until([&] { return !consumer->health().ok(); }, 10s)) << "the fatal error went unnoticed";
+  const Status health = consumer->health();
+  EXPECT_EQ(health.code(), StatusCode::kUnavailable);
+  EXPECT_NE(health.message().find("pipeline-test"), std::string::npos) << health.to_string();
+  EXPECT_NE(health.message().find("FENCED_INSTANCE_ID"), std::string::npos) << health.to_string();
+  EXPECT_EQ(consumer->stats().restarts, 1u);
+  EXPECT_EQ(committed(0), 5) << "nothing is committed on a fatal handle";
+  ASSERT_TRUE(h.complete(9));
+  // The new handle joins, gets offsets 5-9 again (their outcomes were in,
+  // their commit was not) and then the commands produced since.
+  produce_all(bootstrap_, own_key_commands(10, 20));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (int i = 5; i < 20; ++i) h.complete(i);
+        return committed(0) == 20;
+      },
+      60s))
+      << "committed " << committed(0) << " of 20 after starting over; " << consumer->health().to_string();
+  EXPECT_TRUE(consumer->health().ok()) << consumer->health().to_string();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(h.attempts(i), 1) << i;
+  for (int i = 5; i < 10; ++i) EXPECT_EQ(h.attempts(i), 2) << i << ": finished, not committed: delivered again";
+  for (int i = 10; i < 20; ++i) EXPECT_EQ(h.attempts(i), 1) << i;
+  EXPECT_EQ(consumer->stats().restarts, 1u);
   consumer->stop();
 }
 
