@@ -151,6 +151,8 @@ class AggregateRepository {
   Result<Account> load_account(std::string_view id);
   Result<Loan> load_loan(std::string_view id);
   Result<Transaction> load_transaction(std::string_view id);
+  // The last version of `stream` (-1 when it has no event).
+  Result<std::int64_t> stream_version(std::string_view stream);
 
   // Saves a snapshot of `aggregate` (whose version is its stream's last
   // version after an append) when the stream crossed a multiple of

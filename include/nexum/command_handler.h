@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "nexum/aggregates.h"
 #include "nexum/bus.h"
 #include "nexum/clock.h"
+#include "nexum/cross_shard_transfer.h"
 #include "nexum/event.h"
 #include "nexum/status.h"
 #include "nexum/store.h"
@@ -98,6 +100,11 @@ struct CommandHandlerOptions {
   // StoreOptions::max_event_bytes: an event may repeat the command's
   // strings. Default: 256 KiB.
   std::size_t max_command_bytes = 256u << 10;
+  // Cluster mode (doc/cluster.md §8): this handler decides one shard. Set, a
+  // transfer to an account of another shard debits into transit (the first
+  // step of a saga) and the saga's transfer_credit / transfer_settle actions
+  // are accepted; unset (a single node), they are unknown actions. Default: unset.
+  std::optional<cross_shard::CrossShardOptions> cross_shard;
 };
 
 // Counters since construction. Value type.

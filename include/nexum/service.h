@@ -43,6 +43,9 @@ struct ClusterServiceOptions {
   // The HTTP address other nodes name for this one ("host:port"). Default:
   // the bound address (the host's name when bound to a wildcard address).
   std::string advertised_http;
+  // Cross-shard transfers (doc/cluster.md §8): a credit decided later than
+  // this after its debit is refused and refunded. Default: 60 s.
+  std::chrono::milliseconds transfer_deadline{60000};
 };
 
 struct ServiceOptions {

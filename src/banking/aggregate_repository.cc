@@ -125,4 +125,9 @@ Result<Account> AggregateRepository::load_account(std::string_view id) { return 
 Result<Loan> AggregateRepository::load_loan(std::string_view id) { return load<Loan>(id); }
 Result<Transaction> AggregateRepository::load_transaction(std::string_view id) { return load<Transaction>(id); }
 
+Result<std::int64_t> AggregateRepository::stream_version(std::string_view stream) {
+  NEXUM_ASSIGN_OR_RETURN(StreamInfo info, store_.stream_info(stream));
+  return info.exists ? info.last_version : -1;
+}
+
 }  // namespace nexum

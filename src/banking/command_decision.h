@@ -15,6 +15,7 @@
 #include "nexum/aggregates.h"
 #include "nexum/clock.h"
 #include "nexum/command_handler.h"
+#include "nexum/cross_shard_transfer.h"
 #include "nexum/event.h"
 #include "nexum/field_reader.h"
 #include "nexum/store.h"
@@ -30,6 +31,11 @@ class CommandContext {
   const std::string& command_id() const { return command_id_; }
   const std::string& topic() const { return topic_; }
   const std::string& action() const { return action_; }
+  // The time the command is decided at (the handler's clock, read once).
+  Timestamp now() const { return now_; }
+  // Cluster mode: the shard's accounts and the saga's deadline; null on a single node.
+  const cross_shard::CrossShardOptions* cross_shard() const { return cross_shard_; }
+  void set_cross_shard(const cross_shard::CrossShardOptions* options) { cross_shard_ = options; }
   // "transactions.deposit": topic's last segment + action.
   std::string qualified_action() const;
 
@@ -49,6 +55,7 @@ class CommandContext {
   std::string action_;
   boost::json::object metadata_;
   Timestamp now_;
+  const cross_shard::CrossShardOptions* cross_shard_ = nullptr;
 };
 
 // The id of the index-th event of the outcome of command `command_id`:
@@ -103,6 +110,14 @@ Result<Decider> parse_transaction_command(const CommandContext& ctx, const Field
 Result<Decider> parse_customer_command(const CommandContext& ctx, const FieldReader& r);
 Result<Decider> parse_account_command(const CommandContext& ctx, const FieldReader& r);
 Result<Decider> parse_loan_command(const CommandContext& ctx, const FieldReader& r);
+
+// Cross-shard transfers (src/banking/cross_shard_transfer.cc, doc/cluster.md §8).
+// The first step of transfer `t` (completed fields set, to_account_id in
+// another shard): debits the source into transit, or rejects like a transfer.
+Result<Decision> decide_transfer_into_transit(CommandContext& ctx, AggregateRepository& repo, const Transaction& t);
+// transfer_credit and transfer_settle (ctx.cross_shard() set).
+Result<Decider> parse_transfer_credit(const CommandContext& ctx, const FieldReader& r);
+Result<Decider> parse_transfer_settle(const CommandContext& ctx, const FieldReader& r);
 
 // A business rejection: reason code and sentence.
 struct Rejection {

@@ -195,6 +195,7 @@ Result<Decider> NexumCommandHandler::Impl::parse(std::string_view topic, const E
 
   NEXUM_RETURN_IF_ERROR(check_vocabulary(topic, *action, command.data));
   ctx.emplace(command, std::string(topic), *action, clock_);
+  if (options_.cross_shard) ctx->set_cross_shard(&*options_.cross_shard);
   Result<Decider> decider = parse(*ctx, data);
   if (!decider) return malformed(decider.error());
   return decider;

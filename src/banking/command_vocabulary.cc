@@ -20,6 +20,11 @@ constexpr std::array kDepositWithdraw = {
 constexpr std::array kTransfer = {"action"sv,   "from_account_id"sv, "to_account_id"sv, "amount"sv,
                                   "currency"sv, "description"sv,     "reference"sv,     NEXUM_TRANSACTION_EXTRAS};
 #undef NEXUM_TRANSACTION_EXTRAS
+// The saga's own commands (cluster mode, doc/cluster.md §8).
+constexpr std::array kTransferCredit = {"action"sv, "account_id"sv, "source_account_id"sv, "transaction_id"sv,
+                                        "amount"sv, "currency"sv,   "deadline"sv};
+constexpr std::array kTransferSettle = {"action"sv, "account_id"sv, "transaction_id"sv,
+                                        "result"sv, "reason"sv,     "error"sv};
 
 constexpr std::array kCustomerCreate = {"action"sv,      "customer_id"sv,   "first_name"sv, "last_name"sv,
                                         "email"sv,       "phone"sv,         "kyc_status"sv, "kyc_tier"sv,
@@ -46,6 +51,8 @@ std::span<const std::string_view> command_vocabulary(std::string_view topic, std
   if (topic == topics::kCommandsTransactions) {
     if (action == "deposit" || action == "withdraw") return kDepositWithdraw;
     if (action == "transfer") return kTransfer;
+    if (action == "transfer_credit") return kTransferCredit;
+    if (action == "transfer_settle") return kTransferSettle;
   } else if (topic == topics::kCommandsCustomers) {
     if (action == "create") return kCustomerCreate;
     if (action == "update") return kCustomerUpdate;

@@ -25,7 +25,26 @@ Result<Account> load_or_empty(AggregateRepository& repo, const std::string& id) 
   return repo.load_account(id);
 }
 
+// The transaction `m` makes, in `state`.
+Transaction movement_transaction(const Movement& m, const CommandContext& ctx, TransactionState state) {
+  Transaction t;
+  t.id = ctx.derived_id("txn_");
+  t.transaction_type = m.type;
+  t.amount = m.amount;
+  t.from_account_id = m.from_account_id;
+  t.to_account_id = m.to_account_id;
+  t.description = m.description;
+  t.reference = m.reference.empty() ? t.default_reference() : m.reference;
+  t.state = state;
+  return t;
+}
+
 Result<Decision> decide_movement(const Movement& m, CommandContext& ctx, AggregateRepository& repo) {
+  if (ctx.cross_shard() != nullptr && !m.from_account_id.empty() && !m.to_account_id.empty() &&
+      !ctx.cross_shard()->is_local_account(m.to_account_id)) {
+    // The target is another shard's: a saga (doc/cluster.md §8).
+    return decide_transfer_into_transit(ctx, repo, movement_transaction(m, ctx, TransactionState::kPending));
+  }
   NEXUM_ASSIGN_OR_RETURN(Account from, load_or_empty(repo, m.from_account_id));
   NEXUM_ASSIGN_OR_RETURN(Account to, load_or_empty(repo, m.to_account_id));
 
@@ -41,15 +60,7 @@ Result<Decision> decide_movement(const Movement& m, CommandContext& ctx, Aggrega
     if (auto r = check_movement(to, m.to_account_id, m.amount, /*debit=*/false, role)) return reject(*r);
   }
 
-  Transaction t;
-  t.id = ctx.derived_id("txn_");
-  t.transaction_type = m.type;
-  t.amount = m.amount;
-  t.from_account_id = m.from_account_id;
-  t.to_account_id = m.to_account_id;
-  t.description = m.description;
-  t.reference = m.reference.empty() ? t.default_reference() : m.reference;
-  t.state = TransactionState::kCompleted;
+  Transaction t = movement_transaction(m, ctx, TransactionState::kCompleted);
 
   Account from_after = from;
   Account to_after = to;
@@ -103,6 +114,10 @@ Result<Decider> parse_transaction_command(const CommandContext& ctx, const Field
     m.from_account_id = from;
     m.to_account_id = to;
     default_description = "Kafka transfer command";
+  } else if (ctx.cross_shard() != nullptr && action == cross_shard::kActionCredit) {
+    return parse_transfer_credit(ctx, r);
+  } else if (ctx.cross_shard() != nullptr && action == cross_shard::kActionSettle) {
+    return parse_transfer_settle(ctx, r);
   } else {
     return r.error("action", "unknown action '" + json_internal::printable(action) + "' for " + ctx.topic() +
                                  " (expected deposit, withdraw or transfer)");

@@ -45,6 +45,14 @@ int run_cluster_serve(const ClusterServeArgs& args) {
   options.cluster.topic_prefix = args.topic_prefix;
   options.cluster.advertised_http = args.advertise_http;
   if (args.session_timeout_ms > 0) options.cluster.session_timeout = std::chrono::milliseconds(args.session_timeout_ms);
+  if (args.transfer_deadline_ms < 0) {
+    std::fprintf(stderr, "serve --cluster: --transfer-deadline-ms: must be positive, got %d\n",
+                 args.transfer_deadline_ms);
+    return 2;
+  }
+  if (args.transfer_deadline_ms > 0) {
+    options.cluster.transfer_deadline = std::chrono::milliseconds(args.transfer_deadline_ms);
+  }
   options.serve_http = !args.http.empty();
   if (options.serve_http) {
     auto address = parse_http_address(args.http);

@@ -28,9 +28,10 @@ struct ClusterServeArgs {
   std::string data;
   std::string node_id;
   std::string topic_prefix;
-  std::string http;            // empty: no HTTP; else host:port of GET /cluster, /health, /streams/{stream}
-  std::string advertise_http;  // the address other nodes name for this one; empty: the bound one
-  int session_timeout_ms = 0;  // 0: the default
+  std::string http;              // empty: no HTTP; else host:port of GET /cluster, /health, /streams/{stream}
+  std::string advertise_http;    // the address other nodes name for this one; empty: the bound one
+  int session_timeout_ms = 0;    // 0: the default
+  int transfer_deadline_ms = 0;  // 0: the default (cross-shard transfers, doc/cluster.md §8)
 };
 int run_cluster_serve(const ClusterServeArgs& args);
 

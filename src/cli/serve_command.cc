@@ -153,6 +153,9 @@ void register_serve_command(CLI::App& app) {
                   "With --cluster: the host:port other nodes name for this one (default: the --http address)");
   sub->add_option("--session-timeout-ms", args->cluster_args.session_timeout_ms,
                   "With --cluster: consumer-group session timeout (default 10000)");
+  sub->add_option("--transfer-deadline-ms", args->cluster_args.transfer_deadline_ms,
+                  "With --cluster: a cross-shard transfer's credit decided later than this after its debit is "
+                  "refused and the money refunded (default 60000; doc/cluster.md §8)");
   sub->callback([args] { set_exit_code(run_serve(*args)); });
 }
 

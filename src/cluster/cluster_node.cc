@@ -25,6 +25,8 @@
 #include "cluster/shard_partitioner.h"
 #include "cluster/shard_replica.h"
 #include "nexum/command_handler.h"
+#include "nexum/cross_shard_transfer.h"
+#include "nexum/event_types.h"
 #include "nexum/json_codec.h"
 #include "nexum/topics.h"
 
@@ -60,13 +62,15 @@ struct Taken {
 // One owned shard: its replica, worker, queue and the offsets it may commit.
 class ShardRuntime {
  public:
-  ShardRuntime(int shard, int shard_count, const ClusterTopics& topics, const std::string& prefix,
-               const std::string& node_id, ChangelogWriter& writer, std::function<void(Status)> fail)
+  ShardRuntime(int shard, int shard_count, const ClusterTopics& topics, const ClusterOptions& options,
+               ChangelogWriter& writer, std::function<void(Status)> fail)
       : shard_(shard),
         shard_count_(shard_count),
         topics_(topics),
-        prefix_(prefix),
-        node_id_(node_id),
+        prefix_(options.topic_prefix),
+        node_id_(options.node_id),
+        transfer_deadline_(options.transfer_deadline),
+        resend_interval_(options.transfer_resend_interval),
         writer_(writer),
         fail_(std::move(fail)) {}
   ~ShardRuntime() { stop_worker(); }
@@ -76,7 +80,12 @@ class ShardRuntime {
   // Takeover: open the local copy, write this owner's marker, restore up to it.
   Status take_over(const std::string& data_dir, const KafkaEventBusOptions& options, std::int32_t generation) {
     state_ = "restoring";
-    NEXUM_ASSIGN_OR_RETURN(replica_, ShardReplica::open(data_dir, shard_));
+    cross_shard::CrossShardOptions cross;
+    cross.is_local_account = [shard = shard_, count = shard_count_](std::string_view account) {
+      return shard_of(account, count) == shard;
+    };
+    cross.deadline = transfer_deadline_;
+    NEXUM_ASSIGN_OR_RETURN(replica_, ShardReplica::open(data_dir, shard_, std::move(cross)));
     ChangelogRecord marker;
     marker.kind = ChangelogKind::kMarker;
     marker.shard = shard_;
@@ -93,17 +102,22 @@ class ShardRuntime {
       published_epoch_ = epoch_;
     }
     last_position_ = restored.last_position;
+    NEXUM_RETURN_IF_ERROR(load_open_transfers());
     spdlog::info(
         "cluster node {}: shard {} taken over at epoch {}: {} changelog records read from @{} ({} fenced), "
-        "{} events checked, {} restored in {:.3f} s ({:.0f} events/s){}",
+        "{} events checked, {} restored in {:.3f} s ({:.0f} events/s){}; {} transfers in transit",
         node_id_, shard_, epoch_.to_string(), restored.records_read, restored.read_from, restored.records_ignored,
         restored.events_verified, restored.events_applied, restored.seconds, restored.events_per_second(),
-        restored.wiped ? "; the local copy was dropped and rebuilt" : "");
+        restored.wiped ? "; the local copy was dropped and rebuilt" : "", in_transit());
     return Status();
   }
 
   void start_worker() {
     state_ = "serving";
+    {
+      std::lock_guard lock(mu_);
+      serving_ = true;
+    }
     worker_ = std::thread([this] { work(); });
   }
 
@@ -166,6 +180,49 @@ class ShardRuntime {
     return Status();
   }
 
+  // The saga's follow-up commands of commands whose offsets are now
+  // committed (`next`: the topic's committed next offset). A committed
+  // offset proves the outcome admitted: the group accepted the commit from
+  // this generation, so no newer owner's marker precedes the outcome in the
+  // changelog (doc/cluster.md §8). A credit joins the transfers in transit.
+  std::vector<cross_shard::FollowUp> release_committed(const std::string& topic, std::int64_t next) {
+    std::vector<cross_shard::FollowUp> out;
+    std::lock_guard lock(mu_);
+    for (auto it = awaiting_commit_.begin(); it != awaiting_commit_.end();) {
+      if (it->topic != topic || it->offset >= next) {
+        ++it;
+        continue;
+      }
+      if (is_credit(it->follow_up)) {
+        open_transfers_[it->follow_up.transaction_id] = OpenTransfer{it->follow_up, SteadyClock::now()};
+      }
+      out.push_back(std::move(it->follow_up));
+      it = awaiting_commit_.erase(it);
+    }
+    follow_ups_sent_ += out.size();
+    return out;
+  }
+
+  // The credit commands of transfers in transit whose last send is
+  // resend_interval old (all of them right after a takeover).
+  std::vector<cross_shard::FollowUp> due_resends(SteadyClock::time_point now) {
+    std::vector<cross_shard::FollowUp> out;
+    std::lock_guard lock(mu_);
+    if (!serving_) return out;
+    for (auto& [txn, open] : open_transfers_) {
+      if (now - open.last_sent < resend_interval_) continue;
+      open.last_sent = now;
+      out.push_back(open.credit);
+    }
+    follow_ups_sent_ += out.size();
+    return out;
+  }
+
+  std::size_t in_transit() const {
+    std::lock_guard lock(mu_);
+    return open_transfers_.size();
+  }
+
   ShardStatus status() const {
     ShardStatus s;
     s.shard = shard_;
@@ -178,6 +235,8 @@ class ShardRuntime {
     s.epoch = published_epoch_;
     s.restore = restore_;
     s.queued = queue_.size();
+    s.transfers_in_transit = open_transfers_.size();
+    s.follow_ups_sent = follow_ups_sent_;
     return s;
   }
 
@@ -214,13 +273,24 @@ class ShardRuntime {
   void handle(const Taken& t, std::uint64_t seq) {
     Result<EventSchema> command = decode_event_json(t.value);
     if (!command) return dead_letter(t, seq, "invalid envelope: " + command.error().to_string());
+    // A transfer's target may be another shard's: a saga (doc/cluster.md §8).
+    std::string_view saga_target;
+    if (t.topic.substr(prefix_.size()) == topics::kCommandsTransactions) {
+      const boost::json::value* action = command->data.if_contains("action");
+      const boost::json::value* to = command->data.if_contains("to_account_id");
+      if (action != nullptr && action->is_string() && action->get_string() == "transfer" && to != nullptr &&
+          to->is_string()) {
+        saga_target = to->get_string();
+      }
+    }
     for (const std::string& key : command_keys(*command)) {
+      if (!saga_target.empty() && key == saga_target) continue;
       const int owner = shard_of(key, shard_count_);
       if (owner != shard_) {
         return dead_letter(t, seq,
                            "cross-shard command: '" + key + "' belongs to shard " + std::to_string(owner) +
                                ", the command came on shard " + std::to_string(shard_) +
-                               " (commands naming entities of several shards are not built yet: doc/cluster.md §7)");
+                               " (only a transfer's target may be in another shard: doc/cluster.md §8)");
       }
     }
     const std::string handler_topic = t.topic.substr(prefix_.size());
@@ -242,9 +312,22 @@ class ShardRuntime {
   // The outcome is stored locally; it is done once it is in the changelog.
   void ship(const Taken& t, std::uint64_t seq, const EventSchema& command, const CommandOutcome& outcome) {
     commands_.fetch_add(1);
+    std::vector<EventSchema> saga_events;  // the outcome's saga events, which may call for a follow-up
+    const auto keep_saga_event = [&saga_events](const EventView& v) {
+      if (!v.envelope.event_type.starts_with("transfer_")) return Status();
+      NEXUM_ASSIGN_OR_RETURN(RecordedEvent e, v.to_recorded());
+      saga_events.push_back(std::move(e.event));
+      return Status();
+    };
     if (outcome.duplicate || outcome.positions.empty()) {
       // Stored before: in the changelog already (restored from it) or on its
-      // way there ahead of this one; done once everything before it is.
+      // way there ahead of this one; done once everything before it is. Its
+      // follow-up is produced again (it may have been lost with a node).
+      for (std::int64_t p : outcome.positions) {
+        Status read = replica_->store().scan_log(p, 1, {}, keep_saga_event);
+        if (!read.ok()) return fail(read);
+      }
+      note_saga(t, saga_events);
       return finish(seq);
     }
     const std::int64_t first = outcome.positions.front();
@@ -269,14 +352,62 @@ class ShardRuntime {
       e.topic = std::string(v.topic);
       encode_event_json(v.envelope, e.envelope_json);
       record.events.push_back(std::move(e));
-      return Status();
+      return keep_saga_event(v);
     });
     if (!read.ok() || record.events.size() != outcome.positions.size()) {
       return fail(read.ok() ? Status::internal("shard " + std::to_string(shard_) + ": outcome events not readable")
                             : read);
     }
     last_position_ = record.events.back().position;
+    note_saga(t, saga_events);
     write(topics_.changelog, shard_, t.key, encode_changelog_record(record), seq, {});
+  }
+
+  static bool is_credit(const cross_shard::FollowUp& f) {
+    const boost::json::value* action = f.command.data.if_contains("action");
+    return action != nullptr && action->is_string() && action->get_string() == cross_shard::kActionCredit;
+  }
+
+  // A settled transfer leaves the transfers in transit; a follow-up waits
+  // for the command's offset to be committed (release_committed).
+  void note_saga(const Taken& t, const std::vector<EventSchema>& events) {
+    if (events.empty()) return;
+    Result<std::optional<cross_shard::FollowUp>> f = cross_shard::follow_up(events);
+    std::lock_guard lock(mu_);
+    for (const EventSchema& e : events) {
+      if (e.event_type == cross_shard::kTransferCompleted || e.event_type == cross_shard::kTransferRefunded) {
+        open_transfers_.erase(e.entity_id);
+      }
+    }
+    if (!f) {
+      spdlog::error("cluster node {}: shard {}: {} @{}: no follow-up: {}", node_id_, shard_, t.topic, t.offset,
+                    f.error().to_string());
+      return;
+    }
+    if (*f) awaiting_commit_.push_back(AwaitingCommit{t.topic, t.offset, std::move(**f)});
+  }
+
+  // Transfers debited into transit here and not settled, from the store
+  // (after a restore: only what the changelog admitted).
+  Status load_open_transfers() {
+    EventFilter filter;
+    filter.event_types = event_types::list(
+        {cross_shard::kTransferInTransit, cross_shard::kTransferCompleted, cross_shard::kTransferRefunded});
+    std::map<std::string, cross_shard::FollowUp> open;
+    NEXUM_RETURN_IF_ERROR(replica_->store().scan_log(1, std::size_t{1} << 40, filter, [&](const EventView& v) {
+      if (v.envelope.event_type != cross_shard::kTransferInTransit) {
+        open.erase(std::string(v.envelope.entity_id));
+        return Status();
+      }
+      NEXUM_ASSIGN_OR_RETURN(RecordedEvent e, v.to_recorded());
+      NEXUM_ASSIGN_OR_RETURN(std::optional<cross_shard::FollowUp> f, cross_shard::follow_up({e.event}));
+      if (f) open.emplace(f->transaction_id, std::move(*f));
+      return Status();
+    }));
+    std::lock_guard lock(mu_);
+    open_transfers_.clear();
+    for (auto& [txn, credit] : open) open_transfers_.emplace(txn, OpenTransfer{std::move(credit), {}});
+    return Status();
   }
 
   void dead_letter(const Taken& t, std::uint64_t seq, const std::string& error) {
@@ -343,6 +474,8 @@ class ShardRuntime {
   const ClusterTopics& topics_;
   const std::string prefix_;
   const std::string node_id_;
+  const std::chrono::milliseconds transfer_deadline_;
+  const std::chrono::milliseconds resend_interval_;
   ChangelogWriter& writer_;
   const std::function<void(Status)> fail_;
 
@@ -364,6 +497,21 @@ class ShardRuntime {
   std::map<std::string, std::int64_t> committable_;
   std::map<std::string, std::int64_t> committed_;
   int writes_in_flight_ = 0;
+  // The saga (doc/cluster.md §8): follow-ups waiting for their command's
+  // offset commit, and the transfers in transit (debited here, not settled).
+  struct AwaitingCommit {
+    std::string topic;
+    std::int64_t offset;
+    cross_shard::FollowUp follow_up;
+  };
+  struct OpenTransfer {
+    cross_shard::FollowUp credit;
+    SteadyClock::time_point last_sent;
+  };
+  std::deque<AwaitingCommit> awaiting_commit_;
+  std::map<std::string, OpenTransfer> open_transfers_;
+  std::uint64_t follow_ups_sent_ = 0;
+  bool serving_ = false;
   RestoreStats restore_;        // for status()
   OwnerEpoch published_epoch_;  // for status()
 };
@@ -421,6 +569,11 @@ class ClusterNodeCore {
   void commit(bool sync, bool all);
   void update_pauses();
   void set_paused(int shard, bool paused);
+  // The saga's follow-ups of the commands a successful commit covered, and
+  // the due resends of transfers in transit (doc/cluster.md §8).
+  void release_follow_ups(const rd_kafka_topic_partition_list_t* committed);
+  void resend_transfers();
+  void send(int shard, std::vector<cross_shard::FollowUp> follow_ups);
   void fail(Status s) {
     spdlog::critical("cluster node {}: {}; the node stops so that the group hands its shards on", options_.node_id,
                      s.to_string());
@@ -494,6 +647,7 @@ void ClusterNodeCore::run() {
     if (SteadyClock::now() >= next_commit) {
       update_pauses();
       commit(/*sync=*/false, /*all=*/false);
+      resend_transfers();
       next_commit = SteadyClock::now() + options_.commit_interval;
     }
   }
@@ -579,10 +733,11 @@ void ClusterNodeCore::commit(bool sync, bool all) {
   rd_kafka_topic_partition_list_destroy(list);
 }
 
-void ClusterNodeCore::on_commit(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
-                                rd_kafka_topic_partition_list_t* /*offsets*/, void* opaque) {
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+void ClusterNodeCore::on_commit(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                                void* opaque) {
   auto* self = static_cast<ClusterNodeCore*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR && offsets != nullptr) self->release_follow_ups(offsets);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
   self->commit_failures_.fetch_add(1);
   spdlog::warn(
       "cluster node {}: offset commit refused: {} (a stale generation: this node no longer owns the "
@@ -590,6 +745,51 @@ void ClusterNodeCore::on_commit(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
       self->options_.node_id, rd_kafka_err2str(err));
   std::lock_guard lock(self->shards_mu_);
   for (auto& [shard, runtime] : self->shards_) runtime->forget_committed();  // the next commit carries them again
+}
+
+void ClusterNodeCore::release_follow_ups(const rd_kafka_topic_partition_list_t* committed) {
+  std::vector<std::pair<int, std::vector<cross_shard::FollowUp>>> released;
+  {
+    std::lock_guard lock(shards_mu_);
+    for (int i = 0; i < committed->cnt; ++i) {
+      const rd_kafka_topic_partition_t& p = committed->elems[i];
+      if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR || p.offset < 0) continue;
+      auto it = shards_.find(p.partition);
+      if (it == shards_.end()) continue;  // handed over: the next owner resends
+      std::vector<cross_shard::FollowUp> f = it->second->release_committed(p.topic, p.offset);
+      if (!f.empty()) released.emplace_back(p.partition, std::move(f));
+    }
+  }
+  for (auto& [shard, f] : released) send(shard, std::move(f));
+}
+
+void ClusterNodeCore::resend_transfers() {
+  const auto now = SteadyClock::now();
+  std::vector<std::pair<int, std::vector<cross_shard::FollowUp>>> due;
+  {
+    std::lock_guard lock(shards_mu_);
+    for (auto& [shard, runtime] : shards_) {
+      std::vector<cross_shard::FollowUp> f = runtime->due_resends(now);
+      if (!f.empty()) due.emplace_back(shard, std::move(f));
+    }
+  }
+  for (auto& [shard, f] : due) send(shard, std::move(f));
+}
+
+void ClusterNodeCore::send(int shard, std::vector<cross_shard::FollowUp> follow_ups) {
+  for (const cross_shard::FollowUp& f : follow_ups) {
+    // Keyed by the account the command names: librdkafka's murmur2_random
+    // puts it on that account's shard.
+    writer_->write(options_.topic_prefix + f.topic, RD_KAFKA_PARTITION_UA, f.key, encode_event_json(f.command),
+                   [node = options_.node_id, shard, txn = f.transaction_id](Status s, std::int64_t /*offset*/) {
+                     if (!s.ok()) {
+                       spdlog::warn(
+                           "cluster node {}: shard {}: a follow-up of transfer {} was not produced ({}); "
+                           "its resend will carry it",
+                           node, shard, txn, s.to_string());
+                     }
+                   });
+  }
 }
 
 void ClusterNodeCore::assign(rd_kafka_topic_partition_list_t* partitions) {
@@ -606,9 +806,8 @@ void ClusterNodeCore::assign(rd_kafka_topic_partition_list_t* partitions) {
   {
     std::lock_guard lock(shards_mu_);
     for (int shard : shards) {
-      auto runtime =
-          std::make_unique<ShardRuntime>(shard, shard_count_, topics_, options_.topic_prefix, options_.node_id,
-                                         *writer_, [this](Status s) { fail(std::move(s)); });
+      auto runtime = std::make_unique<ShardRuntime>(shard, shard_count_, topics_, options_, *writer_,
+                                                    [this](Status s) { fail(std::move(s)); });
       taking.push_back(runtime.get());
       shards_[shard] = std::move(runtime);
     }
@@ -624,6 +823,17 @@ void ClusterNodeCore::assign(rd_kafka_topic_partition_list_t* partitions) {
   for (std::size_t i = 0; i < taking.size(); ++i) {
     if (results[i].ok()) {
       taking[i]->start_worker();
+    } else if (results[i].code() == StatusCode::kConflict) {
+      // A newer generation's owner wrote its marker first: this assignment is
+      // already stale (this node was frozen or slow while the group moved
+      // on). Not a failure: the shard is left to that owner, this node's
+      // commits of the old generation are refused anyway, and the group's
+      // next assignment (which the coordinator forces on a stale member)
+      // decides again.
+      spdlog::warn("cluster node {}: shard {} not taken over: {}; left to the newer owner until the next assignment",
+                   options_.node_id, taking[i]->shard(), results[i].message());
+      std::lock_guard lock(shards_mu_);
+      shards_.erase(taking[i]->shard());
     } else {
       fail(Status(results[i].code(),
                   "taking over shard " + std::to_string(taking[i]->shard()) + ": " + results[i].message()));

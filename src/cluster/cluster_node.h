@@ -41,6 +41,12 @@ struct ClusterOptions {
   // answering a read for a shard it does not own names its owner's address.
   // Default: none.
   std::string http_address;
+  // Cross-shard transfers (doc/cluster.md §8): a credit decided later than
+  // this after its debit is refused and the money refunded. Default: 60 s.
+  std::chrono::milliseconds transfer_deadline{60000};
+  // A transfer still in transit gets its credit command again this often
+  // (answered idempotently; it brings back a lost settle). Default: 5 s.
+  std::chrono::milliseconds transfer_resend_interval{5000};
 };
 
 // The topic names a cluster with `prefix` uses.
@@ -68,6 +74,8 @@ struct ShardStatus {
   // take, over the command topics; -1 when unknown (nothing fetched yet).
   // Taken and not yet handled: `queued`.
   std::int64_t lag = -1;
+  std::size_t transfers_in_transit = 0;  // cross-shard transfers debited here, not yet settled
+  std::uint64_t follow_ups_sent = 0;     // saga commands produced (first sends and resends)
 };
 
 struct ClusterStatus {

@@ -35,6 +35,8 @@ std::string cluster_status_json(const ClusterStatus& status) {
     j["commands"] = s.commands;
     j["queued"] = s.queued;
     j["lag"] = s.lag;
+    j["transfers_in_transit"] = s.transfers_in_transit;
+    j["follow_ups_sent"] = s.follow_ups_sent;
     j["restore"] = boost::json::object{{"offset", s.restore_offset},
                                        {"target", s.restore_target},
                                        {"records_read", s.restore.records_read},

@@ -12,8 +12,9 @@ std::string ShardReplica::directory(const std::string& data_dir, int shard) {
   return (std::filesystem::path(data_dir) / "shards" / name).string();
 }
 
-Result<std::unique_ptr<ShardReplica>> ShardReplica::open(const std::string& data_dir, int shard) {
-  std::unique_ptr<ShardReplica> replica(new ShardReplica(directory(data_dir, shard), shard));
+Result<std::unique_ptr<ShardReplica>> ShardReplica::open(const std::string& data_dir, int shard,
+                                                         std::optional<cross_shard::CrossShardOptions> cross_shard) {
+  std::unique_ptr<ShardReplica> replica(new ShardReplica(directory(data_dir, shard), shard, std::move(cross_shard)));
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(replica->dir_).parent_path(), ec);
   if (ec)
@@ -31,6 +32,7 @@ Status ShardReplica::open_store() {
   NEXUM_ASSIGN_OR_RETURN(store_, EventStore::open(dir_));
   CommandHandlerOptions options;
   options.dead_letters = CommandHandlerOptions::DeadLetters::kBus;
+  options.cross_shard = cross_shard_;
   handler_ = std::make_unique<NexumCommandHandler>(*store_, unused_bus_, options);
   return Status();
 }

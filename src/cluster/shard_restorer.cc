@@ -267,8 +267,11 @@ Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string
   }
   stats.last_position = next_position - 1;
   if (fence.current().marker_offset != marker_offset) {
-    return Status::internal("restore: " + where + ": the new owner's marker @" + std::to_string(marker_offset) +
-                            " was not admitted (current epoch " + fence.current().to_string() + ")");
+    // A newer owner's marker came first: this owner's generation is stale
+    // (e.g. it was frozen while the group moved on).
+    return Status(StatusCode::kConflict, "restore: " + where + ": the new owner's marker @" +
+                                             std::to_string(marker_offset) + " was not admitted (current epoch " +
+                                             fence.current().to_string() + ")");
   }
   NEXUM_RETURN_IF_ERROR(save_resume_point(store, ResumePoint{fence.current(), stats.last_position}));
   return Pass::kDone;

@@ -44,7 +44,8 @@ struct RestoreProgress {
 // changelog's last admitted one, is wiped and rebuilt from the changelog.
 // Errors: DataLoss when the changelog is not a valid history (a record that
 // does not decode, positions that skip); Unavailable when the brokers do not
-// answer within `read_timeout`.
+// answer within `read_timeout`; Conflict when a newer owner's marker precedes
+// `marker_offset` (the caller's generation is stale: it does not own the shard).
 Result<RestoreStats> restore_shard(const KafkaEventBusOptions& options, const std::string& changelog_topic,
                                    ShardReplica& replica, std::int64_t marker_offset, RestoreProgress* progress,
                                    std::chrono::milliseconds read_timeout = std::chrono::seconds(60));

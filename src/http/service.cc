@@ -66,6 +66,7 @@ service::SystemOptions system_options(const ServiceOptions& o) {
     c.topic_prefix = o.cluster.topic_prefix;
     c.session_timeout = o.cluster.session_timeout;
     c.http_address = o.cluster.advertised_http;
+    c.transfer_deadline = o.cluster.transfer_deadline;
     s.cluster = std::move(c);
   }
   return s;
