@@ -1,6 +1,7 @@
 // GET /metrics: Prometheus text exposition 0.0.4. Metric names and
 // meanings: doc/http_api.md, "GET /metrics".
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -135,29 +136,28 @@ HttpResponse handle_metrics(const MetricsSources& m) {
       for (const ConsumerLag& l : probe->lag) {
         w.sample("nexum_consumer_lag_messages", {{"topic", l.topic}, {"group", l.group}}, d(l.lag));
       }
-      w.family("nexum_consumer_partition_lag_messages", "gauge",
-               "Per partition: high watermark - committed offset (- low watermark when nothing is committed).");
-      for (const ConsumerLag& l : probe->lag) {
-        for (const kafka_internal::PartitionLag& p : l.by_partition) {
-          w.sample("nexum_consumer_partition_lag_messages",
-                   {{"topic", l.topic}, {"group", l.group}, {"partition", std::to_string(p.partition)}}, d(p.lag));
-        }
-      }
-      w.family("nexum_consumer_partition_committed_offset", "gauge",
-               "Per partition: the group's committed offset (-1: none yet).");
-      for (const ConsumerLag& l : probe->lag) {
-        for (const kafka_internal::PartitionLag& p : l.by_partition) {
-          w.sample("nexum_consumer_partition_committed_offset",
-                   {{"topic", l.topic}, {"group", l.group}, {"partition", std::to_string(p.partition)}},
-                   d(p.committed));
-        }
-      }
-      w.family("nexum_consumer_partition_high_watermark", "gauge",
-               "Per partition: the offset the next message will get.");
-      for (const ConsumerLag& l : probe->lag) {
-        for (const kafka_internal::PartitionLag& p : l.by_partition) {
-          w.sample("nexum_consumer_partition_high_watermark",
-                   {{"topic", l.topic}, {"group", l.group}, {"partition", std::to_string(p.partition)}}, d(p.high));
+      // One gauge family per field of PartitionLag, one sample per partition.
+      struct PartitionGauge {
+        const char* name;
+        const char* help;
+        std::int64_t kafka_internal::PartitionLag::*field;
+      };
+      static constexpr PartitionGauge kPartitionGauges[] = {
+          {"nexum_consumer_partition_lag_messages",
+           "Per partition: high watermark - committed offset (- low watermark when nothing is committed).",
+           &kafka_internal::PartitionLag::lag},
+          {"nexum_consumer_partition_committed_offset", "Per partition: the group's committed offset (-1: none yet).",
+           &kafka_internal::PartitionLag::committed},
+          {"nexum_consumer_partition_high_watermark", "Per partition: the offset the next message will get.",
+           &kafka_internal::PartitionLag::high},
+      };
+      for (const PartitionGauge& gauge : kPartitionGauges) {
+        w.family(gauge.name, "gauge", gauge.help);
+        for (const ConsumerLag& l : probe->lag) {
+          for (const kafka_internal::PartitionLag& p : l.by_partition) {
+            w.sample(gauge.name, {{"topic", l.topic}, {"group", l.group}, {"partition", std::to_string(p.partition)}},
+                     d(p.*gauge.field));
+          }
         }
       }
       w.family("nexum_command_topic_missing", "gauge",
