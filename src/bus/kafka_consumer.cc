@@ -22,6 +22,11 @@ constexpr std::chrono::milliseconds kCommitRetryInterval{1000};
 constexpr std::chrono::milliseconds kWaitLogEvery{5000};
 // How long stopping waits for the revoke before closing anyway.
 constexpr std::chrono::milliseconds kLeaveTimeout{2000};
+// How long starting over waits for the dead handle's destruction before
+// leaving it to a thread of its own (and going on with a new handle).
+constexpr std::chrono::milliseconds kDeadHandleDestroyTimeout{10000};
+// Between attempts to create the new handle when creating it fails.
+constexpr std::chrono::milliseconds kReopenInterval{1000};
 
 std::chrono::milliseconds next_backoff(std::chrono::milliseconds current, std::chrono::milliseconds max) {
   return std::min(current * 2, max);
@@ -78,6 +83,14 @@ KafkaConsumer::~KafkaConsumer() { stop(); }
 
 Status KafkaConsumer::start() {
   if (rk_ != nullptr) return Status();
+  NEXUM_RETURN_IF_ERROR(open_handle());
+  stopping_ = false;
+  waiting_since_ = std::chrono::steady_clock::now().time_since_epoch().count();
+  thread_ = std::thread([this] { run(); });
+  return Status();
+}
+
+Status KafkaConsumer::open_handle() {
   NEXUM_ASSIGN_OR_RETURN(ConfPtr conf, make_consumer_conf(options_, group_id_, auto_offset_reset_));
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaConsumer::on_rebalance);
@@ -96,10 +109,49 @@ Status KafkaConsumer::start() {
     return status_from_kafka_error(err, "subscribe to " + topic_);
   }
   rk_ = rk;
-  stopping_ = false;
-  waiting_since_ = std::chrono::steady_clock::now().time_since_epoch().count();
-  thread_ = std::thread([this] { run(); });
+  fatal_ = false;
   return Status();
+}
+
+std::string KafkaConsumer::fatal_error() const {
+  std::array<char, 512> errstr{};
+  const rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_, errstr.data(), errstr.size());
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return fatal_.load() ? "_FATAL: a fatal error without a description" : "";
+  }
+  return std::string(rd_kafka_err2name(err)) + ": " + errstr.data();
+}
+
+void KafkaConsumer::start_over(const std::string& fatal) {
+  spdlog::error(
+      "kafka consumer {} of {}: fatal Kafka error {}; this handle will never fetch or commit again: starting over "
+      "with a new one (messages handled and not committed are delivered again)",
+      group_id_, topic_, fatal);
+  // Commits are refused on a fatal handle: what was handled since the last
+  // commit is delivered again to the new handle (or another member).
+  done_offsets_.clear();
+  done_since_commit_ = 0;
+  commit_not_before_ = {};
+  assigned_ = false;
+  // No consumer close (librdkafka adds NO_CONSUMER_CLOSE to a fatal handle
+  // itself): no LeaveGroup, no final commit. A destroy that does not finish
+  // is left to its own thread; no callback of this object is served without
+  // a poll.
+  rd_kafka_t* dead = rk_;
+  rk_ = nullptr;
+  destroy_dead_handle(dead, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE, kDeadHandleDestroyTimeout,
+                      "kafka consumer " + group_id_ + " of " + topic_);
+  while (!stopping_.load()) {
+    Status s = open_handle();
+    if (s.ok()) break;
+    spdlog::error("kafka consumer {} of {}: starting over: {}; trying again in {} ms", group_id_, topic_, s.to_string(),
+                  kReopenInterval.count());
+    if (!sleep_unless_stopping(kReopenInterval)) break;
+  }
+  if (rk_ != nullptr) {
+    waiting_since_ = std::chrono::steady_clock::now().time_since_epoch().count();
+    spdlog::info("kafka consumer {} of {}: new handle, joining the group again", group_id_, topic_);
+  }
 }
 
 void KafkaConsumer::stop() {
@@ -138,6 +190,11 @@ void KafkaConsumer::run() {
           "kafka consumer {} of {}: still waiting for the group coordinator to assign partitions ({} s); "
           "a rebalance waits for every member the group still lists, up to its session.timeout.ms",
           group_id_, topic_, waiting_for_assignment().count() / 1000);
+    }
+    if (std::string fatal = fatal_error(); !fatal.empty()) {
+      start_over(fatal);
+      if (rk_ == nullptr) return;  // stopping while starting over
+      continue;
     }
     rd_kafka_message_t* message = rd_kafka_consumer_poll(rk_, static_cast<int>(kPollTimeout.count()));
     if (message == nullptr) {
@@ -352,6 +409,7 @@ void KafkaConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kaf
 void KafkaConsumer::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
   auto* self = static_cast<KafkaConsumer*>(opaque);
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__FATAL) self->fatal_ = true;
   spdlog::log(code == RD_KAFKA_RESP_ERR__TRANSPORT ? spdlog::level::debug : spdlog::level::warn,
               "kafka consumer {}: {}: {}", self->group_id_, rd_kafka_err2name(code), reason);
 }

@@ -39,6 +39,12 @@ void serve_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_par
                      std::string_view who, const std::function<void()>& on_assigned,
                      const std::function<void(bool lost)>& on_revoke, std::atomic<bool>& assigned);
 
+// A fatal librdkafka error (a static member fenced: FENCED_INSTANCE_ID on an
+// offset commit or a join) ends the handle for good: it never fetches or
+// commits again. The consumer then starts over with a new handle in the same
+// group, as the pipelined command consumer does (doc/reliability.md): what
+// it handled and could not commit is delivered again (at least once, as
+// after any crash), the dead handle is destroyed without a consumer close.
 // Lifecycle Thread-safe (start/stop/assigned from any thread); everything
 // else runs on the consumer's own thread, including librdkafka's rebalance
 // callback (served inside rd_kafka_consumer_poll), so the offset
@@ -73,6 +79,15 @@ class KafkaConsumer {
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
                            void* opaque);
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  // Creates the handle and subscribes; sets rk_ (start() and start_over()).
+  Status open_handle();
+  // The handle's fatal error ("NAME: reason"), or "" while it has none.
+  std::string fatal_error() const;
+  // After a fatal error: forgets the offsets it can no longer commit,
+  // destroys the handle without a consumer close and opens a new one in the
+  // same group, trying again each second. rk_ is nullptr afterwards only if
+  // stopping.
+  void start_over(const std::string& fatal);
   void run();
   void handle(const rd_kafka_message_t* message);
   // Records that `message` is finished (handled or dead-lettered).
@@ -98,6 +113,10 @@ class KafkaConsumer {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> assigned_{false};
+  // Set by the error callback on RD_KAFKA_RESP_ERR__FATAL (the loop also asks
+  // the handle each pass: librdkafka reports a consumer's fatal error as a
+  // consumed error, not always through the callback).
+  std::atomic<bool> fatal_{false};
   // steady_clock ticks since when the member waits for an assignment (0: it has one).
   std::atomic<std::int64_t> waiting_since_{0};
   Mutex stop_mu_;  // Pairs with stop_cv_.

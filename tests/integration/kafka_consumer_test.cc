@@ -1,5 +1,6 @@
 // KafkaEventBus consumer side against librdkafka's mock cluster: commit only
 // after the handler succeeded, dead letters, retries, restart, rebalance.
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -54,6 +55,14 @@ class KafkaConsumerTest : public ::testing::Test {
     boost::json::object data;
     data["action"] = "open";
     return EventSchema::make("account_command", "account", id, std::move(data), {}, clock);
+  }
+
+  // Subscribes `bus` to kTopic with a handler that records each entity id in `seen`.
+  static Status subscribe_recording(KafkaEventBus& bus, Seen& seen) {
+    return bus.subscribe(kTopic, [&seen](const EventSchema& e) {
+      seen.add(e.entity_id);
+      return Status();
+    });
   }
 
   std::int64_t committed(const std::string& group, int32_t partition = 0) const {
@@ -194,12 +203,7 @@ TEST_F(KafkaConsumerTest, RestartResumesAfterTheLastHandledMessage) {
   auto bus = make_bus(test_bus_options(bootstrap_));
   ASSERT_TRUE(bus);
   Seen seen;
-  ASSERT_TRUE(bus->subscribe(kTopic,
-                             [&](const EventSchema& e) {
-                               seen.add(e.entity_id);
-                               return Status();
-                             })
-                  .ok());
+  ASSERT_TRUE(subscribe_recording(*bus, seen).ok());
   ASSERT_TRUE(bus->start().ok());
   for (const char* id : {"a", "b", "c"}) produce_raw(bootstrap_, kTopic, id, encode_event_json(command(id)), 0);
   ASSERT_TRUE(wait_until([&] { return seen.size() == 3; }));
@@ -211,6 +215,39 @@ TEST_F(KafkaConsumerTest, RestartResumesAfterTheLastHandledMessage) {
   ASSERT_TRUE(wait_until([&] { return seen.size() == 5; }));
   EXPECT_TRUE(wait_committed(kGroup, 5));
   EXPECT_EQ(seen.ids(), (std::vector<std::string>{"a", "b", "c", "d", "e"}));  // Nothing handled twice.
+}
+
+TEST_F(KafkaConsumerTest, AFencedCommitIsFatalToTheHandleAndTheConsumerStartsOverWithANewOne) {
+  // As the pipelined command consumer's test: a static member's offset
+  // commit answered FENCED_INSTANCE_ID (what the real cluster did after a
+  // two-of-three broker outage) is a fatal error of the librdkafka handle —
+  // it never fetches or commits again. The consumer must start over with a
+  // new handle in the same group and get every uncommitted message again.
+  KafkaEventBusOptions options = test_bus_options(bootstrap_);
+  options.instance_id = "consumer-test-static";
+  auto bus = make_bus(options);
+  ASSERT_TRUE(bus);
+  Seen seen;
+  ASSERT_TRUE(subscribe_recording(*bus, seen).ok());
+  ASSERT_TRUE(bus->start().ok());
+  for (const char* id : {"a", "b", "c"}) produce_raw(bootstrap_, kTopic, id, encode_event_json(command(id)), 0);
+  ASSERT_TRUE(wait_committed(kGroup, 3)) << committed(kGroup);
+
+  // The next commit (after "d") is fenced.
+  cluster_->push_request_errors(testing::kOffsetCommitApiKey, {RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID});
+  produce_raw(bootstrap_, kTopic, "d", encode_event_json(command("d")), 0);
+  ASSERT_TRUE(wait_until([&] { return seen.size() >= 4; }, 10s)) << seen.size();
+  for (const char* id : {"e", "f"}) produce_raw(bootstrap_, kTopic, id, encode_event_json(command(id)), 0);
+  // The new handle joins, gets "d" again (handled, its commit fenced) and
+  // then what was produced since. The dead handle would get nothing more.
+  ASSERT_TRUE(wait_committed(kGroup, 6)) << "committed " << committed(kGroup) << " of 6: the fatal handle was kept; "
+                                         << seen.size() << " handled";
+  ASSERT_TRUE(wait_until([&] { return seen.size() == 7; }, 10s)) << seen.size();
+  const std::vector<std::string> ids = seen.ids();
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "d"), 2) << "handled, not committed: delivered again";
+  for (const char* id : {"a", "b", "c", "e", "f"}) EXPECT_EQ(std::count(ids.begin(), ids.end(), id), 1) << id;
+  EXPECT_TRUE(bus->wait_until_assigned(10s).ok());
+  ASSERT_TRUE(bus->stop().ok());
 }
 
 TEST_F(KafkaConsumerTest, EverySubscriberOfATopicSeesEveryMessage) {
