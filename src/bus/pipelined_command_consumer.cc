@@ -42,6 +42,10 @@ constexpr std::chrono::milliseconds kLeaveTimeout{2000};
 constexpr std::chrono::milliseconds kDeadHandleDestroyTimeout{10000};
 // Between attempts to create the new handle when creating it fails.
 constexpr std::chrono::seconds kReopenInterval{1};
+// The longest a command waits between attempts while the handler cannot
+// write (PipelinedConsumerOptions::handler_health): the store tries to
+// resume each second.
+constexpr std::chrono::milliseconds kHandlerWaitMax{1000};
 
 void erase_seq(std::deque<std::uint64_t>& queue, std::uint64_t seq) {
   auto pos = std::find(queue.begin(), queue.end(), seq);
@@ -84,6 +88,7 @@ class PipelinedConsumerCore {
     std::optional<EventSchema> event;  // nullopt: not an envelope
     std::vector<std::string> keys;     // the entities it is ordered by
     int attempts = 0;
+    int waits = 0;  // of those, answered Unavailable while the handler could not write (not counted)
     std::string dlq_error;
     State state = State::kWaiting;
   };
@@ -121,6 +126,9 @@ class PipelinedConsumerCore {
   void set_not_consuming(std::string why);
   void take(rd_kafka_message_t* message);
   bool may_start(const Command& c) const;
+  // options_.handler_health is OK (or not given). Logs when the handler
+  // stops and starts writing again. Consumer thread.
+  bool handler_writes();
   void start_command(Command& c);
   void dead_letter(Command& c);
   // From any thread.
@@ -191,7 +199,8 @@ class PipelinedConsumerCore {
   std::unordered_map<std::string, std::deque<std::uint64_t>> keys_;
   std::multimap<SteadyClock::time_point, std::uint64_t> timers_;
   bool paused_ = false;
-  bool draining_ = false;  // stopping: start nothing new
+  bool handler_waiting_ = false;  // handler_health reported an error at its last check
+  bool draining_ = false;         // stopping: start nothing new
   SteadyClock::time_point next_commit_{};
 
   struct Counters {
@@ -552,6 +561,21 @@ void PipelinedConsumerCore::kick(std::vector<std::string> keys) {
   }
 }
 
+bool PipelinedConsumerCore::handler_writes() {
+  if (!options_.handler_health) return true;
+  const Status health = options_.handler_health();
+  if (!health.ok() && !handler_waiting_) {
+    spdlog::warn(
+        "command consumer {}: the handler cannot write ({}); commands it answers Unavailable wait for it, retried "
+        "each second, instead of going to {}",
+        options_.group_id, health.message(), bus_options_.dlq_topic);
+  } else if (health.ok() && handler_waiting_) {
+    spdlog::info("command consumer {}: the handler writes again", options_.group_id);
+  }
+  handler_waiting_ = !health.ok();
+  return health.ok();
+}
+
 bool PipelinedConsumerCore::may_start(const Command& c) const {
   if (draining_) return false;
   auto p = partitions_.find(c.partition);
@@ -619,8 +643,16 @@ bool PipelinedConsumerCore::process_completions() {
       counters_.handled.fetch_add(1);
       release_keys(c);
       finish(c);
-    } else if (d.status.code() == StatusCode::kUnavailable && c.attempts <= bus_options_.max_handler_retries &&
-               may_start(c)) {
+    } else if (d.status.code() == StatusCode::kUnavailable && may_start(c) && !handler_writes()) {
+      // The store cannot write (a full disk): the command waits for it.
+      counters_.retries.fetch_add(1);
+      ++c.waits;
+      spdlog::debug("command consumer {}: {} [{}] @{} waits for the handler to write again: {}", options_.group_id,
+                    c.partition.first, c.partition.second, c.offset, d.status.message());
+      c.state = Command::State::kRetryWait;  // keeps its key: later commands on it wait
+      schedule(c, std::min(backoff(c.waits), kHandlerWaitMax));
+    } else if (d.status.code() == StatusCode::kUnavailable &&
+               c.attempts - c.waits <= bus_options_.max_handler_retries && may_start(c)) {
       counters_.retries.fetch_add(1);
       spdlog::warn("command consumer {}: handler unavailable for {} [{}] @{} (attempt {}), retrying: {}",
                    options_.group_id, c.partition.first, c.partition.second, c.offset, c.attempts, d.status.message());

@@ -47,6 +47,14 @@ struct PipelinedConsumerOptions {
   // Finished offsets are committed (asynchronously) at most this often, and
   // synchronously on a revoke and on stop(). Default: 50 ms.
   std::chrono::milliseconds commit_interval{50};
+  // Whether the handler can write at all: `nexum serve` gives the store's
+  // write health (an error while the store is read-only after a failed
+  // write, a full disk). While it reports an error, a command the handler
+  // answered Unavailable waits (retried at most a second apart) without
+  // using up max_handler_retries: a condition of the whole process, not of
+  // the command, must not send every valid command to the dead-letter topic.
+  // Empty (the default): every Unavailable counts.
+  std::function<Status()> handler_health = nullptr;
 };
 
 // Counters since construction. Value type.

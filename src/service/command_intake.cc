@@ -29,6 +29,7 @@ Result<std::unique_ptr<CommandIntake>> CommandIntake::start(const BusConfig& bus
   std::vector<std::unique_ptr<PipelinedCommandConsumer>> consumers;
   for (PipelinedConsumerOptions& m : members) {
     m.max_in_flight = options.max_in_flight;
+    m.handler_health = options.handler_health;
     NEXUM_ASSIGN_OR_RETURN(auto consumer, create_kafka_command_consumer(bus_options, std::move(m), handler, dlq_bus));
     consumers.push_back(std::move(consumer));
   }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,10 @@ struct CommandIntakeOptions {
   std::string group_id;
   // Per consumer (PipelinedConsumerOptions). Default: 8192.
   std::size_t max_in_flight = PipelinedConsumerOptions{}.max_in_flight;
+  // Per consumer (PipelinedConsumerOptions::handler_health): the store's
+  // write health, so that a full disk makes commands wait rather than be
+  // dead-lettered. System sets it.
+  std::function<Status()> handler_health = nullptr;
 };
 
 // Thread-safe (start/stop/stats/wait from any thread).

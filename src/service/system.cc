@@ -36,7 +36,9 @@ Status System::start_parts() {
   NEXUM_ASSIGN_OR_RETURN(store_, EventStore::open(o.data_dir, store_options));
   timed_store_ = std::make_unique<TimedEventStore>(*store_);
 
-  buses_ = std::make_unique<BusSwitch>(o.kafka_probe_timeout, o.intake);
+  CommandIntakeOptions intake = o.intake;
+  if (!intake.handler_health) intake.handler_health = [store = store_.get()] { return store->write_health(); };
+  buses_ = std::make_unique<BusSwitch>(o.kafka_probe_timeout, std::move(intake));
   NEXUM_RETURN_IF_ERROR(buses_->start(o.bus));
 
   relay_ = std::make_unique<OutboxRelay>(*store_, *buses_->current(), o.relay);

@@ -16,6 +16,7 @@
 #include "store/keys.h"
 #include "store/record_codec.h"
 #include "store/rocks_event_store.h"
+#include "store/rocks_logger.h"
 #include "store/rocks_status.h"
 #include "store/wal_scan.h"
 
@@ -56,6 +57,7 @@ PointInTimeView open_point_in_time_read_only(const std::string& dir) {
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   options.wal_filter = &recorder;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  options.info_log = store::new_rocks_logger(options.info_log_level);  // no LOG file written into the directory
   std::vector<std::string> names;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, dir, &names);
   if (!s.ok()) {

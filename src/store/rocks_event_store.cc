@@ -8,16 +8,19 @@
 #include <pthread.h>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <utility>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <spdlog/spdlog.h>
 
 #include "core/mutex.h"
 #include "store/keys.h"
+#include "store/rocks_logger.h"
 #include "store/rocks_status.h"
 #include "store/rocks_write.h"
 #include "store/stream_insert_hint.h"
@@ -115,6 +118,37 @@ Status RocksEventStore::check_column_families(const std::vector<std::string>& ex
   return Status();
 }
 
+namespace {
+
+// The free space the resumer waits for before it asks RocksDB to resume.
+constexpr std::uint64_t kResumeMinFreeBytes = 4u << 20;
+
+// Turns RocksDB's automatic recovery from a background error (a full disk)
+// off: the store's resumer calls DB::Resume() instead. Tells the store of
+// every such error, also of one met by a write outside the commit pipeline
+// (a projection's or saga's commit, a checkpoint): RocksDB then refuses
+// every write, and the resumer must know.
+class NoAutomaticRecovery final : public rocksdb::EventListener {
+ public:
+  explicit NoAutomaticRecovery(std::function<void(const Status&)> on_error) : on_error_(std::move(on_error)) {}
+  void OnBackgroundError(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status* bg_error) override {
+    if (bg_error == nullptr || bg_error->ok()) return;
+    on_error_(Status::unavailable("the store is read-only after a failed write (" + bg_error->ToString() +
+                                  "); reads continue, and appends resume by themselves once the disk takes writes "
+                                  "again"));
+  }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    bg_error.PermitUncheckedError();
+    *auto_recovery = false;
+  }
+
+ private:
+  const std::function<void(const Status&)> on_error_;
+};
+
+}  // namespace
+
 Status RocksEventStore::open_db(const OpenHooks& hooks) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -148,6 +182,15 @@ Status RocksEventStore::open_db(const OpenHooks& hooks) {
   db_options.max_total_wal_size = 256u << 20;
   db_options.keep_log_file_num = 4;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // RocksDB's log lines go to serve's log, not to a LOG file on the data
+  // disk, whose writer aborts on a full disk (store/rocks_logger.h).
+  db_options.info_log = new_rocks_logger(db_options.info_log_level);
+  // A full disk is recovered from by the resumer (DB::Resume() each
+  // resume_interval), not by RocksDB's own recovery, which waits for the
+  // write buffer's size (32 MiB) to be free and meanwhile refuses Resume()
+  // as busy: on a small or nearly full disk the store never wrote again.
+  db_options.listeners.push_back(
+      std::make_shared<NoAutomaticRecovery>([this](const Status& error) { note_write_failure(error); }));
   if (hooks.env != nullptr) db_options.env = hooks.env;
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
@@ -325,6 +368,16 @@ void RocksEventStore::run_resumer() {
 }
 
 bool RocksEventStore::try_resume() {
+  // Not while the disk is still full: a resume flushes the memtables into a
+  // new write-ahead log, and when even that file cannot be created RocksDB
+  // takes the failure for a fatal one that no later Resume() clears (the
+  // store would stay read-only until reopened; disk_full_test's disk, whose
+  // file creation fails, showed it). RocksDB's own recovery waited for 32 MiB.
+  std::uint64_t free_bytes = 0;
+  if (db_->GetEnv()->GetFreeSpace(dir_, &free_bytes).ok() && free_bytes < kResumeMinFreeBytes) {
+    spdlog::debug("store '{}': not resuming yet: {} bytes free", dir_, free_bytes);
+    return false;
+  }
   rocksdb::Status s = db_->Resume();
   if (!s.ok()) {
     spdlog::debug("store '{}': not resumed yet: {}", dir_, s.ToString());

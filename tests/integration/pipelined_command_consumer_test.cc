@@ -6,6 +6,8 @@
 #include "bus/pipelined_command_consumer.h"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -222,11 +224,13 @@ class PipelinedConsumerTest : public ::testing::Test {
     ASSERT_TRUE(bus_->start().ok());
   }
 
-  std::unique_ptr<PipelinedCommandConsumer> make_consumer(ScriptedHandler& h, std::size_t max_in_flight = 8192) {
+  std::unique_ptr<PipelinedCommandConsumer> make_consumer(ScriptedHandler& h, std::size_t max_in_flight = 8192,
+                                                          std::function<Status()> handler_health = nullptr) {
     PipelinedConsumerOptions o;
     o.topics = {kTopic};
     o.group_id = "pipeline-test";
     o.max_in_flight = max_in_flight;
+    o.handler_health = std::move(handler_health);
     o.commit_interval = 10ms;
     auto c = PipelinedCommandConsumer::create(bus_options_, o, h.handler(), ScriptedHandler::key_of(), *bus_);
     EXPECT_TRUE(c) << c.error().to_string();
@@ -419,6 +423,36 @@ TEST_F(PipelinedConsumerTest, UnavailableIsRetriedAndKeepsItsPlaceOnTheKey) {
   EXPECT_EQ(starts, expected);
   ASSERT_TRUE(wait_until([&] { return committed(0) == 20; }, 10s));
   EXPECT_EQ(consumer->stats().retries, 2u);
+  consumer->stop();
+}
+
+TEST_F(PipelinedConsumerTest, WhileTheHandlerCannotWriteUnavailableCommandsWaitInsteadOfBeingDeadLettered) {
+  // A full disk: the store is read-only, every command is answered
+  // Unavailable for longer than max_handler_retries (5) allows. They must
+  // wait for the store, not go to the DLQ, and be handled once it writes.
+  produce_all(bootstrap_, own_key_commands(0, 3));
+  ScriptedHandler h;
+  std::atomic<bool> disk_full{false};
+  auto consumer = make_consumer(
+      h, 8192, [&] { return disk_full ? Status::unavailable("store read-only: No space left on device") : Status(); });
+  ASSERT_TRUE(consumer->start().ok());
+  ASSERT_TRUE(wait_until([&] { return h.held() == 3; }));
+  disk_full = true;
+  const int refusals = bus_options_.max_handler_retries + 3;
+  for (int round = 0; round < refusals; ++round) {
+    for (int n = 0; n < 3; ++n) ASSERT_TRUE(h.complete(n, Status::unavailable("the store is read-only")));
+    ASSERT_TRUE(wait_until([&] { return h.held() == 3; }, 10s))
+        << "round " << round << ": " << h.held() << " of 3 commands tried again; dead-lettered "
+        << consumer->stats().dead_lettered;
+  }
+  EXPECT_EQ(consumer->stats().dead_lettered, 0u);
+  EXPECT_EQ(committed(0), RD_KAFKA_OFFSET_INVALID) << "nothing committed without an outcome";
+  disk_full = false;
+  for (int n = 0; n < 3; ++n) ASSERT_TRUE(h.complete(n));
+  ASSERT_TRUE(wait_until([&] { return committed(0) == 3; }, 10s)) << committed(0);
+  for (int n = 0; n < 3; ++n) EXPECT_EQ(h.attempts(n), refusals + 1) << n;
+  EXPECT_EQ(consumer->stats().dead_lettered, 0u);
+  EXPECT_EQ(consumer->stats().handled, 3u);
   consumer->stop();
 }
 

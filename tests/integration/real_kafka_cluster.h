@@ -187,10 +187,23 @@ class RealKafkaCluster {
     return total;
   }
 
+  // True for the answers of a group coordinator that is not ready yet: on a
+  // fresh cluster `__consumer_offsets` is still being created or loaded
+  // (COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE) or its
+  // leadership moves (NOT_COORDINATOR). The first test on a new cluster
+  // failed in setup on them (doc/reliability.md, session 7); they pass.
+  static bool coordinator_not_ready(rd_kafka_resp_err_t e) {
+    return e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS || e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+           e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || e == RD_KAFKA_RESP_ERR__WAIT_COORD;
+  }
+
   // Commits, for `group`, every partition of `topic` at its current end: a
   // consumer of that group then starts after everything already there (other
   // tests' messages on a shared topic). The group must have no members.
-  bool commit_end_offsets(const std::string& group, const std::string& topic) const {
+  // While the group coordinator is not ready (coordinator_not_ready) the
+  // commit is tried again, for up to `coordinator_wait`.
+  bool commit_end_offsets(const std::string& group, const std::string& topic,
+                          std::chrono::milliseconds coordinator_wait = std::chrono::seconds(60)) const {
     std::vector<PartitionState> parts = partitions_of(topic);
     if (parts.empty()) {
       ADD_FAILURE() << "no metadata for " << topic;
@@ -217,12 +230,19 @@ class RealKafkaCluster {
       }
       rd_kafka_topic_partition_list_add(offsets, topic.c_str(), p.partition)->offset = high;
     }
-    if (ok) {
+    const auto deadline = std::chrono::steady_clock::now() + coordinator_wait;
+    int attempts = 0;
+    while (ok) {
+      ++attempts;
       rd_kafka_resp_err_t e = rd_kafka_commit(rk, offsets, 0);
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ADD_FAILURE() << "commit for " << group << ": " << rd_kafka_err2str(e);
-        ok = false;
+      for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < offsets->cnt; ++i) e = offsets->elems[i].err;
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      if (coordinator_not_ready(e) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
       }
+      ADD_FAILURE() << "commit for " << group << ": " << rd_kafka_err2str(e) << " (attempt " << attempts << ")";
+      ok = false;
     }
     rd_kafka_topic_partition_list_destroy(offsets);
     rd_kafka_destroy(rk);

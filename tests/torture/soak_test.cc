@@ -58,27 +58,16 @@ class SoakTest : public TortureBank {};
 TEST_F(SoakTest, SustainedLoadKeepsMemoryAndDescriptorsFlatAndLosesNothing) {
   const long seconds = env_number("NEXUM_TORTURE_SOAK_SECONDS", 15);
   const long rate = env_number("NEXUM_TORTURE_SOAK_RATE", 200);  // Kafka commands per second
-  auto server = serve("serve-soak.log");
-  const std::uint16_t port = server->port();
-  ASSERT_NE(port, 0) << server->log();
-  open_accounts(port);
-  if (HasFatalFailure()) return;
+  std::uint16_t port = 0;
+  auto server = serve_with_accounts("serve-soak.log", &port);
+  if (!server) return;
 
   HttpLoad http(*this);
   http.start(port);
   std::atomic<bool> stop{false};
   const auto t_start = std::chrono::steady_clock::now();
-  std::thread kafka([&] {
-    // Batches every 100 ms; the ledger and ids_ belong to this thread until it is joined.
-    const long batch = std::max(1L, rate / 10);
-    auto next = std::chrono::steady_clock::now();
-    while (!stop) {
-      produce_commands(static_cast<int>(batch));
-      if (HasFatalFailure()) return;
-      next += 100ms;
-      std::this_thread::sleep_until(next);
-    }
-  });
+  KafkaLoad kafka(*this, rate);
+  kafka.start();
   // Broker faults, on the real cluster only.
   const long fault_every = real_ != nullptr ? env_number("NEXUM_TORTURE_SOAK_FAULT_SECONDS", 60) : 0;
   const long outage = env_number("NEXUM_TORTURE_OUTAGE_SECONDS", 10);
@@ -122,7 +111,7 @@ TEST_F(SoakTest, SustainedLoadKeepsMemoryAndDescriptorsFlatAndLosesNothing) {
     std::optional<Sample> s = sample_process(server->pid());
     if (!s) {
       stop = true;
-      kafka.join();
+      kafka.stop();
       if (faulter.joinable()) faulter.join();
       FAIL() << "nexum serve is gone\n" << server->log();
     }
@@ -130,7 +119,7 @@ TEST_F(SoakTest, SustainedLoadKeepsMemoryAndDescriptorsFlatAndLosesNothing) {
     samples.push_back(*s);
   }
   stop = true;
-  kafka.join();
+  kafka.stop();
   if (faulter.joinable()) faulter.join();
   http.stop();
   if (HasFatalFailure()) return;

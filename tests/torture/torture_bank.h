@@ -21,7 +21,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -96,8 +98,17 @@ class TortureBank : public ::testing::Test {
       partitions_ = static_cast<int>(real_->partitions_of(std::string(kTxn)).size());
       ASSERT_GT(partitions_, 0);
       for (int p = 0; p < partitions_; ++p) {
-        base_[p] = std::max<std::int64_t>(
-            0, committed_offset(bootstrap_, group_ + "_" + std::string(kTxn), std::string(kTxn), p));
+        // Just committed at the end, so >= 0 once the coordinator answers (-2
+        // while it cannot: a base of 0 would misnumber every command).
+        std::int64_t base = -2;
+        ASSERT_TRUE(wait_until(
+            [&] {
+              base = committed_offset(bootstrap_, group_ + "_" + std::string(kTxn), std::string(kTxn), p);
+              return base >= 0;
+            },
+            60s, 200ms))
+            << "no committed offset for partition " << p << " of " << kTxn << " (" << base << ")";
+        base_[p] = base;
       }
       for (std::string_view t : topics::outbound_topics()) ASSERT_TRUE(real_->create_topic(std::string(t), 2)) << t;
       for (std::string_view t : topics::outbound_topics()) tailed.emplace_back(std::string(t), 0);
@@ -160,6 +171,20 @@ class TortureBank : public ::testing::Test {
         std::vector<std::string>{"--data", data_, "--http", "127.0.0.1:0", "--bus", "kafka", "--kafka", bootstrap_,
                                  "--config", dir_.sub("config.json"), "--token-file", dir_.sub("token")},
         dir_.sub(log));
+  }
+
+  // `serve` started, its port in *port, the accounts opened over HTTP; nullptr
+  // (the failure recorded) when not.
+  std::unique_ptr<ServeProcess> serve_with_accounts(const std::string& log, std::uint16_t* port) {
+    auto server = serve(log);
+    *port = server->port();
+    if (*port == 0) {
+      ADD_FAILURE() << "serve did not start\n" << server->log();
+      return nullptr;
+    }
+    open_accounts(*port);
+    if (HasFatalFailure()) return nullptr;
+    return server;
   }
 
   static std::vector<std::pair<std::string, std::string>> auth() {
@@ -314,6 +339,36 @@ class TortureBank : public ::testing::Test {
     std::thread thread_;
   };
 
+  // Kafka commands at `rate` a second (batches every 100 ms), from a thread:
+  // the ledger and ids_ belong to it until stop() has joined it.
+  class KafkaLoad {
+   public:
+    KafkaLoad(TortureBank& bank, long rate) : bank_(bank), batch_(std::max(1L, rate / 10)) {}
+    ~KafkaLoad() { stop(); }
+    void start() {
+      stop_ = false;
+      thread_ = std::thread([this] {
+        auto next = std::chrono::steady_clock::now();
+        while (!stop_) {
+          bank_.produce_commands(static_cast<int>(batch_));
+          if (::testing::Test::HasFatalFailure()) return;
+          next += 100ms;
+          std::this_thread::sleep_until(next);
+        }
+      });
+    }
+    void stop() {
+      stop_ = true;
+      if (thread_.joinable()) thread_.join();
+    }
+
+   private:
+    TortureBank& bank_;
+    const long batch_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+  };
+
   struct HttpCommand {
     std::string id;
     std::string body;
@@ -333,14 +388,16 @@ class TortureBank : public ::testing::Test {
     http_expected_[account(ai)] += cents;
     return http_sent_.size() - 1;
   }
-  // Posts HTTP command i; true when answered 200 accepted (recorded with its position).
-  bool send_http(std::uint16_t port, std::size_t i) {
+  // Posts HTTP command i; true when answered 200 accepted (recorded with its
+  // position). The answer, whatever it was, goes to `reply` when given.
+  bool send_http(std::uint16_t port, std::size_t i, LenientReply* reply = nullptr) {
     HttpCommand c;
     {
       std::lock_guard lock(http_mu_);
       c = http_sent_[i];
     }
     LenientReply r = lenient_http(port, "POST", "/commands/" + std::string(kTxn), c.body, auth());
+    if (reply != nullptr) *reply = r;
     if (r.status != 200) return false;
     boost::system::error_code ec;
     boost::json::value v = boost::json::parse(r.body, ec);
@@ -420,7 +477,9 @@ class TortureBank : public ::testing::Test {
     }
     ASSERT_TRUE(wait_until([&] { return total(committed()) == produced_; }, 180s, 100ms))
         << "committed " << total(committed()) << " of " << produced_ << "\n"
-        << server.log();
+        << server.log() << "\n/ready: " << lenient_http(port, "GET", "/ready").body
+        << "\n/metrics (consumed, in flight, lag per partition):\n"
+        << lenient_http(port, "GET", "/metrics").body;
     ASSERT_TRUE(wait_until([&] { return metric(port, "nexum_relay_lag_events{}") == 0; }, 120s, 100ms))
         << lenient_http(port, "GET", "/metrics").body;
     for (const auto& entry : ledger()) {
