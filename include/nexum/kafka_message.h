@@ -52,6 +52,11 @@ OutgoingMessage make_kafka_message(const RecordedEvent& recorded);
 // sends): the stored payload bytes are copied, never re-parsed. Byte-identical
 // to the RecordedEvent form.
 OutgoingMessage make_kafka_message(const EventView& event);
+// The same message written into `out`, reusing its strings' and headers'
+// buffers: a caller that sends one message after another through one
+// OutgoingMessage (the relay) allocates nothing per message once they are
+// large enough.
+void make_kafka_message(const EventView& event, OutgoingMessage& out);
 
 // The value of header `name` (the first one), or nullopt.
 std::optional<std::string_view> find_header(const std::vector<MessageHeader>& headers, std::string_view name);

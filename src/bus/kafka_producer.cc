@@ -29,15 +29,6 @@ EventBusStats KafkaCounters::snapshot() const {
   return s;
 }
 
-namespace {
-
-// What rides along with each message as its librdkafka opaque.
-struct PendingDelivery {
-  DeliveryCallback callback;
-};
-
-}  // namespace
-
 KafkaProducer::KafkaProducer(const KafkaEventBusOptions& options, KafkaCounters& counters)
     : options_(options), counters_(counters) {}
 
@@ -126,13 +117,41 @@ void KafkaProducer::wake_waiters() {
   wake_cv_.notify_all();
 }
 
+std::unique_ptr<KafkaProducer::PendingDelivery> KafkaProducer::take_pending(DeliveryCallback callback) {
+  std::unique_ptr<PendingDelivery> pending;
+  {
+    MutexLock lock(spares_mu_);
+    if (!spares_.empty()) {
+      pending = std::move(spares_.back());
+      spares_.pop_back();
+    }
+  }
+  if (!pending) pending = std::make_unique<PendingDelivery>();
+  pending->callback = std::move(callback);
+  return pending;
+}
+
+void KafkaProducer::give_back(std::unique_ptr<PendingDelivery> pending) {
+  pending->callback = nullptr;  // what the callback captured goes now, not when the spare is reused
+  MutexLock lock(spares_mu_);
+  if (spares_.size() < kMaxSpares) spares_.push_back(std::move(pending));
+}
+
 void KafkaProducer::on_delivery_report(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message, void* opaque) {
   // Runs on the poll thread (rd_kafka_poll) or, at the very end of stop(),
   // on the stopping thread once the poll thread is gone.
   auto* self = static_cast<KafkaProducer*>(opaque);
   std::unique_ptr<PendingDelivery> pending(static_cast<PendingDelivery*>(message->_private));
-  DeliveryReport report;
-  report.topic = message->rkt != nullptr ? rd_kafka_topic_name(message->rkt) : "";
+  // One report per thread, refilled for each message: the topic name is
+  // copied into a buffer that is already large enough.
+  thread_local DeliveryReport report;
+  report.status = Status();
+  report.possibly_persisted = false;
+  if (message->rkt != nullptr) {
+    report.topic.assign(rd_kafka_topic_name(message->rkt));
+  } else {
+    report.topic.clear();
+  }
   report.partition = message->partition;
   report.offset = message->offset;
   if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -152,6 +171,7 @@ void KafkaProducer::on_delivery_report(rd_kafka_t* /*rk*/, const rd_kafka_messag
       spdlog::error("kafka: delivery callback threw");
     }
   }
+  if (pending) self->give_back(std::move(pending));
   self->pending_.fetch_sub(1);
 }
 
@@ -181,7 +201,7 @@ Status KafkaProducer::produce(const OutgoingMessage& message, DeliveryCallback o
     return Status::unavailable("kafka producer: replacing its handle after a fatal error; try again");
   }
 
-  auto pending = std::make_unique<PendingDelivery>(PendingDelivery{std::move(on_delivery)});
+  std::unique_ptr<PendingDelivery> pending = take_pending(std::move(on_delivery));
   // Stack storage for the usual ≤ 16 headers; the heap only past that.
   constexpr std::size_t kInline = 21;
   std::array<rd_kafka_vu_t, kInline> inline_vus;

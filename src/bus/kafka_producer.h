@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -62,6 +63,15 @@ class KafkaProducer {
   std::uint64_t pending() const { return pending_.load(); }
 
  private:
+  // What rides along with each message as its librdkafka opaque.
+  struct PendingDelivery {
+    DeliveryCallback callback;
+  };
+  // A PendingDelivery from the spares (or a new one) holding `callback`.
+  std::unique_ptr<PendingDelivery> take_pending(DeliveryCallback callback);
+  // Keeps `pending` as a spare (its callback destroyed), up to kMaxSpares.
+  void give_back(std::unique_ptr<PendingDelivery> pending);
+
   static void on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   void poll_loop();
@@ -87,8 +97,14 @@ class KafkaProducer {
   std::thread poll_thread_;  // Only start()/stop() touch it (serialized by the bus).
 
   std::atomic<std::uint64_t> pending_{0};  // Taken, not yet reported.
-  Mutex wake_mu_;                          // Pairs with wake_cv_.
-  CondVar wake_cv_;                        // Notified after reports are served.
+  // Spare PendingDelivery objects: one is taken on the producing thread and
+  // given back on the delivery thread per message, so reusing them spares
+  // the allocator a cross-thread free per message.
+  static constexpr std::size_t kMaxSpares = 65536;
+  Mutex spares_mu_;
+  std::vector<std::unique_ptr<PendingDelivery>> spares_ NEXUM_GUARDED_BY(spares_mu_);
+  Mutex wake_mu_;    // Pairs with wake_cv_.
+  CondVar wake_cv_;  // Notified after reports are served.
 };
 
 }  // namespace nexum::kafka_internal

@@ -128,6 +128,8 @@ class OutboxRelay::Impl {
         MutexLock lock(mu_);
         epoch = ++epoch_;
         failure_ = false;
+        // Tickets of earlier epochs stay below this one's first.
+        window_base_ticket_ += window_.size();
         window_.clear();
         window_base_ = confirmed_ + 1;
         from = window_base_;
@@ -160,6 +162,7 @@ class OutboxRelay::Impl {
       {
         MutexLock lock(mu_);
         for (const InFlight& f : window_) resent_ += f.confirmed ? 1 : 0;  // confirmed out of order: sent again
+        window_base_ticket_ += window_.size();                             // late callbacks of this epoch are ignored
         window_.clear();
         ++epoch_;  // late callbacks of this epoch are ignored
         failed = failure_;
@@ -189,19 +192,25 @@ class OutboxRelay::Impl {
   // Subscription thread: one event, in log order.
   Status relay(std::uint64_t epoch, const EventView& e) {
     EventBus* bus;
+    std::uint64_t ticket;
     {
       MutexLock lock(mu_);
       window_cv_.wait(mu_,
                       [&]() NEXUM_REQUIRES(mu_) { return window_.size() < options_.max_in_flight || pausing(epoch); });
       if (pausing(epoch)) return Status::unavailable("outbox relay pausing");
+      ticket = window_base_ticket_ + window_.size();
       window_.push_back(InFlight{false, e.envelope.timestamp.time_since_epoch().count()});
       bus = bus_;
     }
-    std::int64_t position = e.global_position;
-    Status s = bus->publish_recorded(
-        make_kafka_message(e), [this, epoch, position](const DeliveryReport& r) { on_delivery(epoch, position, r); });
+    // One message object for every event: its buffers are reused, so
+    // building a message allocates nothing (the bus copies what it keeps).
+    make_kafka_message(e, message_);
+    // Two words of capture: std::function keeps them without a heap
+    // allocation (the report arrives on the bus's delivery thread, which
+    // would free it there).
+    Status s = bus->publish_recorded(message_, [this, ticket](const DeliveryReport& r) { on_delivery(ticket, r); });
     if (!s.ok()) {
-      note_failure(s, position);
+      note_failure(s, e.global_position);
       return s;
     }
     return Status();
@@ -223,12 +232,14 @@ class OutboxRelay::Impl {
     return false;
   }
 
-  // Bus delivery thread (or inline, for local buses).
-  void on_delivery(std::uint64_t epoch, std::int64_t position, const DeliveryReport& r) {
+  // Bus delivery thread (or inline, for local buses). `ticket` is the
+  // window slot's ticket given in relay(); one from an earlier epoch is
+  // below window_base_ticket_ or was never given in this one.
+  void on_delivery(std::uint64_t ticket, const DeliveryReport& r) {
     MutexLock lock(mu_);
-    if (epoch != epoch_) return;
-    std::int64_t index = position - window_base_;
-    if (index < 0 || index >= static_cast<std::int64_t>(window_.size())) return;
+    if (ticket < window_base_ticket_ || ticket - window_base_ticket_ >= window_.size()) return;
+    const std::size_t index = static_cast<std::size_t>(ticket - window_base_ticket_);
+    const std::int64_t position = window_base_ + static_cast<std::int64_t>(index);
     if (!r.status.ok()) {
       ++delivery_failures_;
       last_error_ = "position " + std::to_string(position) + ": " + r.status.to_string();
@@ -240,12 +251,13 @@ class OutboxRelay::Impl {
       return;
     }
     ++delivered_;
-    window_[static_cast<std::size_t>(index)].confirmed = true;
+    window_[index].confirmed = true;
     bool was_full = window_.size() >= options_.max_in_flight;
     bool advanced = false;
     while (!window_.empty() && window_.front().confirmed) {
       window_.pop_front();
       confirmed_ = window_base_++;
+      ++window_base_ticket_;
       advanced = true;
     }
     lock.unlock();
@@ -319,6 +331,10 @@ class OutboxRelay::Impl {
   std::int64_t confirmed_ NEXUM_GUARDED_BY(mu_) = 0;
   std::int64_t persisted_ NEXUM_GUARDED_BY(mu_) = 0;
   std::int64_t window_base_ NEXUM_GUARDED_BY(mu_) = 1;  // position of window_.front()
+  // Every message sent gets the next ticket, across epochs; window_.front()
+  // holds ticket window_base_ticket_, so a delivery callback carries one
+  // number that names both its epoch and its position.
+  std::uint64_t window_base_ticket_ NEXUM_GUARDED_BY(mu_) = 0;
   std::deque<InFlight> window_ NEXUM_GUARDED_BY(mu_);
   std::uint64_t delivered_ NEXUM_GUARDED_BY(mu_) = 0;
   std::uint64_t resent_ NEXUM_GUARDED_BY(mu_) = 0;
@@ -329,6 +345,8 @@ class OutboxRelay::Impl {
   bool parked_ NEXUM_GUARDED_BY(mu_) = false;
   std::int64_t parked_position_ NEXUM_GUARDED_BY(mu_) = 0;
   std::string parked_reason_ NEXUM_GUARDED_BY(mu_);
+  // The message being sent: touched only by the subscription's thread.
+  OutgoingMessage message_;
   std::thread thread_;
 };
 

@@ -106,6 +106,40 @@ TEST_F(OutboxRelayTest, RelayMessageIsByteIdenticalToTheRecordedEventMessage) {
   ASSERT_TRUE(s.ok());
 }
 
+// The relay builds every message into one reused OutgoingMessage: whatever
+// the previous event left in it (a key, a subject header, longer strings)
+// must not show in the next one.
+TEST_F(OutboxRelayTest, AReusedMessageIsByteIdenticalToAFreshOneForEachEvent) {
+  EventSchema with_entity = make_event("transaction_created", "transaction", "txn_with_a_rather_long_entity_id",
+                                       {{"amount", "100.50"}, {"note", std::string(300, 'n')}});
+  with_entity.source = "a-source-longer-than-the-default";
+  EventSchema no_entity = make_event("account_updated", "account", "", {{"balance", "1.00"}});
+  EventSchema short_one = make_event("account_updated", "account", "a", {{"balance", "2.00"}});
+  ASSERT_TRUE(store_->append("transaction-txn_long", ExpectedVersion::any(), {with_entity}));
+  ASSERT_TRUE(store_->append("account-x", ExpectedVersion::any(), {no_entity}));
+  ASSERT_TRUE(store_->append("account-a", ExpectedVersion::any(), {short_one}));
+  ASSERT_TRUE(store_->append(
+      "transaction-txn_long", ExpectedVersion::any(),
+      {make_event("transaction_created", "transaction", "txn_with_a_rather_long_entity_id", {{"amount", "1"}})}));
+  auto recorded = store_->read_all(1, 4);
+  ASSERT_TRUE(recorded);
+  ASSERT_EQ(recorded->size(), 4u);
+  OutgoingMessage reused;
+  std::size_t i = 0;
+  Status s = store_->scan_log(1, 4, {}, [&](const EventView& v) {
+    make_kafka_message(v, reused);
+    OutgoingMessage expected = make_kafka_message((*recorded)[i++]);
+    EXPECT_EQ(reused.topic, expected.topic);
+    EXPECT_EQ(reused.key, expected.key);
+    EXPECT_EQ(reused.value, expected.value);
+    EXPECT_EQ(reused.headers, expected.headers);
+    return Status();
+  });
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(i, 4u);
+  EXPECT_FALSE(make_kafka_message((*recorded)[1]).key.has_value());  // the entity-less event really has no key
+}
+
 TEST_F(OutboxRelayTest, ResumesAfterItsCheckpointWithoutRepeatingConfirmedEvents) {
   append_events(300);
   {
