@@ -16,6 +16,7 @@ void register_commands(CLI::App& app) {
   register_saga_commands(app);
   register_serve_command(app);
   register_cluster_commands(app);
+  register_project_command(app);
   register_projection_commands(app);
   register_dlq_command(app);
   register_status_command(app);

@@ -38,6 +38,9 @@ int run_cluster_serve(const ClusterServeArgs& args);
 // `nexum cluster create-topics`: src/cli/cluster_commands.cc.
 void register_cluster_commands(CLI::App& app);
 
+// `nexum project`: global read models over a cluster's changelog (src/cli/project_command.cc).
+void register_project_command(CLI::App& app);
+
 // `nexum sagas`: src/cli/saga_commands.cc.
 void register_saga_commands(CLI::App& app);
 

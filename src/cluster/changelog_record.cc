@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "nexum/json_codec.h"
+
 namespace nexum::cluster {
 namespace {
 
@@ -111,6 +113,46 @@ bool ChangelogFence::admit(std::int64_t offset, const ChangelogRecord& record) {
     return true;
   }
   return record.epoch == current_;
+}
+
+AdmittedHistory::Verdict AdmittedHistory::offer(std::int64_t offset, const ChangelogRecord& record) {
+  if (!fence_.admit(offset, record)) return Verdict::kFenced;
+  if (record.kind == ChangelogKind::kMarker) return Verdict::kMarker;
+  if (broken_ && *broken_ == record.epoch) return Verdict::kAfterHole;
+  const std::int64_t first = record.events.front().position;
+  const std::int64_t last = record.events.back().position;
+  if (first > next_position_) {
+    broken_ = record.epoch;
+    return Verdict::kHole;
+  }
+  if (first < next_position_) return last < next_position_ ? Verdict::kRepeated : Verdict::kOverlap;
+  next_position_ = last + 1;
+  return Verdict::kAdmitted;
+}
+
+Result<std::vector<StreamAppend>> outcome_appends(const ChangelogRecord& record) {
+  std::vector<StreamAppend> appends;
+  for (const ChangelogEvent& e : record.events) {
+    Result<EventSchema> event = decode_event_json(e.envelope_json);
+    if (!event) {
+      return Status::data_loss("changelog record: events[position " + std::to_string(e.position) +
+                               "].event: " + event.error().message());
+    }
+    if (appends.empty() || appends.back().stream != e.stream) {
+      StreamAppend a;
+      a.stream = e.stream;
+      a.expected = e.stream_version == 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(e.stream_version - 1);
+      a.topic = e.topic;
+      appends.push_back(std::move(a));
+    } else if (appends.back().topic != e.topic) {
+      // One stream's events on several topics (transaction_created and
+      // _posted): each takes the topic its event type maps to, as when
+      // they were first stored (cluster_kill_test compares the topics).
+      appends.back().topic.clear();
+    }
+    appends.back().events.push_back(std::move(event).value());
+  }
+  return appends;
 }
 
 }  // namespace nexum::cluster

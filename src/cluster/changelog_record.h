@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "nexum/status.h"
+#include "nexum/store.h"
 
 namespace nexum::cluster {
 
@@ -76,5 +78,48 @@ class ChangelogFence {
  private:
   OwnerEpoch current_;
 };
+
+// The whole rule of doc/cluster.md §4 for one shard's changelog read in
+// offset order: the fence, then the positions an admitted outcome must
+// continue. A hole (an outcome of the current epoch starting past the next
+// position: a write of that owner failed) ends that epoch's history — the
+// rest of its outcomes are ignored, the next owner redoes them. Every reader
+// that folds a shard's history applies it (the restorer, the global read
+// models). Thread-compatible.
+class AdmittedHistory {
+ public:
+  enum class Verdict : std::uint8_t {
+    kMarker,     // a marker the fence admitted (a new epoch)
+    kFenced,     // an older owner's record after a newer marker, or an older marker
+    kHole,       // the current epoch's first outcome past a hole: the rest of the epoch is ignored
+    kAfterHole,  // a later outcome of an epoch with a hole
+    kRepeated,   // an admitted outcome whose positions all precede the next one (a repeat)
+    kOverlap,    // starts before the next position and ends after it: not a history
+    kAdmitted,   // continues the history; next_position() moved past it
+  };
+  AdmittedHistory() = default;
+  // Continuing a read that stopped after an admitted record of `current`,
+  // with the history through `last_position`; `broken`: an epoch with a hole.
+  AdmittedHistory(OwnerEpoch current, std::int64_t last_position, std::optional<OwnerEpoch> broken = std::nullopt)
+      : fence_(current), next_position_(last_position + 1), broken_(broken) {}
+
+  Verdict offer(std::int64_t offset, const ChangelogRecord& record);
+
+  OwnerEpoch current() const { return fence_.current(); }
+  std::int64_t next_position() const { return next_position_; }
+  const std::optional<OwnerEpoch>& broken() const { return broken_; }
+
+ private:
+  ChangelogFence fence_;
+  std::int64_t next_position_ = 1;
+  std::optional<OwnerEpoch> broken_;
+};
+
+// The appends that store an outcome's events as its shard stored them: one
+// StreamAppend per run of a stream, each expecting the version before its
+// first event (a stream's events on several topics take the topic each
+// event type maps to, as when first stored). DataLoss when an event does
+// not decode.
+Result<std::vector<StreamAppend>> outcome_appends(const ChangelogRecord& record);
 
 }  // namespace nexum::cluster

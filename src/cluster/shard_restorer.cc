@@ -57,24 +57,7 @@ class OrderedAppender {
   ~OrderedAppender() { (void)wait_all(); }
 
   Status append(const ChangelogRecord& record) {
-    std::vector<StreamAppend> appends;
-    for (const ChangelogEvent& e : record.events) {
-      NEXUM_ASSIGN_OR_RETURN(EventSchema event, decode_event_json(e.envelope_json));
-      if (appends.empty() || appends.back().stream != e.stream) {
-        StreamAppend a;
-        a.stream = e.stream;
-        a.expected =
-            e.stream_version == 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(e.stream_version - 1);
-        a.topic = e.topic;
-        appends.push_back(std::move(a));
-      } else if (appends.back().topic != e.topic) {
-        // One stream's events on several topics (transaction_created and
-        // _posted): each takes the topic its event type maps to, as when
-        // they were first stored (cluster_kill_test compares the topics).
-        appends.back().topic.clear();
-      }
-      appends.back().events.push_back(std::move(event));
-    }
+    NEXUM_ASSIGN_OR_RETURN(std::vector<StreamAppend> appends, outcome_appends(record));
     const std::int64_t first = record.events.front().position;
     const std::int64_t count = static_cast<std::int64_t>(record.events.size());
     {
@@ -177,12 +160,10 @@ Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string
   EventStore& store = replica.store();
   const std::int64_t local_last = store.last_position();
   const std::optional<ResumePoint> resume = load_resume_point(store);
-  ChangelogFence fence = resume ? ChangelogFence(resume->epoch) : ChangelogFence();
-  std::int64_t next_position = resume ? resume->position + 1 : 1;
+  AdmittedHistory history = resume ? AdmittedHistory(resume->epoch, resume->position) : AdmittedHistory();
   std::int64_t offset = resume ? resume->epoch.marker_offset : -1;
   stats.read_from = offset + 1;
   NEXUM_ASSIGN_OR_RETURN(ConsumerPtr consumer, open_partition(options, topic, replica.shard(), offset + 1));
-  std::optional<OwnerEpoch> broken;  // an epoch whose history has a hole
   OrderedAppender appender(store);
   auto last_message = SteadyClock::now();
   const std::string where = topic + " [" + std::to_string(replica.shard()) + "]";
@@ -214,35 +195,30 @@ Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string
         decode_changelog_record(std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0));
     if (!record)
       return Status::data_loss("restore: " + where + " @" + std::to_string(offset) + ": " + record.error().message());
-    if (!fence.admit(offset, *record)) {
-      ++stats.records_ignored;
-      continue;
-    }
-    if (record->kind == ChangelogKind::kMarker) continue;
-    if (broken && *broken == record->epoch) {
+    const AdmittedHistory::Verdict verdict = history.offer(offset, *record);
+    if (verdict == AdmittedHistory::Verdict::kMarker) continue;
+    if (verdict == AdmittedHistory::Verdict::kFenced || verdict == AdmittedHistory::Verdict::kAfterHole) {
       ++stats.records_ignored;
       continue;
     }
     const std::int64_t first = record->events.front().position;
     const std::int64_t last = record->events.back().position;
-    if (first > next_position) {
+    if (verdict == AdmittedHistory::Verdict::kHole) {
       // A write of this owner failed and later ones landed: the owner
       // stopped at its failure and committed nothing past it, so the rest of
       // its epoch is redone by the next owner (doc/cluster.md §4).
       spdlog::warn(
           "restore: {} @{}: the outcome starts at position {}, the history so far ends at {}: the rest of "
           "epoch {} is ignored",
-          where, offset, first, next_position - 1, record->epoch.to_string());
-      broken = record->epoch;
+          where, offset, first, history.next_position() - 1, record->epoch.to_string());
       ++stats.records_ignored;
       continue;
     }
-    if (first < next_position) {
+    if (verdict != AdmittedHistory::Verdict::kAdmitted) {
       return Status::data_loss("restore: " + where + " @" + std::to_string(offset) +
                                ": the outcome starts at position " + std::to_string(first) +
-                               ", the history so far ends at " + std::to_string(next_position - 1));
+                               ", the history so far ends at " + std::to_string(history.next_position() - 1));
     }
-    next_position = last + 1;
     if (last <= local_last) {
       NEXUM_ASSIGN_OR_RETURN(bool same, local_matches(store, *record));
       if (!same) {
@@ -258,6 +234,7 @@ Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string
     }
   }
   NEXUM_RETURN_IF_ERROR(appender.wait_all());
+  const std::int64_t next_position = history.next_position();
   if (local_last > next_position - 1) {
     spdlog::warn(
         "restore: {}: the local copy holds positions {}..{} the changelog lacks (a former owner's "
@@ -266,14 +243,14 @@ Result<Pass> restore_pass(const KafkaEventBusOptions& options, const std::string
     return Pass::kMismatch;
   }
   stats.last_position = next_position - 1;
-  if (fence.current().marker_offset != marker_offset) {
+  if (history.current().marker_offset != marker_offset) {
     // A newer owner's marker came first: this owner's generation is stale
     // (e.g. it was frozen while the group moved on).
     return Status(StatusCode::kConflict, "restore: " + where + ": the new owner's marker @" +
                                              std::to_string(marker_offset) + " was not admitted (current epoch " +
-                                             fence.current().to_string() + ")");
+                                             history.current().to_string() + ")");
   }
-  NEXUM_RETURN_IF_ERROR(save_resume_point(store, ResumePoint{fence.current(), stats.last_position}));
+  NEXUM_RETURN_IF_ERROR(save_resume_point(store, ResumePoint{history.current(), stats.last_position}));
   return Pass::kDone;
 }
 

@@ -16,6 +16,7 @@
 
 #include "bus/kafka_probe.h"
 #include "cluster/cluster_node.h"
+#include "cluster/global_read_models.h"
 #include "nexum/bus_config.h"
 #include "nexum/command_handler.h"
 #include "nexum/http_server.h"
@@ -55,6 +56,11 @@ HttpResponse route(service::System& system, const AdminAccess& access, AdminCoun
 // /cluster, /health, /streams/{stream} (421 naming the owner when another
 // node owns the stream's shard).
 HttpResponse route_cluster(cluster::ClusterNode& node, const HttpRequest& request);
+
+// `nexum project --http` (global_read_model_routes.cc; doc/cluster.md §9):
+// GET /health, /changelog (the feed per shard), /projections and
+// /projections/{name}[/{key}] as the admin API answers them.
+HttpResponse route_global_read_models(cluster::GlobalReadModels& models, const HttpRequest& request);
 
 // ---- health (admin_api.cc) ----
 // {"status":"ok"}; with `buses`, "degraded" and a reason while a command

@@ -40,6 +40,24 @@ inline EventSchema make_command(std::string_view topic, object data, object meta
   return EventSchema::make(type, "", "", std::move(data), std::move(metadata), SystemClock::instance());
 }
 
+// The data of a `create` command of a verified customer, and of an `open`
+// command of a USD checking account.
+inline object create_verified_customer(const std::string& customer) {
+  return {{"action", "create"},
+          {"customer_id", customer},
+          {"first_name", "Ada"},
+          {"last_name", "Lovelace"},
+          {"email", customer + "@example.com"},
+          {"kyc_status", "verified"}};
+}
+inline object open_checking_account(const std::string& customer, const std::string& account) {
+  return {{"action", "open"},
+          {"customer_id", customer},
+          {"account_id", account},
+          {"product_type", "checking"},
+          {"currency", "USD"}};
+}
+
 inline std::string str(const boost::json::value& v) {
   return v.is_string() ? std::string(v.get_string()) : (v.is_null() ? "null" : boost::json::serialize(v));
 }

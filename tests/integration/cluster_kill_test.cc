@@ -24,7 +24,6 @@
 //    changelog's events (position, stream, version, topic, event id).
 // NEXUM_CLUSTER_PROFILE=long runs more commands and more kill rounds
 // (`NEXUM_CLUSTER_PROFILE=long ./dev test cluster_kill_test`).
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +52,7 @@
 #include "cluster/shard_partitioner.h"
 #include "cluster/shard_replica.h"
 #include "integration/banking_test_util.h"
+#include "integration/child_process.h"
 #include "integration/http_test_util.h"
 #include "integration/kafka_test_util.h"
 #include "integration/real_kafka_cluster.h"
@@ -130,19 +130,11 @@ class NodeProcess {
                                      "127.0.0.1:0",
                                      "--transfer-deadline-ms",
                                      std::to_string(kTransferDeadlineMs)};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ASSERT_GE(fd, 0);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execv(argv[0], argv.data());
-      _exit(127);
-    }
-    ::close(fd);
+    start_args(std::move(args));
+  }
+  // Any nexum command as this process (its output to the log).
+  void start_args(std::vector<std::string> args) {
+    pid_ = testing::spawn_logged(std::move(args), log_);
     ASSERT_GT(pid_, 0);
   }
   void kill9() {
@@ -491,6 +483,12 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
   const Profile prof = profile();
   const std::string bootstrap = cluster_->bootstrap();
   for (auto& n : nodes_) ASSERT_NO_FATAL_FAILURE(n->start(bootstrap, prefix_));
+  // The global read models follow the changelog from the start (killed -9
+  // and restarted in the first round; compared with the fold at the end).
+  NodeProcess projector(0, dir_.sub("global"), dir_.sub("project.log"));
+  const std::vector<std::string> project_args = {NEXUM_CLI_PATH,   "project", "--kafka", bootstrap,
+                                                 "--topic-prefix", prefix_,   "--data",  projector.data()};
+  ASSERT_NO_FATAL_FAILURE(projector.start_args(project_args));
 
   CommandSender sender(bootstrap);
 
@@ -646,6 +644,10 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
       continue;
     }
     victim.kill9();
+    if (round == 0) {
+      projector.kill9();
+      std::printf("round 0: killed the projector\n");
+    }
     const bool wipe = round == prof.kill_rounds - 1;
     if (wipe) {
       victim.wipe();
@@ -655,6 +657,7 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
                 wipe ? " and wiped its data" : "", at, money.size());
     std::this_thread::sleep_for(wipe ? 0ms : 2000ms);
     victim.start(bootstrap, prefix_);
+    if (round == 0) projector.start_args(project_args);
   }
   limit.store(money.size());
   streamer.join();
@@ -906,6 +909,51 @@ TEST_F(ClusterKillTest, KilledPausedAndWipedNodesLoseNothingAndEveryCommandHasOn
   }
   EXPECT_EQ(total + in_transit_total, deposits - withdrawals) << "money is not conserved";
   EXPECT_EQ(balance.size(), pairs.size());
+
+  // The global read models (nexum project, doc/cluster.md §9), killed -9 once
+  // while following: stopped, then run again to the changelog's end, they
+  // hold every account's balance as the fold has it, and each admitted event
+  // exactly once (topic_stats counts the events folded).
+  {
+    projector.terminate();
+    EXPECT_EQ(projector.wait_exit(60s), 0) << "nexum project after SIGTERM";
+    const std::string cli = NEXUM_CLI_PATH;
+    const std::string data = projector.data();
+    testing::CommandResult caught = testing::run_command(cli + " project --kafka " + bootstrap + " --topic-prefix " +
+                                                         prefix_ + " --data " + data + " --until-caught-up 2>&1");
+    ASSERT_EQ(caught.exit_code, 0) << caught.out;
+    std::printf("%s", caught.out.c_str());
+    testing::CommandResult q =
+        testing::run_command(cli + " query --data " + data + " account_balances --limit 1000000");
+    ASSERT_EQ(q.exit_code, 0) << q.out;
+    std::size_t compared = 0;
+    std::int64_t global_total = 0;
+    std::istringstream lines(q.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.starts_with("{")) continue;  // a log line
+      const object entry = boost::json::parse(line).as_object();
+      const std::string stream = "account-" + std::string(entry.at("key").as_string());
+      const std::int64_t b = cents(std::string(entry.at("value").at("balance").as_string()));
+      global_total += b;
+      auto folded = balance.find(stream);
+      ASSERT_NE(folded, balance.end()) << "the global read model has " << stream << ", the changelog does not";
+      EXPECT_EQ(b, folded->second) << stream << " in the global read model";
+      ++compared;
+    }
+    EXPECT_EQ(compared, balance.size()) << "accounts in the global read model";
+    EXPECT_EQ(global_total, total) << "the global balances' sum";
+    std::int64_t admitted_events = 0;
+    for (const ShardHistory& h : shards) {
+      for (const Outcome& o : h.outcomes) admitted_events += static_cast<std::int64_t>(o.events.size());
+    }
+    testing::CommandResult counted = testing::run_command(cli + " query --data " + data + " topic_stats total");
+    ASSERT_EQ(counted.exit_code, 0) << counted.out;
+    const std::string total_line = counted.out.substr(counted.out.rfind("\n{") + 1);  // after any log lines
+    EXPECT_EQ(boost::json::parse(total_line).as_object().at("events").as_int64(), admitted_events)
+        << "events in the global read models";
+    std::printf("global read models: %zu accounts and %lld events equal to the changelog's fold\n", compared,
+                static_cast<long long>(admitted_events));
+  }
 
   // The stream its owner served over HTTP equals the changelog's.
   {

@@ -77,17 +77,8 @@ struct Shard {
   }
   void open(const std::string& account, const std::string& deposit) {
     const std::string customer = "cust_" + account;
-    ASSERT_TRUE(send(kCust, {{"action", "create"},
-                             {"customer_id", customer},
-                             {"first_name", "Ada"},
-                             {"last_name", "Lovelace"},
-                             {"email", customer + "@example.com"},
-                             {"kyc_status", "verified"}}));
-    auto opened = send(kAcct, {{"action", "open"},
-                               {"customer_id", customer},
-                               {"account_id", account},
-                               {"product_type", "checking"},
-                               {"currency", "USD"}});
+    ASSERT_TRUE(send(kCust, testing::create_verified_customer(customer)));
+    auto opened = send(kAcct, testing::open_checking_account(customer, account));
     ASSERT_TRUE(opened && opened->accepted()) << (opened ? opened->message : opened.error().to_string());
     if (deposit != "0") {
       auto d = send(kTxn, {{"action", "deposit"}, {"account_id", account}, {"amount", deposit}, {"currency", "USD"}});
