@@ -353,8 +353,19 @@ TEST_F(GlobalReadModelsTest, AKilledProjectorResumesWithoutCountingTwiceAndAnswe
     args.insert(args.end(), extra.begin(), extra.end());
     return testing::spawn_logged(std::move(args), log);
   };
+  // Whatever a failed assertion leaves running is killed on the way out.
+  std::vector<pid_t> children;
+  struct Reaper {
+    std::vector<pid_t>& pids;
+    ~Reaper() {
+      for (pid_t pid : pids) {
+        if (::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } reaper{children};
   const pid_t follower = spawn({});
   ASSERT_GT(follower, 0);
+  children.push_back(follower);
   // 120 deposits of 0.01..1.20 spread over the three accounts while it runs;
   // killed -9 part way through.
   for (int i = 1; i <= 120; ++i) {
@@ -371,6 +382,7 @@ TEST_F(GlobalReadModelsTest, AKilledProjectorResumesWithoutCountingTwiceAndAnswe
           20s, 50ms));
       ::kill(follower, SIGKILL);
       ::waitpid(follower, nullptr, 0);
+      std::erase(children, follower);  // reaped: its pid may be reused
     }
   }
   const std::string cli = std::string(NEXUM_CLI_PATH);
@@ -392,6 +404,7 @@ TEST_F(GlobalReadModelsTest, AKilledProjectorResumesWithoutCountingTwiceAndAnswe
   // Followed, with HTTP: the same values over the admin API's projection routes.
   const pid_t server = spawn({"--http", "127.0.0.1:0"});
   ASSERT_GT(server, 0);
+  children.push_back(server);
   std::uint16_t port = 0;
   ASSERT_TRUE(testing::wait_until(
       [&] {
@@ -418,6 +431,7 @@ TEST_F(GlobalReadModelsTest, AKilledProjectorResumesWithoutCountingTwiceAndAnswe
   ::kill(server, SIGTERM);
   int status = 0;
   ::waitpid(server, &status, 0);
+  std::erase(children, server);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
