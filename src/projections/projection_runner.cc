@@ -1,6 +1,9 @@
 #include "projections/projection_runner.h"
 
+#include <chrono>
 #include <exception>
+#include <string_view>
+#include <thread>
 #include <utility>
 
 #include <rocksdb/write_batch.h>
@@ -132,6 +135,7 @@ void ProjectionRunner::stop() {
 
 // REQUIRES: control_mu_ held.
 void ProjectionRunner::stop_locked(bool commit_pending) {
+  stopping_.store(true);
   std::unique_ptr<Subscription> sub;
   {
     MutexLock lock(status_mu_);
@@ -146,6 +150,7 @@ void ProjectionRunner::stop_locked(bool commit_pending) {
     Status s = commit_locked(batch_last_);
     if (!s.ok()) spdlog::error("projection {}: final commit failed: {}", name_, s.to_string());
   }
+  stopping_.store(false);
 }
 
 Status ProjectionRunner::restart() {
@@ -395,6 +400,31 @@ Status ProjectionRunner::commit_locked(std::int64_t checkpoint) {
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_commits;
   rocksdb::Status s = store::write_batch(state_.db(), wo, &batch);
+  // A write the storage refuses (a full disk: RocksDB stays read-only until
+  // the store resumes it, doc/reliability.md) is waited out rather than
+  // turned into the error state that only a restart leaves: the same batch
+  // is written again every 200 ms until it succeeds or the runner stops.
+  // Meanwhile the status says error, naming the cause.
+  static constexpr std::string_view kWaiting = "waiting for storage: ";
+  bool waited = false;
+  while (s.IsIOError() && !stopping_.load()) {
+    if (!waited) {
+      spdlog::warn("projection {}: commit refused by storage, retrying: {}", name_, s.ToString());
+      set_error(batch_first_, std::string(kWaiting) + s.ToString());
+      waited = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    s = store::write_batch(state_.db(), wo, &batch);
+  }
+  if (waited && s.ok()) {
+    spdlog::info("projection {}: storage writable again, commit done", name_);
+    MutexLock lock(status_mu_);
+    if (failed_ && std::string_view(error_).substr(0, kWaiting.size()) == kWaiting) {
+      failed_ = false;
+      error_position_ = 0;
+      error_.clear();
+    }
+  }
   if (!s.ok()) {
     Status st = store::to_status(s, "committing projection '" + name_ + "'");
     staged_.clear();  // the cache may hold values that never reached the store

@@ -107,7 +107,8 @@ class ProjectionRunner {
   rocksdb::ColumnFamilyHandle* const readmodels_;
   rocksdb::ColumnFamilyHandle* const checkpoints_;
 
-  Mutex control_mu_;  // serializes start/stop/rebuild/retry/end_external
+  Mutex control_mu_;                   // serializes start/stop/rebuild/retry/end_external
+  std::atomic<bool> stopping_{false};  // set while stop_locked runs: a commit waiting for storage gives up
 
   Mutex mu_;                                            // the data path
   Mode mode_ NEXUM_GUARDED_BY(mu_) = Mode::kIdle;       // changed under control_mu_ too
